@@ -1,0 +1,297 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { Secret } from './secret.js';
+
+/**
+ * The platform's configuration: every environment variable it reads, parsed and validated once at
+ * start-up. Bad configuration fails here, naming the variable and what is wrong, never later in a
+ * request. Secret values are wrapped in {@link Secret} so they cannot reach a log or an error.
+ *
+ * Only the composition root calls {@link loadConfig} with `process.env`; everything else receives
+ * the typed {@link Config}.
+ */
+
+/** The development JWT secret used when `JWT_SECRET` is unset outside production. Never use it in the cloud. */
+export const DEVELOPMENT_JWT_SECRET = 'ticker-platform-development-secret-change-me';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes' || v === 'on');
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const num = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .refine(Number.isFinite, { message: 'must be a finite number' })
+    .pipe(
+      z
+        .number()
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    );
+
+const redisUrl = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a redis:// or rediss:// URL with a host, e.g. redis://127.0.0.1:6379/0' },
+);
+
+const httpUrl = (protocols: readonly string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const isoDate = z.iso.date({ message: 'must be a date as YYYY-MM-DD' });
+
+/** `id:api_key:access_token` entries, comma-separated. */
+const kiteAccounts = z
+  .string()
+  .transform((value, ctx) => {
+    const accounts: { id: string; apiKey: string; accessToken: Secret }[] = [];
+    for (const [index, entry] of value
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean)
+      .entries()) {
+      const parts = entry.split(':');
+      const [id, apiKey, accessToken] = parts;
+      if (parts.length !== 3 || !id || !apiKey || !accessToken) {
+        ctx.addIssue({ code: 'custom', message: `entry ${index + 1} must be id:api_key:access_token` });
+        return z.NEVER;
+      }
+      if (accounts.some((a) => a.id === id)) {
+        ctx.addIssue({ code: 'custom', message: `account id "${id}" appears twice` });
+        return z.NEVER;
+      }
+      accounts.push({ id, apiKey, accessToken: new Secret(accessToken) });
+    }
+    return accounts;
+  })
+  .default([]);
+
+const csv = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .default([]);
+
+/**
+ * Every variable, its default and its rule. The README's configuration table lists the same
+ * variables; a test keeps the two in step.
+ */
+export const EnvSchema = z.object({
+  ENVIRONMENT: z.enum(['development', 'test', 'staging', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  PORT: int(0, 65535).default(8080),
+  AWS_REGION: z.string().min(1).default('ap-south-1'),
+
+  JWT_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
+  JWKS_URL: httpUrl(['https:', 'http:']).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  API_KEY_ENABLED: bool.default(true),
+  API_KEYS: csv,
+
+  REDIS_URL: redisUrl.optional(),
+  DYNAMODB_ENDPOINT: httpUrl(['http:', 'https:']).optional(),
+  TABLE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 letters, digits, _ . or -' })
+    .default('ticker-local'),
+  ORDERS_QUEUE_URL: httpUrl(['https:', 'http:']).optional(),
+  ORDERS_DLQ_URL: httpUrl(['https:', 'http:']).optional(),
+  WS_MANAGEMENT_ENDPOINT: httpUrl(['https:', 'http:']).optional(),
+
+  KITE_ACCOUNTS: kiteAccounts,
+  KITE_API_URL: httpUrl(['https:', 'http:']).default('https://api.kite.trade'),
+  KITE_TICKER_URL: httpUrl(['wss:', 'ws:']).default('wss://ws.kite.trade'),
+  MAX_TOKENS_PER_CONNECTION: int(1, 3000).default(3000),
+  MAX_CONNECTIONS_PER_ACCOUNT: int(1, 3).default(3),
+
+  RISK_FREE_RATE: num(-0.05, 1).default(0.1),
+  DIVIDEND_YIELD: num(0, 1).default(0),
+  PRICING_MODEL: z.enum(['black-scholes', 'black-76']).default('black-scholes'),
+
+  ENABLE_MOCK_DATA: bool.optional(),
+  MOCK_SEED: int(0, 2 ** 31 - 1).default(42),
+  MOCK_PRICE_VARIATION_BPS: num(0, 10_000).default(15),
+  MOCK_VOLUME_VARIATION: num(0, 1).default(0.1),
+  STREAM_INTERVAL_SECONDS: num(0.05, 3600).default(1),
+  TRADING_HOLIDAYS: csv.pipe(z.array(isoDate)),
+
+  CIRCUIT_BREAKER_FAILURE_THRESHOLD: int(1, 1000).default(5),
+  CIRCUIT_BREAKER_RECOVERY_TIMEOUT_SECONDS: num(0.001, 86_400).default(60),
+  CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS: int(1, 1000).default(3),
+  ORDER_MAX_ATTEMPTS: int(1, 100).default(3),
+  ORDER_RETRY_BASE_SECONDS: num(0, 900).default(1),
+  ORDER_RETRY_MAX_SECONDS: num(0, 900).default(30),
+
+  FANOUT_BATCH_INTERVAL_MS: int(50, 5000).default(250),
+  MAX_TOKENS_PER_CLIENT: int(1, 10_000).default(500),
+});
+
+/** The validated, typed configuration handed to the composition root. */
+export interface Config {
+  readonly environment: 'development' | 'test' | 'staging' | 'production';
+  readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
+  readonly port: number;
+  readonly awsRegion: string;
+  readonly auth: {
+    readonly jwtSecret: Secret;
+    /** True when `JWT_SECRET` was not set and the development default is in use. */
+    readonly jwtSecretIsDefault: boolean;
+    readonly jwksUrl: string | undefined;
+    readonly issuer: string | undefined;
+    readonly audience: string | undefined;
+    readonly apiKeyEnabled: boolean;
+    readonly apiKeys: readonly Secret[];
+  };
+  readonly redis: { readonly url: Secret | undefined };
+  readonly dynamodb: { readonly endpoint: string | undefined; readonly tablePrefix: string };
+  readonly orders: {
+    readonly queueUrl: string | undefined;
+    readonly deadLetterQueueUrl: string | undefined;
+    readonly maxAttempts: number;
+    readonly retryBaseSeconds: number;
+    readonly retryMaxSeconds: number;
+  };
+  readonly circuitBreaker: {
+    readonly failureThreshold: number;
+    readonly recoveryTimeoutSeconds: number;
+    readonly halfOpenMaxCalls: number;
+  };
+  readonly kite: {
+    readonly accounts: readonly { readonly id: string; readonly apiKey: string; readonly accessToken: Secret }[];
+    readonly apiUrl: string;
+    readonly tickerUrl: string;
+    readonly maxTokensPerConnection: number;
+    readonly maxConnectionsPerAccount: number;
+  };
+  readonly pricing: {
+    readonly riskFreeRate: number;
+    readonly dividendYield: number;
+    readonly model: 'black-scholes' | 'black-76';
+  };
+  readonly market: {
+    /** Mock feed instead of Kite: explicitly on, or by default when no Kite account is configured. */
+    readonly mockData: boolean;
+    readonly mockSeed: number;
+    readonly mockPriceVariationBps: number;
+    readonly mockVolumeVariation: number;
+    readonly streamIntervalSeconds: number;
+    readonly tradingHolidays: readonly string[];
+  };
+  readonly realtime: {
+    readonly managementEndpoint: string | undefined;
+    readonly batchIntervalMs: number;
+    readonly maxTokensPerClient: number;
+  };
+}
+
+/**
+ * Parses `env` (normally `process.env`) into a {@link Config}, or throws a {@link ConfigError}
+ * listing every variable that is wrong. Empty strings count as unset.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+  const present = Object.fromEntries(
+    Object.keys(EnvSchema.shape)
+      .map((key) => [key, env[key]] as const)
+      .filter(([, value]) => value !== undefined && value.trim() !== ''),
+  );
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      // Messages describe the rule, never the value, so a mistyped secret is not echoed.
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? 'environment'),
+        message: issue.message,
+      })),
+    );
+  }
+  const e = parsed.data;
+  const problems: { variable: string; message: string }[] = [];
+  if (e.ENVIRONMENT === 'production' && !e.JWT_SECRET && !e.JWKS_URL) {
+    problems.push({ variable: 'JWT_SECRET', message: 'must be set in production (or set JWKS_URL)' });
+  }
+  if (e.ORDER_RETRY_MAX_SECONDS < e.ORDER_RETRY_BASE_SECONDS) {
+    problems.push({ variable: 'ORDER_RETRY_MAX_SECONDS', message: 'must not be less than ORDER_RETRY_BASE_SECONDS' });
+  }
+  if (e.ENABLE_MOCK_DATA === false && e.KITE_ACCOUNTS.length === 0) {
+    problems.push({ variable: 'ENABLE_MOCK_DATA', message: 'is false but KITE_ACCOUNTS names no account' });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    environment: e.ENVIRONMENT,
+    logLevel: e.LOG_LEVEL,
+    port: e.PORT,
+    awsRegion: e.AWS_REGION,
+    auth: {
+      jwtSecret: new Secret(e.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET),
+      jwtSecretIsDefault: e.JWT_SECRET === undefined,
+      jwksUrl: e.JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      apiKeyEnabled: e.API_KEY_ENABLED,
+      apiKeys: e.API_KEYS.map((k) => new Secret(k)),
+    },
+    redis: { url: e.REDIS_URL === undefined ? undefined : new Secret(e.REDIS_URL) },
+    dynamodb: { endpoint: e.DYNAMODB_ENDPOINT, tablePrefix: e.TABLE_PREFIX },
+    orders: {
+      queueUrl: e.ORDERS_QUEUE_URL,
+      deadLetterQueueUrl: e.ORDERS_DLQ_URL,
+      maxAttempts: e.ORDER_MAX_ATTEMPTS,
+      retryBaseSeconds: e.ORDER_RETRY_BASE_SECONDS,
+      retryMaxSeconds: e.ORDER_RETRY_MAX_SECONDS,
+    },
+    circuitBreaker: {
+      failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
+      recoveryTimeoutSeconds: e.CIRCUIT_BREAKER_RECOVERY_TIMEOUT_SECONDS,
+      halfOpenMaxCalls: e.CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS,
+    },
+    kite: {
+      accounts: e.KITE_ACCOUNTS,
+      apiUrl: e.KITE_API_URL,
+      tickerUrl: e.KITE_TICKER_URL,
+      maxTokensPerConnection: e.MAX_TOKENS_PER_CONNECTION,
+      maxConnectionsPerAccount: e.MAX_CONNECTIONS_PER_ACCOUNT,
+    },
+    pricing: { riskFreeRate: e.RISK_FREE_RATE, dividendYield: e.DIVIDEND_YIELD, model: e.PRICING_MODEL },
+    market: {
+      mockData: e.ENABLE_MOCK_DATA ?? e.KITE_ACCOUNTS.length === 0,
+      mockSeed: e.MOCK_SEED,
+      mockPriceVariationBps: e.MOCK_PRICE_VARIATION_BPS,
+      mockVolumeVariation: e.MOCK_VOLUME_VARIATION,
+      streamIntervalSeconds: e.STREAM_INTERVAL_SECONDS,
+      tradingHolidays: e.TRADING_HOLIDAYS,
+    },
+    realtime: {
+      managementEndpoint: e.WS_MANAGEMENT_ENDPOINT,
+      batchIntervalMs: e.FANOUT_BATCH_INTERVAL_MS,
+      maxTokensPerClient: e.MAX_TOKENS_PER_CLIENT,
+    },
+  };
+}

@@ -1,0 +1,7 @@
+export * from './common.js';
+export * from './health.js';
+export * from './history.js';
+export * from './order.js';
+export * from './subscription.js';
+export * from './tick.js';
+export * from './websocket.js';

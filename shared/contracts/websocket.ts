@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { InstrumentToken } from './common.js';
+import { TickPayload } from './tick.js';
+
+/** Most tokens one message may name; a larger list is answered with an error frame. */
+export const MAX_TOKENS_PER_MESSAGE = 1000;
+
+const TokenList = z.array(InstrumentToken).min(1).max(MAX_TOKENS_PER_MESSAGE);
+
+/** Client → server messages. API Gateway selects the route by `$request.body.action`. */
+export const ClientMessage = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('subscribe'), tokens: TokenList }),
+  z.object({ action: z.literal('unsubscribe'), tokens: TokenList }),
+  z.object({ action: z.literal('ping') }),
+  z.object({
+    action: z.literal('configure'),
+    delivery: z.enum(['tick', 'batch']),
+    interval_ms: z.int().min(50).max(5000).optional(),
+  }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+/** The authenticated user as the `connected` message describes it. */
+export const ConnectedUser = z.object({
+  user_id: z.string(),
+  email: z.string().nullable(),
+  name: z.string().nullable(),
+});
+
+/** First message on every connection. */
+export const ConnectedMessage = z.object({
+  type: z.literal('connected'),
+  connection_id: z.string(),
+  user: ConnectedUser,
+});
+export const SubscribedMessage = z.object({
+  type: z.literal('subscribed'),
+  tokens: z.array(InstrumentToken),
+  total: z.int().nonnegative(),
+});
+export const UnsubscribedMessage = z.object({
+  type: z.literal('unsubscribed'),
+  tokens: z.array(InstrumentToken),
+  total: z.int().nonnegative(),
+});
+export const TickMessage = z.object({ type: z.literal('tick'), data: TickPayload });
+/** Batch delivery mode (opt-in): the latest tick per token since the previous flush. */
+export const TicksMessage = z.object({ type: z.literal('ticks'), data: z.array(TickPayload) });
+export const ErrorMessage = z.object({ type: z.literal('error'), message: z.string() });
+export const PongMessage = z.object({ type: z.literal('pong') });
+export const ConfiguredMessage = z.object({
+  type: z.literal('configured'),
+  delivery: z.enum(['tick', 'batch']),
+  interval_ms: z.int().nullable(),
+});
+
+/** Every server → client message (TC-REG-030). */
+export const ServerMessage = z.discriminatedUnion('type', [
+  ConnectedMessage,
+  SubscribedMessage,
+  UnsubscribedMessage,
+  TickMessage,
+  TicksMessage,
+  ErrorMessage,
+  PongMessage,
+  ConfiguredMessage,
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** Error texts the protocol fixes (seed §3.3). */
+export const WsErrorText = {
+  invalidJson: 'Invalid JSON',
+  unknownAction: 'Unknown action',
+} as const;

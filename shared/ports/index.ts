@@ -1,0 +1,12 @@
+export type * from './broker.js';
+export { BrokerErrorKind, RETRYABLE_BROKER_ERRORS } from './broker.js';
+export type * from './circuit-breaker-store.js';
+export { BreakerState } from './circuit-breaker-store.js';
+export type * from './clock.js';
+export type * from './connection-gateway.js';
+export type * from './connection-store.js';
+export type * from './market-data.js';
+export type * from './orders.js';
+export type * from './subscription-store.js';
+export type * from './tick-bus.js';
+export { Channels } from './tick-bus.js';

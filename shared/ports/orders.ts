@@ -1,0 +1,55 @@
+import type { OrderTask, OrderTaskStatus } from '../contracts/order.js';
+
+/** One broker attempt of an order task. */
+export interface OrderAttempt {
+  readonly attempt: number;
+  /** Epoch milliseconds. */
+  readonly at: number;
+  readonly error?: { readonly type: string; readonly message: string; readonly retryable: boolean };
+}
+
+/** The status record of an order task. */
+export interface OrderRecord {
+  readonly task: OrderTask;
+  readonly status: OrderTaskStatus;
+  readonly attempts: readonly OrderAttempt[];
+  readonly result?: { readonly orderId: string; readonly paper: boolean };
+  readonly lastError?: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * Where order systems put orders: SQS in the cloud, an SQS-shaped local queue on one machine.
+ *
+ * Guarantees: a message accepted by `enqueue` is delivered at least once; duplicates are possible
+ * (the worker's idempotency makes them harmless); a message failed `maxReceiveCount` times moves
+ * to the dead-letter queue; `redrive` moves a dead-lettered task back to the main queue.
+ */
+export interface OrderQueue {
+  enqueue(task: OrderTask): Promise<void>;
+  redrive(taskId: string): Promise<boolean>;
+}
+
+/**
+ * Status records of order tasks.
+ *
+ * Guarantees: `create` rejects with `ConflictError` when the task id exists (so a
+ * resubmission cannot reset a task); `transition` applies only the plan's transitions
+ * (PENDING → RUNNING → COMPLETED, RUNNING → RETRYING → RUNNING, any → DEAD_LETTER) and returns
+ * `undefined` when the record is not in a state that allows it (a conditional write).
+ */
+export interface OrderStore {
+  create(task: OrderTask, nowMs: number): Promise<OrderRecord>;
+  get(taskId: string): Promise<OrderRecord | undefined>;
+  transition(
+    taskId: string,
+    to: OrderTaskStatus,
+    changes: { attempt?: OrderAttempt; result?: OrderRecord['result']; lastError?: string },
+    nowMs: number,
+  ): Promise<OrderRecord | undefined>;
+  listDeadLetters(query: { errorType?: string; limit: number; cursor?: string }): Promise<{
+    items: readonly OrderRecord[];
+    cursor?: string;
+  }>;
+}

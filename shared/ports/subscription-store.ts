@@ -1,0 +1,46 @@
+import type { SubscriptionMode, SubscriptionStatus } from '../contracts/common.js';
+
+/** A subscription as the platform stores it (the REST shape of TC-REG-001 in domain names). */
+export interface StoredSubscription {
+  readonly instrumentToken: number;
+  readonly tradingsymbol: string;
+  readonly segment: string;
+  readonly status: SubscriptionStatus;
+  readonly requestedMode: SubscriptionMode;
+  readonly accountId: string | null;
+  /** Epoch milliseconds. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** One page of a listing; `cursor` is opaque and absent on the last page. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly cursor?: string;
+}
+
+/**
+ * The durable set of instruments to stream.
+ *
+ * Guarantees:
+ * - `upsert` is idempotent per token: a repeat updates `updatedAt` (and what changed), keeps
+ *   `createdAt`, and never creates a second record.
+ * - `deactivate` is a soft delete: the record stays, with status `inactive`.
+ * - `list` pages through a stable order (by token) with an opaque cursor; a cursor from one filter
+ *   is rejected by another.
+ * - Account assignment is stable: once a token has an account it keeps it until changed explicitly.
+ * - Every method rejects with `DependencyUnavailableError` when the store cannot be reached.
+ */
+export interface SubscriptionStore {
+  upsert(subscription: Omit<StoredSubscription, 'createdAt' | 'updatedAt'>, nowMs: number): Promise<StoredSubscription>;
+  get(instrumentToken: number): Promise<StoredSubscription | undefined>;
+  update(
+    instrumentToken: number,
+    changes: Partial<Pick<StoredSubscription, 'status' | 'requestedMode' | 'accountId'>>,
+    nowMs: number,
+  ): Promise<StoredSubscription | undefined>;
+  deactivate(instrumentToken: number, nowMs: number): Promise<StoredSubscription | undefined>;
+  list(query: { status?: SubscriptionStatus; limit: number; cursor?: string }): Promise<Page<StoredSubscription>>;
+  /** Every active subscription, for reconciliation (pages internally). */
+  listActive(): Promise<readonly StoredSubscription[]>;
+}

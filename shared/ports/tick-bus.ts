@@ -1,0 +1,54 @@
+/**
+ * Called for every message on a subscribed channel. `channel` is the concrete channel the message
+ * was published on (also for pattern subscriptions); `message` is the encoded payload exactly as
+ * published, so a consumer can forward it without decoding and encoding it again.
+ */
+export type BusMessageHandler = (channel: string, message: string) => void;
+
+/** A live subscription; `unsubscribe` stops delivery to this handler only. */
+export interface BusSubscription {
+  unsubscribe(): Promise<void>;
+}
+
+/**
+ * Publish/subscribe for ticks and control messages between the ingest task, the fan-out and the
+ * API (Centrifugo's broker, reduced to what we need).
+ *
+ * Guarantees, the same for every adapter (one contract suite checks them):
+ * - **At most once.** A message reaches the subscriptions that exist when it is published, once
+ *   each; nothing is stored. Messages published while a subscriber is cut off are lost to it.
+ * - **Per-channel order.** Messages one publisher sends on one channel arrive in that order.
+ * - **Delivery is asynchronous.** `publish` never calls a handler before it returns, so a handler
+ *   may publish without re-entering the publisher.
+ * - **Patterns are Redis globs** (`*`, `?`, `[abc]`, `[^a]`, `\\` escapes), matched against the
+ *   whole channel name; `ticker:*` matches `ticker:nifty:options`.
+ * - **Handlers are isolated.** A handler that throws is reported through `onHandlerError` and
+ *   delivery to it and to every other handler goes on.
+ * - **Subscriptions survive reconnects.** After the server comes back, every subscription is
+ *   restored without the caller doing anything.
+ * - **Publishing fails fast.** While the bus cannot reach its server, `publish` rejects with a
+ *   `DependencyUnavailableError` instead of queueing without bound; the caller decides whether to
+ *   retry or drop (the ingest publisher keeps the latest value per token).
+ */
+export interface TickBus {
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, handler: BusMessageHandler): Promise<BusSubscription>;
+  /** Subscribes to every channel whose name matches the glob `pattern`. */
+  psubscribe(pattern: string, handler: BusMessageHandler): Promise<BusSubscription>;
+  /** Resolves when the bus can publish and receive; rejects with `DependencyUnavailableError` otherwise. */
+  check(): Promise<void>;
+  /** Ends every subscription and releases connections; the bus cannot be used afterwards. */
+  close(): Promise<void>;
+}
+
+/** Channel names the platform uses (plan §3.3: consumers `psubscribe ticker:*`). */
+export const Channels = {
+  options: (underlying: string) => `ticker:${underlying.toLowerCase()}:options`,
+  underlying: (underlying: string) => `ticker:${underlying.toLowerCase()}:underlying`,
+  /** Every tick channel, for the fan-out. */
+  allTicks: 'ticker:*',
+  /** Subscription changes: the REST API publishes here, the ingest task reconciles. */
+  control: 'control:subscriptions',
+  /** Connection changes: the ws functions publish here, the fan-out updates its index. */
+  connections: 'control:connections',
+} as const;

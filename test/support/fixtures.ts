@@ -1,0 +1,42 @@
+import type { TickPayload } from '../../shared/contracts/tick.js';
+import type { Candle } from '../../shared/ports/market-data.js';
+
+/** Shared fixtures of the plan's §6.2, as plain data. */
+
+/** The plan's sample option snapshot (NIFTY 19000 CE) in the client tick format. */
+export function sampleOptionSnapshot(overrides: Partial<TickPayload> = {}): TickPayload {
+  return {
+    instrument_token: 256265,
+    tradingsymbol: 'NIFTY25JAN19000CE',
+    last_price: 250.0,
+    volume: 100_000,
+    oi: 500_000,
+    delta: 0.55,
+    gamma: 0.002,
+    theta: -15.5,
+    vega: 45.2,
+    timestamp: '2025-01-08T09:15:00.000Z',
+    is_mock: false,
+    ...overrides,
+  };
+}
+
+/** The plan's sample candles (epoch-millisecond dates, as the `MarketData` port returns them). */
+export function sampleCandles(): Candle[] {
+  return [
+    {
+      date: Date.parse('2025-01-08T09:15:00Z'),
+      open: 240,
+      high: 260,
+      low: 235,
+      close: 250,
+      volume: 10_000,
+      oi: 50_000,
+    },
+    { date: Date.parse('2025-01-08T09:16:00Z'), open: 250, high: 255, low: 245, close: 252, volume: 8_000, oi: 50_500 },
+    { date: Date.parse('2025-01-08T09:17:00Z'), open: 252, high: 258, low: 249, close: 251, volume: 9_500, oi: 51_000 },
+  ];
+}
+
+/** Tokens the plan's cases use: NIFTY 19000 CE and PE. */
+export const TOKENS = { niftyCall: 256265, niftyPut: 260105 } as const;

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DependencyUnavailableError } from '../../shared/errors.js';
+import type { TickBus } from '../../shared/ports/tick-bus.js';
+import { sleep, waitFor } from './wait.js';
+
+/** Builds a fresh bus for one test; `onHandlerError` must be wired to the adapter's hook. */
+export type TickBusFactory = (hooks: { onHandlerError: (error: unknown, channel: string) => void }) => Promise<TickBus>;
+
+interface Received {
+  channel: string;
+  message: string;
+}
+
+/**
+ * The one contract every {@link TickBus} adapter passes (DESIGN.md §2): each adapter's test file
+ * calls this with its factory. Channel names carry a random prefix so tests sharing a server do
+ * not see each other's messages.
+ */
+export function tickBusContract(adapter: string, create: TickBusFactory): void {
+  describe(`TickBus contract: ${adapter}`, () => {
+    const open: TickBus[] = [];
+    const handlerErrors: unknown[] = [];
+    const ns = () => `t${randomUUID().slice(0, 8)}`;
+    const bus = async () => {
+      const b = await create({ onHandlerError: (error) => handlerErrors.push(error) });
+      open.push(b);
+      return b;
+    };
+    const collector = () => {
+      const got: Received[] = [];
+      return { got, handler: (channel: string, message: string) => got.push({ channel, message }) };
+    };
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((b) => b.close()));
+      handlerErrors.length = 0;
+    });
+
+    it('delivers a published message to a channel subscriber byte for byte', async () => {
+      const b = await bus();
+      const channel = `${ns()}:nifty:options`;
+      const { got, handler } = collector();
+      await b.subscribe(channel, handler);
+      const message = JSON.stringify({ instrument_token: 256265, last_price: 250.05, tradingsymbol: 'NIFTY₹' });
+      await b.publish(channel, message);
+      await waitFor(() => got.length === 1);
+      expect(got).toEqual([{ channel, message }]);
+    });
+
+    it('keeps the publish order of one channel', async () => {
+      const b = await bus();
+      const channel = `${ns()}:order`;
+      const { got, handler } = collector();
+      await b.subscribe(channel, handler);
+      const count = 2000;
+      await Promise.all(Array.from({ length: count }, (_, i) => b.publish(channel, String(i))));
+      await waitFor(() => got.length === count);
+      expect(got.map((r) => Number(r.message))).toEqual(Array.from({ length: count }, (_, i) => i));
+    });
+
+    it('matches patterns as Redis globs against the whole channel and reports the concrete channel', async () => {
+      const b = await bus();
+      const p = ns();
+      const star = collector();
+      const question = collector();
+      const klass = collector();
+      const negated = collector();
+      const escaped = collector();
+      await b.psubscribe(`${p}:ticker:*`, star.handler);
+      await b.psubscribe(`${p}:ticker:?ifty:options`, question.handler);
+      await b.psubscribe(`${p}:ticker:[bn]*:underlying`, klass.handler);
+      await b.psubscribe(`${p}:ticker:[^n]*`, negated.handler);
+      await b.psubscribe(`${p}:lit\\*`, escaped.handler);
+      const channels = [
+        `${p}:ticker:nifty:options`,
+        `${p}:ticker:banknifty:underlying`,
+        `${p}:ticker:finnifty:options`,
+        `${p}:control:subscriptions`,
+        `${p}:lit*`,
+        `${p}:litx`,
+        `x${p}:ticker:nifty:options`,
+      ];
+      for (const channel of channels) await b.publish(channel, channel);
+      await waitFor(() => star.got.length === 3 && escaped.got.length === 1 && negated.got.length === 2);
+      await sleep(50);
+      expect(star.got.map((r) => r.channel)).toEqual(channels.slice(0, 3));
+      expect(star.got.every((r) => r.channel === r.message)).toBe(true);
+      expect(question.got.map((r) => r.channel)).toEqual([`${p}:ticker:nifty:options`]);
+      expect(klass.got.map((r) => r.channel)).toEqual([`${p}:ticker:banknifty:underlying`]);
+      expect(negated.got.map((r) => r.channel)).toEqual([
+        `${p}:ticker:banknifty:underlying`,
+        `${p}:ticker:finnifty:options`,
+      ]);
+      expect(escaped.got.map((r) => r.channel)).toEqual([`${p}:lit*`]);
+    });
+
+    it('gives every handler its own copy and unsubscribes one handler only', async () => {
+      const b = await bus();
+      const channel = `${ns()}:multi`;
+      const first = collector();
+      const second = collector();
+      const pattern = collector();
+      const sub1 = await b.subscribe(channel, first.handler);
+      await b.subscribe(channel, second.handler);
+      await b.psubscribe(`${channel.split(':')[0]}:*`, pattern.handler);
+      await b.publish(channel, 'one');
+      await waitFor(() => first.got.length === 1 && second.got.length === 1 && pattern.got.length === 1);
+      await sub1.unsubscribe();
+      await b.publish(channel, 'two');
+      await waitFor(() => second.got.length === 2 && pattern.got.length === 2);
+      await sleep(50);
+      expect(first.got.map((r) => r.message)).toEqual(['one']);
+      expect(second.got.map((r) => r.message)).toEqual(['one', 'two']);
+      expect(pattern.got.map((r) => r.message)).toEqual(['one', 'two']);
+    });
+
+    it('delivers nothing after the last handler unsubscribes, and nothing published before subscribing', async () => {
+      const b = await bus();
+      const channel = `${ns()}:gone`;
+      const { got, handler } = collector();
+      await b.publish(channel, 'before');
+      const sub = await b.subscribe(channel, handler);
+      const psub = await b.psubscribe(`${channel}*`, handler);
+      await b.publish(channel, 'during');
+      await waitFor(() => got.length === 2);
+      await sub.unsubscribe();
+      await psub.unsubscribe();
+      await b.publish(channel, 'after');
+      await sleep(100);
+      expect(got.map((r) => r.message)).toEqual(['during', 'during']);
+    });
+
+    it('never runs a handler inside publish', async () => {
+      const b = await bus();
+      const channel = `${ns()}:async`;
+      let calls = 0;
+      await b.subscribe(channel, () => {
+        calls++;
+      });
+      const pending = b.publish(channel, 'x');
+      expect(calls).toBe(0);
+      await pending;
+      await waitFor(() => calls === 1);
+    });
+
+    it('isolates a handler that throws: it is reported and delivery goes on', async () => {
+      const b = await bus();
+      const channel = `${ns()}:faulty`;
+      const healthy = collector();
+      await b.subscribe(channel, () => {
+        throw new Error('handler bug');
+      });
+      await b.subscribe(channel, healthy.handler);
+      await b.publish(channel, '1');
+      await b.publish(channel, '2');
+      await waitFor(() => healthy.got.length === 2 && handlerErrors.length === 2);
+      expect(handlerErrors.every((e) => e instanceof Error && e.message === 'handler bug')).toBe(true);
+    });
+
+    it('lets a handler publish (no re-entrancy problems)', async () => {
+      const b = await bus();
+      const p = ns();
+      const echoed = collector();
+      await b.subscribe(`${p}:in`, (_channel, message) => {
+        void b.publish(`${p}:out`, `echo ${message}`);
+      });
+      await b.subscribe(`${p}:out`, echoed.handler);
+      await b.publish(`${p}:in`, 'hello');
+      await waitFor(() => echoed.got.length === 1);
+      expect(echoed.got[0]?.message).toBe('echo hello');
+    });
+
+    it('answers check() while open, and rejects use after close with DependencyUnavailableError', async () => {
+      const b = await create({ onHandlerError: () => {} });
+      await expect(b.check()).resolves.toBeUndefined();
+      await b.close();
+      await expect(b.publish(`${ns()}:closed`, 'x')).rejects.toBeInstanceOf(DependencyUnavailableError);
+      await expect(b.subscribe(`${ns()}:closed`, () => {})).rejects.toBeInstanceOf(DependencyUnavailableError);
+      await expect(b.check()).rejects.toBeInstanceOf(DependencyUnavailableError);
+    });
+  });
+}
