@@ -117,6 +117,7 @@ export const EnvSchema = z.object({
 
   REDIS_URL: redisUrl.optional(),
   DYNAMODB_ENDPOINT: httpUrl(['http:', 'https:']).optional(),
+  LOCAL_DATA_DIR: z.string().min(1).optional(),
   TABLE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 letters, digits, _ . or -' })
@@ -170,7 +171,12 @@ export interface Config {
     readonly apiKeys: readonly Secret[];
   };
   readonly redis: { readonly url: Secret | undefined };
-  readonly dynamodb: { readonly endpoint: string | undefined; readonly tablePrefix: string };
+  readonly dynamodb: {
+    readonly endpoint: string | undefined;
+    readonly tablePrefix: string;
+    /** Local platform only: keep dynalite's data in this directory instead of in memory. */
+    readonly localDataDir: string | undefined;
+  };
   readonly orders: {
     readonly queueUrl: string | undefined;
     readonly deadLetterQueueUrl: string | undefined;
@@ -259,7 +265,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       apiKeys: e.API_KEYS.map((k) => new Secret(k)),
     },
     redis: { url: e.REDIS_URL === undefined ? undefined : new Secret(e.REDIS_URL) },
-    dynamodb: { endpoint: e.DYNAMODB_ENDPOINT, tablePrefix: e.TABLE_PREFIX },
+    dynamodb: { endpoint: e.DYNAMODB_ENDPOINT, tablePrefix: e.TABLE_PREFIX, localDataDir: e.LOCAL_DATA_DIR },
     orders: {
       queueUrl: e.ORDERS_QUEUE_URL,
       deadLetterQueueUrl: e.ORDERS_DLQ_URL,

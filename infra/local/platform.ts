@@ -1,0 +1,102 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../../shared/config.js';
+import type { ApiErrorResponse } from '../../shared/contracts/common.js';
+import { healthReport } from '../../shared/health.js';
+import { type Components, createComponents } from '../../shared/wiring.js';
+import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
+
+/** The running local platform. */
+export interface LocalPlatform {
+  readonly url: string;
+  readonly components: Components;
+  close(): Promise<void>;
+}
+
+/** Thrown when `PORT` is taken: most often a second `npm start`. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+  constructor(readonly port: number) {
+    super(`Port ${port} is already in use (is another npm start running?). Stop it or set PORT to a free port.`);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  res.end(payload);
+}
+
+function notFound(req: IncomingMessage): ApiErrorResponse {
+  return { error: { code: 'NOT_FOUND', message: `No route for ${req.method} ${req.url?.split('?')[0]}` } };
+}
+
+/**
+ * Starts the platform on this machine: dynalite with every table (unless `DYNAMODB_ENDPOINT` points
+ * elsewhere), the bus, and the HTTP server on `config.port`. Each later part of the platform
+ * (REST and WebSocket gateway, ingest, fan-out, order worker, dashboard) is started from here.
+ */
+export async function startLocalPlatform(config: Config): Promise<LocalPlatform> {
+  let dynamo: LocalDynamoDb | undefined;
+  let endpoint = config.dynamodb.endpoint;
+  if (endpoint === undefined) {
+    dynamo = await startLocalDynamoDb(
+      config.dynamodb.localDataDir === undefined ? {} : { path: config.dynamodb.localDataDir },
+    );
+    endpoint = dynamo.endpoint;
+  }
+  const setupClient = localDynamoDbClient(endpoint);
+  try {
+    await ensureTables(setupClient, config.dynamodb.tablePrefix);
+  } finally {
+    setupClient.destroy();
+  }
+
+  const effective: Config = { ...config, dynamodb: { ...config.dynamodb, endpoint } };
+  let components: Components;
+  try {
+    components = await createComponents(effective, 'local-platform');
+  } catch (error) {
+    await dynamo?.stop();
+    throw error;
+  }
+
+  const server = createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && path === '/health') {
+      healthReport({
+        environment: config.environment,
+        ...(config.redis.url !== undefined && { redis: () => components.bus.check() }),
+        database: () => components.checkDatabase(),
+      }).then(
+        (report) => sendJson(res, 200, report),
+        () => sendJson(res, 500, { error: { code: 'INTERNAL', message: 'Health check failed' } }),
+      );
+      return;
+    }
+    sendJson(res, 404, notFound(req));
+  });
+  server.listen(config.port, '0.0.0.0');
+  try {
+    await once(server, 'listening').catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'EADDRINUSE' ? new PortInUseError(config.port) : error;
+    });
+  } catch (error) {
+    await components.close();
+    await dynamo?.stop();
+    throw error;
+  }
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    components,
+    close: async () => {
+      server.close();
+      server.closeAllConnections();
+      await components.close();
+      await dynamo?.stop();
+    },
+  };
+}

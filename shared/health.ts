@@ -1,0 +1,53 @@
+import type { HealthResponse } from './contracts/health.js';
+import { describeError } from './errors.js';
+
+/** A dependency check: resolves when the dependency answers, rejects with the reason otherwise. */
+export type HealthCheck = () => Promise<void>;
+
+/** How long one check may take before it counts as failed: health must answer fast when things hang. */
+const CHECK_TIMEOUT_MS = 2000;
+
+async function probe(check: HealthCheck | undefined): Promise<{ ok: boolean; text: string }> {
+  if (!check) return { ok: true, text: 'not configured' };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([check(), timeout]);
+    return { ok: true, text: 'ok' };
+  } catch (error) {
+    return { ok: false, text: `unavailable: ${describeError(error)}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The `GET /health` body (TC-REG-004): `ok` when every configured dependency answers, `degraded`
+ * with `reasons` otherwise. Checks run concurrently, each bounded in time. Never includes secrets:
+ * dependency failures are described by their messages, which name hosts but not credentials.
+ */
+export async function healthReport(input: {
+  environment: string;
+  redis?: HealthCheck;
+  database: HealthCheck;
+  ticker?: HealthResponse['ticker'];
+  instrumentRegistry?: HealthResponse['dependencies']['instrument_registry'];
+}): Promise<HealthResponse> {
+  const [redis, database] = await Promise.all([probe(input.redis), probe(input.database)]);
+  const reasons = [...(redis.ok ? [] : [`redis ${redis.text}`]), ...(database.ok ? [] : [`database ${database.text}`])];
+  const ticker = input.ticker ?? { running: false, active_subscriptions: 0, accounts: {} };
+  if (!ticker.running) reasons.push('ticker not running');
+  return {
+    status: reasons.length === 0 ? 'ok' : 'degraded',
+    environment: input.environment,
+    ticker,
+    dependencies: {
+      redis: redis.text,
+      database: database.text,
+      instrument_registry: input.instrumentRegistry ?? {},
+    },
+    ...(reasons.length > 0 && { reasons }),
+  };
+}

@@ -1,0 +1,106 @@
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { MemoryTickBus } from './adapters/memory/memory-tick-bus.js';
+import { RedisTickBus } from './adapters/redis/redis-tick-bus.js';
+import { SystemClock } from './adapters/system-clock.js';
+import { type Config, loadConfig } from './config.js';
+import { ConfigError, describeError } from './errors.js';
+import { createLogger, type Logger } from './logging.js';
+import type { Clock } from './ports/clock.js';
+import type { TickBus } from './ports/tick-bus.js';
+import { physicalTableName, Tables } from './tables.js';
+
+/**
+ * The composition root: the one place that reads the environment and chooses adapters. Entry
+ * points (the Lambda handlers, the ingest task, the local platform) ask it for what they need and
+ * never construct an adapter themselves (dependency-cruiser enforces it).
+ */
+
+/** The validated configuration of this process, parsed once from `process.env`. */
+export function configFromEnvironment(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+  return loadConfig(env);
+}
+
+/** What every long-running entry point gets. */
+export interface Components {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Redis when `REDIS_URL` is set, the in-process bus otherwise. */
+  readonly bus: TickBus;
+  readonly dynamodb: DynamoDBClient;
+  /** Resolves when DynamoDB answers for the platform's tables. */
+  checkDatabase(): Promise<void>;
+  /** Releases every connection; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Builds the components for `config`. Rejects (closing what it opened) when a dependency is unreachable. */
+export async function createComponents(config: Config, serviceName: string): Promise<Components> {
+  const logger = createLogger(serviceName, config);
+  const bus = await createTickBus(config, logger);
+  const dynamodb = createDynamoDbClient(config);
+  let closed = false;
+  return {
+    config,
+    logger,
+    clock: new SystemClock(),
+    bus,
+    dynamodb,
+    checkDatabase: async () => {
+      const TableName = physicalTableName(config.dynamodb.tablePrefix, Tables.subscriptions);
+      await dynamodb.send(new DescribeTableCommand({ TableName }));
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await bus.close();
+      dynamodb.destroy();
+    },
+  };
+}
+
+/** A DynamoDB client for the configured region, or for `DYNAMODB_ENDPOINT` (dynalite, LocalStack). */
+export function createDynamoDbClient(config: Config): DynamoDBClient {
+  const endpoint = config.dynamodb.endpoint;
+  return new DynamoDBClient({
+    region: config.awsRegion,
+    maxAttempts: 3,
+    ...(endpoint !== undefined && {
+      endpoint,
+      // Local endpoints accept any credentials; do not require a real AWS profile on a laptop.
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
+  });
+}
+
+/** The tick bus `config` asks for, connected. */
+export async function createTickBus(config: Config, logger: Logger): Promise<TickBus> {
+  const onHandlerError = (error: unknown, channel: string) =>
+    logger.error('Bus message handler failed', { channel, error: describeError(error) });
+  const url = config.redis.url?.reveal();
+  if (url === undefined) return new MemoryTickBus({ onHandlerError });
+  return RedisTickBus.connect(url, {
+    onHandlerError,
+    onEvent: (event) => {
+      if (event.kind === 'error') {
+        logger.warn('Redis connection error', { connection: event.connection, error: describeError(event.error) });
+      } else logger.info(`Redis connection ${event.kind}`, { connection: event.connection });
+    },
+  });
+}
+
+/**
+ * Runs an entry point's `main`, turning a configuration error into one clear message on stderr and
+ * exit code 78 (EX_CONFIG), and any other start-up failure into its message and exit code 1.
+ */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    // Exit at once: a half-started process (a reconnecting client, a listening server) must not linger.
+    process.stderr.write(`Start-up failed: ${describeError(error)}\n`);
+    process.exit(1);
+  });
+}
