@@ -44,7 +44,7 @@ describe('supervise', () => {
     };
     const outcome = await supervise([waiting('a', log), failing], new AbortController().signal, logger);
     expect(outcome.failure?.service).toBe('broken');
-    expect((outcome.failure?.error as Error).message).toBe('cannot start');
+    expect(outcome.failure?.error).toEqual(new Error('cannot start'));
     expect(log).toEqual(['a:start', 'a:stop']);
   });
 
