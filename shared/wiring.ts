@@ -104,3 +104,18 @@ export function runMain(main: () => Promise<void>): void {
     process.exit(1);
   });
 }
+
+let processWide: Promise<Components> | undefined;
+
+/**
+ * The components of this process (a Lambda container), built from the environment on first use
+ * and shared by every invocation after it. A failed build is not cached: the next invocation tries
+ * again (Redis may be back).
+ */
+export function processComponents(serviceName: string): Promise<Components> {
+  processWide ??= createComponents(configFromEnvironment(), serviceName).catch((error: unknown) => {
+    processWide = undefined;
+    throw error;
+  });
+  return processWide;
+}

@@ -1,11 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { httpHandler } from '../../functions/http/http-handler.js';
+import { httpRoutes } from '../../functions/routes.js';
 import type { Config } from '../../shared/config.js';
 import type { ApiErrorResponse } from '../../shared/contracts/common.js';
-import { healthReport } from '../../shared/health.js';
 import { type Components, createComponents } from '../../shared/wiring.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
+import { createHttpGateway } from './http-gateway.js';
 
 /** The running local platform. */
 export interface LocalPlatform {
@@ -62,20 +64,25 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     throw error;
   }
 
+  const rest = createHttpGateway(
+    httpRoutes.map((route) => ({
+      method: route.method,
+      path: route.path,
+      handler: httpHandler(components.logger, route.makeUseCase(components)),
+    })),
+  );
   const server = createServer((req, res) => {
-    const path = req.url?.split('?')[0];
-    if (req.method === 'GET' && path === '/health') {
-      healthReport({
-        environment: config.environment,
-        ...(config.redis.url !== undefined && { redis: () => components.bus.check() }),
-        database: () => components.checkDatabase(),
-      }).then(
-        (report) => sendJson(res, 200, report),
-        () => sendJson(res, 500, { error: { code: 'INTERNAL', message: 'Health check failed' } }),
-      );
-      return;
-    }
-    sendJson(res, 404, notFound(req));
+    rest(req, res).then(
+      (handled) => {
+        if (!handled) sendJson(res, 404, notFound(req));
+      },
+      (error: unknown) => {
+        components.logger.error('Local gateway failed', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'Local gateway error' } });
+      },
+    );
   });
   server.listen(config.port, '0.0.0.0');
   try {
