@@ -73,6 +73,8 @@ export class RedisTickBus implements TickBus {
       ...RedisTickBus.#baseOptions(options),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
+      // Publishes issued in one event-loop turn go out in one write: the main lever on throughput.
+      enableAutoPipelining: true,
     });
     const bus = new RedisTickBus(url, publisher, options);
     bus.#watch(publisher, 'publisher');
