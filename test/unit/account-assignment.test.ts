@@ -1,0 +1,37 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { rankAccounts } from '../../shared/domain/kite/account-assignment.js';
+
+describe('rankAccounts', () => {
+  it('gives the same order for the same token and accounts, whatever order the accounts come in', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 }),
+        fc.uniqueArray(fc.string({ minLength: 1 }), { minLength: 1, maxLength: 6 }),
+        (token, ids) => {
+          const ranked = rankAccounts(token, ids);
+          expect(rankAccounts(token, [...ids].reverse())).toEqual(ranked);
+          expect([...ranked].sort()).toEqual([...ids].sort());
+        },
+      ),
+    );
+  });
+
+  it('spreads tokens evenly: 1500 tokens over 3 accounts land within 10 % of 500 each', () => {
+    const counts = new Map<string, number>();
+    for (let token = 10_000; token < 11_500; token++) {
+      const first = rankAccounts(token, ['primary', 'secondary', 'tertiary'])[0] ?? '';
+      counts.set(first, (counts.get(first) ?? 0) + 1);
+    }
+    for (const count of counts.values()) expect(Math.abs(count - 500)).toBeLessThan(50);
+  });
+
+  it('moves only the removed account’s tokens when an account goes away', () => {
+    const before = new Map<number, string>();
+    for (let token = 1; token <= 3000; token++) before.set(token, rankAccounts(token, ['a', 'b', 'c'])[0] ?? '');
+    for (const [token, account] of before) {
+      const after = rankAccounts(token, ['a', 'b'])[0];
+      if (account !== 'c') expect(after).toBe(account);
+    }
+  });
+});
