@@ -1,0 +1,275 @@
+import { IV_STATUS_CODE, type IvStatusCode, PRICING_MODEL_CODE } from './codes.js';
+import { normalisedImpliedVolatilityOfOtmCall } from './lets-be-rational.js';
+import { expMinusHalfSquare, normCdfGivenExponential, SQRT_TWO_PI } from './normal-distribution.js';
+import { normalisedBlackCall, normalisedBlackCallAndVega, normalisedIntrinsicCall } from './normalised-black.js';
+
+/**
+ * The numeric core: pricing, Greeks and implied volatility on plain numbers, with no objects, no
+ * strings and no allocation, so the object API, the typed-array batch API and the benchmark all
+ * run the same monomorphic code. Inputs are validated by cheap comparisons and an invalid input
+ * yields NaN (and the `invalid` status), never an exception.
+ *
+ * Everything is expressed through the normalised Black function: with the forward F, the
+ * discount factor D = e^{−rT}, x = ln(F/K), s = σ√T, h = x/s and t = s/2,
+ *
+ *     V = N·b(θx, s),   N = D·√(F·K) = K·e^{x/2 − rT},   θ = +1 for calls, −1 for puts,
+ *
+ * and the Greeks use d₁ = h + t, d₂ = h − t and the identity F·φ(d₁) = K·φ(d₂) = √(F·K)·ν, where
+ * ν = e^{−(h²+t²)/2}/√(2π) is the normalised vega. Each Greek is then a product of factors that
+ * are each relatively accurate (Φ from Cody's erfcx, exponentials of well-conditioned arguments),
+ * so the relative accuracy holds far into the tails, where prices are 1e-100 and smaller.
+ */
+
+/** Option sign: +1 for a call, −1 for a put. */
+export const CALL = 1;
+/** Option sign: −1 for a put. */
+export const PUT = -1;
+
+const BLACK_SCHOLES = PRICING_MODEL_CODE['black-scholes'];
+const BLACK_76 = PRICING_MODEL_CODE['black-76'];
+const DAYS_PER_YEAR = 365;
+/**
+ * A premium this close (relatively) below the intrinsic value counts as equal to it: the discounted
+ * intrinsic value is itself computed to a few ulps, so a difference this small is rounding.
+ */
+const INTRINSIC_TOLERANCE = 16 * Number.EPSILON;
+
+/** Scratch for [b, ∂b/∂s] from `normalisedBlackCallAndVega`. */
+const pair = new Float64Array(2);
+
+/** Slots of the Greeks output vector written by `greeksKernel`. */
+export const GREEKS_SLOT = { price: 0, delta: 1, gamma: 2, theta: 3, vega: 4, rho: 5 } as const;
+
+/**
+ * ln(a/b) with relative accuracy: near the money a − b is exact (Sterbenz), so log1p of
+ * (a − b)/b keeps the digits that ln of the rounded ratio would lose. Log-moneyness feeds
+ * every exponent of the formulas, so its relative error is what sets the accuracy of far
+ * out-of-the-money values.
+ */
+export function logRatio(a: number, b: number): number {
+  return a >= 0.5 * b && a <= 2 * b ? Math.log1p((a - b) / b) : Math.log(a / b);
+}
+
+/**
+ * N = D·√(F·K) = K·e^{x/2}·e^{−rT}, the factor between a premium and the normalised Black price.
+ * Pricing and implied volatility form it with the same arithmetic, so a premium the pricer
+ * produced maps back to exactly the normalised price it came from.
+ */
+function normaliser(strike: number, halfMoneyness: number, discount: number): number {
+  return strike * halfMoneyness * discount;
+}
+
+/** The payoff max(θ·(S − K), 0), exactly: the value at expiry, where spot and forward coincide. */
+function expiredValue(sign: number, underlying: number, strike: number): number {
+  const payoff = sign * (underlying - strike);
+  return payoff > 0 ? payoff : 0;
+}
+
+/** True when the numbers describe an option the formulas are defined for. */
+function isPricable(
+  sign: number,
+  model: number,
+  underlying: number,
+  strike: number,
+  time: number,
+  volatility: number,
+  rate: number,
+  dividendYield: number,
+): boolean {
+  return (
+    (sign === CALL || sign === PUT) &&
+    (model === BLACK_SCHOLES || (model === BLACK_76 && dividendYield === 0)) &&
+    underlying > 0 &&
+    underlying < Number.POSITIVE_INFINITY &&
+    strike > 0 &&
+    strike < Number.POSITIVE_INFINITY &&
+    time >= 0 &&
+    time < Number.POSITIVE_INFINITY &&
+    volatility >= 0 &&
+    volatility < Number.POSITIVE_INFINITY &&
+    rate - rate === 0 &&
+    dividendYield - dividendYield === 0
+  );
+}
+
+/** ln(F/K): log-moneyness of the forward, with the carry (r − q)·T for Black-Scholes. */
+function logForwardMoneyness(
+  model: number,
+  underlying: number,
+  strike: number,
+  time: number,
+  rate: number,
+  dividendYield: number,
+): number {
+  const x = logRatio(underlying, strike);
+  return model === BLACK_SCHOLES ? x + (rate - dividendYield) * time : x;
+}
+
+/**
+ * Premium of a European option; NaN for invalid input. `sign` is `CALL` or `PUT`, `model` a
+ * `PRICING_MODEL_CODE`.
+ */
+export function priceKernel(
+  sign: number,
+  model: number,
+  underlying: number,
+  strike: number,
+  time: number,
+  volatility: number,
+  rate: number,
+  dividendYield: number,
+): number {
+  if (!isPricable(sign, model, underlying, strike, time, volatility, rate, dividendYield)) return Number.NaN;
+  if (time === 0) return expiredValue(sign, underlying, strike);
+  const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
+  const s = volatility * Math.sqrt(time);
+  return normaliser(strike, Math.exp(0.5 * x), Math.exp(-rate * time)) * normalisedBlackCall(sign * x, s);
+}
+
+/**
+ * Premium and the five Greeks (py_vollib units, see `Greeks`) written to `out` at the
+ * `GREEKS_SLOT` positions; all NaN for invalid input.
+ *
+ * With no time value left to model (T = 0, or σ = 0), the option is its (discounted forward)
+ * intrinsic value: delta is the probability-one exercise indicator (±1 in the money, 0 out of
+ * it, ±0.5 exactly at the money, the limit of the smooth delta and the value that keeps
+ * call − put delta parity), gamma is 0 (the point mass at the strike is not representable),
+ * and at T = 0 theta, vega and rho are 0.
+ */
+export function greeksKernel(
+  sign: number,
+  model: number,
+  underlying: number,
+  strike: number,
+  time: number,
+  volatility: number,
+  rate: number,
+  dividendYield: number,
+  out: Float64Array,
+): void {
+  if (!isPricable(sign, model, underlying, strike, time, volatility, rate, dividendYield)) {
+    out.fill(Number.NaN, 0, 6);
+    return;
+  }
+  const isBlackScholes = model === BLACK_SCHOLES;
+  const rT = rate * time;
+  const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
+  const sqrtT = Math.sqrt(time);
+  const s = volatility * sqrtT;
+  const halfMoneyness = Math.exp(0.5 * x);
+  const discount = Math.exp(-rT);
+  const scale = normaliser(strike, halfMoneyness, discount);
+  // ∂F/∂S·D: e^{−qT} for Black-Scholes, D for Black-76 (where the underlying is the forward).
+  const carryDiscount = isBlackScholes ? (dividendYield === 0 ? 1 : Math.exp(-dividendYield * time)) : discount;
+  normalisedBlackCallAndVega(sign * x, s, pair);
+  const price = scale * (pair[0] ?? Number.NaN);
+  const scaledVega = scale * (pair[1] ?? Number.NaN);
+  let exercise1: number;
+  let exercise2: number;
+  let gamma = 0;
+  let decay = 0;
+  if (s > 0) {
+    const h = x / s;
+    const t = 0.5 * s;
+    // e^{−d₁²/2} = e^{−(h²+t²)/2}·e^{−x/2} and e^{−d₂²/2} = e^{−(h²+t²)/2}·e^{x/2}, from the vega's
+    // exponential; exact formulas where that would overflow or underflow (|x| in the hundreds).
+    const exponential = (pair[1] ?? Number.NaN) * SQRT_TWO_PI;
+    let e1 = exponential / halfMoneyness;
+    let e2 = exponential * halfMoneyness;
+    if (!(e1 > 0 && e1 <= 1 && e2 > 0 && e2 <= 1)) {
+      e1 = expMinusHalfSquare(h + t);
+      e2 = expMinusHalfSquare(h - t);
+    }
+    exercise1 = normCdfGivenExponential(sign * (h + t), e1);
+    exercise2 = normCdfGivenExponential(sign * (h - t), e2);
+    gamma = scaledVega / (underlying * underlying * s);
+    decay = (-scaledVega * volatility) / (2 * sqrtT);
+  } else {
+    const moneyness = sign * x;
+    exercise1 = moneyness > 0 ? 1 : moneyness < 0 ? 0 : 0.5;
+    exercise2 = exercise1;
+  }
+  const vegaAnnual = time > 0 ? scaledVega * sqrtT : 0;
+  let thetaAnnual: number;
+  let rhoPercent: number;
+  if (time === 0) {
+    thetaAnnual = 0;
+    rhoPercent = 0;
+  } else if (isBlackScholes) {
+    const strikeDiscounted = strike * discount;
+    thetaAnnual =
+      decay -
+      sign * rate * strikeDiscounted * exercise2 +
+      sign * dividendYield * underlying * carryDiscount * exercise1;
+    rhoPercent = (sign * strikeDiscounted * time * exercise2) / 100;
+  } else {
+    thetaAnnual = decay + rate * price;
+    rhoPercent = (-time * price) / 100;
+  }
+  // `+ 0` turns the −0 of a put's vanishing delta or rho into 0, which is what consumers compare to.
+  out[0] = time === 0 ? expiredValue(sign, underlying, strike) : price;
+  out[1] = sign * carryDiscount * exercise1 + 0;
+  out[2] = gamma;
+  out[3] = thetaAnnual / DAYS_PER_YEAR + 0;
+  out[4] = vegaAnnual / 100;
+  out[5] = rhoPercent + 0;
+}
+
+/**
+ * Implied volatility of a premium; the status code is written to `status[index]`. The volatility
+ * is the solution for `ok`, 0 for `no-time-value` and NaN otherwise (see `IvStatus`).
+ *
+ * The premium is normalised by N = D·√(F·K) with the same arithmetic as `priceKernel`, so a
+ * premium the pricer produced round-trips to its volatility to within the conditioning of the
+ * problem (a few ulps where the option has time value).
+ */
+export function impliedVolatilityKernel(
+  sign: number,
+  model: number,
+  underlying: number,
+  strike: number,
+  time: number,
+  premium: number,
+  rate: number,
+  dividendYield: number,
+  status: Uint8Array,
+  index: number,
+): number {
+  if (
+    !isPricable(sign, model, underlying, strike, time, 0, rate, dividendYield) ||
+    !(premium >= 0 && premium < Number.POSITIVE_INFINITY)
+  ) {
+    return fail(status, index, IV_STATUS_CODE.invalid);
+  }
+  if (time === 0) return fail(status, index, IV_STATUS_CODE.expired);
+  const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
+  const halfMoneyness = Math.exp(0.5 * x);
+  const beta = premium / normaliser(strike, halfMoneyness, Math.exp(-rate * time));
+  const moneyness = sign * x;
+  // The normalised price lies in [intrinsic, e^{θx/2}). Both bounds are formed exactly as
+  // `normalisedBlackCall` forms them, so the intrinsic value subtracted here is bit for bit the
+  // one the pricer added, and a premium without time value is recognised as such.
+  const bMax = sign === CALL ? halfMoneyness : Math.exp(0.5 * moneyness);
+  if (beta >= bMax) return fail(status, index, IV_STATUS_CODE['above-maximum']);
+  const intrinsic = normalisedIntrinsicCall(moneyness);
+  const timeValue = beta - intrinsic;
+  if (!(timeValue > 0)) {
+    if (timeValue < -INTRINSIC_TOLERANCE * intrinsic) return fail(status, index, IV_STATUS_CODE['below-intrinsic']);
+    status[index] = IV_STATUS_CODE['no-time-value'];
+    return 0;
+  }
+  const s = normalisedImpliedVolatilityOfOtmCall(timeValue, -Math.abs(x), moneyness > 0 ? 1 / bMax : bMax);
+  if (s === Number.POSITIVE_INFINITY) return fail(status, index, IV_STATUS_CODE['above-maximum']);
+  if (!(s > 0)) {
+    // A positive time value below what double precision can resolve (subnormal).
+    status[index] = IV_STATUS_CODE['no-time-value'];
+    return 0;
+  }
+  status[index] = IV_STATUS_CODE.ok;
+  return s / Math.sqrt(time);
+}
+
+function fail(status: Uint8Array, index: number, code: IvStatusCode): number {
+  status[index] = code;
+  return Number.NaN;
+}

@@ -1,0 +1,274 @@
+import { erfcx } from './erf-cody.js';
+import {
+  expMinusHalfSquare,
+  inverseNormCdf,
+  normCdf,
+  normCdfGivenExponential,
+  ONE_OVER_SQRT_TWO_PI,
+} from './normal-distribution.js';
+import { normalisedBlackCallAndVega } from './normalised-black.js';
+import {
+  convexControlParameterToFitSecondDerivativeAtLeftSide,
+  convexControlParameterToFitSecondDerivativeAtRightSide,
+  rationalCubicInterpolation,
+} from './rational-cubic.js';
+
+/**
+ * Implied normalised volatility by P. Jäckel's "Let's Be Rational" (Wilmott, January 2015; the
+ * revised paper of March 2016 and its reference implementation): for an out-of-the-money
+ * normalised call price β ∈ (0, e^{x/2}) with x <= 0, find s = σ·√T such that b(x, s) = β.
+ *
+ * The domain of β is cut into four branches at b(x, s_l), b(x, s_c) and b(x, s_h). On each, a
+ * rational cubic (Delbourgo–Gregory) interpolates the inverse function — through a transformation
+ * f(β) in the outer branches that makes it nearly linear — giving an initial guess accurate to a
+ * few digits. Two Householder iterations of third order on a branch-specific objective function
+ * then reach machine precision. The number of iterations is fixed: there is no open-ended loop,
+ * so the solve costs the same for every input and cannot hang on a pathological quote.
+ */
+
+const DBL_EPSILON = Number.EPSILON;
+const DBL_MIN = 2.2250738585072014e-308;
+const DBL_MAX = Number.MAX_VALUE;
+const SQRT_DBL_MAX = Math.sqrt(DBL_MAX);
+/** Householder(3) steps after the rational initial guess: two reach machine precision everywhere. */
+const ITERATIONS = 2;
+
+const TWO_PI = 6.28318530717958647692528676655900576839433879875;
+const SQRT_PI_OVER_TWO = 1.253314137315500251207882642405522626503493370305;
+const SQRT_THREE = 1.73205080756887729352744634150587236694280525381;
+const SQRT_ONE_OVER_THREE = 0.57735026918962576450914878050195745564760175127;
+const TWO_PI_OVER_SQRT_TWENTY_SEVEN = 1.209199576156145233729385505094770488189377498728;
+const PI_OVER_SIX = 0.523598775598298873077107230546583814032861566563;
+
+/** (1 + halley·newton/2) / (1 + newton·(halley + hh3·newton/6)): the Householder(3) correction. */
+function householderFactor(newton: number, halley: number, hh3: number): number {
+  return (1 + 0.5 * halley * newton) / (1 + newton * (halley + (hh3 * newton) / 6));
+}
+
+/**
+ * Scratch for the solver's intermediate pairs (a typed array: module-level `let` doubles would be
+ * boxed on every write): [b, ∂b/∂s] from `normalisedBlackCallAndVega`, then f, f′, f″ of a map.
+ */
+const scratch = new Float64Array(5);
+const B = 0;
+const VEGA = 1;
+const F = 2;
+const FP = 3;
+const FPP = 4;
+
+/** b(x, s) and ∂b/∂s into scratch[B], scratch[VEGA]; returns b. */
+function blackAndVega(x: number, s: number): number {
+  normalisedBlackCallAndVega(x, s, scratch);
+  return scratch[B] ?? Number.NaN;
+}
+
+function vega(): number {
+  return scratch[VEGA] ?? Number.NaN;
+}
+
+/**
+ * The lower map f(β) = 2π/√27·|x|·Φ(−|x|/(√3·s))³ and its first two derivatives with respect to
+ * β at s, into scratch[F], scratch[FP], scratch[FPP].
+ */
+function computeLowerMapAndFirstTwoDerivatives(x: number, s: number): void {
+  const ax = Math.abs(x);
+  const z = (SQRT_ONE_OVER_THREE * ax) / s;
+  const y = z * z;
+  const s2 = s * s;
+  const density = expMinusHalfSquare(z);
+  const phiCdf = normCdfGivenExponential(-z, density);
+  const phiPdf = ONE_OVER_SQRT_TWO_PI * density;
+  const growth = Math.exp(y + 0.125 * s2);
+  scratch[FPP] =
+    ((PI_OVER_SIX * y) / (s2 * s)) *
+    phiCdf *
+    (8 * SQRT_THREE * s * ax + ((3 * s2 * (s2 - 8) - 8 * x * x) * phiCdf) / phiPdf) *
+    (growth * growth);
+  const phi2 = phiCdf * phiCdf;
+  scratch[FP] = TWO_PI * y * phi2 * growth;
+  scratch[F] = TWO_PI_OVER_SQRT_TWENTY_SEVEN * ax * (phi2 * phiCdf);
+}
+
+function inverseLowerMap(x: number, f: number): number {
+  return Math.abs(x / (SQRT_THREE * inverseNormCdf(Math.cbrt(f / (TWO_PI_OVER_SQRT_TWENTY_SEVEN * Math.abs(x))))));
+}
+
+/**
+ * The upper map f(β) = Φ(−s/2) and its first two derivatives with respect to β at s, into
+ * scratch[F], scratch[FP], scratch[FPP].
+ */
+function computeUpperMapAndFirstTwoDerivatives(x: number, s: number): void {
+  scratch[F] = normCdf(-0.5 * s);
+  const w = (x / s) * (x / s);
+  scratch[FP] = -0.5 * Math.exp(0.5 * w);
+  scratch[FPP] = (SQRT_PI_OVER_TWO * Math.exp(w + 0.125 * s * s) * w) / s;
+}
+
+function inverseUpperMap(f: number): number {
+  return -2 * inverseNormCdf(f);
+}
+
+/**
+ * The normalised implied volatility s = σ·√T of an out-of-the-money normalised call:
+ * b(x, s) = beta with x <= 0 and 0 < beta < e^{x/2}. In-the-money calls and puts are mapped here
+ * by the caller (subtract the normalised intrinsic value; a put at x is a call at −x).
+ *
+ * `bMax` must be e^{x/2}, the supremum of b(x, ·); callers have it at hand, so it is passed in.
+ * Returns 0 for beta <= 0 and +∞ for beta >= bMax; never throws and never iterates more than
+ * twice. NaN inputs give NaN.
+ */
+export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bMax: number): number {
+  if (!(beta > 0)) return beta === 0 ? 0 : Number.NaN;
+  if (beta >= bMax) return Number.POSITIVE_INFINITY;
+  let iterations = 0;
+  let directionReversalCount = 0;
+  let f = -DBL_MAX;
+  let s = -DBL_MAX;
+  let ds = s;
+  let dsPrevious = 0;
+  let sLeft = DBL_MIN;
+  let sRight = DBL_MAX;
+  // At the inflexion point s_c = √(2|x|), h = −t, so b(x, s_c) = ½·e^{x/2}·(1 − erfcx(√|x|)) and
+  // ∂b/∂s = e^{x/2}/√(2π): one erfcx instead of a full evaluation. The cancellation in
+  // 1 − erfcx(√|x|) as x → 0 only perturbs the initial guess, never the converged result.
+  const sC = Math.sqrt(Math.abs(2 * x));
+  const bC = 0.5 * bMax * (1 - erfcx(Math.sqrt(Math.abs(x))));
+  const vC = ONE_OVER_SQRT_TWO_PI * bMax;
+  if (beta < bC) {
+    const sL = sC - bC / vC;
+    const bL = blackAndVega(x, sL);
+    const vL = vega();
+    if (beta < bL) {
+      // Lowest branch: interpolate the lower map, then iterate on g(s) = 1/ln(b(s)) − 1/ln(β).
+      computeLowerMapAndFirstTwoDerivatives(x, sL);
+      const fL = scratch[F] ?? Number.NaN;
+      const fpL = scratch[FP] ?? Number.NaN;
+      const rLl = convexControlParameterToFitSecondDerivativeAtRightSide(0, bL, 0, fL, 1, fpL, scratch[FPP] ?? 0, true);
+      f = rationalCubicInterpolation(beta, 0, bL, 0, fL, 1, fpL, rLl);
+      if (!(f > 0)) {
+        // Round-off for extreme |x|: fall back to the quadratic with f(0) = 0, f(b_l) and f'(0) = 1.
+        const t = beta / bL;
+        f = (fL * t + bL * (1 - t)) * t;
+      }
+      s = inverseLowerMap(x, f);
+      sRight = sL;
+      const lnBeta = Math.log(beta);
+      for (; iterations < ITERATIONS && Math.abs(ds) > DBL_EPSILON * s; iterations++) {
+        if (ds * dsPrevious < 0) directionReversalCount++;
+        if (iterations > 0 && (directionReversalCount === 3 || !(s > sLeft && s < sRight))) {
+          // The step left the bracket: bisect instead (only for extreme |x|).
+          s = 0.5 * (sLeft + sRight);
+          if (sRight - sLeft <= DBL_EPSILON * s) break;
+          directionReversalCount = 0;
+          ds = 0;
+        }
+        dsPrevious = ds;
+        const b = blackAndVega(x, s);
+        const bp = vega();
+        if (b > beta && s < sRight) sRight = s;
+        else if (b < beta && s > sLeft) sLeft = s;
+        if (b <= 0 || bp <= 0) {
+          ds = 0.5 * (sLeft + sRight) - s;
+        } else {
+          const lnB = Math.log(b);
+          const bpob = bp / b;
+          const h = x / s;
+          const bHalley = (h * h) / s - s / 4;
+          const newton = ((lnBeta - lnB) * lnB) / lnBeta / bpob;
+          const halley = bHalley - bpob * (1 + 2 / lnB);
+          const bHh3 = bHalley * bHalley - 3 * (h / s) * (h / s) - 0.25;
+          const hh3 = bHh3 + 2 * bpob * bpob * (1 + (3 / lnB) * (1 + 1 / lnB)) - 3 * bHalley * bpob * (1 + 2 / lnB);
+          ds = newton * householderFactor(newton, halley, hh3);
+        }
+        ds = Math.max(-0.5 * s, ds);
+        s += ds;
+      }
+      return s;
+    }
+    const rLm = convexControlParameterToFitSecondDerivativeAtRightSide(bL, bC, sL, sC, 1 / vL, 1 / vC, 0, false);
+    s = rationalCubicInterpolation(beta, bL, bC, sL, sC, 1 / vL, 1 / vC, rLm);
+    sLeft = sL;
+    sRight = sC;
+  } else {
+    const sH = vC > DBL_MIN ? sC + (bMax - bC) / vC : sC;
+    const bH = blackAndVega(x, sH);
+    if (beta <= bH) {
+      const vH = vega();
+      const rHm = convexControlParameterToFitSecondDerivativeAtLeftSide(bC, bH, sC, sH, 1 / vC, 1 / vH, 0, false);
+      s = rationalCubicInterpolation(beta, bC, bH, sC, sH, 1 / vC, 1 / vH, rHm);
+      sLeft = sC;
+      sRight = sH;
+    } else {
+      // Highest branch: interpolate the upper map, then iterate on g(s) = ln((b_max − β)/(b_max − b(s))).
+      computeUpperMapAndFirstTwoDerivatives(x, sH);
+      const fH = scratch[F] ?? Number.NaN;
+      const fpH = scratch[FP] ?? Number.NaN;
+      const fppH = scratch[FPP] ?? Number.NaN;
+      if (fppH > -SQRT_DBL_MAX && fppH < SQRT_DBL_MAX) {
+        const rHh = convexControlParameterToFitSecondDerivativeAtLeftSide(bH, bMax, fH, 0, fpH, -0.5, fppH, true);
+        f = rationalCubicInterpolation(beta, bH, bMax, fH, 0, fpH, -0.5, rHh);
+      }
+      if (f <= 0) {
+        // Quadratic with f(b_h), f(b_max) = 0 and f'(b_max) = −1/2.
+        const h = bMax - bH;
+        const t = (beta - bH) / h;
+        f = (fH * (1 - t) + 0.5 * h * t) * (1 - t);
+      }
+      s = inverseUpperMap(f);
+      sLeft = sH;
+      if (beta > 0.5 * bMax) {
+        for (; iterations < ITERATIONS && Math.abs(ds) > DBL_EPSILON * s; iterations++) {
+          if (ds * dsPrevious < 0) directionReversalCount++;
+          if (iterations > 0 && (directionReversalCount === 3 || !(s > sLeft && s < sRight))) {
+            s = 0.5 * (sLeft + sRight);
+            if (sRight - sLeft <= DBL_EPSILON * s) break;
+            directionReversalCount = 0;
+            ds = 0;
+          }
+          dsPrevious = ds;
+          const b = blackAndVega(x, s);
+          const bp = vega();
+          if (b > beta && s < sRight) sRight = s;
+          else if (b < beta && s > sLeft) sLeft = s;
+          if (b >= bMax || bp <= DBL_MIN) {
+            ds = 0.5 * (sLeft + sRight) - s;
+          } else {
+            const bMaxMinusB = bMax - b;
+            const g = Math.log((bMax - beta) / bMaxMinusB);
+            const gp = bp / bMaxMinusB;
+            const bHalley = ((x / s) * (x / s)) / s - s / 4;
+            const bHh3 = bHalley * bHalley - 3 * (x / (s * s)) * (x / (s * s)) - 0.25;
+            const newton = -g / gp;
+            const halley = bHalley + gp;
+            const hh3 = bHh3 + gp * (2 * gp + 3 * bHalley);
+            ds = newton * householderFactor(newton, halley, hh3);
+          }
+          ds = Math.max(-0.5 * s, ds);
+          s += ds;
+        }
+        return s;
+      }
+    }
+  }
+  // The two middle branches (and the upper one below b_max/2): iterate on g(s) = b(s) − β.
+  for (; iterations < ITERATIONS && Math.abs(ds) > DBL_EPSILON * s; iterations++) {
+    if (ds * dsPrevious < 0) directionReversalCount++;
+    if (iterations > 0 && (directionReversalCount === 3 || !(s > sLeft && s < sRight))) {
+      s = 0.5 * (sLeft + sRight);
+      if (sRight - sLeft <= DBL_EPSILON * s) break;
+      directionReversalCount = 0;
+      ds = 0;
+    }
+    dsPrevious = ds;
+    const b = blackAndVega(x, s);
+    const bp = vega();
+    if (b > beta && s < sRight) sRight = s;
+    else if (b < beta && s > sLeft) sLeft = s;
+    const newton = (beta - b) / bp;
+    const halley = ((x / s) * (x / s)) / s - s / 4;
+    const hh3 = halley * halley - 3 * (x / (s * s)) * (x / (s * s)) - 0.25;
+    ds = Math.max(-0.5 * s, newton * householderFactor(newton, halley, hh3));
+    s += ds;
+  }
+  return s;
+}

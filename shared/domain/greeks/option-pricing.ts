@@ -1,0 +1,106 @@
+import { PRICING_MODEL_CODE } from './codes.js';
+import { CALL, GREEKS_SLOT, greeksKernel, PUT, priceKernel } from './kernels.js';
+import type { Greeks, OptionInput, OptionKind, PricingModel } from './types.js';
+import { assertOptionInput } from './validation.js';
+
+/** Premium together with its Greeks, from one evaluation of the shared intermediate terms. */
+export interface PriceWithGreeks extends Greeks {
+  readonly price: number;
+}
+
+/** `CALL`/`PUT` for a kind, NaN for anything else (which the kernels treat as invalid). */
+export function kindSign(kind: OptionKind): number {
+  return kind === 'CE' ? CALL : kind === 'PE' ? PUT : Number.NaN;
+}
+
+/** `PRICING_MODEL_CODE` of a model, NaN for anything else (which the kernels treat as invalid). */
+export function modelCode(model: PricingModel): number {
+  return model === 'black-scholes'
+    ? PRICING_MODEL_CODE['black-scholes']
+    : model === 'black-76'
+      ? PRICING_MODEL_CODE['black-76']
+      : Number.NaN;
+}
+
+const scratch = new Float64Array(6);
+
+function evaluate(input: OptionInput): void {
+  greeksKernel(
+    kindSign(input.kind),
+    modelCode(input.model),
+    input.underlying,
+    input.strike,
+    input.timeToExpiryYears,
+    input.volatility,
+    input.rate,
+    input.dividendYield ?? 0,
+    scratch,
+  );
+}
+
+/**
+ * Premium of a European option under Black-Scholes (on spot) or Black-76 (on the forward).
+ * Throws a `RangeError` naming the field for non-finite or out-of-domain input.
+ */
+export function price(input: OptionInput): number {
+  assertOptionInput(input);
+  return priceUnchecked(input);
+}
+
+/** `price` without the input checks, for hot paths: invalid input gives NaN, never an exception. */
+export function priceUnchecked(input: OptionInput): number {
+  return priceKernel(
+    kindSign(input.kind),
+    modelCode(input.model),
+    input.underlying,
+    input.strike,
+    input.timeToExpiryYears,
+    input.volatility,
+    input.rate,
+    input.dividendYield ?? 0,
+  );
+}
+
+/**
+ * Delta, gamma, theta (per calendar day), vega (per volatility point) and rho (per 1 % of rate):
+ * see `Greeks` for the conventions and `greeksKernel` for the behaviour at zero time or zero
+ * volatility. Throws a `RangeError` naming the field for invalid input.
+ */
+export function greeks(input: OptionInput): Greeks {
+  assertOptionInput(input);
+  return greeksUnchecked(input);
+}
+
+/** `greeks` without the input checks: invalid input gives NaN Greeks, never an exception. */
+export function greeksUnchecked(input: OptionInput): Greeks {
+  evaluate(input);
+  return {
+    delta: scratch[GREEKS_SLOT.delta] ?? Number.NaN,
+    gamma: scratch[GREEKS_SLOT.gamma] ?? Number.NaN,
+    theta: scratch[GREEKS_SLOT.theta] ?? Number.NaN,
+    vega: scratch[GREEKS_SLOT.vega] ?? Number.NaN,
+    rho: scratch[GREEKS_SLOT.rho] ?? Number.NaN,
+  };
+}
+
+/**
+ * Premium and Greeks in one call, sharing the logarithm, exponentials and normal probabilities
+ * that both need. Throws a `RangeError` naming the field for invalid input.
+ */
+export function priceWithGreeks(input: OptionInput): PriceWithGreeks {
+  assertOptionInput(input);
+  return priceWithGreeksUnchecked(input);
+}
+
+/** `priceWithGreeks` without the input checks: invalid input gives NaN, never an exception. */
+export function priceWithGreeksUnchecked(input: OptionInput): PriceWithGreeks {
+  evaluate(input);
+  return {
+    price: scratch[GREEKS_SLOT.price] ?? Number.NaN,
+    delta: scratch[GREEKS_SLOT.delta] ?? Number.NaN,
+    gamma: scratch[GREEKS_SLOT.gamma] ?? Number.NaN,
+    theta: scratch[GREEKS_SLOT.theta] ?? Number.NaN,
+    vega: scratch[GREEKS_SLOT.vega] ?? Number.NaN,
+    rho: scratch[GREEKS_SLOT.rho] ?? Number.NaN,
+  };
+}
