@@ -52,7 +52,7 @@ describe('priceWithGreeks accuracy', () => {
 });
 
 describe('impliedVolatility accuracy', () => {
-  it('round-trips price → IV to 1e-13 where the option has time value (condition number below 1000)', () => {
+  it('round-trips price → IV to 1e-13 where the option has time value (condition number up to 100)', () => {
     let checked = 0;
     for (const option of grid) {
       const { price, vega } = priceWithGreeksUnchecked(option);
@@ -61,18 +61,18 @@ describe('impliedVolatility accuracy', () => {
       const conditionNumber = price / (option.volatility * vega * 100);
       const { volatility, status } = impliedVolatilityUnchecked({ ...option, price });
       const where = `${describeOption(option)} κ=${conditionNumber}`;
-      if (conditionNumber < 1000) {
+      if (conditionNumber <= 100) {
         checked++;
         expect(status, where).toBe('ok');
         expect(relativeError(volatility, option.volatility), where).toBeLessThanOrEqual(ROUND_TRIP_TOLERANCE);
       } else if (status === 'ok') {
-        // Nearly all of the premium is intrinsic value: the IV is as good as the premium's last digits.
-        expect(relativeError(volatility, option.volatility), where).toBeLessThanOrEqual(8 * conditionNumber * EPSILON);
+        // Mostly intrinsic value: the IV is as good as the premium's last digits allow, κ·ε.
+        expect(relativeError(volatility, option.volatility), where).toBeLessThanOrEqual(4 * conditionNumber * EPSILON);
       } else {
         expect(status, where).toBe('no-time-value');
       }
     }
-    expect(checked).toBeGreaterThan(1500);
+    expect(checked).toBeGreaterThan(1400);
   });
 
   it('recovers the 40-digit implied volatility of a double premium to within a few ulps times the condition number', () => {
