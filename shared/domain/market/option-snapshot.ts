@@ -1,0 +1,95 @@
+import type { MarketTick, TickPayload } from '../../contracts/tick.js';
+import type { Instrument } from '../../ports/market-data.js';
+import { greeksUnchecked, impliedVolatilityUnchecked, timeToExpiryYears } from '../greeks/index.js';
+import { engineDividendYield, type PricingParameters, usableVolatility } from './pricing-parameters.js';
+
+/** Everything {@link buildOptionSnapshot} needs for one option tick. */
+export interface OptionSnapshotInput {
+  readonly tick: MarketTick;
+  /** The tick's instrument: a CE or PE with a strike and an expiry date. */
+  readonly instrument: Instrument;
+  /** Spot (Black-Scholes) or forward (Black-76) at the time of the tick. */
+  readonly underlyingPrice: number;
+  /** Time the Greeks are computed at (time to expiry counts from here), epoch milliseconds. */
+  readonly nowMs: number;
+  readonly pricing: PricingParameters;
+  /** Whether the tick comes from the mock market; clients see it as `is_mock`. */
+  readonly isMock: boolean;
+  /**
+   * Volatility for the Greeks when the tick's price admits no implied volatility (the last good
+   * IV of this token, typically). Falls back to a typical index level when not usable.
+   */
+  readonly fallbackVolatility: number;
+}
+
+/**
+ * Turns a decoded option tick into the client tick (`TickPayload`, frozen fields plus additions):
+ * implied volatility solved from the tick's price, Greeks at that volatility.
+ *
+ * The frozen Greeks fields are numbers clients plot and sum, so they are always finite: when no
+ * volatility reproduces the price (`iv_status` other than `ok`: stale deep in-the-money quotes,
+ * expiry day, bad data) the Greeks are computed at `fallbackVolatility` and `iv` is `null`; if
+ * even that cannot be priced (no usable underlying price) they are 0, `iv_status` says why and
+ * `underlying_price` is left out.
+ * Never throws for market data; throws a `RangeError` only for wiring mistakes: an `instrument`
+ * that is not an option with a valid expiry, or a non-finite `nowMs`.
+ */
+export function buildOptionSnapshot(input: OptionSnapshotInput): TickPayload {
+  const { tick, instrument, underlyingPrice, nowMs, pricing } = input;
+  const kind = instrument.instrumentType;
+  if ((kind !== 'CE' && kind !== 'PE') || instrument.expiry === null) {
+    throw new RangeError(`instrument ${instrument.tradingsymbol} is not an option with an expiry`);
+  }
+  const common = {
+    kind,
+    model: pricing.model,
+    underlying: underlyingPrice,
+    strike: instrument.strike,
+    timeToExpiryYears: timeToExpiryYears(instrument.expiry, nowMs),
+    rate: pricing.rate,
+    dividendYield: engineDividendYield(pricing),
+  } as const;
+  const solved = impliedVolatilityUnchecked({ ...common, price: tick.lastPrice });
+  const ok = solved.status === 'ok';
+  const volatility = ok ? solved.volatility : usableVolatility(input.fallbackVolatility);
+  const g = greeksUnchecked({ ...common, volatility });
+  return {
+    instrument_token: tick.instrumentToken,
+    tradingsymbol: instrument.tradingsymbol,
+    last_price: tick.lastPrice,
+    volume: wholeNonNegative(tick.volumeTraded),
+    oi: wholeNonNegative(tick.oi),
+    delta: finiteOrZero(g.delta),
+    gamma: finiteOrZero(g.gamma),
+    theta: finiteOrZero(g.theta),
+    vega: finiteOrZero(g.vega),
+    timestamp: new Date(finiteOr(tickTimeMs(tick), nowMs)).toISOString(),
+    is_mock: input.isMock,
+    rho: finiteOrZero(g.rho),
+    iv: ok ? solved.volatility : null,
+    iv_status: solved.status,
+    underlying: instrument.name,
+    ...(Number.isFinite(underlyingPrice) && { underlying_price: underlyingPrice }),
+    strike: instrument.strike,
+    expiry: instrument.expiry,
+    option_type: kind,
+    received_at_ms: tick.receivedAtMs,
+  };
+}
+
+/** The exchange's time of a tick, falling back to the last trade time and then to receipt. */
+export function tickTimeMs(tick: MarketTick): number {
+  return tick.exchangeTimestampMs ?? tick.lastTradeTimeMs ?? tick.receivedAtMs;
+}
+
+function finiteOrZero(value: number): number {
+  return Number.isFinite(value) ? value : 0;
+}
+
+function finiteOr(value: number, fallback: number): number {
+  return Number.isFinite(value) ? value : fallback;
+}
+
+function wholeNonNegative(value: number | undefined): number {
+  return value !== undefined && value > 0 && value < Number.POSITIVE_INFINITY ? Math.round(value) : 0;
+}
