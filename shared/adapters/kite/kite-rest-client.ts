@@ -1,0 +1,299 @@
+import { KiteConnect } from 'kiteconnect';
+import { z } from 'zod';
+import { splitHistoricalRange } from '../../domain/kite/historical-range.js';
+import { type KiteEndpointClass, KiteRateLimits, RateLimiter } from '../../domain/kite/rate-limiter.js';
+import { ErrorCode, PlatformError } from '../../errors.js';
+import type { Logger } from '../../logging.js';
+import { type BrokerErrorKind, RETRYABLE_BROKER_ERRORS } from '../../ports/broker.js';
+import type { Clock } from '../../ports/clock.js';
+import type { Candle, CandleInterval } from '../../ports/market-data.js';
+
+/**
+ * Kite reads `from` and `to` as Indian wall-clock time. kiteconnect formats `Date`s in the
+ * machine's time zone (UTC on Lambda), so times are sent as IST strings instead.
+ */
+function istWallClock(epochMs: number): string {
+  return new Date(epochMs + 5.5 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+type ResponseTransformer = (data: unknown, headers: Record<string, unknown>) => unknown;
+
+/** The part of kiteconnect's client that exposes its axios instance. */
+interface AxiosHolder {
+  readonly requestInstance: {
+    readonly interceptors: {
+      readonly request: {
+        use(
+          onFulfilled: (config: { transformResponse?: ResponseTransformer | ResponseTransformer[] }) => unknown,
+        ): unknown;
+      };
+    };
+  };
+}
+
+/** Rejects a response that says it is JSON but does not parse, carrying its raw body. */
+function rejectMalformedJson(data: unknown, headers: Record<string, unknown>): unknown {
+  const type = String(headers?.['content-type'] ?? '');
+  if (typeof data === 'string' && type.includes('json')) {
+    try {
+      JSON.parse(data);
+    } catch {
+      throw { error_type: 'DataException', message: `Response is not valid JSON: ${data.slice(0, 2000)}` };
+    }
+  }
+  return data;
+}
+
+/** The kiteconnect client instance type (the package exports the constructor only). */
+type Connect = InstanceType<typeof KiteConnect>;
+
+/**
+ * A failed Kite REST call, typed. kiteconnect rejects with plain objects
+ * (`{status, message, error_type}`), not `Error`s; this wraps them, keeps the original as `cause`,
+ * and says whether retrying can help.
+ */
+export class KiteApiError extends PlatformError {
+  readonly code: ErrorCode;
+  override readonly retryable: boolean;
+  constructor(
+    readonly accountId: string,
+    readonly kind: BrokerErrorKind,
+    readonly errorType: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.retryable = RETRYABLE_BROKER_ERRORS.has(kind);
+    this.code =
+      kind === 'rate-limited'
+        ? ErrorCode.rateLimited
+        : kind === 'token'
+          ? ErrorCode.unauthorized
+          : kind === 'permission'
+            ? ErrorCode.forbidden
+            : kind === 'input' || kind === 'margin'
+              ? ErrorCode.validation
+              : kind === 'timeout'
+                ? ErrorCode.timeout
+                : ErrorCode.dependencyUnavailable;
+  }
+}
+
+const KiteRejection = z.object({ error_type: z.string(), message: z.string().optional() });
+
+/** Maps one kiteconnect rejection (or thrown value) to a {@link KiteApiError}. */
+export function toKiteApiError(raw: unknown, accountId: string): KiteApiError {
+  if (raw instanceof KiteApiError) return raw;
+  const parsed = KiteRejection.safeParse(raw);
+  const errorType = parsed.success ? parsed.data.error_type : 'GeneralException';
+  const message = parsed.success
+    ? (parsed.data.message ?? errorType)
+    : raw instanceof Error
+      ? raw.message
+      : 'Unknown Kite error';
+  const kind: BrokerErrorKind = (() => {
+    switch (errorType) {
+      case 'TokenException':
+        return 'token';
+      case 'InputException':
+      case 'OrderException':
+        return 'input';
+      case 'MarginException':
+      case 'HoldingException':
+        return 'margin';
+      case 'PermissionException':
+      case 'UserException':
+        return 'permission';
+      case 'NetworkException':
+        if (/too many requests|rate limit/i.test(message)) return 'rate-limited';
+        if (/ECONNABORTED|ETIMEDOUT|timeout/i.test(message)) return 'timeout';
+        return 'network';
+      default:
+        return 'server';
+    }
+  })();
+  return new KiteApiError(accountId, kind, errorType, `Kite ${errorType} for account ${accountId}: ${message}`, {
+    cause: raw,
+  });
+}
+
+const Num = z.union([z.number(), z.string().transform(Number)]).pipe(z.number().refine(Number.isFinite));
+const HistoricalRow = z.object({
+  date: z.union([z.date(), z.string().transform((s) => new Date(s))]),
+  open: Num,
+  high: Num,
+  low: Num,
+  close: Num,
+  volume: Num,
+  oi: Num.optional(),
+});
+const LtpResponse = z.record(z.string(), z.object({ instrument_token: Num, last_price: Num }));
+const OrderResponse = z.object({ order_id: z.union([z.string(), z.number()]).transform(String) });
+
+export interface KiteRestClientOptions {
+  readonly accountId: string;
+  readonly apiKey: string;
+  readonly accessToken: string;
+  /** REST root; the default is Kite's. */
+  readonly root?: string;
+  /** Per-request timeout. Default 10 s. */
+  readonly timeoutMs?: number;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * Kite REST for one account through `kiteconnect`, within Kite's rate limits: each endpoint class
+ * (quote 1/s, historical 3/s, orders 10/s + 400/min + 5000/day, others 10/s) has its own limiter and
+ * a FIFO of waiting calls, so callers never cause a 429 that waiting could have avoided. Responses
+ * are validated; a malformed one is an error logged with its raw body, never a crash.
+ */
+export class KiteRestClient {
+  readonly accountId: string;
+  readonly #kite: Connect;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #limiters: Record<KiteEndpointClass, RateLimiter>;
+  readonly #queues: Record<KiteEndpointClass, Promise<void>>;
+
+  constructor(options: KiteRestClientOptions) {
+    this.accountId = options.accountId;
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#kite = new KiteConnect({
+      api_key: options.apiKey,
+      access_token: options.accessToken,
+      timeout: options.timeoutMs ?? 10_000,
+      ...(options.root !== undefined && { root: options.root }),
+    });
+    // A body that claims to be JSON but is not reaches kiteconnect's parsers as a string; they crash
+    // on it and the body is lost. Check it first and reject with the raw body, so it can be logged.
+    (this.#kite as unknown as AxiosHolder).requestInstance.interceptors.request.use((config) => {
+      const later = config.transformResponse;
+      config.transformResponse = [rejectMalformedJson, ...(Array.isArray(later) ? later : later ? [later] : [])];
+      return config;
+    });
+    this.#limiters = {
+      quote: new RateLimiter(KiteRateLimits.quote),
+      historical: new RateLimiter(KiteRateLimits.historical),
+      orders: new RateLimiter(KiteRateLimits.orders),
+      other: new RateLimiter(KiteRateLimits.other),
+    };
+    this.#queues = {
+      quote: Promise.resolve(),
+      historical: Promise.resolve(),
+      orders: Promise.resolve(),
+      other: Promise.resolve(),
+    };
+  }
+
+  /**
+   * Candles for [from, to] (epoch ms), split into as many requests as the interval's day limit
+   * needs and concatenated in time order.
+   */
+  async historical(query: {
+    instrumentToken: number;
+    from: number;
+    to: number;
+    interval: CandleInterval;
+    oi: boolean;
+  }): Promise<Candle[]> {
+    const candles: Candle[] = [];
+    for (const piece of splitHistoricalRange(query.from, query.to, query.interval)) {
+      const rows = await this.#call('historical', 'getHistoricalData', z.array(HistoricalRow), (kite) =>
+        kite.getHistoricalData(
+          query.instrumentToken,
+          query.interval,
+          istWallClock(piece.from),
+          istWallClock(piece.to),
+          false,
+          query.oi,
+        ),
+      );
+      for (const row of rows) {
+        candles.push({
+          date: row.date.getTime(),
+          open: row.open,
+          high: row.high,
+          low: row.low,
+          close: row.close,
+          volume: row.volume,
+          oi: row.oi ?? null,
+        });
+      }
+    }
+    return candles;
+  }
+
+  /** Last prices of `instruments` (`EXCHANGE:TRADINGSYMBOL`), by that key. */
+  async lastPrices(
+    instruments: readonly string[],
+  ): Promise<Map<string, { instrumentToken: number; lastPrice: number }>> {
+    const data = await this.#call('quote', 'getLTP', LtpResponse, (kite) => kite.getLTP([...instruments]));
+    return new Map(
+      Object.entries(data).map(([key, v]) => [key, { instrumentToken: v.instrument_token, lastPrice: v.last_price }]),
+    );
+  }
+
+  /** Places an order; resolves with Kite's order id. */
+  placeOrder(variety: string, params: Record<string, unknown>): Promise<string> {
+    return this.#call('orders', 'placeOrder', OrderResponse, (kite) =>
+      kite.placeOrder(variety as Parameters<Connect['placeOrder']>[0], params as Parameters<Connect['placeOrder']>[1]),
+    ).then((r) => r.order_id);
+  }
+
+  async #call<T>(
+    endpoint: KiteEndpointClass,
+    name: string,
+    schema: z.ZodType<T>,
+    request: (kite: Connect) => Promise<unknown>,
+  ): Promise<T> {
+    await this.#permit(endpoint);
+    let raw: unknown;
+    try {
+      raw = await request(this.#kite);
+    } catch (error) {
+      const mapped = toKiteApiError(error, this.accountId);
+      if (mapped.errorType === 'DataException') {
+        this.#logger.error('Malformed Kite response', {
+          accountId: this.accountId,
+          call: name,
+          body: mapped.message.slice(0, 2000),
+        });
+        throw mapped;
+      }
+      this.#logger.warn('Kite call failed', {
+        accountId: this.accountId,
+        call: name,
+        kind: mapped.kind,
+        error: mapped.message,
+      });
+      throw mapped;
+    }
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    const body = typeof raw === 'string' ? raw : JSON.stringify(raw);
+    this.#logger.error('Malformed Kite response', {
+      accountId: this.accountId,
+      call: name,
+      body: body?.slice(0, 2000),
+    });
+    throw new KiteApiError(this.accountId, 'server', 'DataException', `Malformed Kite response to ${name}`, {
+      cause: parsed.error,
+    });
+  }
+
+  /** Waits for a permit of `endpoint`'s limiter; callers of one endpoint are served in order. */
+  #permit(endpoint: KiteEndpointClass): Promise<void> {
+    const limiter = this.#limiters[endpoint];
+    const turn = this.#queues[endpoint].then(async () => {
+      for (;;) {
+        const wait = limiter.tryTake(this.#clock.now());
+        if (wait === 0) return;
+        await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, wait));
+      }
+    });
+    this.#queues[endpoint] = turn.catch(() => {});
+    return turn;
+  }
+}
