@@ -106,6 +106,16 @@ export class UnderlyingBarAggregator {
     return this.#intervalMs;
   }
 
+  /** How long after an interval ends its bar waits for late ticks. */
+  get graceMs(): number {
+    return this.#graceMs;
+  }
+
+  /** Whether ticks of `token` make bars here (so callers can skip option ticks cheaply). */
+  tracks(token: number): boolean {
+    return this.#series.has(token);
+  }
+
   /** Counts of ticks not used, by reason. */
   get rejected(): Readonly<Record<TickRejection, number>> {
     return { ...this.#rejected };
