@@ -25,12 +25,16 @@ export function subscribeMessage(tokens: readonly number[]): string {
   return JSON.stringify({ a: ClientAction.subscribe, v: checkTokens(tokens) });
 }
 
-/** Stops streaming `tokens`. */
+/** Stops streaming `tokens`. @throws RangeError as `subscribeMessage` does. */
 export function unsubscribeMessage(tokens: readonly number[]): string {
   return JSON.stringify({ a: ClientAction.unsubscribe, v: checkTokens(tokens) });
 }
 
-/** Sets the streaming mode of already subscribed `tokens`. */
+/**
+ * Sets the streaming mode of already subscribed `tokens`.
+ *
+ * @throws RangeError for a mode Kite does not know or a token that is not an unsigned 32-bit integer.
+ */
 export function modeMessage(mode: KiteMode, tokens: readonly number[]): string {
   if (!MODES.includes(mode)) throw new RangeError(`Unknown Kite mode: ${String(mode)}`);
   return JSON.stringify({ a: ClientAction.mode, v: [mode, checkTokens(tokens)] });

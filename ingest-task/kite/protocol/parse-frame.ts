@@ -1,5 +1,12 @@
 import type { MarketTick } from '../../../shared/contracts/tick.js';
-import { DEPTH_ENTRY_LENGTH, DEPTH_OFFSET, PacketLength, priceDivisor, Segment } from './constants.js';
+import {
+  DEPTH_ENTRY_LENGTH,
+  DEPTH_OFFSET,
+  HEARTBEAT_LENGTH,
+  PacketLength,
+  priceDivisor,
+  Segment,
+} from './constants.js';
 
 /*
  * Kite's binary tick frames, decoded by hand. The `kiteconnect` package has a parser
@@ -71,7 +78,7 @@ export function parseFrame(
   const size = data.byteLength;
   const ticks: MarketTick[] = [];
   if (size < 2) {
-    if (size === 1) return { ticks, malformed: 0 };
+    if (size === HEARTBEAT_LENGTH) return { ticks, malformed: 0 };
     onMalformed?.({ reason: MalformedReason.truncated, offset: 0, declaredLength: 0, frameLength: 0 });
     return { ticks, malformed: 1 };
   }
@@ -123,7 +130,7 @@ export function parseFrame(
 
 /** Whether a binary frame is a heartbeat: Kite's keep-alive, one byte, no ticks. */
 export function isHeartbeat(data: Uint8Array | ArrayBuffer): boolean {
-  return data.byteLength === 1;
+  return data.byteLength === HEARTBEAT_LENGTH;
 }
 
 /** Epoch seconds to milliseconds; 0 (Kite's "no time") becomes undefined, as the package's `null`. */

@@ -35,6 +35,7 @@ export interface KiteCredentials {
 /** Where instrument prices come from: the last price of `token` at `nowMs`, in rupees. */
 export type PriceSource = (token: number, nowMs: number) => number;
 
+/** How a simulator behaves; every limit defaults to Kite's. */
 export interface KiteSimulatorOptions {
   /** The accounts that may connect; change a token later with `setAccessToken`. */
   readonly accounts: readonly KiteCredentials[];
@@ -86,7 +87,7 @@ export interface KiteSimulatorCounters {
   readonly tickErrors: number;
 }
 
-/** A running simulator. */
+/** A running simulator: the server, inspection for assertions, and fault injection. */
 export interface KiteSimulator {
   /** `ws://127.0.0.1:<port>/`; clients append `?api_key=…&access_token=…`. */
   readonly url: string;
