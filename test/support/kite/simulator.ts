@@ -117,7 +117,10 @@ export interface KiteSimulator {
   sendMalformed(connectionId?: string): number;
   /** Terminates every connection and stops listening. */
   stop(): Promise<void>;
-  /** `stop`, then listen again on the same port; subscriptions are gone, as after a Kite failover. */
+  /**
+   * `stop`, then listen again on the same port; subscriptions are gone, as after a Kite failover.
+   * Accounts, counters, instrument prices and the `stall()`/`slow` settings carry over.
+   */
   restart(): Promise<void>;
 }
 
