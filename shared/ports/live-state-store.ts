@@ -1,0 +1,25 @@
+/**
+ * Small, fast, shared state that the ingest task, the fan-out and the REST API read and write:
+ * the latest tick per instrument (so a new subscriber gets a value at once), heartbeats (so
+ * `/health` knows the ingest task is alive), and leases (so one ingest instance is active).
+ * Redis in the cloud, memory in one process.
+ *
+ * Guarantees, the same for every adapter (one contract suite checks them):
+ * - `putLatest` stores the given encoded ticks, replacing older values of the same tokens, in one
+ *   round trip however many there are; `getLatest` returns those it has, by token.
+ * - A heartbeat is readable until `ttlMs` after it was written, then gone.
+ * - A lease is held by at most one owner at a time: `acquireLease` succeeds only when the lease is
+ *   free or expired (or already the caller's, which renews it); `renewLease` succeeds only for the
+ *   current owner before expiry; `releaseLease` frees it only for the current owner.
+ * - Every method rejects with `DependencyUnavailableError` when the store cannot be reached.
+ */
+export interface LiveStateStore {
+  putLatest(entries: ReadonlyMap<number, string>): Promise<void>;
+  getLatest(tokens: readonly number[]): Promise<Map<number, string>>;
+  putHeartbeat(name: string, value: string, ttlMs: number): Promise<void>;
+  getHeartbeat(name: string): Promise<string | undefined>;
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, owner: string): Promise<void>;
+  close(): Promise<void>;
+}
