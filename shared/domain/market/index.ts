@@ -10,6 +10,8 @@ export type {
   HistoryEnrichmentInput,
 } from './history-enrichment.js';
 export { EnrichmentWarningCode, enrichHistory } from './history-enrichment.js';
+export type { HistoryWithGreeksRequest } from './history-with-greeks.js';
+export { historyWithGreeks } from './history-with-greeks.js';
 export type { MockRegistryOptions, MockUnderlying } from './mock-instruments.js';
 export {
   kiteOptionSymbol,

@@ -69,7 +69,7 @@ export function buildOptionSnapshot(input: OptionSnapshotInput): TickPayload {
     iv: ok ? solved.volatility : null,
     iv_status: solved.status,
     underlying: instrument.name,
-    ...(Number.isFinite(underlyingPrice) && { underlying_price: underlyingPrice }),
+    ...(underlyingPrice > 0 && underlyingPrice < Number.POSITIVE_INFINITY && { underlying_price: underlyingPrice }),
     strike: instrument.strike,
     expiry: instrument.expiry,
     option_type: kind,
