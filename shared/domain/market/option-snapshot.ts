@@ -40,19 +40,31 @@ export function buildOptionSnapshot(input: OptionSnapshotInput): TickPayload {
   if ((kind !== 'CE' && kind !== 'PE') || instrument.expiry === null) {
     throw new RangeError(`instrument ${instrument.tradingsymbol} is not an option with an expiry`);
   }
-  const common = {
+  // Two flat literals rather than spreads of a shared object: this runs once per option tick.
+  const timeToExpiry = timeToExpiryYears(instrument.expiry, nowMs);
+  const dividendYield = engineDividendYield(pricing);
+  const solved = impliedVolatilityUnchecked({
     kind,
     model: pricing.model,
     underlying: underlyingPrice,
     strike: instrument.strike,
-    timeToExpiryYears: timeToExpiryYears(instrument.expiry, nowMs),
+    timeToExpiryYears: timeToExpiry,
     rate: pricing.rate,
-    dividendYield: engineDividendYield(pricing),
-  } as const;
-  const solved = impliedVolatilityUnchecked({ ...common, price: tick.lastPrice });
+    dividendYield,
+    price: tick.lastPrice,
+  });
   const ok = solved.status === 'ok';
   const volatility = ok ? solved.volatility : usableVolatility(input.fallbackVolatility);
-  const g = greeksUnchecked({ ...common, volatility });
+  const g = greeksUnchecked({
+    kind,
+    model: pricing.model,
+    underlying: underlyingPrice,
+    strike: instrument.strike,
+    timeToExpiryYears: timeToExpiry,
+    volatility,
+    rate: pricing.rate,
+    dividendYield,
+  });
   return {
     instrument_token: tick.instrumentToken,
     tradingsymbol: instrument.tradingsymbol,
