@@ -1,0 +1,276 @@
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { LiveStateStore } from '../../shared/ports/live-state-store.js';
+import type { TickBus } from '../../shared/ports/tick-bus.js';
+import type { Service } from '../supervisor.js';
+
+/** How full the publisher's queue is; OVERLOAD means ticks are being dropped (latest value kept). */
+export const BackpressureLevel = {
+  healthy: 'HEALTHY',
+  warning: 'WARNING',
+  critical: 'CRITICAL',
+  overload: 'OVERLOAD',
+} as const;
+export type BackpressureLevel = (typeof BackpressureLevel)[keyof typeof BackpressureLevel];
+
+export interface TickPublisherOptions {
+  readonly bus: TickBus;
+  /** Where the latest tick of every token is kept for new subscribers; none in tests that do not need it. */
+  readonly state?: LiveStateStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Ticks that may wait while the bus is away before the oldest per token are dropped. Default 100,000. */
+  readonly maxPending?: number;
+  /** Most ticks in one bus message. Default 500. */
+  readonly maxBatch?: number;
+  /** Retry delay after a failed publish: doubles from `initial` up to `max`. */
+  readonly retryDelayMs?: { readonly initial: number; readonly max: number };
+  /** Called after each published batch with the receive → publish latency of every tick in it. */
+  readonly onPublished?: (latenciesMs: readonly number[]) => void;
+}
+
+interface Queue {
+  tokens: number[];
+  messages: string[];
+  receivedAt: number[];
+}
+
+/** Counters; they only grow. */
+export interface PublisherCounters {
+  enqueued: number;
+  published: number;
+  /** Ticks never delivered: superseded by a newer tick of the same token while the bus was away. */
+  dropped: number;
+  batches: number;
+  publishFailures: number;
+}
+
+const emptyQueue = (): Queue => ({ tokens: [], messages: [], receivedAt: [] });
+
+/**
+ * Publishes encoded ticks to the bus, batched: everything enqueued in one event-loop turn goes out
+ * as one message per channel (a JSON array, or the tick itself when alone), so Redis sees a few
+ * commands per turn instead of one per tick. When the bus is away the queue keeps growing and is
+ * retried with backoff; past `maxPending` the oldest ticks of each token are dropped (a tick is a
+ * snapshot: the newest value supersedes the rest) and every dropped tick is counted. The latest
+ * tick per token also goes to the live state store, for clients that subscribe later.
+ */
+export class TickPublisher implements Service {
+  readonly name = 'tick-publisher';
+  readonly counters: PublisherCounters = { enqueued: 0, published: 0, dropped: 0, batches: 0, publishFailures: 0 };
+  readonly #options: TickPublisherOptions;
+  readonly #maxPending: number;
+  readonly #maxBatch: number;
+  #queues = new Map<string, Queue>();
+  #latest = new Map<number, string>();
+  #pending = 0;
+  #scheduled = false;
+  #flushing: Promise<void> | undefined;
+  #retryAttempt = 0;
+  #cancelRetry: (() => void) | undefined;
+  #stopped = false;
+  #lastDropAt = Number.NEGATIVE_INFINITY;
+
+  constructor(options: TickPublisherOptions) {
+    this.#options = options;
+    this.#maxPending = options.maxPending ?? 100_000;
+    this.#maxBatch = options.maxBatch ?? 500;
+  }
+
+  /** Ticks waiting to be published. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /**
+   * The backpressure level from the queue's fill: < 25 % healthy, < 50 % warning, below the bound
+   * critical; overload at the bound or while ticks were dropped in the last 5 s.
+   */
+  get level(): BackpressureLevel {
+    const fill = this.#pending / this.#maxPending;
+    if (fill >= 1 || this.#options.clock.now() - this.#lastDropAt < 5000) return BackpressureLevel.overload;
+    if (fill >= 0.5) return BackpressureLevel.critical;
+    if (fill >= 0.25) return BackpressureLevel.warning;
+    return BackpressureLevel.healthy;
+  }
+
+  /** Queues one encoded tick of `token` for `channel`. Never blocks and never throws. */
+  enqueue(channel: string, token: number, encoded: string, receivedAtMs: number): void {
+    let queue = this.#queues.get(channel);
+    if (!queue) {
+      queue = emptyQueue();
+      this.#queues.set(channel, queue);
+    }
+    queue.tokens.push(token);
+    queue.messages.push(encoded);
+    queue.receivedAt.push(receivedAtMs);
+    this.#latest.set(token, encoded);
+    this.counters.enqueued++;
+    this.#pending++;
+    if (this.#pending > this.#maxPending) this.#shed();
+    this.#schedule();
+  }
+
+  /** Publishes everything queued now; resolves when it is out or failed (then it stays queued). */
+  flush(): Promise<void> {
+    if (this.#flushing) return this.#flushing;
+    this.#flushing = this.#flushOnce().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  /**
+   * Waits for `signal`, then stops taking turns and drains the queue: keeps retrying until every
+   * queued tick is published or `drainTimeoutMs` (25 s) passes, then reports what was left.
+   */
+  async run(signal: AbortSignal, drainTimeoutMs = 25_000): Promise<void> {
+    if (!signal.aborted) {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    this.#stopped = true;
+    this.#cancelRetry?.();
+    const deadline = this.#options.clock.now() + drainTimeoutMs;
+    while ((this.#pending > 0 || this.#latest.size > 0) && this.#options.clock.now() < deadline) {
+      await this.flush();
+      if (this.#pending > 0) await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, 100));
+    }
+    if (this.#pending > 0) {
+      this.counters.dropped += this.#pending;
+      this.#options.logger.error('Shutting down with ticks not published', { ticks: this.#pending });
+    }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#cancelRetry || this.#stopped) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.flush();
+    });
+  }
+
+  async #flushOnce(): Promise<void> {
+    const queues = this.#queues;
+    const latest = this.#latest;
+    this.#queues = new Map();
+    this.#latest = new Map();
+    const failed = new Map<string, Queue>();
+    const { bus, state } = this.#options;
+    const sends: Promise<void>[] = [];
+    for (const [channel, queue] of queues) {
+      for (let start = 0; start < queue.messages.length; start += this.#maxBatch) {
+        const end = Math.min(queue.messages.length, start + this.#maxBatch);
+        const slice = queue.messages.slice(start, end);
+        const payload = slice.length === 1 ? (slice[0] as string) : `[${slice.join(',')}]`;
+        sends.push(
+          bus.publish(channel, payload).then(
+            () => {
+              this.#pending -= slice.length;
+              this.counters.published += slice.length;
+              this.counters.batches++;
+              const now = this.#options.clock.now();
+              this.#options.onPublished?.(queue.receivedAt.slice(start, end).map((at) => now - at));
+            },
+            (error: unknown) => {
+              this.counters.publishFailures++;
+              const back = failed.get(channel) ?? emptyQueue();
+              back.tokens.push(...queue.tokens.slice(start, end));
+              back.messages.push(...slice);
+              back.receivedAt.push(...queue.receivedAt.slice(start, end));
+              failed.set(channel, back);
+              if (this.#retryAttempt === 0) {
+                this.#options.logger.warn('Tick publish failed; will retry', { channel, error: describeError(error) });
+              }
+            },
+          ),
+        );
+      }
+    }
+    let latestFailed = false;
+    if (state && latest.size > 0) {
+      sends.push(
+        state.putLatest(latest).catch(() => {
+          latestFailed = true;
+        }),
+      );
+    }
+    await Promise.all(sends);
+    if (latestFailed) for (const [token, value] of latest) if (!this.#latest.has(token)) this.#latest.set(token, value);
+    if (failed.size === 0 && !latestFailed) {
+      if (this.#retryAttempt > 0)
+        this.#options.logger.info('Tick publishing recovered', { attempts: this.#retryAttempt });
+      this.#retryAttempt = 0;
+      if (this.#pending > 0) this.#schedule();
+      return;
+    }
+    // Put what failed back in front of what arrived meanwhile, so per-channel order holds.
+    for (const [channel, back] of failed) {
+      const newer = this.#queues.get(channel);
+      if (newer) {
+        back.tokens.push(...newer.tokens);
+        back.messages.push(...newer.messages);
+        back.receivedAt.push(...newer.receivedAt);
+      }
+      this.#queues.set(channel, back);
+    }
+    if (this.#pending > this.#maxPending) this.#shed();
+    this.#retryAttempt++;
+    const { initial, max } = this.#options.retryDelayMs ?? { initial: 25, max: 1000 };
+    const delay = Math.min(max, initial * 2 ** Math.min(this.#retryAttempt - 1, 16));
+    if (this.#stopped) return;
+    this.#cancelRetry = this.#options.clock.setTimeout(() => {
+      this.#cancelRetry = undefined;
+      void this.flush();
+    }, delay);
+  }
+
+  /** Keeps only the newest queued tick of each token (and, if still too many, the newest ticks overall). */
+  #shed(): void {
+    let dropped = 0;
+    for (const [channel, queue] of this.#queues) {
+      const seen = new Set<number>();
+      const kept = emptyQueue();
+      for (let i = queue.tokens.length - 1; i >= 0; i--) {
+        const token = queue.tokens[i] as number;
+        if (seen.has(token)) {
+          dropped++;
+          continue;
+        }
+        seen.add(token);
+        kept.tokens.push(token);
+        kept.messages.push(queue.messages[i] as string);
+        kept.receivedAt.push(queue.receivedAt[i] as number);
+      }
+      kept.tokens.reverse();
+      kept.messages.reverse();
+      kept.receivedAt.reverse();
+      this.#queues.set(channel, kept);
+    }
+    this.#pending -= dropped;
+    if (this.#pending > this.#maxPending) {
+      // Down to 90 % of the bound, so an overloaded queue is not re-scanned on every tick.
+      const excess = this.#pending - Math.floor(this.#maxPending * 0.9);
+      let toDrop = excess;
+      for (const queue of this.#queues.values()) {
+        const n = Math.min(toDrop, queue.tokens.length);
+        queue.tokens.splice(0, n);
+        queue.messages.splice(0, n);
+        queue.receivedAt.splice(0, n);
+        toDrop -= n;
+        if (toDrop === 0) break;
+      }
+      dropped += excess;
+      this.#pending -= excess;
+    }
+    if (dropped > 0) {
+      this.counters.dropped += dropped;
+      this.#lastDropAt = this.#options.clock.now();
+      this.#options.logger.warn('Publisher over its bound: dropped superseded ticks', {
+        dropped,
+        pending: this.#pending,
+      });
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import type { SubscriptionMode } from '../../shared/contracts/common.js';
+import type { KiteMode } from '../../shared/contracts/tick.js';
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
+import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import type { Service } from '../supervisor.js';
+
+/** What should stream: token → mode and the account the subscription names (if any). */
+export type DesiredStreams = ReadonlyMap<number, { readonly mode: KiteMode; readonly accountId: string | null }>;
+
+/** The outcome of applying a desired set. */
+export interface ApplyResult {
+  readonly added: number;
+  readonly removed: number;
+  readonly failed: number;
+}
+
+/** Something that streams a set of tokens: the Kite pool, or the mock feed. */
+export interface StreamTarget {
+  /** Makes what streams equal `desired`, touching only the difference (running streams keep going). */
+  apply(desired: DesiredStreams): Promise<ApplyResult>;
+}
+
+/** The REST API's modes in Kite's wire spelling. */
+export function kiteMode(mode: SubscriptionMode): KiteMode {
+  return mode === 'FULL' ? 'full' : mode === 'QUOTE' ? 'quote' : 'ltp';
+}
+
+export interface ReconcilerOptions {
+  readonly store: SubscriptionStore;
+  readonly target: StreamTarget;
+  readonly bus: TickBus;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Safety-net period: reconcile even when no control message arrives. Default 60 s. */
+  readonly intervalMs?: number;
+  /**
+   * Streams wanted whatever the store says: the underlying indices, whose prices every option's
+   * Greeks and the underlying bars need.
+   */
+  readonly baseline?: DesiredStreams;
+}
+
+/**
+ * Keeps the streams equal to the active subscriptions in the store. It runs on start, on every
+ * control message (the REST API publishes one per change) and periodically as a safety net.
+ * Triggers coalesce: at most one reconcile runs and at most one waits behind it, however many
+ * triggers arrive, and every trigger's promise resolves after a reconcile that started after it.
+ */
+export class Reconciler implements Service {
+  readonly name = 'reconciler';
+  readonly counters = { runs: 0, failures: 0, triggers: 0 };
+  readonly #options: ReconcilerOptions;
+  #running: Promise<ApplyResult> | undefined;
+  #queued: Promise<ApplyResult> | undefined;
+  #last: ApplyResult | undefined;
+
+  constructor(options: ReconcilerOptions) {
+    this.#options = options;
+  }
+
+  /** The last completed reconcile's result. */
+  get lastResult(): ApplyResult | undefined {
+    return this.#last;
+  }
+
+  /** Requests a reconcile; resolves with the result of one that started after this call. */
+  trigger(): Promise<ApplyResult> {
+    this.counters.triggers++;
+    if (!this.#running) return this.#start();
+    this.#queued ??= this.#running
+      .catch(() => undefined)
+      .then(() => {
+        this.#queued = undefined;
+        return this.#start();
+      });
+    return this.#queued;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { bus, clock, logger } = this.#options;
+    const subscription = await bus.subscribe(Channels.control, () => {
+      void this.trigger().catch(() => {});
+    });
+    let cancel: (() => void) | undefined;
+    const schedule = () => {
+      cancel = clock.setTimeout(() => {
+        void this.trigger()
+          .catch(() => {})
+          .finally(() => {
+            if (!signal.aborted) schedule();
+          });
+      }, this.#options.intervalMs ?? 60_000);
+    };
+    try {
+      await this.trigger().catch((error: unknown) =>
+        logger.error('Initial reconcile failed; retrying on the next trigger', { error: describeError(error) }),
+      );
+      schedule();
+      if (!signal.aborted) {
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      }
+    } finally {
+      cancel?.();
+      await subscription.unsubscribe().catch(() => {});
+      await this.#running?.catch(() => {});
+    }
+  }
+
+  #start(): Promise<ApplyResult> {
+    const run = this.#reconcile().finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #reconcile(): Promise<ApplyResult> {
+    const { store, target, logger, clock } = this.#options;
+    const started = clock.now();
+    try {
+      const active = await store.listActive();
+      const desired = new Map(this.#options.baseline ?? []);
+      for (const s of active)
+        desired.set(s.instrumentToken, { mode: kiteMode(s.requestedMode), accountId: s.accountId });
+      const result = await target.apply(desired);
+      this.counters.runs++;
+      this.#last = result;
+      if (result.added > 0 || result.removed > 0 || result.failed > 0) {
+        logger.info('Subscriptions reconciled', { ...result, active: desired.size, ms: clock.now() - started });
+      }
+      return result;
+    } catch (error) {
+      this.counters.failures++;
+      logger.error('Reconcile failed', { error: describeError(error) });
+      throw error;
+    }
+  }
+}

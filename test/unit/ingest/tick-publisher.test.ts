@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { BackpressureLevel, TickPublisher } from '../../../ingest-task/pipeline/tick-publisher.js';
+import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
+import { SystemClock } from '../../../shared/adapters/system-clock.js';
+import { DependencyUnavailableError } from '../../../shared/errors.js';
+import { createLogger } from '../../../shared/logging.js';
+import type { BusMessageHandler, BusSubscription, TickBus } from '../../../shared/ports/tick-bus.js';
+import { sleep, waitFor } from '../../support/wait.js';
+
+const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
+const clock = new SystemClock();
+
+/** The in-memory bus, made slow or unreachable on demand (the Redis cases are in the integration tests). */
+class ControllableBus implements TickBus {
+  readonly inner = new MemoryTickBus();
+  down = false;
+  delayMs = 0;
+  publishes = 0;
+  #line: Promise<void> = Promise.resolve();
+  /** Publishes go out one at a time, like commands on one connection, each taking `delayMs`. */
+  publish(channel: string, message: string): Promise<void> {
+    this.publishes++;
+    const turn = this.#line.then(async () => {
+      if (this.delayMs > 0) await sleep(this.delayMs);
+      if (this.down) throw new DependencyUnavailableError('bus', 'down');
+      await this.inner.publish(channel, message);
+    });
+    this.#line = turn.catch(() => {});
+    return turn;
+  }
+  subscribe(channel: string, handler: BusMessageHandler): Promise<BusSubscription> {
+    return this.inner.subscribe(channel, handler);
+  }
+  psubscribe(pattern: string, handler: BusMessageHandler): Promise<BusSubscription> {
+    return this.inner.psubscribe(pattern, handler);
+  }
+  check(): Promise<void> {
+    return this.inner.check();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Every tick received on `ticker:*`, flattening array messages, as [channel, token, seq]. */
+async function receiver(bus: TickBus) {
+  const got: { channel: string; token: number; seq: number }[] = [];
+  const messages: string[] = [];
+  await bus.psubscribe('ticker:*', (channel, message) => {
+    messages.push(message);
+    const parsed = JSON.parse(message) as { t: number; s: number } | { t: number; s: number }[];
+    for (const tick of Array.isArray(parsed) ? parsed : [parsed]) got.push({ channel, token: tick.t, seq: tick.s });
+  });
+  return { got, messages };
+}
+
+const tick = (t: number, s: number) => JSON.stringify({ t, s });
+
+describe('TickPublisher', () => {
+  it('sends everything enqueued in one turn as one message per channel, in order', async () => {
+    const bus = new ControllableBus();
+    const { got, messages } = await receiver(bus);
+    const publisher = new TickPublisher({ bus, clock, logger });
+    for (let s = 0; s < 3; s++) publisher.enqueue('ticker:nifty:options', 1, tick(1, s), clock.now());
+    publisher.enqueue('ticker:banknifty:options', 2, tick(2, 0), clock.now());
+    await waitFor(() => got.length === 4);
+    expect(messages).toHaveLength(2);
+    expect(messages[0]?.startsWith('[')).toBe(true);
+    expect(messages[1]).toBe(tick(2, 0));
+    expect(got.filter((g) => g.channel === 'ticker:nifty:options').map((g) => g.seq)).toEqual([0, 1, 2]);
+    expect(publisher.counters).toMatchObject({ enqueued: 4, published: 4, batches: 2, dropped: 0 });
+  });
+
+  it('splits large turns into messages of at most maxBatch ticks', async () => {
+    const bus = new ControllableBus();
+    const { got, messages } = await receiver(bus);
+    const publisher = new TickPublisher({ bus, clock, logger, maxBatch: 100 });
+    for (let s = 0; s < 250; s++) publisher.enqueue('ticker:nifty:options', s, tick(s, s), clock.now());
+    await waitFor(() => got.length === 250);
+    expect(messages).toHaveLength(3);
+    expect(got.map((g) => g.seq)).toEqual(Array.from({ length: 250 }, (_, i) => i));
+  });
+
+  it('keeps ticks while the bus is away, retries, and delivers all of them in order when it is back', async () => {
+    const bus = new ControllableBus();
+    const { got } = await receiver(bus);
+    const publisher = new TickPublisher({ bus, clock, logger, retryDelayMs: { initial: 10, max: 40 } });
+    bus.down = true;
+    for (let s = 0; s < 50; s++) {
+      publisher.enqueue('ticker:nifty:options', s % 5, tick(s % 5, s), clock.now());
+      await sleep(2);
+    }
+    await waitFor(() => publisher.counters.publishFailures >= 2);
+    expect(publisher.pending).toBe(50);
+    bus.down = false;
+    await waitFor(() => got.length === 50);
+    expect(got.map((g) => g.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(publisher.counters).toMatchObject({ published: 50, dropped: 0 });
+    expect(publisher.pending).toBe(0);
+  });
+
+  it('past its bound keeps the newest tick per token and counts every tick it drops', async () => {
+    const bus = new ControllableBus();
+    const { got } = await receiver(bus);
+    const publisher = new TickPublisher({
+      bus,
+      clock,
+      logger,
+      maxPending: 100,
+      retryDelayMs: { initial: 10, max: 20 },
+    });
+    bus.down = true;
+    for (let s = 0; s < 1000; s++) publisher.enqueue('ticker:nifty:options', s % 10, tick(s % 10, s), clock.now());
+    expect(publisher.pending).toBeLessThanOrEqual(100);
+    expect(publisher.level).toBe(BackpressureLevel.overload);
+    bus.down = false;
+    await waitFor(() => publisher.pending === 0);
+    // Every tick is either delivered or counted as dropped; the newest of each token is delivered.
+    expect(publisher.counters.published + publisher.counters.dropped).toBe(1000);
+    expect(got.length).toBe(publisher.counters.published);
+    for (let token = 0; token < 10; token++)
+      expect(got.some((g) => g.token === token && g.seq === 990 + token)).toBe(true);
+  });
+
+  it('TC-PERF-030: escalates HEALTHY → WARNING → CRITICAL under a slow bus, counts drops past the bound, and recovers', async () => {
+    const bus = new ControllableBus();
+    const { got } = await receiver(bus);
+    const publisher = new TickPublisher({ bus, clock, logger, maxPending: 40, maxBatch: 1 });
+    bus.delayMs = 100;
+    const levels: string[] = [publisher.level];
+    // 50 ticks/s over 50 tokens against 100 ms publishes, one tick per message.
+    for (let s = 0; s < 100; s++) {
+      publisher.enqueue('ticker:nifty:options', s, tick(s, s), clock.now());
+      if (levels.at(-1) !== publisher.level) levels.push(publisher.level);
+      await sleep(20);
+    }
+    expect(levels.slice(0, 3)).toEqual([
+      BackpressureLevel.healthy,
+      BackpressureLevel.warning,
+      BackpressureLevel.critical,
+    ]);
+    bus.delayMs = 0;
+    await waitFor(() => publisher.pending === 0, { timeoutMs: 10_000 });
+    expect(publisher.counters.published + publisher.counters.dropped).toBe(100);
+    expect(got.length).toBe(publisher.counters.published);
+    await waitFor(() => publisher.level === BackpressureLevel.healthy, { timeoutMs: 6000 });
+  }, 20_000);
+
+  it('drains the queue on shutdown before run resolves', async () => {
+    const bus = new ControllableBus();
+    const { got } = await receiver(bus);
+    const publisher = new TickPublisher({ bus, clock, logger, retryDelayMs: { initial: 10, max: 20 } });
+    const stop = new AbortController();
+    const running = publisher.run(stop.signal);
+    bus.down = true;
+    for (let s = 0; s < 20; s++) publisher.enqueue('ticker:nifty:options', s, tick(s, s), clock.now());
+    await waitFor(() => publisher.counters.publishFailures > 0);
+    stop.abort();
+    setTimeout(() => {
+      bus.down = false;
+    }, 100);
+    await running;
+    await waitFor(() => got.length === 20);
+    expect(publisher.counters).toMatchObject({ published: 20, dropped: 0 });
+  });
+});
