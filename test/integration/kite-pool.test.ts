@@ -373,7 +373,7 @@ describe('KitePool: accounts', () => {
     expect(sim.counters().rejected.tooManyConnections).toBe(0);
   });
 
-  it('TC-REG-021: token → account assignment is the same across three restarts', async () => {
+  it('TC-REG-021, TC-SUB-011: token → account assignment is the same across three restarts', async () => {
     const wanted = tokens(300);
     const runs: string[][] = [];
     const sim = await startKiteSimulator({
