@@ -201,17 +201,17 @@ export function greeksKernel(
       decay -
       sign * rate * strikeDiscounted * exercise2 +
       sign * dividendYield * underlying * carryDiscount * exercise1;
-    rhoPercent = (sign * strikeDiscounted * time * exercise2) / 100;
+    rhoPercent = sign * strikeDiscounted * time * exercise2 * 0.01;
   } else {
     thetaAnnual = decay + rate * price;
-    rhoPercent = (-time * price) / 100;
+    rhoPercent = -time * price * 0.01;
   }
   // `+ 0` turns the −0 of a put's vanishing delta or rho into 0, which is what consumers compare to.
   out[0] = time === 0 ? expiredValue(sign, underlying, strike) : price;
   out[1] = sign * carryDiscount * exercise1 + 0;
   out[2] = gamma;
-  out[3] = thetaAnnual / DAYS_PER_YEAR + 0;
-  out[4] = vegaAnnual / 100;
+  out[3] = thetaAnnual * (1 / DAYS_PER_YEAR) + 0;
+  out[4] = vegaAnnual * 0.01;
   out[5] = rhoPercent + 0;
 }
 
@@ -249,7 +249,7 @@ export function impliedVolatilityKernel(
   // The normalised price lies in [intrinsic, e^{θx/2}). Both bounds are formed exactly as
   // `normalisedBlackCall` forms them, so the intrinsic value subtracted here is bit for bit the
   // one the pricer added, and a premium without time value is recognised as such.
-  const bMax = sign === CALL ? halfMoneyness : Math.exp(0.5 * moneyness);
+  const bMax = sign === CALL ? halfMoneyness : 1 / halfMoneyness;
   if (beta >= bMax) return fail(status, index, IV_STATUS_CODE['above-maximum']);
   const intrinsic = normalisedIntrinsicCall(moneyness);
   const timeValue = beta - intrinsic;

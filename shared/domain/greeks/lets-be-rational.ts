@@ -1,12 +1,6 @@
 import { erfcx } from './erf-cody.js';
-import {
-  expMinusHalfSquare,
-  inverseNormCdf,
-  normCdf,
-  normCdfGivenExponential,
-  ONE_OVER_SQRT_TWO_PI,
-} from './normal-distribution.js';
-import { normalisedBlackCallAndVega } from './normalised-black.js';
+import { inverseNormCdf, normCdf, normCdfGivenExponential, ONE_OVER_SQRT_TWO_PI } from './normal-distribution.js';
+import { outOfTheMoneyNormalisedBlackCallAndVega } from './normalised-black.js';
 import {
   convexControlParameterToFitSecondDerivativeAtLeftSide,
   convexControlParameterToFitSecondDerivativeAtRightSide,
@@ -58,7 +52,7 @@ const FPP = 4;
 
 /** b(x, s) and ∂b/∂s into scratch[B], scratch[VEGA]; returns b. */
 function blackAndVega(x: number, s: number): number {
-  normalisedBlackCallAndVega(x, s, scratch);
+  outOfTheMoneyNormalisedBlackCallAndVega(x, s, scratch);
   return scratch[B] ?? Number.NaN;
 }
 
@@ -75,7 +69,7 @@ function computeLowerMapAndFirstTwoDerivatives(x: number, s: number): void {
   const z = (SQRT_ONE_OVER_THREE * ax) / s;
   const y = z * z;
   const s2 = s * s;
-  const density = expMinusHalfSquare(z);
+  const density = Math.exp(-0.5 * y);
   const phiCdf = normCdfGivenExponential(-z, density);
   const phiPdf = ONE_OVER_SQRT_TWO_PI * density;
   const growth = Math.exp(y + 0.125 * s2);

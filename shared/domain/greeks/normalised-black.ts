@@ -173,17 +173,24 @@ export function normalisedBlackCall(x: number, s: number): number {
  * both are made of: the solver and the Greeks always need the pair.
  */
 export function normalisedBlackCallAndVega(x: number, s: number, out: Float64Array): void {
-  const intrinsic = normalisedIntrinsicCall(x);
   if (!(s > 0)) {
-    out[0] = s === 0 ? intrinsic : Number.NaN;
+    out[0] = s === 0 ? normalisedIntrinsicCall(x) : Number.NaN;
     out[1] = s === 0 ? (x === 0 ? ONE_OVER_SQRT_TWO_PI : 0) : Number.NaN;
     return;
   }
-  const otm = -Math.abs(x);
-  const h = otm / s;
+  outOfTheMoneyNormalisedBlackCallAndVega(-Math.abs(x), s, out);
+  if (x > 0) out[0] = (out[0] ?? Number.NaN) + normalisedIntrinsicCall(x);
+}
+
+/**
+ * `normalisedBlackCallAndVega` for x <= 0 and s > 0 only, the case the implied-volatility solver
+ * evaluates over and over (it maps every option to an out-of-the-money call first).
+ */
+export function outOfTheMoneyNormalisedBlackCallAndVega(x: number, s: number, out: Float64Array): void {
+  const h = x / s;
   const t = 0.5 * s;
   const exponential = Math.exp(-0.5 * (h * h + t * t));
-  out[0] = intrinsic + outOfTheMoneyNormalisedBlackCall(otm, s, h, t, exponential);
+  out[0] = outOfTheMoneyNormalisedBlackCall(x, s, h, t, exponential);
   out[1] = ONE_OVER_SQRT_TWO_PI * exponential;
 }
 
