@@ -1,0 +1,209 @@
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { KitePool } from '../../ingest-task/kite/kite-pool.js';
+import { TickPipeline } from '../../ingest-task/pipeline/tick-pipeline.js';
+import { TickPublisher } from '../../ingest-task/pipeline/tick-publisher.js';
+import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
+import { SystemClock } from '../../shared/adapters/system-clock.js';
+import { TickPayload } from '../../shared/contracts/tick.js';
+import { price, timeToExpiryYears } from '../../shared/domain/greeks/index.js';
+import { MOCK_UNDERLYINGS, mockInstruments } from '../../shared/domain/market/mock-instruments.js';
+import { createLogger, type Logger } from '../../shared/logging.js';
+import type { Instrument } from '../../shared/ports/market-data.js';
+import { type KiteSimulator, startKiteSimulator } from '../support/kite/simulator.js';
+import { captureLogs } from '../support/log-capture.js';
+import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { waitFor } from '../support/wait.js';
+
+/*
+ * The ingest path end to end over real parts: the Kite simulator streams binary ticks, the pool
+ * decodes them, the pipeline prices them, the publisher batches them onto a real Redis, and a
+ * separate Redis subscriber reads what clients would get.
+ */
+
+const silent = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
+const clock = new SystemClock();
+const pricing = { model: 'black-scholes', rate: 0.1, dividendYield: 0 } as const;
+const instruments = mockInstruments({ anchorDate: new Date().toISOString().slice(0, 10), strikesEachSide: 5 });
+const byToken = new Map(instruments.map((i) => [i.instrumentToken, i]));
+const options = instruments.filter(
+  (i) => i.name === 'NIFTY' && (i.instrumentType === 'CE' || i.instrumentType === 'PE'),
+);
+const NIFTY = MOCK_UNDERLYINGS.NIFTY.indexToken;
+
+/** Index at its mock spot; options at their Black-Scholes price at 14 % (so IV solves). */
+function simulatedPrice(token: number, nowMs: number): number {
+  const instrument = byToken.get(token);
+  if (!instrument || instrument.instrumentType === 'INDEX') return MOCK_UNDERLYINGS.NIFTY.spot;
+  const value = price({
+    kind: instrument.instrumentType === 'PE' ? 'PE' : 'CE',
+    model: 'black-scholes',
+    underlying: MOCK_UNDERLYINGS.NIFTY.spot,
+    strike: instrument.strike,
+    timeToExpiryYears: Math.max(1e-4, timeToExpiryYears(instrument.expiry ?? '2099-01-01', nowMs)),
+    volatility: 0.14,
+    rate: 0.1,
+  });
+  return Math.max(0.05, Math.round(value * 20) / 20);
+}
+
+interface Rig {
+  sim: KiteSimulator;
+  pool: KitePool;
+  pipeline: TickPipeline;
+  publisher: TickPublisher;
+  received: TickPayload[];
+  close(): Promise<void>;
+}
+
+const rigs: Rig[] = [];
+afterEach(async () => {
+  for (const rig of rigs.splice(0)) await rig.close();
+});
+
+async function rig(redisUrl: string, logger: Logger = silent, extraInstruments: Instrument[] = []): Promise<Rig> {
+  const sim = await startKiteSimulator({
+    accounts: [{ apiKey: 'key', accessToken: 'token' }],
+    tickIntervalMs: 50,
+    heartbeatIntervalMs: 100,
+    price: simulatedPrice,
+  });
+  const bus = await RedisTickBus.connect(redisUrl);
+  const listener = await RedisTickBus.connect(redisUrl);
+  const received: TickPayload[] = [];
+  await listener.psubscribe('ticker:*', (_channel, message) => {
+    const parsed = JSON.parse(message) as unknown;
+    for (const tick of Array.isArray(parsed) ? parsed : [parsed]) received.push(TickPayload.parse(tick));
+  });
+  const publisher = new TickPublisher({ bus, clock, logger, retryDelayMs: { initial: 20, max: 200 } });
+  const pipeline = new TickPipeline({
+    instruments: [...instruments, ...extraInstruments],
+    pricing,
+    sink: publisher,
+    clock,
+    logger,
+    isMock: false,
+  });
+  const pool = new KitePool({
+    url: sim.url,
+    accounts: [{ id: 'primary', apiKey: 'key', accessToken: () => 'token' }],
+    logger,
+    onTicks: (_account, ticks) => pipeline.handle(ticks),
+    connection: { watchdogMs: 1000, reconnectDelayMs: { initial: 50, max: 300 } },
+  });
+  const stop = new AbortController();
+  const publishing = publisher.run(stop.signal);
+  const r: Rig = {
+    sim,
+    pool,
+    pipeline,
+    publisher,
+    received,
+    close: async () => {
+      await pool.close();
+      stop.abort();
+      await publishing;
+      await bus.close();
+      await listener.close();
+      await sim.stop();
+    },
+  };
+  rigs.push(r);
+  return r;
+}
+
+describe('ingest pipeline', () => {
+  it('TC-MATL-030: one account streams option ticks with Greeks to Redis', async () => {
+    const r = await rig(inject('redisUrl'));
+    const tokens = options.slice(0, 20).map((i) => i.instrumentToken);
+    await r.pool.subscribe([NIFTY, ...tokens], 'full');
+    await waitFor(() => tokens.every((t) => r.received.some((tick) => tick.instrument_token === t)), {
+      timeoutMs: 10_000,
+      message: 'a tick for every subscribed option',
+    });
+    const priced = r.received.filter((t) => t.iv_status === 'ok');
+    expect(priced.length).toBeGreaterThan(0);
+    for (const tick of priced) {
+      expect(tick.iv).toBeCloseTo(0.14, 2);
+      expect(tick.underlying_price).toBe(MOCK_UNDERLYINGS.NIFTY.spot);
+      if (tick.option_type === 'CE') expect(tick.delta).toBeGreaterThan(0);
+      else expect(tick.delta).toBeLessThan(0);
+      expect(tick.gamma).toBeGreaterThan(0);
+      expect(tick.is_mock).toBe(false);
+    }
+    expect(r.pipeline.counters.errors).toBe(0);
+    expect(r.publisher.counters.dropped).toBe(0);
+  });
+
+  it('TC-MATL-032: a tick that fails is logged with its token and the others keep streaming', async () => {
+    const broken: Instrument = {
+      ...(options[0] as Instrument),
+      instrumentToken: 99_999 * 256 + 2,
+      expiry: 'not-a-date',
+    };
+    const { result, logs } = await captureLogs(async (logger) => {
+      const r = await rig(inject('redisUrl'), logger, [broken]);
+      const good = options.slice(0, 5).map((i) => i.instrumentToken);
+      await r.pool.subscribe([NIFTY, broken.instrumentToken, ...good], 'full');
+      const before = r.received.length;
+      await waitFor(() => r.pipeline.counters.errors >= 3 && r.received.length > before + 10, { timeoutMs: 10_000 });
+      return {
+        errors: r.pipeline.counters.errors,
+        goodTokens: new Set(r.received.map((t) => t.instrument_token)),
+        good,
+      };
+    });
+    expect(result.errors).toBeGreaterThanOrEqual(3);
+    for (const token of result.good) expect(result.goodTokens.has(token)).toBe(true);
+    expect(result.goodTokens.has(broken.instrumentToken)).toBe(false);
+    expect(
+      logs.some((l) => l.message === 'Tick processing failed' && l.instrument_token === broken.instrumentToken),
+    ).toBe(true);
+  });
+});
+
+describe('ingest pipeline against a failing Redis', () => {
+  let server: RedisServer | undefined;
+  afterEach(async () => {
+    await server?.stop();
+    server = undefined;
+  });
+
+  it('TC-ERR-001: a publish that fails while Redis is down is retried and nothing is lost after recovery', async () => {
+    server = await startRedisServer();
+    const r = await rig(server.url);
+    await r.pool.subscribe([NIFTY, ...options.slice(0, 10).map((i) => i.instrumentToken)], 'full');
+    await waitFor(() => r.received.length > 20, { timeoutMs: 10_000 });
+    await server.stop();
+    await waitFor(() => r.publisher.counters.publishFailures >= 2, { message: 'failed publishes to be retried' });
+    expect(r.publisher.pending).toBeGreaterThan(0);
+    await server.start();
+    await waitFor(() => r.publisher.pending === 0 && r.publisher.counters.published > 0, {
+      timeoutMs: 10_000,
+      message: 'the queue to drain after the restart',
+    });
+    const afterRecovery = r.received.length;
+    await waitFor(() => r.received.length > afterRecovery + 20, { timeoutMs: 10_000, message: 'publishing to resume' });
+    expect(r.publisher.counters.dropped).toBe(0);
+    expect(r.publisher.counters.published + r.publisher.pending).toBe(r.publisher.counters.enqueued);
+  });
+
+  it('TC-ERR-003: after Redis resets the connections, streaming resumes within 10 seconds', async () => {
+    server = await startRedisServer();
+    const r = await rig(server.url);
+    await r.pool.subscribe([NIFTY, ...options.slice(0, 10).map((i) => i.instrumentToken)], 'full');
+    await waitFor(() => r.received.length > 20, { timeoutMs: 10_000 });
+    const admin = new Redis(server.url);
+    try {
+      await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await admin.client('KILL', 'TYPE', 'pubsub');
+    } finally {
+      admin.disconnect();
+    }
+    const reset = Date.now();
+    const count = r.received.length;
+    await waitFor(() => r.received.length > count + 20, { timeoutMs: 10_000, message: 'ticks after the reset' });
+    expect(Date.now() - reset).toBeLessThan(10_000);
+    expect(r.publisher.counters.dropped).toBe(0);
+  });
+});
