@@ -1,0 +1,228 @@
+import { Redis } from 'ioredis';
+import { DependencyUnavailableError, describeError } from '../../errors.js';
+import type { LiveStateStore } from '../../ports/live-state-store.js';
+
+/** Connection events worth logging; the store itself never logs. */
+export interface RedisLiveStateStoreEvent {
+  readonly kind: 'ready' | 'error' | 'reconnecting' | 'end';
+  readonly error?: unknown;
+}
+
+export interface RedisLiveStateStoreOptions {
+  /** How long the first connection may take before start-up fails. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long one command may wait for its reply before it rejects. A connection that went silent
+   * without closing would otherwise hold callers (and a lease renewal) until the OS notices.
+   */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Prepended to every key, so environments or test runs sharing one Redis stay apart. Empty by
+   * default: the keys are then the ones other readers expect (`ticker:latest`, …).
+   */
+  readonly keyPrefix?: string;
+  readonly onEvent?: (event: RedisLiveStateStoreEvent) => void;
+}
+
+/** The keys this store writes (before any `keyPrefix`). */
+export const LiveStateKeys = {
+  /** One hash: field = instrument token, value = the encoded tick. */
+  latest: 'ticker:latest',
+  heartbeat: (name: string) => `ticker:heartbeat:${name}`,
+  lease: (name: string) => `lease:${name}`,
+} as const;
+
+/**
+ * Takes the lease when it is free (`SET NX PX`, so Redis expires it) or extends it when the caller
+ * already holds it; one script so no other owner can slip in between the two checks.
+ */
+const ACQUIRE_LEASE = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+/** Extends the lease only if the caller still holds it: a lapsed owner must not extend a successor's lease. */
+const RENEW_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+/** Deletes the lease only if the caller holds it: a late release must not free a successor's lease. */
+const RELEASE_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** Reconnect quickly (100 ms, 200 ms, … capped at 1 s, with jitter): a restarted Redis is back within a second. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(100 * attempt, 1000) + Math.floor(Math.random() * 100);
+}
+
+/** `host:port` of a Redis URL, for messages: the password in the URL must not leak. */
+function describeTarget(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '6379'}`;
+  } catch {
+    return 'the configured address';
+  }
+}
+
+/**
+ * Throws unless `ttlMs` is a positive whole number of milliseconds: Redis refuses anything else
+ * (`PX`), and a caller's mistake must not look like an outage (a retryable
+ * `DependencyUnavailableError`).
+ */
+function assertTtl(ttlMs: number): void {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw new RangeError(`ttlMs must be a positive whole number of milliseconds, got ${ttlMs}`);
+  }
+}
+
+/**
+ * The {@link LiveStateStore} on Redis (ElastiCache in the cloud) through ioredis, on one connection.
+ *
+ * - Latest ticks live in one hash, `ticker:latest` (field = token): `putLatest` is one `HSET` of
+ *   every field and `getLatest` one `HMGET`, so a flush of thousands of ticks is one round trip.
+ * - Heartbeats are `SET ticker:heartbeat:<name> value PX ttl`: Redis expires them, so a crashed
+ *   writer's heartbeat disappears without anyone cleaning up.
+ * - Leases are `lease:<name>` holding the owner, taken with `SET NX PX`; taking, renewing and
+ *   releasing are Lua scripts that compare the owner and act in one atomic step. They are sent
+ *   with `EVAL` (a lease changes every few seconds, so caching by SHA saves nothing worth the
+ *   `NOSCRIPT` handling a Redis restart would need).
+ *
+ * Fail fast: no offline queue and no per-request retries, so while Redis is away every call
+ * rejects at once with `DependencyUnavailableError` (the caller owns retry policy) and a write is
+ * never sent twice. ioredis reconnects on its own when the server is back.
+ */
+export class RedisLiveStateStore implements LiveStateStore {
+  readonly #redis: Redis;
+  #closed = false;
+
+  private constructor(redis: Redis) {
+    this.#redis = redis;
+  }
+
+  /**
+   * Connects and resolves once Redis answers. Rejects with `DependencyUnavailableError` ("Failed
+   * to connect to Redis at host:port") and leaves nothing open when it cannot.
+   */
+  static async connect(url: string, options: RedisLiveStateStoreOptions = {}): Promise<RedisLiveStateStore> {
+    const redis = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      commandTimeout: options.commandTimeoutMs ?? 5000,
+      retryStrategy: reconnectDelay,
+      enableReadyCheck: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // Calls made in one event-loop turn (a burst of getLatest from many clients) share one write.
+      enableAutoPipelining: true,
+      ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}),
+    });
+    const emit = options.onEvent;
+    // An 'error' listener is required: without one ioredis' EventEmitter would crash the process.
+    redis.on('error', (error: unknown) => emit?.({ kind: 'error', error }));
+    redis.on('ready', () => emit?.({ kind: 'ready' }));
+    redis.on('reconnecting', () => emit?.({ kind: 'reconnecting' }));
+    redis.on('end', () => emit?.({ kind: 'end' }));
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (error) {
+      redis.disconnect();
+      throw new DependencyUnavailableError(
+        'redis',
+        `Failed to connect to Redis at ${describeTarget(url)}: ${describeError(error)}`,
+        { cause: error },
+      );
+    }
+    return new RedisLiveStateStore(redis);
+  }
+
+  async putLatest(entries: ReadonlyMap<number, string>): Promise<void> {
+    this.#assertOpen();
+    if (entries.size === 0) return;
+    const fieldValues: string[] = [];
+    for (const [token, encoded] of entries) fieldValues.push(String(token), encoded);
+    await this.#run('Writing the latest ticks', () => this.#redis.hset(LiveStateKeys.latest, ...fieldValues));
+  }
+
+  async getLatest(tokens: readonly number[]): Promise<Map<number, string>> {
+    this.#assertOpen();
+    const found = new Map<number, string>();
+    if (tokens.length === 0) return found;
+    const values = await this.#run('Reading the latest ticks', () =>
+      this.#redis.hmget(LiveStateKeys.latest, ...tokens.map(String)),
+    );
+    tokens.forEach((token, index) => {
+      const encoded = values[index];
+      if (encoded !== null && encoded !== undefined) found.set(token, encoded);
+    });
+    return found;
+  }
+
+  async putHeartbeat(name: string, value: string, ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    assertTtl(ttlMs);
+    await this.#run(`Writing heartbeat ${name}`, () =>
+      this.#redis.set(LiveStateKeys.heartbeat(name), value, 'PX', ttlMs),
+    );
+  }
+
+  async getHeartbeat(name: string): Promise<string | undefined> {
+    this.#assertOpen();
+    const value = await this.#run(`Reading heartbeat ${name}`, () => this.#redis.get(LiveStateKeys.heartbeat(name)));
+    return value ?? undefined;
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    assertTtl(ttlMs);
+    const result = await this.#run(`Acquiring lease ${name}`, () =>
+      this.#redis.eval(ACQUIRE_LEASE, 1, LiveStateKeys.lease(name), owner, ttlMs),
+    );
+    return result === 1;
+  }
+
+  async renewLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    assertTtl(ttlMs);
+    const result = await this.#run(`Renewing lease ${name}`, () =>
+      this.#redis.eval(RENEW_LEASE, 1, LiveStateKeys.lease(name), owner, ttlMs),
+    );
+    return result === 1;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.#assertOpen();
+    await this.#run(`Releasing lease ${name}`, () =>
+      this.#redis.eval(RELEASE_LEASE, 1, LiveStateKeys.lease(name), owner),
+    );
+  }
+
+  /** Waits for replies already on their way (a last heartbeat, a release), then closes the connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#redis.status === 'ready') {
+      try {
+        await this.#redis.quit();
+        return;
+      } catch {
+        // The connection broke while closing; dropping it below is all that is left to do.
+      }
+    }
+    this.#redis.disconnect();
+  }
+
+  async #run<T>(action: string, command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw new DependencyUnavailableError('redis', `${action} failed: ${describeError(error)}`, { cause: error });
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new DependencyUnavailableError('redis', 'The Redis live-state store is closed');
+  }
+}
