@@ -7,6 +7,7 @@ interface Expiring {
   readonly expiresAt: number;
 }
 
+/** Construction options of {@link MemoryLiveStateStore}. */
 export interface MemoryLiveStateStoreOptions {
   /**
    * The time that TTLs and lease expiry are measured on (epoch ms). Tests pass a manual clock's

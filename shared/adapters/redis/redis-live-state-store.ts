@@ -8,6 +8,7 @@ export interface RedisLiveStateStoreEvent {
   readonly error?: unknown;
 }
 
+/** Tuning for {@link RedisLiveStateStore.connect}; every field has a default that suits production. */
 export interface RedisLiveStateStoreOptions {
   /** How long the first connection may take before start-up fails. */
   readonly connectTimeoutMs?: number;
