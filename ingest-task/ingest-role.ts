@@ -1,0 +1,184 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../shared/config.js';
+import type { MarketTick } from '../shared/contracts/tick.js';
+import { MOCK_UNDERLYINGS } from '../shared/domain/market/mock-instruments.js';
+import { MockMarket } from '../shared/domain/market/mock-market.js';
+import { UnderlyingBarAggregator } from '../shared/domain/market/underlying-bars.js';
+import { describeError } from '../shared/errors.js';
+import type { Logger } from '../shared/logging.js';
+import type { Clock } from '../shared/ports/clock.js';
+import type { LiveStateStore } from '../shared/ports/live-state-store.js';
+import type { Instrument } from '../shared/ports/market-data.js';
+import type { SubscriptionStore } from '../shared/ports/subscription-store.js';
+import type { TickBus } from '../shared/ports/tick-bus.js';
+import { MockFeed } from './feeds/mock-feed.js';
+import { UnderlyingBarPublisher } from './feeds/underlying-bar-publisher.js';
+import { KitePool } from './kite/kite-pool.js';
+import { TickPipeline } from './pipeline/tick-pipeline.js';
+import { type BackpressureLevel, TickPublisher } from './pipeline/tick-publisher.js';
+import { type DesiredStreams, Reconciler } from './reconcile/reconciler.js';
+import { KitePoolTarget, MockFeedTarget } from './reconcile/stream-targets.js';
+import type { Service } from './supervisor.js';
+
+/** What the ingest role needs; the composition root provides it. */
+export interface IngestDependencies {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly bus: TickBus;
+  readonly state: LiveStateStore;
+  readonly subscriptions: SubscriptionStore;
+  /** The instrument registry (mock chains, or Kite's instrument master). */
+  readonly instruments: readonly Instrument[];
+}
+
+/** The ingest task's state as the heartbeat reports it to `/health`. */
+export interface IngestStatus {
+  readonly running: boolean;
+  readonly source: 'kite' | 'mock';
+  readonly active_subscriptions: number;
+  readonly accounts: Record<string, unknown>;
+  readonly backpressure: BackpressureLevel;
+  readonly ticks_in: number;
+  readonly ticks_published: number;
+  readonly ticks_dropped: number;
+  readonly at: string;
+}
+
+/** The running pieces of the ingest role, for tests and metrics. */
+export interface IngestRole {
+  readonly services: readonly Service[];
+  readonly pipeline: TickPipeline;
+  readonly publisher: TickPublisher;
+  readonly reconciler: Reconciler;
+  readonly pool: KitePool | undefined;
+  status(): IngestStatus;
+}
+
+/** Heartbeat key the REST health endpoint reads. */
+export const INGEST_HEARTBEAT = 'ingest';
+
+/**
+ * Assembles the ingest role: the source (the Kite pool, or the mock feed when mock data is on),
+ * the pipeline that prices ticks, the publisher onto the bus, the underlying bars, the reconciler
+ * that keeps streams equal to the active subscriptions, and a heartbeat. Every piece is a
+ * `Service`, so the supervisor starts them together and stops them together.
+ */
+export function ingestRole(deps: IngestDependencies): IngestRole {
+  const { config, logger, clock, bus, state, subscriptions, instruments } = deps;
+  const mock = config.market.mockData;
+  const pricing = {
+    model: config.pricing.model,
+    rate: config.pricing.riskFreeRate,
+    dividendYield: config.pricing.dividendYield,
+  };
+  const publisher = new TickPublisher({ bus, state, clock, logger });
+  const pipeline = new TickPipeline({ instruments, pricing, sink: publisher, clock, logger, isMock: mock });
+  const aggregator = new UnderlyingBarAggregator({
+    intervalSeconds: config.market.streamIntervalSeconds,
+    instruments: instruments.filter((i) => i.instrumentType === 'INDEX'),
+    isMock: mock,
+    graceMs: 250,
+  });
+  const bars = new UnderlyingBarPublisher({
+    aggregator,
+    bus,
+    clock,
+    onPublishError: (error) => logger.warn('Underlying bar not published', { error: describeError(error) }),
+  });
+  const onTicks = (ticks: readonly MarketTick[], source: string): void => {
+    bars.accept(ticks, source);
+    pipeline.handle(ticks, source);
+  };
+
+  const baseline: DesiredStreams = new Map(
+    instruments
+      .filter((i) => i.instrumentType === 'INDEX')
+      .map((i) => [i.instrumentToken, { mode: 'full', accountId: null }] as const),
+  );
+  let pool: KitePool | undefined;
+  let mockTarget: MockFeedTarget | undefined;
+  const services: Service[] = [publisher, bars];
+  let reconciler: Reconciler;
+  if (mock) {
+    const target = new MockFeedTarget();
+    mockTarget = target;
+    const market = new MockMarket({
+      seed: config.market.mockSeed,
+      instruments,
+      underlyings: Object.values(MOCK_UNDERLYINGS),
+      priceVariationBps: config.market.mockPriceVariationBps,
+      volumeVariation: config.market.mockVolumeVariation,
+      pricing: { rate: pricing.rate, dividendYield: pricing.dividendYield },
+    });
+    services.push(
+      new MockFeed({
+        market,
+        clock,
+        intervalMs: config.market.streamIntervalSeconds * 1000,
+        tokens: target.tokens,
+        onTicks,
+      }),
+    );
+    reconciler = new Reconciler({ store: subscriptions, target, bus, clock, logger, baseline });
+  } else {
+    const kitePool = new KitePool({
+      url: config.kite.tickerUrl,
+      accounts: config.kite.accounts.map((a) => ({
+        id: a.id,
+        apiKey: a.apiKey,
+        accessToken: () => a.accessToken.reveal(),
+      })),
+      logger,
+      maxTokensPerConnection: config.kite.maxTokensPerConnection,
+      maxConnectionsPerAccount: config.kite.maxConnectionsPerAccount,
+      onTicks: (accountId, ticks) => onTicks(ticks, accountId),
+    });
+    pool = kitePool;
+    reconciler = new Reconciler({
+      store: subscriptions,
+      target: new KitePoolTarget(kitePool),
+      bus,
+      clock,
+      logger,
+      baseline,
+    });
+    services.push({
+      name: 'kite-pool',
+      run: async (signal) => {
+        if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        await kitePool.close();
+      },
+    });
+  }
+  services.push(reconciler);
+
+  let running = false;
+  const status = (): IngestStatus => ({
+    running,
+    source: mock ? 'mock' : 'kite',
+    active_subscriptions: pool ? pool.metrics().subscribedTokens : (mockTarget?.tokens().size ?? 0),
+    accounts: pool ? pool.metrics().accounts : { mock: { status: 'ok' } },
+    backpressure: publisher.level,
+    ticks_in: pipeline.counters.ticksIn,
+    ticks_published: publisher.counters.published,
+    ticks_dropped: publisher.counters.dropped,
+    at: new Date(clock.now()).toISOString(),
+  });
+  services.push({
+    name: 'heartbeat',
+    run: async (signal) => {
+      running = true;
+      while (!signal.aborted) {
+        await state
+          .putHeartbeat(INGEST_HEARTBEAT, JSON.stringify(status()), 15_000)
+          .catch((error: unknown) => logger.warn('Heartbeat not written', { error: describeError(error) }));
+        await sleep(5000, undefined, { signal }).catch(() => {});
+      }
+      running = false;
+      await state.putHeartbeat(INGEST_HEARTBEAT, JSON.stringify(status()), 15_000).catch(() => {});
+    },
+  });
+
+  return { services, pipeline, publisher, reconciler, pool, status };
+}
