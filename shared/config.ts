@@ -150,6 +150,11 @@ export const EnvSchema = z.object({
   ORDER_RETRY_BASE_SECONDS: num(0, 900).default(1),
   ORDER_RETRY_MAX_SECONDS: num(0, 900).default(30),
 
+  INGEST_ROLES: z
+    .string()
+    .transform((v) => [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))])
+    .pipe(z.array(z.enum(['ingest', 'fanout'], { message: 'must list ingest and/or fanout' })).min(1))
+    .default(['ingest', 'fanout']),
   FANOUT_BATCH_INTERVAL_MS: int(50, 5000).default(250),
   MAX_TOKENS_PER_CLIENT: int(1, 10_000).default(500),
 });
@@ -210,6 +215,8 @@ export interface Config {
     readonly streamIntervalSeconds: number;
     readonly tradingHolidays: readonly string[];
   };
+  /** Which roles this ingest-task process runs (one image, separate services in the cloud). */
+  readonly roles: readonly ('ingest' | 'fanout')[];
   readonly realtime: {
     readonly managementEndpoint: string | undefined;
     readonly batchIntervalMs: number;
@@ -294,6 +301,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       streamIntervalSeconds: e.STREAM_INTERVAL_SECONDS,
       tradingHolidays: e.TRADING_HOLIDAYS,
     },
+    roles: e.INGEST_ROLES,
     realtime: {
       managementEndpoint: e.WS_MANAGEMENT_ENDPOINT,
       batchIntervalMs: e.FANOUT_BATCH_INTERVAL_MS,

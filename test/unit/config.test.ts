@@ -73,6 +73,7 @@ describe('loadConfig', () => {
     ['KITE_ACCOUNTS', 'primary:key-only', 'entry 1 must be id:api_key:access_token'],
     ['TRADING_HOLIDAYS', '2025-13-01', 'must be a date as YYYY-MM-DD'],
     ['KITE_TICKER_URL', 'https://ws.kite.trade', 'must be a URL starting with wss:// or ws://'],
+    ['INGEST_ROLES', 'ingest,bogus', 'must list ingest and/or fanout'],
   ])('rejects %s=%s naming the variable', (variable, value, message) => {
     const problems = problemsOf({ [variable]: value });
     expect(problems).toHaveLength(1);
