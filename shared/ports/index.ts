@@ -5,6 +5,7 @@ export { BreakerState } from './circuit-breaker-store.js';
 export type * from './clock.js';
 export type * from './connection-gateway.js';
 export type * from './connection-store.js';
+export type * from './live-state-store.js';
 export type * from './market-data.js';
 export type * from './orders.js';
 export type * from './subscription-store.js';

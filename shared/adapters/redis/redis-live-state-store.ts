@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { DependencyUnavailableError, describeError } from '../../errors.js';
 import type { LiveStateStore } from '../../ports/live-state-store.js';
+import { describeTarget, reconnectDelay } from './redis-connection.js';
 
 /** Connection events worth logging; the store itself never logs. */
 export interface RedisLiveStateStoreEvent {
@@ -51,21 +52,6 @@ return 0`;
 const RELEASE_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
-
-/** Reconnect quickly (100 ms, 200 ms, … capped at 1 s, with jitter): a restarted Redis is back within a second. */
-function reconnectDelay(attempt: number): number {
-  return Math.min(100 * attempt, 1000) + Math.floor(Math.random() * 100);
-}
-
-/** `host:port` of a Redis URL, for messages: the password in the URL must not leak. */
-function describeTarget(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || '6379'}`;
-  } catch {
-    return 'the configured address';
-  }
-}
 
 /**
  * Throws unless `ttlMs` is a positive whole number of milliseconds: Redis refuses anything else

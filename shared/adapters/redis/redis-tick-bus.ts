@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { DependencyUnavailableError, describeError } from '../../errors.js';
 import type { BusMessageHandler, BusSubscription, TickBus } from '../../ports/tick-bus.js';
+import { describeTarget, reconnectDelay } from './redis-connection.js';
 
 /** Connection events worth logging; the bus itself never logs. */
 export interface RedisBusEvent {
@@ -20,21 +21,6 @@ interface Topic {
   readonly handlers: Set<BusMessageHandler>;
   /** Settles when the server has confirmed the (P)SUBSCRIBE. */
   readonly ready: Promise<unknown>;
-}
-
-/** Reconnect quickly (100 ms, 200 ms, … capped at 1 s, with jitter): a restarted Redis is back within a second. */
-function reconnectDelay(attempt: number): number {
-  return Math.min(100 * attempt, 1000) + Math.floor(Math.random() * 100);
-}
-
-/** `host:port` of a Redis URL, for messages: the password in the URL must not leak. */
-function describeTarget(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || '6379'}`;
-  } catch {
-    return 'the configured address';
-  }
 }
 
 /**
