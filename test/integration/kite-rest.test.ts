@@ -74,6 +74,18 @@ describe('KiteRestClient', () => {
     expect(error).toMatchObject({ kind: 'token', errorType: 'TokenException', retryable: false, code: 'UNAUTHORIZED' });
   });
 
+  it('reads the instrument master: the two indices named by underlying, NIFTY and BANKNIFTY derivatives only', async () => {
+    const instruments = await client('keyA').instruments();
+    expect(instruments.map((i) => [i.instrumentToken, i.name, i.instrumentType, i.expiry])).toEqual([
+      [256265, 'NIFTY', 'INDEX', null],
+      [260105, 'BANKNIFTY', 'INDEX', null],
+      [12345602, 'NIFTY', 'CE', '2025-01-30'],
+      [12345858, 'NIFTY', 'PE', '2025-01-30'],
+      [13345602, 'BANKNIFTY', 'FUT', '2025-01-30'],
+    ]);
+    expect(instruments[2]).toMatchObject({ strike: 24000, lotSize: 75, tickSize: 0.05, segment: 'NFO-OPT' });
+  });
+
   it('places an order and returns the order id', async () => {
     const id = await client('keyA').placeOrder('regular', {
       exchange: 'NFO',

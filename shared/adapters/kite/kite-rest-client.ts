@@ -6,7 +6,7 @@ import { ErrorCode, PlatformError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { type BrokerErrorKind, RETRYABLE_BROKER_ERRORS } from '../../ports/broker.js';
 import type { Clock } from '../../ports/clock.js';
-import type { Candle, CandleInterval } from '../../ports/market-data.js';
+import type { Candle, CandleInterval, Instrument } from '../../ports/market-data.js';
 
 /**
  * Kite reads `from` and `to` as Indian wall-clock time. kiteconnect formats `Date`s in the
@@ -127,6 +127,25 @@ const HistoricalRow = z.object({
   volume: Num,
   oi: Num.optional(),
 });
+const InstrumentRow = z.object({
+  instrument_token: Num,
+  tradingsymbol: z.string(),
+  name: z.string().default(''),
+  exchange: z.string(),
+  segment: z.string(),
+  instrument_type: z.string(),
+  strike: Num.catch(0),
+  expiry: z.union([z.date(), z.string()]).optional(),
+  lot_size: Num.catch(0),
+  tick_size: Num.catch(0),
+});
+
+/** Kite lists the indices under their display names; the platform names them by the underlying. */
+const INDEX_UNDERLYING: Readonly<Record<string, string>> = { 'NIFTY 50': 'NIFTY', 'NIFTY BANK': 'BANKNIFTY' };
+
+/** The index options the platform streams. */
+const UNDERLYINGS = new Set(Object.values(INDEX_UNDERLYING));
+
 const LtpResponse = z.record(z.string(), z.object({ instrument_token: Num, last_price: Num }));
 const OrderResponse = z.object({ order_id: z.union([z.string(), z.number()]).transform(String) });
 
@@ -223,6 +242,42 @@ export class KiteRestClient {
       }
     }
     return candles;
+  }
+
+  /**
+   * The instrument master rows the platform uses: NIFTY and BANKNIFTY options and futures (NFO)
+   * and the two indices (NSE), with each index named by its underlying.
+   */
+  async instruments(): Promise<Instrument[]> {
+    const out: Instrument[] = [];
+    for (const exchange of ['NSE', 'NFO'] as const) {
+      const rows = await this.#call('other', 'getInstruments', z.array(z.unknown()), (kite) =>
+        kite.getInstruments(exchange),
+      );
+      for (const raw of rows) {
+        const row = InstrumentRow.safeParse(raw);
+        if (!row.success) continue;
+        const r = row.data;
+        const indexName = r.segment === 'INDICES' ? INDEX_UNDERLYING[r.tradingsymbol] : undefined;
+        const type = indexName ? 'INDEX' : r.instrument_type;
+        const name = indexName ?? r.name;
+        if (!UNDERLYINGS.has(name) || !['INDEX', 'CE', 'PE', 'FUT'].includes(type)) continue;
+        const expiry = r.expiry instanceof Date ? r.expiry.toISOString().slice(0, 10) : r.expiry || null;
+        out.push({
+          instrumentToken: r.instrument_token,
+          tradingsymbol: r.tradingsymbol,
+          name,
+          exchange: r.exchange,
+          segment: r.segment,
+          instrumentType: type as Instrument['instrumentType'],
+          strike: r.strike,
+          expiry: expiry && /^\d{4}-\d{2}-\d{2}$/.test(expiry) ? expiry : null,
+          lotSize: r.lot_size,
+          tickSize: r.tick_size,
+        });
+      }
+    }
+    return out;
   }
 
   /** Last prices of `instruments` (`EXCHANGE:TRADINGSYMBOL`), by that key. */

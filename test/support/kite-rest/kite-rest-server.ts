@@ -76,6 +76,27 @@ export async function startKiteRestServer(options: { accounts: Record<string, st
       json(res, 200, { status: 'success', data: { candles } });
       return;
     }
+    const master = /^\/instruments\/(NSE|NFO)$/.exec(url.pathname);
+    if (master) {
+      const header =
+        'instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange';
+      const rows =
+        master[1] === 'NSE'
+          ? [
+              '256265,1001,NIFTY 50,NIFTY 50,0,,0,0,0,EQ,INDICES,NSE',
+              '260105,1016,NIFTY BANK,NIFTY BANK,0,,0,0,0,EQ,INDICES,NSE',
+              '738561,2885,RELIANCE,RELIANCE INDUSTRIES,0,,0,0.05,1,EQ,NSE,NSE',
+            ]
+          : [
+              '12345602,48225,NIFTY25JAN24000CE,NIFTY,0,2025-01-30,24000,0.05,75,CE,NFO-OPT,NFO',
+              '12345858,48226,NIFTY25JAN24000PE,NIFTY,0,2025-01-30,24000,0.05,75,PE,NFO-OPT,NFO',
+              '13345602,52225,BANKNIFTY25JANFUT,BANKNIFTY,0,2025-01-30,0,0.05,35,FUT,NFO-FUT,NFO',
+              '14345602,62225,FINNIFTY25JAN23000CE,FINNIFTY,0,2025-01-28,23000,0.05,65,CE,NFO-OPT,NFO',
+            ];
+      res.writeHead(200, { 'content-type': 'text/csv' });
+      res.end([header, ...rows].join('\n'));
+      return;
+    }
     if (url.pathname === '/quote/ltp') {
       const data: Record<string, unknown> = {};
       for (const [i, key] of url.searchParams.getAll('i').entries())
