@@ -1,0 +1,294 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { InstrumentToken, SubscriptionMode, SubscriptionStatus } from '../../contracts/common.js';
+import { DependencyUnavailableError, describeError, PlatformError } from '../../errors.js';
+import type { Page, StoredSubscription, SubscriptionStore } from '../../ports/subscription-store.js';
+import { physicalTableName, Tables } from '../../tables.js';
+import {
+  encodeCursor,
+  MAX_LIST_LIMIT,
+  parseChanges,
+  parseListQuery,
+  parseNow,
+  parseSubscriptionInput,
+  parseToken,
+  type SubscriptionChanges,
+  type SubscriptionInput,
+} from './subscription-store-input.js';
+
+/** The status index of the subscriptions table (partition `status`, sort `instrument_token`). */
+const STATUS_INDEX = Tables.subscriptions.globalSecondaryIndexes[0].indexName;
+
+/**
+ * A subscription item as it is stored: the REST shape's snake_case names (TC-REG-001), with times
+ * as epoch milliseconds (numbers sort and compare; the REST layer formats them as ISO strings).
+ */
+const SubscriptionItem = z.object({
+  instrument_token: InstrumentToken,
+  tradingsymbol: z.string(),
+  segment: z.string(),
+  status: SubscriptionStatus,
+  requested_mode: SubscriptionMode,
+  account_id: z.string().nullable().optional(),
+  created_at: z.number(),
+  updated_at: z.number(),
+});
+
+/**
+ * Every attribute name goes through an alias: `status` and `segment` are DynamoDB reserved words,
+ * and aliasing all of them keeps the expressions uniform.
+ */
+const NAMES = {
+  '#token': 'instrument_token',
+  '#tradingsymbol': 'tradingsymbol',
+  '#segment': 'segment',
+  '#status': 'status',
+  '#mode': 'requested_mode',
+  '#account': 'account_id',
+  '#created': 'created_at',
+  '#updated': 'updated_at',
+} as const;
+
+/** What a {@link DynamoDbSubscriptionStore} needs. */
+export interface DynamoDbSubscriptionStoreOptions {
+  /** The client to send with (the composition root's); the store does not destroy it. */
+  readonly client: DynamoDBClient;
+  /** The stage prefix of the table names: the table is `<prefix>-subscriptions`. */
+  readonly tablePrefix: string;
+}
+
+/**
+ * The {@link SubscriptionStore} on the DynamoDB `subscriptions` table (`shared/tables.ts`).
+ *
+ * Writes:
+ * - `upsert` is one `UpdateItem`: it sets the given fields and `updated_at`, and
+ *   `created_at = if_not_exists(created_at, :now)`, so a repeat (or a race of two) never creates a
+ *   second record nor moves `createdAt`. An `accountId` of `null` means "no preference":
+ *   `account_id = if_not_exists(account_id, null)` keeps the account a token already has, which is
+ *   what makes assignment stable across re-subscriptions; a string assigns that account.
+ * - `update` sets only the fields given (`accountId: null` clears the account) plus `updated_at`,
+ *   under the condition that the record exists: it returns `undefined`, creating nothing, otherwise.
+ * - `deactivate` is `update` with status `inactive`: the record is kept (soft delete).
+ * - Concurrent writes to one token are last-writer-wins per field; every write stamps `updatedAt`
+ *   with the `nowMs` it was given.
+ *
+ * Reads:
+ * - `get` is a strongly consistent `GetItem`: it sees every write that completed before it.
+ * - `list` with a status queries `status-index`, which is sorted by token, with the key condition
+ *   `instrument_token > :after`. Without a status it queries both status partitions the same way
+ *   and merges them, rather than scanning: a `Scan` comes back in hash order, so a token-ordered
+ *   page would have to read (and pay for) the whole table every time, while two bounded queries
+ *   read about two pages. Every record has a status, so the index holds every record.
+ * - Index reads are eventually consistent (DynamoDB offers nothing else on a global index): a
+ *   record written a moment ago may be missing from `list` and `listActive`, or listed under its
+ *   previous status, for up to about a second. The reconciler's periodic run absorbs that.
+ * - The cursor is base64url of `{"f":filter,"t":lastToken}`; a cursor from another filter, or one
+ *   this store did not issue, is a {@link ValidationError} naming `cursor`. A cursor stays valid
+ *   however the table changes: the next page starts after its token.
+ *
+ * Failures: any SDK failure (network, throttling after the client's retries, a missing table)
+ * rejects with `DependencyUnavailableError('dynamodb', …)` carrying the SDK error as `cause`;
+ * bad input rejects with `ValidationError` before anything is sent.
+ */
+export class DynamoDbSubscriptionStore implements SubscriptionStore {
+  readonly #documents: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(options: DynamoDbSubscriptionStoreOptions) {
+    this.#documents = DynamoDBDocumentClient.from(options.client);
+    this.#table = physicalTableName(options.tablePrefix, Tables.subscriptions);
+  }
+
+  async upsert(subscription: SubscriptionInput, nowMs: number): Promise<StoredSubscription> {
+    const input = parseSubscriptionInput(subscription);
+    const now = parseNow(nowMs);
+    const account = input.accountId === null ? 'if_not_exists(#account, :account)' : ':account';
+    const output = await this.#send('UpdateItem', () =>
+      this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { instrument_token: input.instrumentToken },
+          UpdateExpression:
+            'SET #tradingsymbol = :tradingsymbol, #segment = :segment, #status = :status, #mode = :mode, ' +
+            `#account = ${account}, #created = if_not_exists(#created, :now), #updated = :now`,
+          ExpressionAttributeNames: {
+            '#tradingsymbol': NAMES['#tradingsymbol'],
+            '#segment': NAMES['#segment'],
+            '#status': NAMES['#status'],
+            '#mode': NAMES['#mode'],
+            '#account': NAMES['#account'],
+            '#created': NAMES['#created'],
+            '#updated': NAMES['#updated'],
+          },
+          ExpressionAttributeValues: {
+            ':tradingsymbol': input.tradingsymbol,
+            ':segment': input.segment,
+            ':status': input.status,
+            ':mode': input.requestedMode,
+            ':account': input.accountId,
+            ':now': now,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
+    );
+    return this.#decode(output.Attributes);
+  }
+
+  async get(instrumentToken: number): Promise<StoredSubscription | undefined> {
+    const token = parseToken(instrumentToken);
+    const output = await this.#send('GetItem', () =>
+      this.#documents.send(
+        new GetCommand({ TableName: this.#table, Key: { instrument_token: token }, ConsistentRead: true }),
+      ),
+    );
+    return output.Item === undefined ? undefined : this.#decode(output.Item);
+  }
+
+  async update(
+    instrumentToken: number,
+    changes: SubscriptionChanges,
+    nowMs: number,
+  ): Promise<StoredSubscription | undefined> {
+    const token = parseToken(instrumentToken);
+    const given = parseChanges(changes);
+    const now = parseNow(nowMs);
+    const sets = ['#updated = :now'];
+    const names: Record<string, string> = { '#token': NAMES['#token'], '#updated': NAMES['#updated'] };
+    const values: Record<string, unknown> = { ':now': now };
+    const fields = [
+      ['#status', ':status', given.status],
+      ['#mode', ':mode', given.requestedMode],
+      ['#account', ':account', given.accountId],
+    ] as const;
+    for (const [name, value, changed] of fields) {
+      if (changed === undefined) continue;
+      sets.push(`${name} = ${value}`);
+      names[name] = NAMES[name];
+      values[value] = changed;
+    }
+    try {
+      const output = await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { instrument_token: token },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: 'attribute_exists(#token)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return this.#decode(output.Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw this.#failure('UpdateItem', error);
+    }
+  }
+
+  async deactivate(instrumentToken: number, nowMs: number): Promise<StoredSubscription | undefined> {
+    return this.update(instrumentToken, { status: 'inactive' }, nowMs);
+  }
+
+  async list(query: {
+    status?: SubscriptionStatus;
+    limit: number;
+    cursor?: string;
+  }): Promise<Page<StoredSubscription>> {
+    const { filter, status, limit, afterToken } = parseListQuery(query);
+    // One item beyond the page tells whether another page exists, so the last page has no cursor.
+    const want = limit + 1;
+    const statuses = status === undefined ? SubscriptionStatus.options : [status];
+    const partitions = await Promise.all(statuses.map((s) => this.#queryStatus(s, afterToken, want)));
+    const merged = partitions.flat().sort((a, b) => a.instrumentToken - b.instrumentToken);
+    const items = merged.slice(0, limit);
+    const last = items.at(-1);
+    return merged.length > limit && last ? { items, cursor: encodeCursor(filter, last.instrumentToken) } : { items };
+  }
+
+  async listActive(): Promise<readonly StoredSubscription[]> {
+    return this.#queryStatus('active', undefined, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Up to `want` records of one status with tokens above `afterToken`, in token order, read at most
+   * {@link MAX_LIST_LIMIT} per request (bounded read units per call, so `listActive` over thousands
+   * of records does not burst the table's throughput). It follows `LastEvaluatedKey`, which also
+   * ends a page at 1 MB of data.
+   */
+  async #queryStatus(
+    status: SubscriptionStatus,
+    afterToken: number | undefined,
+    want: number,
+  ): Promise<StoredSubscription[]> {
+    const found: StoredSubscription[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const remaining = want - found.length;
+      const output = await this.#send('Query', () =>
+        this.#documents.send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: STATUS_INDEX,
+            KeyConditionExpression:
+              afterToken === undefined ? '#status = :status' : '#status = :status AND #token > :after',
+            ExpressionAttributeNames: {
+              '#status': NAMES['#status'],
+              ...(afterToken !== undefined && { '#token': NAMES['#token'] }),
+            },
+            ExpressionAttributeValues: {
+              ':status': status,
+              ...(afterToken !== undefined && { ':after': afterToken }),
+            },
+            Limit: Math.min(remaining, MAX_LIST_LIMIT),
+            ...(startKey !== undefined && { ExclusiveStartKey: startKey }),
+          }),
+        ),
+      );
+      for (const item of output.Items ?? []) found.push(this.#decode(item));
+      startKey = output.LastEvaluatedKey;
+    } while (startKey !== undefined && found.length < want);
+    return found;
+  }
+
+  /** The domain record of a stored item; an item that does not fit the shape is reported, not guessed at. */
+  #decode(item: Record<string, unknown> | undefined): StoredSubscription {
+    const parsed = SubscriptionItem.safeParse(item);
+    if (!parsed.success) {
+      throw new DependencyUnavailableError(
+        'dynamodb',
+        `DynamoDB returned a malformed subscription item from ${this.#table}: ${parsed.error.message}`,
+        { cause: parsed.error },
+      );
+    }
+    const i = parsed.data;
+    return {
+      instrumentToken: i.instrument_token,
+      tradingsymbol: i.tradingsymbol,
+      segment: i.segment,
+      status: i.status,
+      requestedMode: i.requested_mode,
+      accountId: i.account_id ?? null,
+      createdAt: i.created_at,
+      updatedAt: i.updated_at,
+    };
+  }
+
+  async #send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw this.#failure(operation, error);
+    }
+  }
+
+  #failure(operation: string, error: unknown): PlatformError {
+    if (error instanceof PlatformError) return error;
+    return new DependencyUnavailableError(
+      'dynamodb',
+      `DynamoDB ${operation} on ${this.#table} failed: ${describeError(error)}`,
+      { cause: error },
+    );
+  }
+}
