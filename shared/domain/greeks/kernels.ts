@@ -12,7 +12,7 @@ import { normalisedBlackCall, normalisedBlackCallAndVega, normalisedIntrinsicCal
  * Everything is expressed through the normalised Black function: with the forward F, the
  * discount factor D = e^{−rT}, x = ln(F/K), s = σ√T, h = x/s and t = s/2,
  *
- *     V = N·b(θx, s),   N = D·√(F·K) = K·e^{x/2 − rT},   θ = +1 for calls, −1 for puts,
+ *     V = N·b(θx, s),   N = D·√(F·K) = K·e^{x/2}·e^{−rT},   θ = +1 for calls, −1 for puts,
  *
  * and the Greeks use d₁ = h + t, d₂ = h − t and the identity F·φ(d₁) = K·φ(d₂) = √(F·K)·ν, where
  * ν = e^{−(h²+t²)/2}/√(2π) is the normalised vega. Each Greek is then a product of factors that
@@ -46,7 +46,7 @@ export const GREEKS_SLOT = { price: 0, delta: 1, gamma: 2, theta: 3, vega: 4, rh
  * every exponent of the formulas, so its relative error is what sets the accuracy of far
  * out-of-the-money values.
  */
-export function logRatio(a: number, b: number): number {
+function logRatio(a: number, b: number): number {
   return a >= 0.5 * b && a <= 2 * b ? Math.log1p((a - b) / b) : Math.log(a / b);
 }
 
@@ -87,8 +87,8 @@ function isPricable(
     time < Number.POSITIVE_INFINITY &&
     volatility >= 0 &&
     volatility < Number.POSITIVE_INFINITY &&
-    rate - rate === 0 &&
-    dividendYield - dividendYield === 0
+    Number.isFinite(rate) &&
+    Number.isFinite(dividendYield)
   );
 }
 
@@ -207,12 +207,12 @@ export function greeksKernel(
     rhoPercent = -time * price * 0.01;
   }
   // `+ 0` turns the −0 of a put's vanishing delta or rho into 0, which is what consumers compare to.
-  out[0] = time === 0 ? expiredValue(sign, underlying, strike) : price;
-  out[1] = sign * carryDiscount * exercise1 + 0;
-  out[2] = gamma;
-  out[3] = thetaAnnual * (1 / DAYS_PER_YEAR) + 0;
-  out[4] = vegaAnnual * 0.01;
-  out[5] = rhoPercent + 0;
+  out[GREEKS_SLOT.price] = time === 0 ? expiredValue(sign, underlying, strike) : price;
+  out[GREEKS_SLOT.delta] = sign * carryDiscount * exercise1 + 0;
+  out[GREEKS_SLOT.gamma] = gamma;
+  out[GREEKS_SLOT.theta] = thetaAnnual * (1 / DAYS_PER_YEAR) + 0;
+  out[GREEKS_SLOT.vega] = vegaAnnual * 0.01;
+  out[GREEKS_SLOT.rho] = rhoPercent + 0;
 }
 
 /**
@@ -246,11 +246,10 @@ export function impliedVolatilityKernel(
   const halfMoneyness = Math.exp(0.5 * x);
   const beta = premium / normaliser(strike, halfMoneyness, Math.exp(-rate * time));
   const moneyness = sign * x;
-  // The normalised price lies in [intrinsic, e^{θx/2}). Both bounds are formed exactly as
-  // `normalisedBlackCall` forms them, so the intrinsic value subtracted here is bit for bit the
-  // one the pricer added, and a premium without time value is recognised as such.
-  const bMax = sign === CALL ? halfMoneyness : 1 / halfMoneyness;
-  if (beta >= bMax) return fail(status, index, IV_STATUS_CODE['above-maximum']);
+  // The normalised price lies in [intrinsic, e^{θx/2}). The intrinsic value comes from the
+  // function the pricer adds it with, so a premium without time value leaves exactly none here.
+  const ceiling = sign === CALL ? halfMoneyness : 1 / halfMoneyness;
+  if (beta >= ceiling) return fail(status, index, IV_STATUS_CODE['above-maximum']);
   const intrinsic = normalisedIntrinsicCall(moneyness);
   const timeValue = beta - intrinsic;
   if (!(timeValue > 0)) {
@@ -258,7 +257,9 @@ export function impliedVolatilityKernel(
     status[index] = IV_STATUS_CODE['no-time-value'];
     return 0;
   }
-  const s = normalisedImpliedVolatilityOfOtmCall(timeValue, -Math.abs(x), moneyness > 0 ? 1 / bMax : bMax);
+  // Solved as the out-of-the-money call at −|x|, whose ceiling is e^{−|x|/2}.
+  const otmCeiling = x > 0 ? 1 / halfMoneyness : halfMoneyness;
+  const s = normalisedImpliedVolatilityOfOtmCall(timeValue, -Math.abs(x), otmCeiling);
   if (s === Number.POSITIVE_INFINITY) return fail(status, index, IV_STATUS_CODE['above-maximum']);
   if (!(s > 0)) {
     // A positive time value below what double precision can resolve (subnormal).

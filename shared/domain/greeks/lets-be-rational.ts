@@ -41,7 +41,8 @@ function householderFactor(newton: number, halley: number, hh3: number): number 
 
 /**
  * Scratch for the solver's intermediate pairs (a typed array: module-level `let` doubles would be
- * boxed on every write): [b, ∂b/∂s] from `normalisedBlackCallAndVega`, then f, f′, f″ of a map.
+ * boxed on every write): [b, ∂b/∂s] from `outOfTheMoneyNormalisedBlackCallAndVega`, then f, f′, f″
+ * of a map.
  */
 const scratch = new Float64Array(5);
 const B = 0;

@@ -22,7 +22,7 @@ describe('erfc and erfcx (Cody)', () => {
   });
 
   it('keeps relative accuracy where a low-order formula (A&S 7.1.26) has none: erfc(10) ≈ 2.088e-45', () => {
-    expect(relativeError(erfc(10), 2.088487583762544757e-45)).toBeLessThanOrEqual(8 * ULP);
+    expect(relativeError(erfc(10), 2.088487583762545e-45)).toBeLessThanOrEqual(8 * ULP);
     expect(erfcx(1e8)).toBeCloseTo(1 / (1e8 * Math.sqrt(Math.PI)), 20);
     expect(erfcx(-27)).toBe(Number.POSITIVE_INFINITY);
   });
