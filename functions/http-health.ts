@@ -1,4 +1,7 @@
+import { z } from 'zod';
+import type { HealthResponse } from '../shared/contracts/health.js';
 import { healthReport } from '../shared/health.js';
+import { Heartbeats } from '../shared/ports/live-state-store.js';
 import type { Components } from '../shared/wiring.js';
 import type { HttpUseCase } from './http/http-handler.js';
 import { lambdaHttpHandler } from './http/lambda.js';
@@ -15,8 +18,28 @@ export function healthUseCase(components: Components): HttpUseCase {
       environment: config.environment,
       ...(config.redis.url !== undefined && { redis: () => bus.check() }),
       database: () => components.checkDatabase(),
+      ticker: await tickerState(components),
     }),
   });
+}
+
+const Heartbeat = z.object({
+  running: z.boolean(),
+  active_subscriptions: z.int().nonnegative(),
+  accounts: z.record(z.string(), z.unknown()),
+});
+
+/** The ingest task's state from its heartbeat; not running when there is none (it expires after 15 s). */
+async function tickerState(components: Components): Promise<HealthResponse['ticker']> {
+  const raw = await components.state.getHeartbeat(Heartbeats.ingest).catch(() => undefined);
+  let value: unknown;
+  try {
+    value = raw === undefined ? undefined : JSON.parse(raw);
+  } catch {
+    value = undefined;
+  }
+  const parsed = Heartbeat.safeParse(value);
+  return parsed.success ? parsed.data : { running: false, active_subscriptions: 0, accounts: {} };
 }
 
 export const handler = lambdaHttpHandler('http-health', healthUseCase);

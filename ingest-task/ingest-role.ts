@@ -7,7 +7,7 @@ import { UnderlyingBarAggregator } from '../shared/domain/market/underlying-bars
 import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logging.js';
 import type { Clock } from '../shared/ports/clock.js';
-import type { LiveStateStore } from '../shared/ports/live-state-store.js';
+import { Heartbeats, type LiveStateStore } from '../shared/ports/live-state-store.js';
 import type { Instrument } from '../shared/ports/market-data.js';
 import type { SubscriptionStore } from '../shared/ports/subscription-store.js';
 import type { TickBus } from '../shared/ports/tick-bus.js';
@@ -54,9 +54,6 @@ export interface IngestRole {
   readonly pool: KitePool | undefined;
   status(): IngestStatus;
 }
-
-/** Heartbeat key the REST health endpoint reads. */
-export const INGEST_HEARTBEAT = 'ingest';
 
 /**
  * Assembles the ingest role: the source (the Kite pool, or the mock feed when mock data is on),
@@ -171,12 +168,12 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
       running = true;
       while (!signal.aborted) {
         await state
-          .putHeartbeat(INGEST_HEARTBEAT, JSON.stringify(status()), 15_000)
+          .putHeartbeat(Heartbeats.ingest, JSON.stringify(status()), 15_000)
           .catch((error: unknown) => logger.warn('Heartbeat not written', { error: describeError(error) }));
         await sleep(5000, undefined, { signal }).catch(() => {});
       }
       running = false;
-      await state.putHeartbeat(INGEST_HEARTBEAT, JSON.stringify(status()), 15_000).catch(() => {});
+      await state.putHeartbeat(Heartbeats.ingest, JSON.stringify(status()), 15_000).catch(() => {});
     },
   });
 

@@ -1,36 +1,18 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { configFromEnvironment, createComponents, runMain } from '../shared/wiring.js';
+import { ingestRole } from './ingest-role.js';
+import { LeaderLease } from './leader-lease.js';
 import { type Service, supervise } from './supervisor.js';
 
 /**
  * The ingest task's entry point (Fargate). It validates configuration, connects its dependencies
- * and supervises its services until SIGTERM or SIGINT, then shuts them down within 30 s.
- * `INGEST_ROLES` picks the roles; the services of each role are added as they are built.
+ * (failing clearly, with nothing left running, when Redis or DynamoDB is unreachable), and
+ * supervises the services of its roles until SIGTERM or SIGINT, then shuts them down within 30 s,
+ * publishing every queued tick first.
  */
 async function main(): Promise<void> {
   const config = configFromEnvironment();
   const components = await createComponents(config, 'ingest-task');
   const { logger } = components;
-  const services: Service[] = [
-    {
-      // Logs when the bus is lost and when it is back, once per change rather than on every check.
-      name: 'bus-health',
-      run: async (signal) => {
-        let healthy = true;
-        while (!signal.aborted) {
-          const ok = await components.bus.check().then(
-            () => true,
-            () => false,
-          );
-          if (ok !== healthy)
-            (ok ? logger.info : logger.error).call(logger, ok ? 'Bus reachable again' : 'Bus unreachable');
-          healthy = ok;
-          await sleep(5000, undefined, { signal }).catch(() => {});
-        }
-      },
-    },
-  ];
-
   const shutdown = new AbortController();
   for (const name of ['SIGTERM', 'SIGINT'] as const) {
     process.once(name, () => {
@@ -38,7 +20,29 @@ async function main(): Promise<void> {
       shutdown.abort();
     });
   }
-  logger.info('Ingest task started', { environment: config.environment, bus: config.redis.url ? 'redis' : 'memory' });
+  try {
+    await components.checkDatabase();
+  } catch (error) {
+    await components.close();
+    throw new Error(`DynamoDB is unreachable: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+
+  const services: Service[] = [];
+  if (config.roles.includes('ingest')) {
+    const lease = new LeaderLease({ state: components.state, logger });
+    if (!(await lease.acquire(shutdown.signal))) {
+      await components.close();
+      return;
+    }
+    const instruments = await components.loadInstruments();
+    const role = ingestRole({ ...components, instruments });
+    services.push(lease, ...role.services);
+    logger.info('Ingest role ready', { instruments: instruments.length, source: role.status().source });
+  }
+  if (config.roles.includes('fanout')) logger.warn('The fanout role is not part of this build yet');
+
   const outcome = await supervise(services, shutdown.signal, logger);
   await components.close();
   if (outcome.failure || outcome.unfinished.length > 0) process.exitCode = 1;

@@ -37,14 +37,14 @@ export async function supervise(
   let failure: SupervisorOutcome['failure'];
   const finished = new Set<string>();
   const runs = services.map(async (service) => {
-    logger.info('Service starting', { service: service.name });
+    logger.info('Service starting', { task: service.name });
     try {
       await service.run(stop.signal);
       if (!stop.signal.aborted)
-        logger.warn('Service stopped on its own; stopping the others', { service: service.name });
+        logger.warn('Service stopped on its own; stopping the others', { task: service.name });
     } catch (error) {
       failure ??= { service: service.name, error };
-      logger.error('Service failed; stopping the others', { service: service.name, error: describeError(error) });
+      logger.error('Service failed; stopping the others', { task: service.name, error: describeError(error) });
     } finally {
       finished.add(service.name);
       stop.abort();
@@ -63,6 +63,6 @@ export async function supervise(
   clearTimeout(timer);
   signal.removeEventListener('abort', forward);
   const unfinished = services.map((s) => s.name).filter((name) => !finished.has(name));
-  for (const service of unfinished) logger.error('Service did not stop before the deadline', { service });
+  for (const service of unfinished) logger.error('Service did not stop before the deadline', { task: service });
   return { ...(failure && { failure }), unfinished };
 }

@@ -1,11 +1,20 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDbSubscriptionStore } from './adapters/dynamodb/dynamodb-subscription-store.js';
+import { KiteRestClient } from './adapters/kite/kite-rest-client.js';
+import { MemoryLiveStateStore } from './adapters/memory/memory-live-state-store.js';
 import { MemoryTickBus } from './adapters/memory/memory-tick-bus.js';
+import { RedisLiveStateStore } from './adapters/redis/redis-live-state-store.js';
 import { RedisTickBus } from './adapters/redis/redis-tick-bus.js';
 import { SystemClock } from './adapters/system-clock.js';
 import { type Config, loadConfig } from './config.js';
 import { ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
+import { istDate } from './domain/market/calendar-dates.js';
+import { mockInstruments } from './domain/market/mock-instruments.js';
 import type { Clock } from './ports/clock.js';
+import type { LiveStateStore } from './ports/live-state-store.js';
+import type { Instrument } from './ports/market-data.js';
+import type { SubscriptionStore } from './ports/subscription-store.js';
 import type { TickBus } from './ports/tick-bus.js';
 import { physicalTableName, Tables } from './tables.js';
 
@@ -28,8 +37,16 @@ export interface Components {
   /** Redis when `REDIS_URL` is set, the in-process bus otherwise. */
   readonly bus: TickBus;
   readonly dynamodb: DynamoDBClient;
+  /** Latest ticks, heartbeats and leases: on Redis when `REDIS_URL` is set, in memory otherwise. */
+  readonly state: LiveStateStore;
+  readonly subscriptions: SubscriptionStore;
   /** Resolves when DynamoDB answers for the platform's tables. */
   checkDatabase(): Promise<void>;
+  /**
+   * The instrument registry: the mock NIFTY and BANKNIFTY chains when mock data is on, Kite's
+   * instrument master (through the first account) otherwise.
+   */
+  loadInstruments(): Promise<readonly Instrument[]>;
   /** Releases every connection; safe to call twice. */
   close(): Promise<void>;
 }
@@ -38,14 +55,38 @@ export interface Components {
 export async function createComponents(config: Config, serviceName: string): Promise<Components> {
   const logger = createLogger(serviceName, config);
   const bus = await createTickBus(config, logger);
+  let state: LiveStateStore;
+  try {
+    const url = config.redis.url?.reveal();
+    state = url === undefined ? new MemoryLiveStateStore() : await RedisLiveStateStore.connect(url);
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
   const dynamodb = createDynamoDbClient(config);
+  const clock = new SystemClock();
   let closed = false;
   return {
     config,
     logger,
-    clock: new SystemClock(),
+    clock,
     bus,
     dynamodb,
+    state,
+    subscriptions: new DynamoDbSubscriptionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix }),
+    loadInstruments: async () => {
+      const account = config.kite.accounts[0];
+      if (config.market.mockData || account === undefined) return mockInstruments({ anchorDate: istDate(clock.now()) });
+      const client = new KiteRestClient({
+        accountId: account.id,
+        apiKey: account.apiKey,
+        accessToken: account.accessToken.reveal(),
+        root: config.kite.apiUrl,
+        clock,
+        logger,
+      });
+      return client.instruments();
+    },
     checkDatabase: async () => {
       const TableName = physicalTableName(config.dynamodb.tablePrefix, Tables.subscriptions);
       await dynamodb.send(new DescribeTableCommand({ TableName }));
@@ -54,6 +95,7 @@ export async function createComponents(config: Config, serviceName: string): Pro
       if (closed) return;
       closed = true;
       await bus.close();
+      await state.close();
       dynamodb.destroy();
     },
   };

@@ -3,8 +3,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { httpHandler } from '../../functions/http/http-handler.js';
 import { httpRoutes } from '../../functions/routes.js';
+import { ingestRole } from '../../ingest-task/ingest-role.js';
+import { supervise } from '../../ingest-task/supervisor.js';
 import type { Config } from '../../shared/config.js';
 import type { ApiErrorResponse } from '../../shared/contracts/common.js';
+import type { Instrument } from '../../shared/ports/market-data.js';
+import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
 import { type Components, createComponents } from '../../shared/wiring.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
 import { createHttpGateway } from './http-gateway.js';
@@ -64,6 +68,12 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     throw error;
   }
 
+  const instruments = await components.loadInstruments();
+  await seedSubscriptions(components.subscriptions, instruments, components.clock.now());
+  const ingest = ingestRole({ ...components, instruments });
+  const stopIngest = new AbortController();
+  const ingesting = supervise(ingest.services, stopIngest.signal, components.logger);
+
   const rest = createHttpGateway(
     httpRoutes.map((route) => ({
       method: route.method,
@@ -90,6 +100,8 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
       throw error.code === 'EADDRINUSE' ? new PortInUseError(config.port) : error;
     });
   } catch (error) {
+    stopIngest.abort();
+    await ingesting;
     await components.close();
     await dynamo?.stop();
     throw error;
@@ -102,8 +114,43 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     close: async () => {
       server.close();
       server.closeAllConnections();
+      stopIngest.abort();
+      await ingesting;
       await components.close();
       await dynamo?.stop();
     },
   };
+}
+
+/**
+ * On a first start (no subscriptions yet), subscribes the nearest expiry's options of every
+ * underlying in the registry, so the platform streams something the moment it is up.
+ */
+async function seedSubscriptions(
+  store: SubscriptionStore,
+  instruments: readonly Instrument[],
+  nowMs: number,
+): Promise<void> {
+  if ((await store.list({ limit: 1 })).items.length > 0) return;
+  const options = instruments.filter(
+    (i) => (i.instrumentType === 'CE' || i.instrumentType === 'PE') && i.expiry !== null,
+  );
+  const nearest = new Map<string, string>();
+  for (const o of options) {
+    const current = nearest.get(o.name);
+    if (current === undefined || (o.expiry ?? '') < current) nearest.set(o.name, o.expiry ?? '');
+  }
+  for (const o of options.filter((i) => i.expiry === nearest.get(i.name))) {
+    await store.upsert(
+      {
+        instrumentToken: o.instrumentToken,
+        tradingsymbol: o.tradingsymbol,
+        segment: o.segment,
+        status: 'active',
+        requestedMode: 'FULL',
+        accountId: null,
+      },
+      nowMs,
+    );
+  }
 }

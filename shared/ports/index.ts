@@ -6,6 +6,7 @@ export type * from './clock.js';
 export type * from './connection-gateway.js';
 export type * from './connection-store.js';
 export type * from './live-state-store.js';
+export { Heartbeats } from './live-state-store.js';
 export type * from './market-data.js';
 export type * from './orders.js';
 export type * from './subscription-store.js';

@@ -23,3 +23,6 @@ export interface LiveStateStore {
   releaseLease(name: string, owner: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Heartbeat names: the ingest task writes its status under `ingest`; `/health` reads it. */
+export const Heartbeats = { ingest: 'ingest' } as const;
