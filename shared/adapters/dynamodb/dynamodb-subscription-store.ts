@@ -50,6 +50,20 @@ const NAMES = {
   '#updated': 'updated_at',
 } as const;
 
+/**
+ * `records` (sorted by token) with one record per token, the most recently written. While a status
+ * change propagates to the index, a record can briefly sit in both status partitions.
+ */
+function dedupe(records: readonly StoredSubscription[]): StoredSubscription[] {
+  const out: StoredSubscription[] = [];
+  for (const record of records) {
+    const previous = out.at(-1);
+    if (previous?.instrumentToken !== record.instrumentToken) out.push(record);
+    else if (record.updatedAt > previous.updatedAt) out[out.length - 1] = record;
+  }
+  return out;
+}
+
 /** What a {@link DynamoDbSubscriptionStore} needs. */
 export interface DynamoDbSubscriptionStoreOptions {
   /** The client to send with (the composition root's); the store does not destroy it. */
@@ -84,12 +98,13 @@ export interface DynamoDbSubscriptionStoreOptions {
  *   record written a moment ago may be missing from `list` and `listActive`, or listed under its
  *   previous status, for up to about a second. The reconciler's periodic run absorbs that.
  * - The cursor is base64url of `{"f":filter,"t":lastToken}`; a cursor from another filter, or one
- *   this store did not issue, is a {@link ValidationError} naming `cursor`. A cursor stays valid
+ *   this store did not issue, is a `ValidationError` naming `cursor`. A cursor stays valid
  *   however the table changes: the next page starts after its token.
  *
  * Failures: any SDK failure (network, throttling after the client's retries, a missing table)
- * rejects with `DependencyUnavailableError('dynamodb', …)` carrying the SDK error as `cause`;
- * bad input rejects with `ValidationError` before anything is sent.
+ * rejects with `DependencyUnavailableError('dynamodb', …)` carrying the SDK error as `cause`, and
+ * so does an item that is not in the stored shape (written by something else); bad input rejects
+ * with `ValidationError` before anything is sent. Retries and timeouts are the client's settings.
  */
 export class DynamoDbSubscriptionStore implements SubscriptionStore {
   readonly #documents: DynamoDBDocumentClient;
@@ -201,7 +216,7 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
     const want = limit + 1;
     const statuses = status === undefined ? SubscriptionStatus.options : [status];
     const partitions = await Promise.all(statuses.map((s) => this.#queryStatus(s, afterToken, want)));
-    const merged = partitions.flat().sort((a, b) => a.instrumentToken - b.instrumentToken);
+    const merged = dedupe(partitions.flat().sort((a, b) => a.instrumentToken - b.instrumentToken));
     const items = merged.slice(0, limit);
     const last = items.at(-1);
     return merged.length > limit && last ? { items, cursor: encodeCursor(filter, last.instrumentToken) } : { items };

@@ -12,8 +12,8 @@ import {
 } from '../dynamodb/subscription-store-input.js';
 
 /**
- * The {@link SubscriptionStore} inside one process: for unit tests and `npm start`'s in-memory
- * mode. It keeps the guarantees the DynamoDB store keeps, checked by the same contract suite, and
+ * The {@link SubscriptionStore} inside one process: for unit tests, and for the local platform
+ * where a database is not wanted. It keeps the guarantees the DynamoDB store keeps, checked by the same contract suite, and
  * accepts and rejects the same inputs (the rules and the cursor format are shared):
  *
  * - `upsert` keeps `createdAt` and sets `updatedAt` to `nowMs`; an `accountId` of `null` means "no
