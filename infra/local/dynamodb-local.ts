@@ -61,7 +61,18 @@ export async function ensureTables(client: DynamoDBClient, prefix: string): Prom
       } catch (error) {
         if (!(error instanceof ResourceInUseException)) throw error;
       }
-      await client.send(new DescribeTableCommand({ TableName: physicalTableName(prefix, table) }));
+      await waitUntilActive(client, physicalTableName(prefix, table));
     }),
   );
+}
+
+/** Waits until the table and its indexes are ACTIVE: dynalite reports CREATING briefly, and writes then fail. */
+async function waitUntilActive(client: DynamoDBClient, TableName: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName }));
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
+    if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`Table ${TableName} did not become ACTIVE`);
 }

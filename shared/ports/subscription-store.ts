@@ -28,7 +28,9 @@ export interface Page<T> {
  * - `deactivate` is a soft delete: the record stays, with status `inactive`.
  * - `list` pages through a stable order (by token) with an opaque cursor; a cursor from one filter
  *   is rejected by another.
- * - Account assignment is stable: once a token has an account it keeps it until changed explicitly.
+ * - Account assignment is stable: once a token has an account it keeps it until changed explicitly;
+ *   an upsert with `accountId: null` means "no preference" and keeps the existing account, while
+ *   `update({ accountId: null })` clears it.
  * - Every method rejects with `DependencyUnavailableError` when the store cannot be reached.
  */
 export interface SubscriptionStore {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_LIST_LIMIT } from '../../shared/adapters/dynamodb/subscription-store-input.js';
+import { MAX_LIST_LIMIT } from '../../shared/adapters/subscription-store-input.js';
 import type { SubscriptionMode, SubscriptionStatus } from '../../shared/contracts/common.js';
 import { ValidationError } from '../../shared/errors.js';
 import type { StoredSubscription, SubscriptionStore } from '../../shared/ports/subscription-store.js';

@@ -15,7 +15,7 @@ import {
   parseToken,
   type SubscriptionChanges,
   type SubscriptionInput,
-} from './subscription-store-input.js';
+} from '../subscription-store-input.js';
 
 /** The status index of the subscriptions table (partition `status`, sort `instrument_token`). */
 const STATUS_INDEX = Tables.subscriptions.globalSecondaryIndexes[0].indexName;

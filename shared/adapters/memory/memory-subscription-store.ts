@@ -9,7 +9,7 @@ import {
   parseToken,
   type SubscriptionChanges,
   type SubscriptionInput,
-} from '../dynamodb/subscription-store-input.js';
+} from '../subscription-store-input.js';
 
 /**
  * The {@link SubscriptionStore} inside one process: for unit tests, and for the local platform

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { InstrumentToken, SubscriptionMode, SubscriptionStatus } from '../../contracts/common.js';
-import { ValidationError } from '../../errors.js';
-import type { StoredSubscription } from '../../ports/subscription-store.js';
+import { InstrumentToken, SubscriptionMode, SubscriptionStatus } from '../contracts/common.js';
+import { ValidationError } from '../errors.js';
+import type { StoredSubscription } from '../ports/subscription-store.js';
 
 /**
  * The input rules and the cursor format every {@link SubscriptionStore} adapter shares, so the
