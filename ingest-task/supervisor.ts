@@ -40,8 +40,7 @@ export async function supervise(
     logger.info('Service starting', { task: service.name });
     try {
       await service.run(stop.signal);
-      if (!stop.signal.aborted)
-        logger.warn('Service stopped on its own; stopping the others', { task: service.name });
+      if (!stop.signal.aborted) logger.warn('Service stopped on its own; stopping the others', { task: service.name });
     } catch (error) {
       failure ??= { service: service.name, error };
       logger.error('Service failed; stopping the others', { task: service.name, error: describeError(error) });

@@ -152,7 +152,14 @@ export const EnvSchema = z.object({
 
   INGEST_ROLES: z
     .string()
-    .transform((v) => [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))])
+    .transform((v) => [
+      ...new Set(
+        v
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean),
+      ),
+    ])
     .pipe(z.array(z.enum(['ingest', 'fanout'], { message: 'must list ingest and/or fanout' })).min(1))
     .default(['ingest', 'fanout']),
   FANOUT_BATCH_INTERVAL_MS: int(50, 5000).default(250),

@@ -7,10 +7,10 @@ import { RedisLiveStateStore } from './adapters/redis/redis-live-state-store.js'
 import { RedisTickBus } from './adapters/redis/redis-tick-bus.js';
 import { SystemClock } from './adapters/system-clock.js';
 import { type Config, loadConfig } from './config.js';
-import { ConfigError, describeError } from './errors.js';
-import { createLogger, type Logger } from './logging.js';
 import { istDate } from './domain/market/calendar-dates.js';
 import { mockInstruments } from './domain/market/mock-instruments.js';
+import { ConfigError, describeError } from './errors.js';
+import { createLogger, type Logger } from './logging.js';
 import type { Clock } from './ports/clock.js';
 import type { LiveStateStore } from './ports/live-state-store.js';
 import type { Instrument } from './ports/market-data.js';
