@@ -4,7 +4,14 @@ import { kindSign, modelCode } from './option-pricing.js';
 import type { ImpliedVolatilityInput, ImpliedVolatilityResult } from './types.js';
 import { assertImpliedVolatilityInput } from './validation.js';
 
-const statusScratch = new Uint8Array(1);
+/** One-element columns through which the object API feeds the column-reading kernel. */
+const single = {
+  underlying: new Float64Array(1),
+  strike: new Float64Array(1),
+  timeToExpiryYears: new Float64Array(1),
+  price: new Float64Array(1),
+  status: new Uint8Array(1),
+};
 
 /**
  * Black-Scholes or Black-76 implied volatility of a premium by Jäckel's "Let's Be Rational":
@@ -23,17 +30,22 @@ export function impliedVolatility(input: ImpliedVolatilityInput): ImpliedVolatil
  * `{ volatility: NaN, status: 'invalid' }`, never an exception.
  */
 export function impliedVolatilityUnchecked(input: ImpliedVolatilityInput): ImpliedVolatilityResult {
+  single.underlying[0] = input.underlying;
+  single.strike[0] = input.strike;
+  single.timeToExpiryYears[0] = input.timeToExpiryYears;
+  single.price[0] = input.price;
   const volatility = impliedVolatilityKernel(
     kindSign(input.kind),
     modelCode(input.model),
-    input.underlying,
-    input.strike,
-    input.timeToExpiryYears,
-    input.price,
+    single.underlying,
+    single.strike,
+    single.timeToExpiryYears,
+    single.price,
+    0,
     input.rate,
     input.dividendYield ?? 0,
-    statusScratch,
+    single.status,
     0,
   );
-  return { volatility, status: ivStatusFromCode(statusScratch[0] ?? Number.NaN) };
+  return { volatility, status: ivStatusFromCode(single.status[0] ?? Number.NaN) };
 }

@@ -106,19 +106,29 @@ function logForwardMoneyness(
 }
 
 /**
- * Premium of a European option; NaN for invalid input. `sign` is `CALL` or `PUT`, `model` a
- * `PRICING_MODEL_CODE`.
+ * Premium of item `index` of the columns; NaN for invalid input. `sign` is `CALL` or `PUT`,
+ * `model` a `PRICING_MODEL_CODE`.
+ *
+ * The kernels read their per-item numbers from typed-array columns instead of taking them as
+ * arguments: V8 hands doubles to a function it does not inline as freshly allocated heap
+ * numbers, and these kernels are too large to inline, so column reads keep the batch loops free
+ * of allocation. The object API passes one-element columns.
  */
 export function priceKernel(
   sign: number,
   model: number,
-  underlying: number,
-  strike: number,
-  time: number,
-  volatility: number,
+  underlyings: Float64Array,
+  strikes: Float64Array,
+  times: Float64Array,
+  volatilities: Float64Array,
+  index: number,
   rate: number,
   dividendYield: number,
 ): number {
+  const underlying = underlyings[index] ?? Number.NaN;
+  const strike = strikes[index] ?? Number.NaN;
+  const time = times[index] ?? Number.NaN;
+  const volatility = volatilities[index] ?? Number.NaN;
   if (!isPricable(sign, model, underlying, strike, time, volatility, rate, dividendYield)) return Number.NaN;
   if (time === 0) return expiredValue(sign, underlying, strike);
   const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
@@ -127,8 +137,8 @@ export function priceKernel(
 }
 
 /**
- * Premium and the five Greeks (py_vollib units, see `Greeks`) written to `out` at the
- * `GREEKS_SLOT` positions; all NaN for invalid input.
+ * Premium and the five Greeks (py_vollib units, see `Greeks`) of item `index` of the columns,
+ * written to `out` at the `GREEKS_SLOT` positions; all NaN for invalid input.
  *
  * With no time value left to model (T = 0, or σ = 0), the option is its (discounted forward)
  * intrinsic value: delta is the probability-one exercise indicator (±1 in the money, 0 out of
@@ -139,14 +149,19 @@ export function priceKernel(
 export function greeksKernel(
   sign: number,
   model: number,
-  underlying: number,
-  strike: number,
-  time: number,
-  volatility: number,
+  underlyings: Float64Array,
+  strikes: Float64Array,
+  times: Float64Array,
+  volatilities: Float64Array,
+  index: number,
   rate: number,
   dividendYield: number,
   out: Float64Array,
 ): void {
+  const underlying = underlyings[index] ?? Number.NaN;
+  const strike = strikes[index] ?? Number.NaN;
+  const time = times[index] ?? Number.NaN;
+  const volatility = volatilities[index] ?? Number.NaN;
   if (!isPricable(sign, model, underlying, strike, time, volatility, rate, dividendYield)) {
     out.fill(Number.NaN, 0, 6);
     return;
@@ -216,8 +231,9 @@ export function greeksKernel(
 }
 
 /**
- * Implied volatility of a premium; the status code is written to `status[index]`. The volatility
- * is the solution for `ok`, 0 for `no-time-value` and NaN otherwise (see `IvStatus`).
+ * Implied volatility of the premium of item `index` of the columns; the status code is written
+ * to `status[statusIndex]`. The volatility is the solution for `ok`, 0 for `no-time-value` and
+ * NaN otherwise (see `IvStatus`).
  *
  * The premium is normalised by N = D·√(F·K) with the same arithmetic as `priceKernel`, so a
  * premium the pricer produced round-trips to its volatility to within the conditioning of the
@@ -226,22 +242,27 @@ export function greeksKernel(
 export function impliedVolatilityKernel(
   sign: number,
   model: number,
-  underlying: number,
-  strike: number,
-  time: number,
-  premium: number,
+  underlyings: Float64Array,
+  strikes: Float64Array,
+  times: Float64Array,
+  premiums: Float64Array,
+  index: number,
   rate: number,
   dividendYield: number,
   status: Uint8Array,
-  index: number,
+  statusIndex: number,
 ): number {
+  const underlying = underlyings[index] ?? Number.NaN;
+  const strike = strikes[index] ?? Number.NaN;
+  const time = times[index] ?? Number.NaN;
+  const premium = premiums[index] ?? Number.NaN;
   if (
     !isPricable(sign, model, underlying, strike, time, 0, rate, dividendYield) ||
     !(premium >= 0 && premium < Number.POSITIVE_INFINITY)
   ) {
-    return fail(status, index, IV_STATUS_CODE.invalid);
+    return fail(status, statusIndex, IV_STATUS_CODE.invalid);
   }
-  if (time === 0) return fail(status, index, IV_STATUS_CODE.expired);
+  if (time === 0) return fail(status, statusIndex, IV_STATUS_CODE.expired);
   const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
   const halfMoneyness = Math.exp(0.5 * x);
   const beta = premium / normaliser(strike, halfMoneyness, Math.exp(-rate * time));
@@ -249,24 +270,25 @@ export function impliedVolatilityKernel(
   // The normalised price lies in [intrinsic, e^{θx/2}). The intrinsic value comes from the
   // function the pricer adds it with, so a premium without time value leaves exactly none here.
   const ceiling = sign === CALL ? halfMoneyness : 1 / halfMoneyness;
-  if (beta >= ceiling) return fail(status, index, IV_STATUS_CODE['above-maximum']);
+  if (beta >= ceiling) return fail(status, statusIndex, IV_STATUS_CODE['above-maximum']);
   const intrinsic = normalisedIntrinsicCall(moneyness);
   const timeValue = beta - intrinsic;
   if (!(timeValue > 0)) {
-    if (timeValue < -INTRINSIC_TOLERANCE * intrinsic) return fail(status, index, IV_STATUS_CODE['below-intrinsic']);
-    status[index] = IV_STATUS_CODE['no-time-value'];
+    if (timeValue < -INTRINSIC_TOLERANCE * intrinsic)
+      return fail(status, statusIndex, IV_STATUS_CODE['below-intrinsic']);
+    status[statusIndex] = IV_STATUS_CODE['no-time-value'];
     return 0;
   }
   // Solved as the out-of-the-money call at −|x|, whose ceiling is e^{−|x|/2}.
   const otmCeiling = x > 0 ? 1 / halfMoneyness : halfMoneyness;
   const s = normalisedImpliedVolatilityOfOtmCall(timeValue, -Math.abs(x), otmCeiling);
-  if (s === Number.POSITIVE_INFINITY) return fail(status, index, IV_STATUS_CODE['above-maximum']);
+  if (s === Number.POSITIVE_INFINITY) return fail(status, statusIndex, IV_STATUS_CODE['above-maximum']);
   if (!(s > 0)) {
     // A positive time value below what double precision can resolve (subnormal).
-    status[index] = IV_STATUS_CODE['no-time-value'];
+    status[statusIndex] = IV_STATUS_CODE['no-time-value'];
     return 0;
   }
-  status[index] = IV_STATUS_CODE.ok;
+  status[statusIndex] = IV_STATUS_CODE.ok;
   return s / Math.sqrt(time);
 }
 

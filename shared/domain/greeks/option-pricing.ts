@@ -22,16 +22,32 @@ export function modelCode(model: PricingModel): number {
       : Number.NaN;
 }
 
+/** One-element columns through which the object API feeds the column-reading kernels. */
+const single = {
+  underlying: new Float64Array(1),
+  strike: new Float64Array(1),
+  timeToExpiryYears: new Float64Array(1),
+  volatility: new Float64Array(1),
+};
 const scratch = new Float64Array(6);
 
+function load(input: OptionInput): void {
+  single.underlying[0] = input.underlying;
+  single.strike[0] = input.strike;
+  single.timeToExpiryYears[0] = input.timeToExpiryYears;
+  single.volatility[0] = input.volatility;
+}
+
 function evaluate(input: OptionInput): void {
+  load(input);
   greeksKernel(
     kindSign(input.kind),
     modelCode(input.model),
-    input.underlying,
-    input.strike,
-    input.timeToExpiryYears,
-    input.volatility,
+    single.underlying,
+    single.strike,
+    single.timeToExpiryYears,
+    single.volatility,
+    0,
     input.rate,
     input.dividendYield ?? 0,
     scratch,
@@ -49,13 +65,15 @@ export function price(input: OptionInput): number {
 
 /** `price` without the input checks, for hot paths: invalid input gives NaN, never an exception. */
 export function priceUnchecked(input: OptionInput): number {
+  load(input);
   return priceKernel(
     kindSign(input.kind),
     modelCode(input.model),
-    input.underlying,
-    input.strike,
-    input.timeToExpiryYears,
-    input.volatility,
+    single.underlying,
+    single.strike,
+    single.timeToExpiryYears,
+    single.volatility,
+    0,
     input.rate,
     input.dividendYield ?? 0,
   );
