@@ -6,7 +6,7 @@ import { createLogger } from '../../shared/logging.js';
 import { startKiteRestServer } from '../support/kite-rest/kite-rest-server.js';
 import { captureLogs } from '../support/log-capture.js';
 
-const logger = createLogger('test', { logLevel: 'INFO', environment: 'test' });
+const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
 const accounts = { keyA: 'tokenA', keyB: 'tokenB' };
 let server: Awaited<ReturnType<typeof startKiteRestServer>>;
 
