@@ -24,9 +24,8 @@ async function main(): Promise<void> {
     await components.checkDatabase();
   } catch (error) {
     await components.close();
-    throw new Error(`DynamoDB is unreachable: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Failed to connect to database (DynamoDB): ${reason}`, { cause: error });
   }
 
   const services: Service[] = [];

@@ -4,6 +4,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { startLocalPlatform } from '../../infra/local/platform.js';
 import { loadConfig } from '../../shared/config.js';
 import { HealthResponse } from '../../shared/contracts/health.js';
+import { freePort, startRedisServer } from '../support/redis-server.js';
 
 /** Runs an entry point with `env` added and collects how it ended. */
 async function run(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -19,6 +20,26 @@ async function run(entry: string, env: Record<string, string>): Promise<{ code: 
   return { code, stderr };
 }
 
+/** Starts the ingest task and resolves `ready` once its role is up; `exited` gives the exit code. */
+function startIngest(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'ingest-task/main.ts'], {
+    env: { ...process.env, LOG_LEVEL: 'INFO', INGEST_ROLES: 'ingest', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ingest role ready')) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => reject(new Error(`ingest task exited with ${code} before it was ready:\n${output}`)));
+  });
+  return { process: child, ready, exited, output: () => output };
+}
+
 describe('entry points', () => {
   it.each([
     ['infra/local/start.ts', 'CIRCUIT_BREAKER_FAILURE_THRESHOLD', '-5'],
@@ -32,11 +53,55 @@ describe('entry points', () => {
     expect(stderr).toContain('Invalid configuration');
   });
 
-  it('ingest-task/main.ts exits with a clear message when Redis is unreachable', async () => {
-    const { code, stderr } = await run('ingest-task/main.ts', { REDIS_URL: 'redis://:sekret@127.0.0.1:1/0' });
-    expect(code).toBe(1);
-    expect(stderr).toContain('Failed to connect to Redis at 127.0.0.1:1');
-    expect(stderr).not.toContain('sekret');
+  it('TC-MATL-005, TC-ERR-002: ingest-task/main.ts fails clearly when Redis is unreachable and starts once it is back', async () => {
+    const server = await startRedisServer();
+    await server.stop();
+    const url = server.url.replace('redis://', 'redis://:sekret@');
+    const env = { REDIS_URL: url, DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'), TABLE_PREFIX: inject('tablePrefix') };
+    const failed = await run('ingest-task/main.ts', env);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(`Failed to connect to Redis at 127.0.0.1:${server.port}`);
+    expect(failed.stderr).not.toContain('sekret');
+    // The process is gone (no half-started state); once Redis is back the same start succeeds.
+    await server.start();
+    try {
+      const child = startIngest({ ...env, REDIS_URL: server.url });
+      await child.ready;
+      child.process.kill('SIGTERM');
+      expect(await child.exited).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('TC-ERR-011: ingest-task/main.ts fails clearly when the database is unreachable and starts once it is there', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const env = { DYNAMODB_ENDPOINT: closed, TABLE_PREFIX: inject('tablePrefix'), INGEST_ROLES: 'ingest' };
+    const failed = await run('ingest-task/main.ts', env);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('Failed to connect to database (DynamoDB)');
+    const child = startIngest({ ...env, DYNAMODB_ENDPOINT: inject('dynamodbEndpoint') });
+    await child.ready;
+    child.process.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+  });
+
+  it('TC-MATL-003: on SIGTERM the ingest task stops its services and exits by itself within 30 s', async () => {
+    const child = startIngest({
+      DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
+      TABLE_PREFIX: inject('tablePrefix'),
+      REDIS_URL: inject('redisUrl'),
+      STREAM_INTERVAL_SECONDS: '0.1',
+    });
+    await child.ready;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const stopping = Date.now();
+    child.process.kill('SIGTERM');
+    // Exiting on its own proves nothing lingers: no socket, timer or connection keeps the loop alive.
+    expect(await child.exited).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(30_000);
+    expect(child.output()).toContain('Shutting down');
+    expect(child.output()).not.toContain('did not stop before the deadline');
   });
 });
 
