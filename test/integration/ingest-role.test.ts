@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureTables, localDynamoDbClient } from '../../infra/local/dynamodb-local.js';
 import { type IngestRole, ingestRole } from '../../ingest-task/ingest-role.js';
 import { supervise } from '../../ingest-task/supervisor.js';
@@ -14,6 +14,7 @@ import { Heartbeats } from '../../shared/ports/live-state-store.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import { Channels } from '../../shared/ports/tick-bus.js';
 import { type KiteSimulator, startKiteSimulator } from '../support/kite/simulator.js';
+import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -23,7 +24,7 @@ import { waitFor } from '../support/wait.js';
  */
 
 const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
-const instruments = mockInstruments({ anchorDate: new Date().toISOString().slice(0, 10), strikesEachSide: 20 });
+const instruments = mockInstruments({ anchorDate: new Date().toISOString().slice(0, 10), strikesEachSide: 80 });
 const optionTokens = instruments
   .filter((i) => i.name === 'NIFTY' && (i.instrumentType === 'CE' || i.instrumentType === 'PE'))
   .map((i) => i.instrumentToken);
@@ -37,6 +38,11 @@ interface Running {
   bus: RedisTickBus;
   state: RedisLiveStateStore;
   ticksByToken: Map<number, number>;
+  /** Longest silence between two ticks of each token since `resetGaps`, in ms. */
+  maxGap: Map<number, number>;
+  resetGaps(): void;
+  /** Option ticks the listener received. */
+  received(): number;
   stop(): Promise<{ stoppedInMs: number; unfinished: readonly string[] }>;
 }
 
@@ -45,10 +51,19 @@ afterEach(async () => {
   for (const r of running.splice(0)) await r.stop();
 });
 
-async function start(activeCount: number): Promise<Running> {
+// A Redis of this file's own: other files publish the same mock instruments' ticks on the same channels.
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+async function start(activeCount: number, tickIntervalMs = 100): Promise<Running> {
   const sim = await startKiteSimulator({
     accounts: [{ apiKey: 'key', accessToken: 'token' }],
-    tickIntervalMs: 100,
+    tickIntervalMs,
     heartbeatIntervalMs: 200,
   });
   const prefix = `role-${randomUUID().slice(0, 8)}`;
@@ -62,15 +77,24 @@ async function start(activeCount: number): Promise<Running> {
     STREAM_INTERVAL_SECONDS: '0.2',
     LOG_LEVEL: 'SILENT',
   });
-  const bus = await RedisTickBus.connect(inject('redisUrl'));
-  const state = await RedisLiveStateStore.connect(inject('redisUrl'), { keyPrefix: `${prefix}:` });
+  const bus = await RedisTickBus.connect(redis.url);
+  const state = await RedisLiveStateStore.connect(redis.url, { keyPrefix: `${prefix}:` });
   const role = ingestRole({ config, logger, clock: new SystemClock(), bus, state, subscriptions: store, instruments });
   const ticksByToken = new Map<number, number>();
-  const listener = await RedisTickBus.connect(inject('redisUrl'));
-  await listener.psubscribe('ticker:*:options', (_channel, message) => {
+  const lastSeen = new Map<number, number>();
+  const maxGap = new Map<number, number>();
+  let received = 0;
+  const listener = await RedisTickBus.connect(redis.url);
+  await listener.psubscribe(`ticker:*:options`, (_channel, message) => {
     const parsed = JSON.parse(message) as { instrument_token: number } | { instrument_token: number }[];
+    const now = Date.now();
     for (const tick of Array.isArray(parsed) ? parsed : [parsed]) {
-      ticksByToken.set(tick.instrument_token, (ticksByToken.get(tick.instrument_token) ?? 0) + 1);
+      const token = tick.instrument_token;
+      received++;
+      ticksByToken.set(token, (ticksByToken.get(token) ?? 0) + 1);
+      const last = lastSeen.get(token);
+      if (last !== undefined) maxGap.set(token, Math.max(maxGap.get(token) ?? 0, now - last));
+      lastSeen.set(token, now);
     }
   });
   const shutdown = new AbortController();
@@ -83,6 +107,12 @@ async function start(activeCount: number): Promise<Running> {
     bus,
     state,
     ticksByToken,
+    maxGap,
+    resetGaps: () => {
+      maxGap.clear();
+      lastSeen.clear();
+    },
+    received: () => received,
     stop: async () => {
       if (stopped) return stopped;
       const began = Date.now();
@@ -200,6 +230,73 @@ describe('ingest role', () => {
     expect(results.every((result) => result.failed === 0)).toBe(true);
     await waitFor(() => streamed(r.sim).length === 8, { timeoutMs: 10_000 });
   });
+
+  it('TC-MATL-013: adding 10 to 50 streaming subscriptions keeps every stream going, with the new ones live within 10 s', async () => {
+    const r = await start(50, 200);
+    await waitFor(() => streamed(r.sim).length === 50, { timeoutMs: 10_000 });
+    const existing = optionTokens.slice(0, 50);
+    await waitFor(() => existing.every((t) => (r.ticksByToken.get(t) ?? 0) > 1), { timeoutMs: 10_000 });
+    r.resetGaps();
+    for (const token of optionTokens.slice(50, 60)) await subscribe(r.store, token);
+    const started = Date.now();
+    await r.bus.publish(Channels.control, '{}');
+    await waitFor(() => optionTokens.slice(50, 60).every((t) => (r.ticksByToken.get(t) ?? 0) > 0), {
+      timeoutMs: 10_000,
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const gaps = existing.map((t) => r.maxGap.get(t) ?? Number.POSITIVE_INFINITY);
+    expect(Math.max(...gaps)).toBeLessThan(5000);
+    expect(r.role.publisher.counters.dropped).toBe(0);
+  });
+
+  it('TC-MATL-050: reloads during streaming at 50 ticks/s neither deadlock nor pause streams, and lose no tick', async () => {
+    const r = await start(100, 2000);
+    await waitFor(() => streamed(r.sim).length === 100, { timeoutMs: 10_000 });
+    await waitFor(() => optionTokens.slice(0, 100).every((t) => (r.ticksByToken.get(t) ?? 0) > 1), {
+      timeoutMs: 15_000,
+    });
+    r.resetGaps();
+    for (const token of optionTokens.slice(100, 110)) await subscribe(r.store, token);
+    for (const token of optionTokens.slice(0, 5)) await r.store.deactivate(token, Date.now());
+    const started = Date.now();
+    await Promise.all([r.role.reconciler.trigger(), r.role.reconciler.trigger(), r.role.reconciler.trigger()]);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(streamed(r.sim)).toEqual([...optionTokens.slice(5, 110)].sort((a, b) => a - b));
+    await new Promise((resolve) => setTimeout(resolve, 4500));
+    // Streams at 2 s cadence: a pause of less than 1 s on top of it.
+    const gaps = optionTokens.slice(5, 100).map((t) => r.maxGap.get(t) ?? Number.POSITIVE_INFINITY);
+    expect(Math.max(...gaps)).toBeLessThan(3000);
+    await waitFor(() => r.received() === r.role.publisher.counters.published, {
+      message: 'every published tick to arrive',
+    });
+    expect(r.role.publisher.counters.dropped).toBe(0);
+  }, 60_000);
+
+  it('TC-REG-040, TC-PERF-022: adding 100 to 500 streaming subscriptions reloads in well under 30 s without a pause', async () => {
+    const r = await start(500, 500);
+    await waitFor(() => streamed(r.sim).length === 500, { timeoutMs: 20_000 });
+    await waitFor(() => optionTokens.slice(0, 500).every((t) => (r.ticksByToken.get(t) ?? 0) > 1), {
+      timeoutMs: 20_000,
+    });
+    r.resetGaps();
+    for (const token of optionTokens.slice(500, 600)) await subscribe(r.store, token);
+    const started = Date.now();
+    const result = await r.role.reconciler.trigger();
+    const reloadMs = Date.now() - started;
+    expect(result).toMatchObject({ added: 100, removed: 0, failed: 0 });
+    expect(reloadMs).toBeLessThan(30_000);
+    await waitFor(() => optionTokens.slice(500, 600).every((t) => (r.ticksByToken.get(t) ?? 0) > 0), {
+      timeoutMs: 60_000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const gaps = optionTokens.slice(0, 500).map((t) => r.maxGap.get(t) ?? Number.POSITIVE_INFINITY);
+    expect(Math.max(...gaps)).toBeLessThan(500 + 2000);
+    await waitFor(() => r.received() === r.role.publisher.counters.published, {
+      message: 'every published tick to arrive',
+    });
+    expect(r.role.publisher.counters.dropped).toBe(0);
+  }, 90_000);
 
   it('TC-MATL-004: stops during streaming within 30 s with every queued tick published', async () => {
     const r = await start(30);
