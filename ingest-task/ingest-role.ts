@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../shared/config.js';
 import type { MarketTick } from '../shared/contracts/tick.js';
+import { isMarketOpen } from '../shared/domain/market/market-hours.js';
 import { MOCK_UNDERLYINGS } from '../shared/domain/market/mock-instruments.js';
 import { MockMarket } from '../shared/domain/market/mock-market.js';
 import { UnderlyingBarAggregator } from '../shared/domain/market/underlying-bars.js';
@@ -16,8 +17,8 @@ import { UnderlyingBarPublisher } from './feeds/underlying-bar-publisher.js';
 import { KitePool } from './kite/kite-pool.js';
 import { TickPipeline } from './pipeline/tick-pipeline.js';
 import { type BackpressureLevel, TickPublisher } from './pipeline/tick-publisher.js';
-import { type DesiredStreams, Reconciler } from './reconcile/reconciler.js';
-import { KitePoolTarget, MockFeedTarget } from './reconcile/stream-targets.js';
+import { type DesiredStreams, Reconciler, type StreamTarget } from './reconcile/reconciler.js';
+import { KitePoolTarget, MarketHoursTarget, MockFeedTarget } from './reconcile/stream-targets.js';
 import type { Service } from './supervisor.js';
 
 /** What the ingest role needs; the composition root provides it. */
@@ -70,7 +71,15 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
     dividendYield: config.pricing.dividendYield,
   };
   const publisher = new TickPublisher({ bus, state, clock, logger });
-  const pipeline = new TickPipeline({ instruments, pricing, sink: publisher, clock, logger, isMock: mock });
+  const mockSource = 'mock-feed';
+  const pipeline = new TickPipeline({
+    instruments,
+    pricing,
+    sink: publisher,
+    clock,
+    logger,
+    isMock: (source) => mock || source === mockSource,
+  });
   const aggregator = new UnderlyingBarAggregator({
     intervalSeconds: config.market.streamIntervalSeconds,
     instruments: instruments.filter((i) => i.instrumentType === 'INDEX'),
@@ -93,32 +102,32 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
       .filter((i) => i.instrumentType === 'INDEX')
       .map((i) => [i.instrumentToken, { mode: 'full', accountId: null }] as const),
   );
+  // The mock market always exists: it is the source in mock mode, and outside market hours otherwise.
+  const mockTarget = new MockFeedTarget();
+  const market = new MockMarket({
+    seed: config.market.mockSeed,
+    instruments,
+    underlyings: Object.values(MOCK_UNDERLYINGS),
+    priceVariationBps: config.market.mockPriceVariationBps,
+    volumeVariation: config.market.mockVolumeVariation,
+    pricing: { rate: pricing.rate, dividendYield: pricing.dividendYield },
+  });
+  const services: Service[] = [
+    publisher,
+    bars,
+    new MockFeed({
+      name: mockSource,
+      market,
+      clock,
+      intervalMs: config.market.streamIntervalSeconds * 1000,
+      tokens: mockTarget.tokens,
+      onTicks,
+    }),
+  ];
   let pool: KitePool | undefined;
-  let mockTarget: MockFeedTarget | undefined;
-  const services: Service[] = [publisher, bars];
-  let reconciler: Reconciler;
-  if (mock) {
-    const target = new MockFeedTarget();
-    mockTarget = target;
-    const market = new MockMarket({
-      seed: config.market.mockSeed,
-      instruments,
-      underlyings: Object.values(MOCK_UNDERLYINGS),
-      priceVariationBps: config.market.mockPriceVariationBps,
-      volumeVariation: config.market.mockVolumeVariation,
-      pricing: { rate: pricing.rate, dividendYield: pricing.dividendYield },
-    });
-    services.push(
-      new MockFeed({
-        market,
-        clock,
-        intervalMs: config.market.streamIntervalSeconds * 1000,
-        tokens: target.tokens,
-        onTicks,
-      }),
-    );
-    reconciler = new Reconciler({ store: subscriptions, target, bus, clock, logger, baseline });
-  } else {
+  let target: StreamTarget = mockTarget;
+  let hours: MarketHoursTarget | undefined;
+  if (!mock) {
     const kitePool = new KitePool({
       url: config.kite.tickerUrl,
       accounts: config.kite.accounts.map((a) => ({
@@ -132,29 +141,47 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
       onTicks: (accountId, ticks) => onTicks(ticks, accountId),
     });
     pool = kitePool;
-    reconciler = new Reconciler({
-      store: subscriptions,
-      target: new KitePoolTarget(kitePool),
-      bus,
-      clock,
-      logger,
-      baseline,
-    });
+    const holidays = config.market.tradingHolidays;
+    const live = new KitePoolTarget(kitePool);
+    hours = config.market.followMarketHours
+      ? new MarketHoursTarget(live, mockTarget, isMarketOpen(clock.now(), holidays))
+      : undefined;
+    target = hours ?? live;
+    const switcher = hours;
     services.push({
       name: 'kite-pool',
       run: async (signal) => {
+        let cancel: (() => void) | undefined;
+        const check = () => {
+          cancel = clock.setTimeout(() => {
+            const open = isMarketOpen(clock.now(), holidays);
+            void switcher
+              ?.setOpen(open)
+              .then((moved) => {
+                if (moved)
+                  logger.info(open ? 'Market open: streaming from Kite' : 'Market closed: streaming the mock market');
+              })
+              .catch((error: unknown) => logger.error('Source switch failed', { error: describeError(error) }))
+              .finally(() => {
+                if (!signal.aborted) check();
+              });
+          }, 30_000);
+        };
+        if (switcher) check();
         if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        cancel?.();
         await kitePool.close();
       },
     });
   }
+  const reconciler = new Reconciler({ store: subscriptions, target, bus, clock, logger, baseline });
   services.push(reconciler);
 
   let running = false;
   const status = (): IngestStatus => ({
     running,
-    source: mock ? 'mock' : 'kite',
-    active_subscriptions: pool ? pool.metrics().subscribedTokens : (mockTarget?.tokens().size ?? 0),
+    source: mock || hours?.open === false ? 'mock' : 'kite',
+    active_subscriptions: (pool?.metrics().subscribedTokens ?? 0) + mockTarget.tokens().size,
     accounts: pool ? pool.metrics().accounts : { mock: { status: 'ok' } },
     backpressure: publisher.level,
     ticks_in: pipeline.counters.ticksIn,

@@ -142,6 +142,7 @@ export const EnvSchema = z.object({
   MOCK_VOLUME_VARIATION: num(0, 1).default(0.1),
   STREAM_INTERVAL_SECONDS: num(0.05, 3600).default(1),
   TRADING_HOLIDAYS: csv.pipe(z.array(isoDate)),
+  FOLLOW_MARKET_HOURS: bool.default(true),
 
   CIRCUIT_BREAKER_FAILURE_THRESHOLD: int(1, 1000).default(5),
   CIRCUIT_BREAKER_RECOVERY_TIMEOUT_SECONDS: num(0.001, 86_400).default(60),
@@ -221,6 +222,8 @@ export interface Config {
     readonly mockVolumeVariation: number;
     readonly streamIntervalSeconds: number;
     readonly tradingHolidays: readonly string[];
+    /** With Kite configured: stream the mock market outside 09:15–15:30 IST and on holidays. */
+    readonly followMarketHours: boolean;
   };
   /** Which roles this ingest-task process runs (one image, separate services in the cloud). */
   readonly roles: readonly ('ingest' | 'fanout')[];
@@ -307,6 +310,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       mockVolumeVariation: e.MOCK_VOLUME_VARIATION,
       streamIntervalSeconds: e.STREAM_INTERVAL_SECONDS,
       tradingHolidays: e.TRADING_HOLIDAYS,
+      followMarketHours: e.FOLLOW_MARKET_HOURS,
     },
     roles: e.INGEST_ROLES,
     realtime: {

@@ -18,7 +18,8 @@ export interface TickPipelineOptions {
   readonly sink: TickSink;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly isMock: boolean;
+  /** Whether ticks from `source` are mock data (clients see `is_mock`); the mock feed, or everything in mock mode. */
+  readonly isMock: (source: string | undefined) => boolean;
 }
 
 /** Counters of the pipeline; they only grow. */
@@ -68,9 +69,10 @@ export class TickPipeline {
   }
 
   /** Processes one batch of ticks from one source (an account's connection or the mock feed). */
-  readonly handle = (ticks: readonly MarketTick[], _source?: string): void => {
-    const { sink, clock, pricing, isMock, logger } = this.#options;
+  readonly handle = (ticks: readonly MarketTick[], source?: string): void => {
+    const { sink, clock, pricing, logger } = this.#options;
     const now = clock.now();
+    const isMock = this.#options.isMock(source);
     this.counters.ticksIn += ticks.length;
     // Underlying and futures first, so options in the same frame price against the newest level.
     for (const tick of ticks) {

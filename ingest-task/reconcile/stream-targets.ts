@@ -43,3 +43,40 @@ export class MockFeedTarget implements StreamTarget {
     return { added, removed, failed: 0 };
   }
 }
+
+/**
+ * Routes the desired streams to Kite while the market is open and to the mock feed while it is
+ * closed (a closed exchange sends nothing, and clients still want a live-looking chain to work
+ * with). Switching re-applies the last desired set to the newly active target and empties the
+ * other, so exactly one of them streams at any time.
+ */
+export class MarketHoursTarget implements StreamTarget {
+  #desired: DesiredStreams = new Map();
+  #open: boolean;
+
+  constructor(
+    readonly live: StreamTarget,
+    readonly mock: StreamTarget,
+    open: boolean,
+  ) {
+    this.#open = open;
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  async apply(desired: DesiredStreams): Promise<ApplyResult> {
+    this.#desired = desired;
+    const [active, idle] = this.#open ? [this.live, this.mock] : [this.mock, this.live];
+    await idle.apply(new Map());
+    return active.apply(desired);
+  }
+
+  /** Moves the streams to the source for the new state; does nothing when the state is unchanged. */
+  async setOpen(open: boolean): Promise<ApplyResult | undefined> {
+    if (open === this.#open) return undefined;
+    this.#open = open;
+    return this.apply(this.#desired);
+  }
+}

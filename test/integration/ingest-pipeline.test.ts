@@ -82,7 +82,7 @@ async function rig(redisUrl: string, logger: Logger = silent, extraInstruments: 
     sink: publisher,
     clock,
     logger,
-    isMock: false,
+    isMock: () => false,
   });
   const pool = new KitePool({
     url: sim.url,

@@ -75,6 +75,7 @@ async function start(activeCount: number, tickIntervalMs = 100): Promise<Running
     KITE_ACCOUNTS: 'primary:key:token',
     KITE_TICKER_URL: sim.url,
     STREAM_INTERVAL_SECONDS: '0.2',
+    FOLLOW_MARKET_HOURS: 'false',
     LOG_LEVEL: 'SILENT',
   });
   const bus = await RedisTickBus.connect(redis.url);
