@@ -1,3 +1,4 @@
+import { describeConnectionFailure } from '../shared/errors.js';
 import { configFromEnvironment, createComponents, runMain } from '../shared/wiring.js';
 import { ingestRole } from './ingest-role.js';
 import { LeaderLease } from './leader-lease.js';
@@ -24,7 +25,7 @@ async function main(): Promise<void> {
     await components.checkDatabase();
   } catch (error) {
     await components.close();
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = describeConnectionFailure(error);
     throw new Error(`Failed to connect to database (DynamoDB): ${reason}`, { cause: error });
   }
 

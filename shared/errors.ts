@@ -90,3 +90,19 @@ export function describeError(error: unknown): string {
   if (typeof error === 'object' && error !== null && 'message' in error) return String(error.message);
   return String(error);
 }
+
+/** Socket error codes that mean a host name did not resolve. */
+const DNS_FAILURES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME']);
+
+/**
+ * The reason a connection could not be made, worded for an operator: a name that does not resolve
+ * says so ("Failed to resolve hostname …") instead of a resolver code.
+ */
+export function describeConnectionFailure(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : '';
+  if (DNS_FAILURES.has(code)) {
+    const host = typeof error === 'object' && error !== null && 'hostname' in error ? String(error.hostname) : '';
+    return `Failed to resolve hostname${host ? ` ${host}` : ''}`;
+  }
+  return describeError(error);
+}

@@ -74,6 +74,20 @@ describe('entry points', () => {
     }
   });
 
+  it('TC-ERR-031: a host name that does not resolve fails start-up with "Failed to resolve hostname"', async () => {
+    const redis = await run('ingest-task/main.ts', { REDIS_URL: 'redis://no-such-host.invalid:6379' });
+    expect(redis.code).toBe(1);
+    expect(redis.stderr).toContain(
+      'Failed to connect to Redis at no-such-host.invalid:6379: Failed to resolve hostname',
+    );
+    const database = await run('ingest-task/main.ts', {
+      DYNAMODB_ENDPOINT: 'http://no-such-host.invalid:8000',
+      TABLE_PREFIX: inject('tablePrefix'),
+    });
+    expect(database.code).toBe(1);
+    expect(database.stderr).toContain('Failed to connect to database (DynamoDB): Failed to resolve hostname');
+  });
+
   it('TC-ERR-011: ingest-task/main.ts fails clearly when the database is unreachable and starts once it is there', async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     const env = { DYNAMODB_ENDPOINT: closed, TABLE_PREFIX: inject('tablePrefix'), INGEST_ROLES: 'ingest' };

@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { DependencyUnavailableError, describeError } from '../../errors.js';
+import { DependencyUnavailableError, describeConnectionFailure, describeError } from '../../errors.js';
 import type { BusMessageHandler, BusSubscription, TickBus } from '../../ports/tick-bus.js';
 import { describeTarget, reconnectDelay } from './redis-connection.js';
 
@@ -64,6 +64,13 @@ export class RedisTickBus implements TickBus {
     });
     const bus = new RedisTickBus(url, publisher, options);
     bus.#watch(publisher, 'publisher');
+    // ioredis rejects `connect` with "Connection is closed"; the socket's own error (a refused
+    // connection, a name that does not resolve) arrives as an event, and is what an operator needs.
+    let socketError: unknown;
+    const remember = (error: unknown) => {
+      socketError ??= error;
+    };
+    publisher.on('error', remember);
     try {
       await publisher.connect();
       await publisher.ping();
@@ -71,9 +78,11 @@ export class RedisTickBus implements TickBus {
       publisher.disconnect();
       throw new DependencyUnavailableError(
         'redis',
-        `Failed to connect to Redis at ${describeTarget(url)}: ${describeError(error)}`,
-        { cause: error },
+        `Failed to connect to Redis at ${describeTarget(url)}: ${describeConnectionFailure(socketError ?? error)}`,
+        { cause: socketError ?? error },
       );
+    } finally {
+      publisher.off('error', remember);
     }
     return bus;
   }
