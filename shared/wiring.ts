@@ -1,5 +1,6 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbSubscriptionStore } from './adapters/dynamodb/dynamodb-subscription-store.js';
+import { KiteMarketData } from './adapters/kite/kite-market-data.js';
 import { KiteRestClient } from './adapters/kite/kite-rest-client.js';
 import { MemoryLiveStateStore } from './adapters/memory/memory-live-state-store.js';
 import { MemoryTickBus } from './adapters/memory/memory-tick-bus.js';
@@ -11,9 +12,10 @@ import { istDate } from './domain/market/calendar-dates.js';
 import { mockInstruments } from './domain/market/mock-instruments.js';
 import { ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
+import { MockMarketData } from './market-data/mock-market-data.js';
 import type { Clock } from './ports/clock.js';
 import type { LiveStateStore } from './ports/live-state-store.js';
-import type { Instrument } from './ports/market-data.js';
+import type { Instrument, MarketData } from './ports/market-data.js';
 import type { SubscriptionStore } from './ports/subscription-store.js';
 import type { TickBus } from './ports/tick-bus.js';
 import { physicalTableName, Tables } from './tables.js';
@@ -47,6 +49,11 @@ export interface Components {
    * instrument master (through the first account) otherwise.
    */
   loadInstruments(): Promise<readonly Instrument[]>;
+  /**
+   * Historical candles and quotes: Kite REST across the configured accounts, or the deterministic
+   * mock history of the mock registry when mock data is on.
+   */
+  readonly marketData: MarketData;
   /** Releases every connection; safe to call twice. */
   close(): Promise<void>;
 }
@@ -66,6 +73,19 @@ export async function createComponents(config: Config, serviceName: string): Pro
   const dynamodb = createDynamoDbClient(config);
   const clock = new SystemClock();
   let closed = false;
+  const loadInstruments = async (): Promise<readonly Instrument[]> => {
+    const account = config.kite.accounts[0];
+    if (config.market.mockData || account === undefined) return mockInstruments({ anchorDate: istDate(clock.now()) });
+    const client = new KiteRestClient({
+      accountId: account.id,
+      apiKey: account.apiKey,
+      accessToken: account.accessToken.reveal(),
+      root: config.kite.apiUrl,
+      clock,
+      logger,
+    });
+    return client.instruments();
+  };
   return {
     config,
     logger,
@@ -74,19 +94,8 @@ export async function createComponents(config: Config, serviceName: string): Pro
     dynamodb,
     state,
     subscriptions: new DynamoDbSubscriptionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix }),
-    loadInstruments: async () => {
-      const account = config.kite.accounts[0];
-      if (config.market.mockData || account === undefined) return mockInstruments({ anchorDate: istDate(clock.now()) });
-      const client = new KiteRestClient({
-        accountId: account.id,
-        apiKey: account.apiKey,
-        accessToken: account.accessToken.reveal(),
-        root: config.kite.apiUrl,
-        clock,
-        logger,
-      });
-      return client.instruments();
-    },
+    loadInstruments,
+    marketData: createMarketData(config, clock, logger, loadInstruments),
     checkDatabase: async () => {
       const TableName = physicalTableName(config.dynamodb.tablePrefix, Tables.subscriptions);
       await dynamodb.send(new DescribeTableCommand({ TableName }));
@@ -99,6 +108,45 @@ export async function createComponents(config: Config, serviceName: string): Pro
       dynamodb.destroy();
     },
   };
+}
+
+/** The market-data source `config` asks for: Kite across every account, or the mock history. */
+function createMarketData(
+  config: Config,
+  clock: Clock,
+  logger: Logger,
+  loadInstruments: () => Promise<readonly Instrument[]>,
+): MarketData {
+  if (config.market.mockData || config.kite.accounts.length === 0) {
+    let cached: { date: string; instruments: Promise<readonly Instrument[]> } | undefined;
+    return new MockMarketData({
+      // The mock registry is anchored on today's date: rebuild it when the day changes.
+      instruments: () => {
+        const date = istDate(clock.now());
+        if (cached?.date !== date) cached = { date, instruments: loadInstruments() };
+        return cached.instruments;
+      },
+      seed: config.market.mockSeed,
+      rate: config.pricing.riskFreeRate,
+      dividendYield: config.pricing.dividendYield,
+      holidays: config.market.tradingHolidays,
+      now: () => clock.now(),
+    });
+  }
+  return new KiteMarketData({
+    clients: config.kite.accounts.map(
+      (account) =>
+        new KiteRestClient({
+          accountId: account.id,
+          apiKey: account.apiKey,
+          accessToken: account.accessToken.reveal(),
+          root: config.kite.apiUrl,
+          clock,
+          logger,
+        }),
+    ),
+    logger,
+  });
 }
 
 /** A DynamoDB client for the configured region, or for `DYNAMODB_ENDPOINT` (dynalite, LocalStack). */

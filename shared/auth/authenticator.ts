@@ -1,0 +1,95 @@
+import type { Config } from '../config.js';
+import { ApiKeyVerifier } from './api-keys.js';
+import { ForbiddenError, UnauthorizedError } from './errors.js';
+import { JwtVerifier, type JwtVerifierOptions } from './jwt-verifier.js';
+
+/** Who is calling, once authenticated. */
+export interface Principal {
+  /** How the caller proved it. */
+  readonly method: 'api-key' | 'jwt';
+  /**
+   * A stable id of the caller to throttle and log by: the token's `sub`, or a short digest of the
+   * API key (never the key itself).
+   */
+  readonly id: string;
+}
+
+/** The credentials of one request, however they arrived (headers for REST, query for WebSocket). */
+export interface Credentials {
+  readonly apiKey?: string | undefined;
+  readonly bearerToken?: string | undefined;
+}
+
+/**
+ * Reads credentials from HTTP headers (lower-case names, as API Gateway's payload 2.0 gives them):
+ * `x-api-key`, and `Authorization: Bearer <token>`. Other schemes count as no bearer token.
+ */
+export function credentialsFromHeaders(headers: Readonly<Record<string, string | undefined>>): Credentials {
+  const apiKey = headers['x-api-key']?.trim();
+  const authorization = headers.authorization?.trim();
+  const bearer = authorization === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+  return {
+    ...(apiKey !== undefined && apiKey !== '' && { apiKey }),
+    ...(bearer !== undefined && { bearerToken: bearer }),
+  };
+}
+
+/**
+ * Authenticates callers of the REST and WebSocket APIs: a bearer JWT when one is sent, otherwise
+ * an API key when keys are enabled. Missing credentials are a 401 ({@link UnauthorizedError}),
+ * credentials that do not check out a 403 ({@link ForbiddenError}), so clients can tell "log in"
+ * from "your login is wrong".
+ */
+export class Authenticator {
+  readonly #apiKeys: ApiKeyVerifier | undefined;
+  readonly #jwt: JwtVerifier;
+
+  /** `apiKeys` undefined means API keys are switched off (`API_KEY_ENABLED=false`). */
+  constructor(options: { apiKeys: ApiKeyVerifier | undefined; jwt: JwtVerifier }) {
+    this.#apiKeys = options.apiKeys;
+    this.#jwt = options.jwt;
+  }
+
+  async authenticate(credentials: Credentials): Promise<Principal> {
+    if (credentials.bearerToken !== undefined) {
+      const token = await this.#jwt.verify(credentials.bearerToken);
+      return { method: 'jwt', id: `sub-${token.subject}` };
+    }
+    if (credentials.apiKey !== undefined) {
+      if (this.#apiKeys === undefined) {
+        throw new UnauthorizedError('API keys are not accepted here: send Authorization: Bearer <token>');
+      }
+      const id = this.#apiKeys.verify(credentials.apiKey);
+      if (id === undefined) throw new ForbiddenError('Invalid API key');
+      return { method: 'api-key', id };
+    }
+    throw new UnauthorizedError(
+      this.#apiKeys === undefined
+        ? 'Authentication required: send Authorization: Bearer <token>'
+        : 'Authentication required: send x-api-key or Authorization: Bearer <token>',
+    );
+  }
+}
+
+/**
+ * The authenticator the configuration describes. HS256 tokens are accepted with `JWT_SECRET`; the
+ * built-in development secret is public, so it is refused in production and whenever a JWKS is
+ * configured (a deployment using its own issuer must not also accept tokens anyone can sign).
+ */
+export function authenticatorFromConfig(
+  config: Pick<Config, 'auth' | 'environment'>,
+  overrides: Partial<JwtVerifierOptions> = {},
+): Authenticator {
+  const { auth } = config;
+  const hsAllowed = !auth.jwtSecretIsDefault || (auth.jwksUrl === undefined && config.environment !== 'production');
+  return new Authenticator({
+    apiKeys: auth.apiKeyEnabled ? new ApiKeyVerifier(auth.apiKeys) : undefined,
+    jwt: new JwtVerifier({
+      ...(hsAllowed && { secret: auth.jwtSecret }),
+      ...(auth.jwksUrl !== undefined && { jwksUrl: auth.jwksUrl }),
+      ...(auth.issuer !== undefined && { issuer: auth.issuer }),
+      ...(auth.audience !== undefined && { audience: auth.audience }),
+      ...overrides,
+    }),
+  });
+}
