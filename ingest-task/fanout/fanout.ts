@@ -1,0 +1,317 @@
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { ConnectionGateway } from '../../shared/ports/connection-gateway.js';
+import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import type { Service } from '../supervisor.js';
+
+/**
+ * The fan-out: ticks from the bus to every WebSocket client subscribed to their token, and to no
+ * one else. Written by hand because no library does this shape of work: API Gateway has no
+ * broadcast, so each delivery is one PostToConnection; the work is keeping that cheap and fair.
+ *
+ * - **Encode once, write many.** Each tick is serialised once into its `{"type":"tick",…}` frame
+ *   and that same string goes to every subscriber.
+ * - **Per-connection queues, bounded.** Each connection has its own queue and at most one post in
+ *   flight (so its ticks stay in order). A slow or throttled client only fills its own queue;
+ *   past `maxQueue` its oldest ticks are dropped and counted, and nobody else waits for it.
+ * - **Batch mode.** A connection may ask for `batch` delivery: the latest tick per token is kept
+ *   and flushed as one `{"type":"ticks","data":[…]}` message per interval, which is what makes
+ *   thousands of clients fit the account's PostToConnection quota.
+ * - **Gone means gone.** A 410 removes the connection at once (and tells `onGone`, which cleans
+ *   the registry); a throttled post pauses that connection for a moment.
+ */
+
+/** How a connection wants its ticks. */
+export type Delivery = { readonly mode: 'tick' } | { readonly mode: 'batch'; readonly intervalMs: number };
+
+export interface FanoutOptions {
+  readonly bus: TickBus;
+  readonly gateway: ConnectionGateway;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Ticks one connection may have waiting before its oldest are dropped. Default 1000. */
+  readonly maxQueue?: number;
+  /** Posts in flight across all connections. Default 256. */
+  readonly maxInFlight?: number;
+  /** How long a throttled connection is left alone. Default 250 ms. */
+  readonly throttlePauseMs?: number;
+  /** Called when a post finds the connection gone (HTTP 410). */
+  readonly onGone?: (connectionId: string) => void;
+}
+
+/** Counters; they only grow. */
+export interface FanoutCounters {
+  messagesIn: number;
+  ticksIn: number;
+  malformed: number;
+  /** Ticks handed to a connection's queue (one per subscriber). */
+  deliveries: number;
+  posts: number;
+  /** Ticks dropped from the queue of a client that could not keep up. */
+  dropped: number;
+  gone: number;
+  throttled: number;
+  postErrors: number;
+}
+
+interface Connection {
+  readonly id: string;
+  readonly tokens: Set<number>;
+  delivery: Delivery;
+  /** Frames waiting (tick mode). */
+  queue: string[];
+  /** Latest tick JSON per token waiting (batch mode). */
+  latest: Map<number, string>;
+  posting: boolean;
+  pausedUntil: number;
+  cancelFlush?: () => void;
+  closed: boolean;
+}
+
+/** Largest message API Gateway accepts (128 KB); batch messages are split below it. */
+const MAX_MESSAGE_BYTES = 128 * 1024 - 64;
+
+export class Fanout implements Service {
+  readonly name = 'fanout';
+  readonly counters: FanoutCounters = {
+    messagesIn: 0,
+    ticksIn: 0,
+    malformed: 0,
+    deliveries: 0,
+    posts: 0,
+    dropped: 0,
+    gone: 0,
+    throttled: 0,
+    postErrors: 0,
+  };
+  readonly #options: FanoutOptions;
+  readonly #maxQueue: number;
+  readonly #maxInFlight: number;
+  readonly #connections = new Map<string, Connection>();
+  readonly #subscribers = new Map<number, Set<Connection>>();
+  /** Connections with something to send, waiting for a post slot. */
+  readonly #ready = new Set<Connection>();
+  #inFlight = 0;
+
+  constructor(options: FanoutOptions) {
+    this.#options = options;
+    this.#maxQueue = options.maxQueue ?? 1000;
+    this.#maxInFlight = options.maxInFlight ?? 256;
+  }
+
+  /** Connections known to this instance. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Registers a connection (idempotent); it receives nothing until it subscribes. */
+  addConnection(connectionId: string, delivery: Delivery = { mode: 'tick' }): void {
+    if (this.#connections.has(connectionId)) return;
+    this.#connections.set(connectionId, {
+      id: connectionId,
+      tokens: new Set(),
+      delivery,
+      queue: [],
+      latest: new Map(),
+      posting: false,
+      pausedUntil: 0,
+      closed: false,
+    });
+    if (delivery.mode === 'batch') this.setDelivery(connectionId, delivery);
+  }
+
+  /** Forgets a connection and everything queued for it. */
+  removeConnection(connectionId: string): void {
+    const connection = this.#connections.get(connectionId);
+    if (!connection) return;
+    connection.closed = true;
+    connection.cancelFlush?.();
+    for (const token of connection.tokens) this.#unindex(token, connection);
+    this.#connections.delete(connectionId);
+    this.#ready.delete(connection);
+  }
+
+  /** Adds tokens to a connection's subscriptions; returns its full token list. */
+  subscribe(connectionId: string, tokens: readonly number[]): number[] {
+    const connection = this.#connections.get(connectionId);
+    if (!connection) return [];
+    for (const token of tokens) {
+      if (connection.tokens.has(token)) continue;
+      connection.tokens.add(token);
+      let set = this.#subscribers.get(token);
+      if (!set) {
+        set = new Set();
+        this.#subscribers.set(token, set);
+      }
+      set.add(connection);
+    }
+    return [...connection.tokens];
+  }
+
+  /** Removes tokens from a connection's subscriptions; nothing more of them is delivered. */
+  unsubscribe(connectionId: string, tokens: readonly number[]): number[] {
+    const connection = this.#connections.get(connectionId);
+    if (!connection) return [];
+    for (const token of tokens) {
+      if (!connection.tokens.delete(token)) continue;
+      this.#unindex(token, connection);
+      connection.latest.delete(token);
+    }
+    return [...connection.tokens];
+  }
+
+  /** Switches a connection between per-tick and batched delivery. */
+  setDelivery(connectionId: string, delivery: Delivery): void {
+    const connection = this.#connections.get(connectionId);
+    if (!connection) return;
+    connection.cancelFlush?.();
+    delete connection.cancelFlush;
+    connection.delivery = delivery;
+    if (delivery.mode === 'batch') this.#scheduleFlush(connection, delivery.intervalMs);
+  }
+
+  /** Delivers one bus message (a tick object or an array of them). Malformed ones are counted, logged and skipped. */
+  readonly deliver = (_channel: string, message: string): void => {
+    this.counters.messagesIn++;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      this.counters.malformed++;
+      this.#options.logger.warn('Malformed bus message skipped', { sample: message.slice(0, 200) });
+      return;
+    }
+    const ticks = Array.isArray(parsed) ? parsed : [parsed];
+    for (const tick of ticks) {
+      const token = (tick as { instrument_token?: unknown } | null)?.instrument_token;
+      if (typeof token !== 'number') {
+        this.counters.malformed++;
+        continue;
+      }
+      this.counters.ticksIn++;
+      const subscribers = this.#subscribers.get(token);
+      if (!subscribers || subscribers.size === 0) continue;
+      const data = JSON.stringify(tick);
+      let frame: string | undefined;
+      for (const connection of subscribers) {
+        this.counters.deliveries++;
+        if (connection.delivery.mode === 'batch') {
+          connection.latest.set(token, data);
+          continue;
+        }
+        frame ??= `{"type":"tick","data":${data}}`;
+        connection.queue.push(frame);
+        if (connection.queue.length > this.#maxQueue) {
+          connection.queue.shift();
+          this.counters.dropped++;
+        }
+        this.#markReady(connection);
+      }
+    }
+  };
+
+  /** Subscribes to every tick channel and delivers until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const subscription = await this.#options.bus.psubscribe(Channels.allTicks, this.deliver);
+    try {
+      if (!signal.aborted) {
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      }
+    } finally {
+      await subscription.unsubscribe().catch(() => {});
+      for (const id of [...this.#connections.keys()]) this.removeConnection(id);
+    }
+  }
+
+  #unindex(token: number, connection: Connection): void {
+    const set = this.#subscribers.get(token);
+    set?.delete(connection);
+    if (set?.size === 0) this.#subscribers.delete(token);
+  }
+
+  #markReady(connection: Connection): void {
+    if (connection.posting) return;
+    this.#ready.add(connection);
+    this.#pump();
+  }
+
+  #pump(): void {
+    const now = this.#options.clock.now();
+    for (const connection of this.#ready) {
+      if (this.#inFlight >= this.#maxInFlight) return;
+      this.#ready.delete(connection);
+      if (connection.closed || connection.posting) continue;
+      if (connection.pausedUntil > now) {
+        this.#options.clock.setTimeout(() => this.#markReady(connection), connection.pausedUntil - now);
+        continue;
+      }
+      const payload = connection.queue.shift();
+      if (payload === undefined) continue;
+      void this.#post(connection, payload);
+    }
+  }
+
+  async #post(connection: Connection, payload: string): Promise<void> {
+    connection.posting = true;
+    this.#inFlight++;
+    this.counters.posts++;
+    try {
+      const outcome = await this.#options.gateway.post(connection.id, payload);
+      if (outcome === 'gone') {
+        this.counters.gone++;
+        this.removeConnection(connection.id);
+        this.#options.onGone?.(connection.id);
+      } else if (outcome === 'throttled') {
+        this.counters.throttled++;
+        connection.queue.unshift(payload);
+        connection.pausedUntil = this.#options.clock.now() + (this.#options.throttlePauseMs ?? 250);
+      }
+    } catch (error) {
+      this.counters.postErrors++;
+      this.#options.logger.warn('Post to connection failed', {
+        connectionId: connection.id,
+        error: describeError(error),
+      });
+    } finally {
+      connection.posting = false;
+      this.#inFlight--;
+      if (!connection.closed && connection.queue.length > 0) this.#ready.add(connection);
+      this.#pump();
+    }
+  }
+
+  #scheduleFlush(connection: Connection, intervalMs: number): void {
+    connection.cancelFlush = this.#options.clock.setTimeout(() => {
+      if (connection.closed) return;
+      this.#flushBatch(connection);
+      if (connection.delivery.mode === 'batch') this.#scheduleFlush(connection, intervalMs);
+    }, intervalMs);
+  }
+
+  #flushBatch(connection: Connection): void {
+    if (connection.latest.size === 0) return;
+    const items = [...connection.latest.values()];
+    connection.latest.clear();
+    let chunk: string[] = [];
+    let size = 0;
+    const emit = () => {
+      if (chunk.length === 0) return;
+      connection.queue.push(`{"type":"ticks","data":[${chunk.join(',')}]}`);
+      if (connection.queue.length > this.#maxQueue) {
+        connection.queue.shift();
+        this.counters.dropped++;
+      }
+      chunk = [];
+      size = 0;
+    };
+    for (const item of items) {
+      const bytes = Buffer.byteLength(item) + 1;
+      if (size + bytes > MAX_MESSAGE_BYTES) emit();
+      chunk.push(item);
+      size += bytes;
+    }
+    emit();
+    this.#markReady(connection);
+  }
+}

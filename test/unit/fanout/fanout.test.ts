@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { Fanout } from '../../../ingest-task/fanout/fanout.js';
+import { ManualClock } from '../../../shared/adapters/manual-clock.js';
+import { MemoryConnectionGateway } from '../../../shared/adapters/memory/memory-connection-gateway.js';
+import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
+import { SystemClock } from '../../../shared/adapters/system-clock.js';
+import { TickMessage, TicksMessage } from '../../../shared/contracts/websocket.js';
+import { createLogger } from '../../../shared/logging.js';
+import { sampleOptionSnapshot } from '../../support/fixtures.js';
+import { captureLogs } from '../../support/log-capture.js';
+import { sleep, waitFor } from '../../support/wait.js';
+
+const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
+const A = 256265;
+const B = 260105;
+const tick = (token: number, last_price = 250) => sampleOptionSnapshot({ instrument_token: token, last_price });
+
+function setup(options: { clock?: ManualClock | SystemClock; maxQueue?: number } = {}) {
+  const gateway = new MemoryConnectionGateway();
+  const gone: string[] = [];
+  const fanout = new Fanout({
+    bus: new MemoryTickBus(),
+    gateway,
+    clock: options.clock ?? new SystemClock(),
+    logger,
+    ...(options.maxQueue !== undefined && { maxQueue: options.maxQueue }),
+    onGone: (id) => gone.push(id),
+  });
+  const connect = (id: string, tokens: number[]) => {
+    gateway.connect(id);
+    fanout.addConnection(id);
+    fanout.subscribe(id, tokens);
+  };
+  const ticksOf = (id: string) => gateway.received(id).map((m) => TickMessage.parse(JSON.parse(m)).data);
+  return { gateway, fanout, gone, connect, ticksOf };
+}
+
+describe('Fanout', () => {
+  it('TC-WSS-030: a tick reaches its token’s three subscribers and none of the other token’s two', async () => {
+    const { fanout, connect, ticksOf } = setup();
+    for (const id of ['a1', 'a2', 'a3']) connect(id, [A]);
+    for (const id of ['b1', 'b2']) connect(id, [B]);
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A)));
+    await waitFor(() => ['a1', 'a2', 'a3'].every((id) => ticksOf(id).length === 1));
+    for (const id of ['a1', 'a2', 'a3']) expect(ticksOf(id)).toEqual([tick(A)]);
+    await sleep(20);
+    expect(ticksOf('b1')).toEqual([]);
+    expect(ticksOf('b2')).toEqual([]);
+    expect(fanout.counters).toMatchObject({ ticksIn: 1, deliveries: 3, posts: 3 });
+  });
+
+  it('delivers arrays from one bus message tick by tick, in order, and honours unsubscribe', async () => {
+    const { fanout, connect, ticksOf } = setup();
+    connect('c', [A, B]);
+    fanout.deliver('ticker:nifty:options', JSON.stringify([tick(A, 1), tick(B, 2), tick(A, 3)]));
+    await waitFor(() => ticksOf('c').length === 3);
+    expect(ticksOf('c').map((t) => t.last_price)).toEqual([1, 2, 3]);
+    expect(fanout.unsubscribe('c', [A])).toEqual([B]);
+    fanout.deliver('ticker:nifty:options', JSON.stringify([tick(A, 4), tick(B, 5)]));
+    await waitFor(() => ticksOf('c').length === 4);
+    await sleep(20);
+    expect(ticksOf('c').map((t) => t.last_price)).toEqual([1, 2, 3, 5]);
+  });
+
+  it('TC-WSS-031: a client gone before the tick is skipped silently, cleaned up, and the others still get it', async () => {
+    const { gateway, fanout, gone, connect, ticksOf } = setup();
+    connect('stays', [A]);
+    connect('leaves', [A]);
+    await gateway.close('leaves');
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A)));
+    await waitFor(() => gone.length === 1 && ticksOf('stays').length === 1);
+    expect(gone).toEqual(['leaves']);
+    expect(fanout.connections).toBe(1);
+    expect(fanout.counters.postErrors).toBe(0);
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A)));
+    await waitFor(() => ticksOf('stays').length === 2);
+    expect(fanout.counters.gone).toBe(1);
+  });
+
+  it('TC-WSS-032: ten clients on one token each receive all 100 ticks sent at 100 per second, none dropped', async () => {
+    const { fanout, connect, ticksOf } = setup();
+    const ids = Array.from({ length: 10 }, (_, i) => `client-${i}`);
+    for (const id of ids) connect(id, [A]);
+    for (let i = 0; i < 100; i++) {
+      fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A, i)));
+      await sleep(10);
+    }
+    await waitFor(() => ids.every((id) => ticksOf(id).length === 100));
+    for (const id of ids)
+      expect(ticksOf(id).map((t) => t.last_price)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(fanout.counters.dropped).toBe(0);
+    expect(fanout.counters.throttled).toBe(0);
+  });
+
+  it('TC-PERF-031: a slow client fills only its own bounded queue; fast clients are unaffected', async () => {
+    const { gateway, fanout, connect, ticksOf } = setup({ maxQueue: 20 });
+    connect('fast', [A]);
+    connect('slow', [A]);
+    gateway.slow('slow', 50);
+    // Ticks arrive over many event-loop turns, as bus messages do.
+    for (let i = 0; i < 200; i++) {
+      fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A, i)));
+      if (i % 5 === 4) await sleep(1);
+    }
+    await waitFor(() => ticksOf('fast').length === 200, { message: 'the fast client to get everything' });
+    expect(ticksOf('slow').length).toBeLessThan(10);
+    // Every tick for the slow client is either delivered or counted as dropped; the newest survive.
+    await waitFor(() => ticksOf('slow').length + fanout.counters.dropped === 200, { timeoutMs: 5000 });
+    expect(fanout.counters.dropped).toBeGreaterThan(100);
+    expect(ticksOf('slow').at(-1)?.last_price).toBe(199);
+  });
+
+  it('backs off a throttled connection and then delivers in order', async () => {
+    const { gateway, fanout, connect, ticksOf } = setup();
+    connect('c', [A]);
+    gateway.throttle('c', 2);
+    for (let i = 0; i < 3; i++) fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A, i)));
+    await waitFor(() => ticksOf('c').length === 3, { timeoutMs: 3000 });
+    expect(ticksOf('c').map((t) => t.last_price)).toEqual([0, 1, 2]);
+    expect(fanout.counters.throttled).toBe(2);
+  });
+
+  it('batch mode sends the latest tick per token once per interval as one "ticks" message', async () => {
+    const clock = new ManualClock(0);
+    const { gateway, fanout } = setup({ clock });
+    gateway.connect('batched');
+    fanout.addConnection('batched', { mode: 'batch', intervalMs: 250 });
+    fanout.subscribe('batched', [A, B]);
+    for (let i = 0; i < 50; i++)
+      fanout.deliver('ticker:nifty:options', JSON.stringify([tick(A, i), tick(B, 1000 + i)]));
+    expect(gateway.received('batched')).toEqual([]);
+    clock.advance(250);
+    await waitFor(() => gateway.received('batched').length === 1);
+    const message = TicksMessage.parse(JSON.parse(gateway.received('batched')[0] ?? ''));
+    expect(message.data.map((t) => [t.instrument_token, t.last_price])).toEqual([
+      [A, 49],
+      [B, 1049],
+    ]);
+    clock.advance(250);
+    await sleep(10);
+    expect(gateway.received('batched')).toHaveLength(1);
+  });
+
+  it('TC-WSS-043: skips a malformed bus message with a log line and goes on with the next', async () => {
+    const { result, logs } = await captureLogs(async (log) => {
+      const gateway = new MemoryConnectionGateway();
+      const fanout = new Fanout({ bus: new MemoryTickBus(), gateway, clock: new SystemClock(), logger: log });
+      gateway.connect('c');
+      fanout.addConnection('c');
+      fanout.subscribe('c', [A]);
+      fanout.deliver('ticker:nifty:options', '{not json');
+      fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A)));
+      await waitFor(() => gateway.received('c').length === 1);
+      return fanout.counters;
+    });
+    expect(result.malformed).toBe(1);
+    expect(logs.some((l) => l.message === 'Malformed bus message skipped' && l.sample === '{not json')).toBe(true);
+  });
+});
