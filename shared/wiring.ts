@@ -76,15 +76,7 @@ export async function createComponents(config: Config, serviceName: string): Pro
   const loadInstruments = async (): Promise<readonly Instrument[]> => {
     const account = config.kite.accounts[0];
     if (config.market.mockData || account === undefined) return mockInstruments({ anchorDate: istDate(clock.now()) });
-    const client = new KiteRestClient({
-      accountId: account.id,
-      apiKey: account.apiKey,
-      accessToken: account.accessToken.reveal(),
-      root: config.kite.apiUrl,
-      clock,
-      logger,
-    });
-    return client.instruments();
+    return kiteRestClient(config, account, clock, logger).instruments();
   };
   return {
     config,
@@ -134,17 +126,24 @@ function createMarketData(
     });
   }
   return new KiteMarketData({
-    clients: config.kite.accounts.map(
-      (account) =>
-        new KiteRestClient({
-          accountId: account.id,
-          apiKey: account.apiKey,
-          accessToken: account.accessToken.reveal(),
-          root: config.kite.apiUrl,
-          clock,
-          logger,
-        }),
-    ),
+    clients: config.kite.accounts.map((account) => kiteRestClient(config, account, clock, logger)),
+    logger,
+  });
+}
+
+/** The Kite REST client of one configured account. */
+function kiteRestClient(
+  config: Config,
+  account: Config['kite']['accounts'][number],
+  clock: Clock,
+  logger: Logger,
+): KiteRestClient {
+  return new KiteRestClient({
+    accountId: account.id,
+    apiKey: account.apiKey,
+    accessToken: account.accessToken.reveal(),
+    root: config.kite.apiUrl,
+    clock,
     logger,
   });
 }
