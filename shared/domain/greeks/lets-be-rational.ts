@@ -1,6 +1,12 @@
-import { erfcx } from './erf-cody.js';
-import { inverseNormCdf, normCdf, normCdfGivenExponential, ONE_OVER_SQRT_TWO_PI } from './normal-distribution.js';
-import { outOfTheMoneyNormalisedBlackCallAndVega } from './normalised-black.js';
+import { erfCentralInterval, erfcxPositiveTail } from './erf-cody.js';
+import {
+  inverseNormCdf,
+  normCdf,
+  normCdfGivenExponential,
+  ONE_OVER_SQRT_TWO_PI,
+  SQRT_TWO_PI,
+} from './normal-distribution.js';
+import { outOfTheMoneyNormalisedBlackCallAndVega, scaledOutOfTheMoneyNormalisedBlackCall } from './normalised-black.js';
 import {
   convexControlParameterToFitSecondDerivativeAtLeftSide,
   convexControlParameterToFitSecondDerivativeAtRightSide,
@@ -33,6 +39,8 @@ const SQRT_THREE = 1.73205080756887729352744634150587236694280525381;
 const SQRT_ONE_OVER_THREE = 0.57735026918962576450914878050195745564760175127;
 const TWO_PI_OVER_SQRT_TWENTY_SEVEN = 1.209199576156145233729385505094770488189377498728;
 const PI_OVER_SIX = 0.523598775598298873077107230546583814032861566563;
+/** Upper end of Cody's central erf interval, where erfcx(y) = (1 − erf(y))·e^{y²}. */
+const ERF_CENTRAL_LIMIT = 0.46875;
 
 /** (1 + halley·newton/2) / (1 + newton·(halley + hh3·newton/6)): the Householder(3) correction. */
 function householderFactor(newton: number, halley: number, hh3: number): number {
@@ -63,9 +71,10 @@ function vega(): number {
 
 /**
  * The lower map f(β) = 2π/√27·|x|·Φ(−|x|/(√3·s))³ and its first two derivatives with respect to
- * β at s, into scratch[F], scratch[FP], scratch[FPP].
+ * β at s, into scratch[F], scratch[FP], scratch[FPP]. `vega` is ∂b/∂s at s, whose exponential
+ * e^{−(h²+t²)/2} turns e^{−y/2} into e^{y + s²/8} with a division instead of a second exponential.
  */
-function computeLowerMapAndFirstTwoDerivatives(x: number, s: number): void {
+function computeLowerMapAndFirstTwoDerivatives(x: number, s: number, vega: number): void {
   const ax = Math.abs(x);
   const z = (SQRT_ONE_OVER_THREE * ax) / s;
   const y = z * z;
@@ -73,7 +82,8 @@ function computeLowerMapAndFirstTwoDerivatives(x: number, s: number): void {
   const density = Math.exp(-0.5 * y);
   const phiCdf = normCdfGivenExponential(-z, density);
   const phiPdf = ONE_OVER_SQRT_TWO_PI * density;
-  const growth = Math.exp(y + 0.125 * s2);
+  const exponential = vega * SQRT_TWO_PI;
+  const growth = exponential > 1e-290 ? density / exponential : Math.exp(y + 0.125 * s2);
   scratch[FPP] =
     ((PI_OVER_SIX * y) / (s2 * s)) *
     phiCdf *
@@ -124,10 +134,15 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
   let sLeft = DBL_MIN;
   let sRight = DBL_MAX;
   // At the inflexion point s_c = √(2|x|), h = −t, so b(x, s_c) = ½·e^{x/2}·(1 − erfcx(√|x|)) and
-  // ∂b/∂s = e^{x/2}/√(2π): one erfcx instead of a full evaluation. The cancellation in
-  // 1 − erfcx(√|x|) as x → 0 only perturbs the initial guess, never the converged result.
-  const sC = Math.sqrt(Math.abs(2 * x));
-  const bC = 0.5 * bMax * (1 - erfcx(Math.sqrt(Math.abs(x))));
+  // ∂b/∂s = e^{x/2}/√(2π): one erfcx instead of a full evaluation. In Cody's central interval
+  // erfcx(y) = (1 − erf(y))·e^{y²} with e^{y²} = e^{|x|} = 1/b_max², so no exponential is taken.
+  // Neither that rounding nor the cancellation in 1 − erfcx(√|x|) as x → 0 reaches beyond the
+  // initial guess; the converged result does not depend on them.
+  const rootAbsX = Math.sqrt(Math.abs(x));
+  const sC = Math.SQRT2 * rootAbsX;
+  const erfcxRootAbsX =
+    rootAbsX <= ERF_CENTRAL_LIMIT ? (1 - erfCentralInterval(rootAbsX)) / (bMax * bMax) : erfcxPositiveTail(rootAbsX);
+  const bC = 0.5 * bMax * (1 - erfcxRootAbsX);
   const vC = ONE_OVER_SQRT_TWO_PI * bMax;
   if (beta < bC) {
     const sL = sC - bC / vC;
@@ -135,7 +150,7 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
     const vL = vega();
     if (beta < bL) {
       // Lowest branch: interpolate the lower map, then iterate on g(s) = 1/ln(b(s)) − 1/ln(β).
-      computeLowerMapAndFirstTwoDerivatives(x, sL);
+      computeLowerMapAndFirstTwoDerivatives(x, sL, vL);
       const fL = scratch[F] ?? Number.NaN;
       const fpL = scratch[FP] ?? Number.NaN;
       const rLl = convexControlParameterToFitSecondDerivativeAtRightSide(0, bL, 0, fL, 1, fpL, scratch[FPP] ?? 0, true);
@@ -148,6 +163,7 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
       s = inverseLowerMap(x, f);
       sRight = sL;
       const lnBeta = Math.log(beta);
+      const oneOverLnBeta = 1 / lnBeta;
       for (; iterations < ITERATIONS && Math.abs(ds) > DBL_EPSILON * s; iterations++) {
         if (ds * dsPrevious < 0) directionReversalCount++;
         if (iterations > 0 && (directionReversalCount === 3 || !(s > sLeft && s < sRight))) {
@@ -158,21 +174,36 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
           ds = 0;
         }
         dsPrevious = ds;
-        const b = blackAndVega(x, s);
-        const bp = vega();
-        if (b > beta && s < sRight) sRight = s;
-        else if (b < beta && s > sLeft) sLeft = s;
-        if (b <= 0 || bp <= 0) {
+        // ln b and (∂b/∂s)/b from the scaled b = b·e^{(h²+t²)/2}: the exponential cancels out.
+        const h = x / s;
+        const t = 0.5 * s;
+        let lnB: number;
+        let bOverBp: number;
+        const scaled = scaledOutOfTheMoneyNormalisedBlackCall(x, s, h, t);
+        if (scaled >= 0) {
+          lnB = Math.log(scaled) - 0.5 * (h * h + t * t);
+          bOverBp = SQRT_TWO_PI * scaled;
+        } else {
+          const b = blackAndVega(x, s);
+          lnB = Math.log(b);
+          bOverBp = b / vega();
+        }
+        const bpob = 1 / bOverBp;
+        if (lnB > lnBeta && s < sRight) sRight = s;
+        else if (lnB < lnBeta && s > sLeft) sLeft = s;
+        if (!(lnB < 0 && bpob > 0 && bpob < Number.POSITIVE_INFINITY)) {
           ds = 0.5 * (sLeft + sRight) - s;
         } else {
-          const lnB = Math.log(b);
-          const bpob = bp / b;
-          const h = x / s;
-          const bHalley = (h * h) / s - s / 4;
-          const newton = ((lnBeta - lnB) * lnB) / lnBeta / bpob;
-          const halley = bHalley - bpob * (1 + 2 / lnB);
-          const bHh3 = bHalley * bHalley - 3 * (h / s) * (h / s) - 0.25;
-          const hh3 = bHh3 + 2 * bpob * bpob * (1 + (3 / lnB) * (1 + 1 / lnB)) - 3 * bHalley * bpob * (1 + 2 / lnB);
+          const oneOverS = 1 / s;
+          const oneOverLnB = 1 / lnB;
+          const hOverS = h * oneOverS;
+          const bHalley = h * hOverS - 0.25 * s;
+          const newton = (lnBeta - lnB) * lnB * oneOverLnBeta * bOverBp;
+          const twoOverLnB = 2 * oneOverLnB;
+          const halley = bHalley - bpob * (1 + twoOverLnB);
+          const bHh3 = bHalley * bHalley - 3 * hOverS * hOverS - 0.25;
+          const hh3 =
+            bHh3 + 2 * bpob * bpob * (1 + 3 * oneOverLnB * (1 + oneOverLnB)) - 3 * bHalley * bpob * (1 + twoOverLnB);
           ds = newton * householderFactor(newton, halley, hh3);
         }
         ds = Math.max(-0.5 * s, ds);
@@ -260,8 +291,11 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
     if (b > beta && s < sRight) sRight = s;
     else if (b < beta && s > sLeft) sLeft = s;
     const newton = (beta - b) / bp;
-    const halley = ((x / s) * (x / s)) / s - s / 4;
-    const hh3 = halley * halley - 3 * (x / (s * s)) * (x / (s * s)) - 0.25;
+    const oneOverS = 1 / s;
+    const h = x * oneOverS;
+    const hOverS = h * oneOverS;
+    const halley = h * hOverS - 0.25 * s;
+    const hh3 = halley * halley - 3 * hOverS * hOverS - 0.25;
     ds = Math.max(-0.5 * s, newton * householderFactor(newton, halley, hh3));
     s += ds;
   }

@@ -155,6 +155,25 @@ function outOfTheMoneyNormalisedBlackCall(x: number, s: number, h: number, t: nu
 }
 
 /**
+ * The scaled normalised Black call b(x, s)·e^{(h²+t²)/2} = b/(√(2π)·∂b/∂s) for x <= 0 and s > 0,
+ * given h = x/s and t = s/2; NaN in region 3 (h + t > 0.85), where b is not formed that way.
+ *
+ * The solver's lowest branch iterates on ln b and (∂b/∂s)/b, which are ln(factor) − (h²+t²)/2
+ * and 1/(√(2π)·factor): no exponential at all, and no underflow of b far out of the money.
+ */
+export function scaledOutOfTheMoneyNormalisedBlackCall(x: number, s: number, h: number, t: number): number {
+  if (x + 0.5 * s * s > s * 0.85) return Number.NaN;
+  if (
+    x < s * ASYMPTOTIC_EXPANSION_ACCURACY_THRESHOLD &&
+    0.5 * s * s + x < s * (SMALL_T_EXPANSION_THRESHOLD + ASYMPTOTIC_EXPANSION_ACCURACY_THRESHOLD)
+  ) {
+    return asymptoticExpansionOverExponential(h, t);
+  }
+  if (0.5 * s < SMALL_T_EXPANSION_THRESHOLD) return smallTExpansionOverExponential(h, t);
+  return erfcxDifferenceOverExponential(h, t);
+}
+
+/**
  * The normalised Black call b(x, s) for any x and s >= 0 (a put is b(−x, s)). In the money
  * (x > 0) it is the normalised intrinsic value plus the out-of-the-money b(−x, s), so time value
  * never cancels against intrinsic value. At s = 0 it is the intrinsic value.
