@@ -1,0 +1,183 @@
+import { z } from 'zod';
+import { InstrumentToken } from '../../contracts/common.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import type { Clock } from '../../ports/clock.js';
+import type { ConnectionRecord, ConnectionStore } from '../../ports/connection-store.js';
+import { SystemClock } from '../system-clock.js';
+
+/*
+ * The input rules every ConnectionStore adapter applies, exported so the DynamoDB store accepts and
+ * rejects exactly the same calls. They live here because this module does not load the AWS SDK.
+ */
+
+/** A connection id: API Gateway's are 16 characters; the bound keeps keys far below DynamoDB's. */
+export const ConnectionId = z.string().min(1).max(512);
+/** Tokens of one call: more than one Kite connection carries, fewer than a runaway loop sends. */
+export const Tokens = z.array(InstrumentToken).max(10_000);
+export const Delivery = z.enum(['tick', 'batch']);
+export const BatchIntervalMs = z.int().positive().nullable();
+
+/** A record as `put` accepts it. */
+export const ConnectionRecordInput = z.object({
+  connectionId: ConnectionId,
+  userId: z.string().min(1),
+  email: z.string().nullable(),
+  name: z.string().nullable(),
+  tokens: Tokens,
+  delivery: Delivery,
+  batchIntervalMs: BatchIntervalMs,
+  connectedAt: z.int().nonnegative(),
+  expiresAt: z.int().positive(),
+});
+
+/** `value` checked against `schema`; a `ValidationError` naming each wrong field otherwise. */
+export function parseConnectionInput<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((issue) => ({
+    path: [path, ...issue.path.map(String)].filter((p) => p !== '').join('.'),
+    message: issue.message,
+  }));
+  throw new ValidationError(`Invalid ${path}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details, {
+    cause: result.error,
+  });
+}
+
+/** Ascending and without repeats: the order every store returns token lists in. */
+export function normaliseTokens(tokens: Iterable<number>): number[] {
+  return [...new Set(tokens)].sort((a, b) => a - b);
+}
+
+interface Entry {
+  record: ConnectionRecord;
+  tokens: Set<number>;
+}
+
+/** What a {@link MemoryConnectionStore} needs. */
+export interface MemoryConnectionStoreOptions {
+  /** Decides when a record has expired. Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/**
+ * The {@link ConnectionStore} inside one process: for unit tests and the local platform. It keeps
+ * the guarantees the DynamoDB store keeps, checked by the same contract suite:
+ *
+ * - Token lists come back ascending and without repeats, whatever order they were given in.
+ * - A record is live while `clock.now()` is before `expiresAt` (epoch seconds); from then on it is
+ *   gone for every method, as if `remove` had run, though `$disconnect` never came. Expired
+ *   records are dropped, index entries included, when next touched.
+ * - `addTokens`, `removeTokens` and `setDelivery` on a connection that is not there (never put,
+ *   removed or expired) reject with `NotFoundError` and create nothing.
+ * - `remove` is idempotent.
+ *
+ * The token → connections index is a map of sets updated in the same synchronous step as the
+ * record, so it is never out of step with it. Records are copied in and out.
+ */
+export class MemoryConnectionStore implements ConnectionStore {
+  readonly #clock: Clock;
+  readonly #entries = new Map<string, Entry>();
+  readonly #index = new Map<number, Set<string>>();
+
+  constructor(options: MemoryConnectionStoreOptions = {}) {
+    this.#clock = options.clock ?? new SystemClock();
+  }
+
+  async put(record: ConnectionRecord): Promise<void> {
+    const parsed = parseConnectionInput(ConnectionRecordInput, record, 'record');
+    this.#drop(parsed.connectionId);
+    const tokens = new Set(parsed.tokens);
+    this.#entries.set(parsed.connectionId, { record: { ...parsed, tokens: normaliseTokens(tokens) }, tokens });
+    for (const token of tokens) this.#indexAdd(token, parsed.connectionId);
+  }
+
+  async get(connectionId: string): Promise<ConnectionRecord | undefined> {
+    const entry = this.#live(parseConnectionInput(ConnectionId, connectionId, 'connectionId'));
+    return entry && this.#copy(entry);
+  }
+
+  async remove(connectionId: string): Promise<void> {
+    this.#drop(parseConnectionInput(ConnectionId, connectionId, 'connectionId'));
+  }
+
+  async addTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]> {
+    const entry = this.#existing(connectionId);
+    for (const token of parseConnectionInput(Tokens, tokens, 'tokens')) {
+      entry.tokens.add(token);
+      this.#indexAdd(token, entry.record.connectionId);
+    }
+    return normaliseTokens(entry.tokens);
+  }
+
+  async removeTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]> {
+    const entry = this.#existing(connectionId);
+    for (const token of parseConnectionInput(Tokens, tokens, 'tokens')) {
+      entry.tokens.delete(token);
+      this.#indexDelete(token, entry.record.connectionId);
+    }
+    return normaliseTokens(entry.tokens);
+  }
+
+  async setDelivery(connectionId: string, delivery: 'tick' | 'batch', batchIntervalMs: number | null): Promise<void> {
+    const entry = this.#existing(connectionId);
+    entry.record = {
+      ...entry.record,
+      delivery: parseConnectionInput(Delivery, delivery, 'delivery'),
+      batchIntervalMs: parseConnectionInput(BatchIntervalMs, batchIntervalMs, 'batchIntervalMs'),
+    };
+  }
+
+  async connectionsFor(instrumentToken: number): Promise<readonly string[]> {
+    const token = parseConnectionInput(InstrumentToken, instrumentToken, 'instrumentToken');
+    const live: string[] = [];
+    for (const connectionId of [...(this.#index.get(token) ?? [])]) {
+      if (this.#live(connectionId)) live.push(connectionId);
+    }
+    return live.sort();
+  }
+
+  /** The live entry of `connectionId`, or `NotFoundError`. */
+  #existing(connectionId: string): Entry {
+    const id = parseConnectionInput(ConnectionId, connectionId, 'connectionId');
+    const entry = this.#live(id);
+    if (!entry) throw new NotFoundError(`No connection ${id}`);
+    return entry;
+  }
+
+  /** The entry of `connectionId` if it has not expired; an expired one is dropped on the way. */
+  #live(connectionId: string): Entry | undefined {
+    const entry = this.#entries.get(connectionId);
+    if (entry && this.#clock.now() >= entry.record.expiresAt * 1000) {
+      this.#drop(connectionId);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #drop(connectionId: string): void {
+    const entry = this.#entries.get(connectionId);
+    if (!entry) return;
+    this.#entries.delete(connectionId);
+    for (const token of entry.tokens) this.#indexDelete(token, connectionId);
+  }
+
+  #indexAdd(token: number, connectionId: string): void {
+    let holders = this.#index.get(token);
+    if (!holders) {
+      holders = new Set();
+      this.#index.set(token, holders);
+    }
+    holders.add(connectionId);
+  }
+
+  #indexDelete(token: number, connectionId: string): void {
+    const holders = this.#index.get(token);
+    if (!holders) return;
+    holders.delete(connectionId);
+    if (holders.size === 0) this.#index.delete(token);
+  }
+
+  #copy(entry: Entry): ConnectionRecord {
+    return { ...entry.record, tokens: normaliseTokens(entry.tokens) };
+  }
+}

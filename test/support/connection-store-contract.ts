@@ -1,0 +1,392 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/adapters/manual-clock.js';
+import { NotFoundError, ValidationError } from '../../shared/errors.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { ConnectionRecord, ConnectionStore } from '../../shared/ports/connection-store.js';
+
+/** A store that starts empty for one test, and how to remove what it leaves behind. */
+export interface OpenedConnectionStore {
+  readonly store: ConnectionStore;
+  dispose?(): Promise<void>;
+}
+
+/**
+ * Opens a fresh, empty store that reads time from `clock` (to decide expiry); called once per test
+ * and once per property run.
+ */
+export type ConnectionStoreFactory = (clock: Clock) => Promise<OpenedConnectionStore>;
+
+/** How hard the contract pushes an adapter. */
+export interface ConnectionStoreContractOptions {
+  /** Random operation sequences the model property checks: many in memory, fewer over a network. */
+  readonly propertyRuns?: number;
+}
+
+const START_MS = Date.UTC(2025, 0, 8, 3, 45, 0);
+/** API Gateway's 2-hour connection limit plus the margin the handlers add. */
+const LIFETIME_S = 2 * 3600 + 300;
+
+/** A connection record, connected at `nowMs` and expiring a little past 2 h later. */
+function connection(connectionId: string, nowMs: number, overrides: Partial<ConnectionRecord> = {}): ConnectionRecord {
+  return {
+    connectionId,
+    userId: `user-${connectionId}`,
+    email: `${connectionId}@example.com`,
+    name: 'Asha Rao',
+    tokens: [],
+    delivery: 'tick',
+    batchIntervalMs: null,
+    connectedAt: nowMs,
+    expiresAt: Math.floor(nowMs / 1000) + LIFETIME_S,
+    ...overrides,
+  };
+}
+
+const sorted = (values: Iterable<number>) => [...new Set(values)].sort((a, b) => a - b);
+const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+/**
+ * The one contract every {@link ConnectionStore} adapter passes (DESIGN.md §2): each adapter's
+ * test file calls this with its factory. Time is a {@link ManualClock} the tests move, so expiry is
+ * checked without waiting.
+ */
+export function connectionStoreContract(
+  adapter: string,
+  factory: ConnectionStoreFactory,
+  options: ConnectionStoreContractOptions = {},
+): void {
+  describe(`ConnectionStore contract: ${adapter}`, () => {
+    const teardown: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const step of teardown.splice(0).reverse()) await step();
+    });
+    const open = async (): Promise<{ store: ConnectionStore; clock: ManualClock }> => {
+      const clock = new ManualClock(START_MS);
+      const opened = await factory(clock);
+      if (opened.dispose) teardown.push(() => opened.dispose?.() ?? Promise.resolve());
+      return { store: opened.store, clock };
+    };
+
+    describe('records', () => {
+      it('returns what was put, with tokens ascending and without repeats', async () => {
+        const { store } = await open();
+        const record = connection('c1', START_MS, {
+          tokens: [260_105, 256_265, 260_105],
+          delivery: 'batch',
+          batchIntervalMs: 250,
+          email: null,
+          name: null,
+        });
+        await store.put(record);
+        expect(await store.get('c1')).toEqual({ ...record, tokens: [256_265, 260_105] });
+        expect(await store.connectionsFor(256_265)).toEqual(['c1']);
+        expect(await store.connectionsFor(260_105)).toEqual(['c1']);
+      });
+
+      it('returns undefined for a connection that was never put', async () => {
+        const { store } = await open();
+        expect(await store.get('nobody')).toBeUndefined();
+        expect(await store.connectionsFor(256_265)).toEqual([]);
+      });
+
+      it('replaces the whole record on a second put, index included', async () => {
+        const { store } = await open();
+        await store.put(connection('c1', START_MS, { tokens: [1, 2] }));
+        const replacement = connection('c1', START_MS + 5_000, { tokens: [2, 3], userId: 'someone-else' });
+        await store.put(replacement);
+        expect(await store.get('c1')).toEqual(replacement);
+        expect(await store.connectionsFor(1)).toEqual([]);
+        expect(await store.connectionsFor(2)).toEqual(['c1']);
+        expect(await store.connectionsFor(3)).toEqual(['c1']);
+      });
+
+      it('hands out copies: changing a returned record or token list does not change the store', async () => {
+        const { store } = await open();
+        await store.put(connection('c1', START_MS, { tokens: [1] }));
+        const got = await store.get('c1');
+        (got?.tokens as number[] | undefined)?.push(99);
+        const tokens = await store.addTokens('c1', [2]);
+        (tokens as number[]).push(100);
+        expect((await store.get('c1'))?.tokens).toEqual([1, 2]);
+      });
+    });
+
+    describe('tokens', () => {
+      it('returns the full token list from addTokens and removeTokens, and the index follows', async () => {
+        const { store } = await open();
+        await store.put(connection('c1', START_MS, { tokens: [10] }));
+        await store.put(connection('c2', START_MS, { tokens: [10, 20] }));
+        expect(await store.addTokens('c1', [30, 20, 30])).toEqual([10, 20, 30]);
+        expect(await store.addTokens('c1', [20])).toEqual([10, 20, 30]);
+        expect(await store.connectionsFor(20)).toEqual(['c1', 'c2']);
+        expect(await store.connectionsFor(30)).toEqual(['c1']);
+        expect(await store.removeTokens('c1', [10, 40])).toEqual([20, 30]);
+        expect(await store.connectionsFor(10)).toEqual(['c2']);
+        expect(await store.removeTokens('c1', [20, 30])).toEqual([]);
+        expect(await store.connectionsFor(20)).toEqual(['c2']);
+        expect(await store.connectionsFor(30)).toEqual([]);
+        expect(await store.get('c1')).toMatchObject({ tokens: [] });
+        expect(await store.addTokens('c1', [])).toEqual([]);
+      });
+
+      it('rejects token changes on a connection that is not there with NotFoundError, creating nothing', async () => {
+        const { store } = await open();
+        await store.put(connection('gone', START_MS, { tokens: [7] }));
+        await store.remove('gone');
+        for (const id of ['never', 'gone']) {
+          expect(await rejectionOf(store.addTokens(id, [7]))).toBeInstanceOf(NotFoundError);
+          expect(await rejectionOf(store.removeTokens(id, [7]))).toBeInstanceOf(NotFoundError);
+          expect(await rejectionOf(store.setDelivery(id, 'batch', 500))).toBeInstanceOf(NotFoundError);
+          expect(await store.get(id)).toBeUndefined();
+        }
+        expect(await store.connectionsFor(7)).toEqual([]);
+      });
+
+      it('loses none of 20 concurrent addTokens on one connection', async () => {
+        const { store } = await open();
+        await store.put(connection('c1', START_MS, { tokens: [1] }));
+        const batches = range(0, 20).map((i) => [100 + i, 200 + (i % 5)]);
+        const results = await Promise.all(batches.map((tokens) => store.addTokens('c1', tokens)));
+        const expected = sorted([1, ...batches.flat()]);
+        for (const [i, result] of results.entries()) {
+          // Each call sees at least its own tokens, and nothing that was never added.
+          expect(result).toEqual(expect.arrayContaining(batches[i] ?? []));
+          expect(expected).toEqual(expect.arrayContaining([...result]));
+        }
+        expect((await store.get('c1'))?.tokens).toEqual(expected);
+        for (const token of expected) expect(await store.connectionsFor(token), String(token)).toEqual(['c1']);
+      });
+
+      it('keeps the record and the index in step when adds and removes race on one connection', async () => {
+        const { store } = await open();
+        await store.put(connection('c1', START_MS, { tokens: range(1, 10) }));
+        await Promise.all([
+          ...range(1, 5).map((t) => store.removeTokens('c1', [t])),
+          ...range(11, 10).map((t) => store.addTokens('c1', [t])),
+        ]);
+        const expected = [...range(6, 5), ...range(11, 10)];
+        expect((await store.get('c1'))?.tokens).toEqual(expected);
+        for (const token of range(1, 20)) {
+          expect(await store.connectionsFor(token), String(token)).toEqual(expected.includes(token) ? ['c1'] : []);
+        }
+      });
+
+      it('lists every connection holding a token, across many connections', async () => {
+        const { store } = await open();
+        const ids = range(0, 30).map((i) => `conn-${String(i).padStart(2, '0')}`);
+        await Promise.all(
+          ids.map((id, i) => store.put(connection(id, START_MS, { tokens: i % 3 === 0 ? [5, 6] : [6] }))),
+        );
+        expect(await store.connectionsFor(6)).toEqual(ids);
+        expect(await store.connectionsFor(5)).toEqual(ids.filter((_, i) => i % 3 === 0));
+      });
+    });
+
+    describe('removal and expiry', () => {
+      it('removes the record and its index entries; a second remove, or one of an unknown id, is a no-op', async () => {
+        const { store } = await open();
+        await store.put(connection('c1', START_MS, { tokens: [10, 20] }));
+        await store.put(connection('c2', START_MS, { tokens: [20] }));
+        await store.addTokens('c1', [30]);
+        await store.remove('c1');
+        expect(await store.get('c1')).toBeUndefined();
+        expect(await store.connectionsFor(10)).toEqual([]);
+        expect(await store.connectionsFor(20)).toEqual(['c2']);
+        expect(await store.connectionsFor(30)).toEqual([]);
+        await store.remove('c1');
+        await store.remove('never-connected');
+        expect(await store.get('c2')).toMatchObject({ tokens: [20] });
+      });
+
+      it('can put a connection again after removing it', async () => {
+        const { store } = await open();
+        await store.put(connection('c1', START_MS, { tokens: [10, 20] }));
+        await store.remove('c1');
+        const again = connection('c1', START_MS + 1_000, { tokens: [20, 30] });
+        await store.put(again);
+        expect(await store.get('c1')).toEqual(again);
+        expect(await store.connectionsFor(10)).toEqual([]);
+        expect(await store.connectionsFor(20)).toEqual(['c1']);
+        expect(await store.addTokens('c1', [40])).toEqual([20, 30, 40]);
+      });
+
+      it('treats a record past expiresAt as gone everywhere, before anything deletes it', async () => {
+        const { store, clock } = await open();
+        await store.put(connection('short', START_MS, { tokens: [10], expiresAt: START_MS / 1000 + 60 }));
+        await store.put(connection('long', START_MS, { tokens: [10] }));
+        clock.advance(59_999);
+        expect(await store.get('short')).toBeDefined();
+        expect(await store.connectionsFor(10)).toEqual(['long', 'short']);
+        clock.advance(1);
+        expect(await store.get('short')).toBeUndefined();
+        expect(await store.connectionsFor(10)).toEqual(['long']);
+        expect(await rejectionOf(store.addTokens('short', [11]))).toBeInstanceOf(NotFoundError);
+        expect(await store.connectionsFor(11)).toEqual([]);
+        await store.remove('short');
+        clock.advance(LIFETIME_S * 1000);
+        expect(await store.get('long')).toBeUndefined();
+        expect(await store.connectionsFor(10)).toEqual([]);
+      });
+
+      it('brings an expired connection back when it is put again with a later expiry', async () => {
+        const { store, clock } = await open();
+        await store.put(connection('c1', START_MS, { tokens: [10], expiresAt: START_MS / 1000 + 60 }));
+        clock.advance(120_000);
+        expect(await store.connectionsFor(10)).toEqual([]);
+        await store.put(connection('c1', clock.now(), { tokens: [20] }));
+        expect(await store.connectionsFor(10)).toEqual([]);
+        expect(await store.connectionsFor(20)).toEqual(['c1']);
+      });
+    });
+
+    describe('delivery', () => {
+      it('sets the delivery mode and interval and leaves the rest of the record alone', async () => {
+        const { store } = await open();
+        const record = connection('c1', START_MS, { tokens: [10] });
+        await store.put(record);
+        await store.setDelivery('c1', 'batch', 500);
+        expect(await store.get('c1')).toEqual({ ...record, delivery: 'batch', batchIntervalMs: 500 });
+        await store.setDelivery('c1', 'tick', null);
+        expect(await store.get('c1')).toEqual(record);
+        expect(await store.connectionsFor(10)).toEqual(['c1']);
+      });
+    });
+
+    it('rejects bad input with a ValidationError naming the field, and stores nothing', async () => {
+      const { store } = await open();
+      await store.put(connection('c1', START_MS));
+      const bad: [string, () => Promise<unknown>][] = [
+        ['connectionId', () => store.get('')],
+        ['connectionId', () => store.remove('')],
+        ['tokens', () => store.addTokens('c1', [0])],
+        ['tokens', () => store.addTokens('c1', [1.5])],
+        ['tokens', () => store.removeTokens('c1', [-3])],
+        ['instrumentToken', () => store.connectionsFor(0)],
+        ['delivery', () => store.setDelivery('c1', 'stream' as 'tick', null)],
+        ['batchIntervalMs', () => store.setDelivery('c1', 'batch', 0)],
+        ['userId', () => store.put(connection('c2', START_MS, { userId: '' }))],
+        ['tokens', () => store.put(connection('c2', START_MS, { tokens: [Number.NaN] }))],
+        ['expiresAt', () => store.put(connection('c2', START_MS, { expiresAt: Number.NaN }))],
+      ];
+      for (const [field, attempt] of bad) {
+        const error = await rejectionOf(attempt());
+        expect(error, field).toBeInstanceOf(ValidationError);
+        expect((error as ValidationError).details.map((d) => d.path).join(' '), field).toContain(field);
+      }
+      expect(await store.get('c2')).toBeUndefined();
+      expect(await store.get('c1')).toEqual(connection('c1', START_MS));
+    });
+
+    it('behaves like a map of records with a token index over random operation sequences', async () => {
+      const idArb = fc.constantFrom('a', 'b', 'c', 'd');
+      const tokenArb = fc.integer({ min: 1, max: 6 });
+      const tokensArb = fc.array(tokenArb, { maxLength: 4 });
+      const opArb = fc.oneof(
+        fc.record({
+          kind: fc.constant('put' as const),
+          id: idArb,
+          tokens: tokensArb,
+          lifetimeS: fc.integer({ min: 1, max: 100 }),
+        }),
+        fc.record({ kind: fc.constant('add' as const), id: idArb, tokens: tokensArb }),
+        fc.record({ kind: fc.constant('removeTokens' as const), id: idArb, tokens: tokensArb }),
+        fc.record({ kind: fc.constant('remove' as const), id: idArb }),
+        fc.record({
+          kind: fc.constant('delivery' as const),
+          id: idArb,
+          batch: fc.boolean(),
+        }),
+        fc.record({ kind: fc.constant('get' as const), id: idArb }),
+        fc.record({ kind: fc.constant('connectionsFor' as const), token: tokenArb }),
+        fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 60_000 }) }),
+      );
+
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
+          const clock = new ManualClock(START_MS);
+          const opened = await factory(clock);
+          try {
+            const { store } = opened;
+            const model = new Map<string, ConnectionRecord>();
+            const live = (id: string) => {
+              const record = model.get(id);
+              return record && clock.now() < record.expiresAt * 1000 ? record : undefined;
+            };
+            for (const op of ops) {
+              switch (op.kind) {
+                case 'put': {
+                  const record = connection(op.id, clock.now(), {
+                    tokens: op.tokens,
+                    expiresAt: Math.ceil(clock.now() / 1000) + op.lifetimeS,
+                  });
+                  await store.put(record);
+                  model.set(op.id, { ...record, tokens: sorted(op.tokens) });
+                  break;
+                }
+                case 'add':
+                case 'removeTokens': {
+                  const before = live(op.id);
+                  const call =
+                    op.kind === 'add' ? store.addTokens(op.id, op.tokens) : store.removeTokens(op.id, op.tokens);
+                  if (!before) {
+                    expect(await rejectionOf(call)).toBeInstanceOf(NotFoundError);
+                    break;
+                  }
+                  const tokens =
+                    op.kind === 'add'
+                      ? sorted([...before.tokens, ...op.tokens])
+                      : before.tokens.filter((t) => !op.tokens.includes(t));
+                  model.set(op.id, { ...before, tokens });
+                  expect(await call).toEqual(tokens);
+                  break;
+                }
+                case 'remove':
+                  model.delete(op.id);
+                  await store.remove(op.id);
+                  break;
+                case 'delivery': {
+                  const before = live(op.id);
+                  const [delivery, interval] = op.batch ? (['batch', 250] as const) : (['tick', null] as const);
+                  const call = store.setDelivery(op.id, delivery, interval);
+                  if (!before) {
+                    expect(await rejectionOf(call)).toBeInstanceOf(NotFoundError);
+                    break;
+                  }
+                  await call;
+                  model.set(op.id, { ...before, delivery, batchIntervalMs: interval });
+                  break;
+                }
+                case 'get':
+                  expect(await store.get(op.id)).toEqual(live(op.id));
+                  break;
+                case 'connectionsFor': {
+                  const expected = [...model.keys()].filter((id) => live(id)?.tokens.includes(op.token)).sort();
+                  expect(await store.connectionsFor(op.token)).toEqual(expected);
+                  break;
+                }
+                case 'advance':
+                  clock.advance(op.ms);
+                  break;
+              }
+            }
+            for (const token of range(1, 6)) {
+              const expected = [...model.keys()].filter((id) => live(id)?.tokens.includes(token)).sort();
+              expect(await store.connectionsFor(token)).toEqual(expected);
+            }
+          } finally {
+            await opened.dispose?.();
+          }
+        }),
+        { numRuns: options.propertyRuns ?? 100 },
+      );
+    }, 120_000);
+  });
+}
