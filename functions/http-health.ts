@@ -3,24 +3,36 @@ import type { HealthResponse } from '../shared/contracts/health.js';
 import { healthReport } from '../shared/health.js';
 import { Heartbeats } from '../shared/ports/live-state-store.js';
 import type { Components } from '../shared/wiring.js';
+import { apiContext } from './api/context.js';
 import type { HttpUseCase } from './http/http-handler.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
 /**
- * `GET /health` (TC-REG-004): `ok` or `degraded` with reasons, never authenticated, never a secret.
- * Redis is checked only when the platform runs on Redis.
+ * `GET /health` (TC-REG-004, TC-ERR-040/041): `ok` or `degraded` with reasons, never
+ * authenticated, never a secret. Redis is checked only when the platform runs on Redis; the
+ * instrument registry reports whether it is loaded, from where and how many instruments it holds,
+ * and a registry that cannot be loaded degrades the platform (new subscriptions and history need
+ * it) while everything else keeps answering.
  */
 export function healthUseCase(components: Components): HttpUseCase {
   const { config, bus } = components;
-  return async () => ({
-    status: 200,
-    body: await healthReport({
+  return async () => {
+    const [ticker, registry] = await Promise.all([tickerState(components), apiContext(components).registry.status()]);
+    const report = await healthReport({
       environment: config.environment,
       ...(config.redis.url !== undefined && { redis: () => bus.check() }),
       database: () => components.checkDatabase(),
-      ticker: await tickerState(components),
-    }),
-  });
+      ticker,
+      instrumentRegistry: { ...registry },
+    });
+    if (registry.status === 'ok') return { status: 200, body: report };
+    const body: HealthResponse = {
+      ...report,
+      status: 'degraded',
+      reasons: [...(report.reasons ?? []), `instrument_registry ${registry.status}`],
+    };
+    return { status: 200, body };
+  };
 }
 
 const Heartbeat = z.object({

@@ -1,21 +1,138 @@
+import { HealthResponse } from '../shared/contracts/health.js';
+import { HistoryResponse } from '../shared/contracts/history.js';
+import { InstrumentListResponse, InstrumentResponse } from '../shared/contracts/instrument.js';
+import {
+  CreateSubscriptionRequest,
+  CreateSubscriptionResponse,
+  DeleteSubscriptionResponse,
+  SubscriptionListResponse,
+  SubscriptionResponse,
+  UpdateSubscriptionRequest,
+} from '../shared/contracts/subscription.js';
 import type { Components } from '../shared/wiring.js';
+import { HistoryQuery, historyUseCase } from './api/history.js';
+import { getInstrumentUseCase, listInstrumentsUseCase } from './api/instruments.js';
+import { type DocumentedRoute, openApiUseCase, type RouteDoc } from './api/openapi.js';
+import { ListInstrumentsQuery, ListSubscriptionsQuery, TokenPath } from './api/schemas.js';
+import {
+  createSubscriptionUseCase,
+  deleteSubscriptionUseCase,
+  listSubscriptionsUseCase,
+  updateSubscriptionUseCase,
+} from './api/subscriptions.js';
 import type { HttpUseCase } from './http/http-handler.js';
 import { healthUseCase } from './http-health.js';
 
 /** One REST route: what API Gateway routes to which function, and the use case the local gateway runs. */
-export interface HttpRoute {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+export interface HttpRoute extends DocumentedRoute {
   /** API Gateway route path, `{name}` for a path parameter. */
   readonly path: string;
   /** The function's module, relative to the project root; it exports `handler`. */
   readonly entry: string;
   readonly makeUseCase: (components: Components) => HttpUseCase;
+  /** The route's OpenAPI description (request and response schemas). */
+  readonly doc?: RouteDoc;
 }
 
 /**
  * The REST route table, shared by the CDK app (one function per entry) and the local gateway
- * (same modules, in process), so cloud and local routing cannot drift.
+ * (same modules, in process), so cloud and local routing cannot drift. `GET /openapi.json` is
+ * generated from this table's `doc`s.
  */
 export const httpRoutes: readonly HttpRoute[] = [
-  { method: 'GET', path: '/health', entry: 'functions/http-health.ts', makeUseCase: healthUseCase },
+  {
+    method: 'GET',
+    path: '/health',
+    entry: 'functions/http-health.ts',
+    makeUseCase: healthUseCase,
+    doc: {
+      summary: 'Platform health: ok or degraded, with each dependency',
+      public: true,
+      responses: { 200: { description: 'The health report (TC-REG-004)', schema: HealthResponse } },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/openapi.json',
+    entry: 'functions/http-openapi.ts',
+    makeUseCase: () => openApiUseCase(() => httpRoutes),
+  },
+  {
+    method: 'POST',
+    path: '/subscriptions',
+    entry: 'functions/http-subscriptions-create.ts',
+    makeUseCase: createSubscriptionUseCase,
+    doc: {
+      summary: 'Subscribe to an instrument (upsert: a repeat updates it)',
+      body: CreateSubscriptionRequest,
+      responses: { 200: { description: 'Subscribed (TC-REG-002)', schema: CreateSubscriptionResponse } },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/subscriptions',
+    entry: 'functions/http-subscriptions-list.ts',
+    makeUseCase: listSubscriptionsUseCase,
+    doc: {
+      summary: 'List subscriptions by token, one page at a time',
+      query: ListSubscriptionsQuery,
+      responses: { 200: { description: 'One page (TC-REG-001)', schema: SubscriptionListResponse } },
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/subscriptions/{token}',
+    entry: 'functions/http-subscriptions-update.ts',
+    makeUseCase: updateSubscriptionUseCase,
+    doc: {
+      summary: "Change a subscription's status, mode or account",
+      path: TokenPath,
+      body: UpdateSubscriptionRequest,
+      responses: { 200: { description: 'The subscription as it now is', schema: SubscriptionResponse } },
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/subscriptions/{token}',
+    entry: 'functions/http-subscriptions-delete.ts',
+    makeUseCase: deleteSubscriptionUseCase,
+    doc: {
+      summary: 'Deactivate a subscription (soft delete: the record stays, inactive)',
+      path: TokenPath,
+      responses: { 200: { description: 'Deactivated', schema: DeleteSubscriptionResponse } },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/instruments',
+    entry: 'functions/http-instruments-list.ts',
+    makeUseCase: listInstrumentsUseCase,
+    doc: {
+      summary: 'Search the instrument registry',
+      query: ListInstrumentsQuery,
+      responses: { 200: { description: 'One page of matches', schema: InstrumentListResponse } },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/instruments/{token}',
+    entry: 'functions/http-instruments-get.ts',
+    makeUseCase: getInstrumentUseCase,
+    doc: {
+      summary: 'One instrument of the registry',
+      path: TokenPath,
+      responses: { 200: { description: 'The instrument', schema: InstrumentResponse } },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/history',
+    entry: 'functions/http-history.ts',
+    makeUseCase: historyUseCase,
+    doc: {
+      summary: 'Historical candles, with Greeks on option candles when greeks=true',
+      query: HistoryQuery,
+      responses: { 200: { description: 'Candles in time order (TC-REG-003)', schema: HistoryResponse } },
+    },
+  },
 ];

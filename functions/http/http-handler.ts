@@ -39,10 +39,10 @@ export function httpHandler(logger: Logger, useCase: HttpUseCase): HttpLambdaHan
         const result = await useCase(event, { logger, requestId });
         return json(result.status, result.body, result.headers);
       } catch (error) {
-        const { status, body } = errorResponse(error, requestId);
+        const { status, body, headers } = errorResponse(error, requestId);
         if (status >= 500) logger.error('Request failed', { requestId, status, error: describeError(error) });
         else logger.info('Request rejected', { requestId, status, code: body.error.code });
-        return json(status, body);
+        return json(status, body, headers);
       }
     });
 }

@@ -34,3 +34,27 @@ export const CreateSubscriptionResponse = z.object({
   instrument_token: InstrumentToken,
 });
 export type CreateSubscriptionResponse = z.infer<typeof CreateSubscriptionResponse>;
+
+/** `PATCH /subscriptions/{token}` request body: the fields to change, at least one. */
+export const UpdateSubscriptionRequest = z
+  .strictObject({
+    status: SubscriptionStatus.optional(),
+    mode: SubscriptionMode.optional(),
+    account_id: z.string().min(1).max(64).nullable().optional(),
+  })
+  .refine((body) => Object.values(body).some((v) => v !== undefined), {
+    message: 'name at least one of status, mode, account_id',
+  });
+export type UpdateSubscriptionRequest = z.infer<typeof UpdateSubscriptionRequest>;
+
+/** `PATCH /subscriptions/{token}` response: the subscription as it now is. */
+export const SubscriptionResponse = z.object({ subscription: Subscription });
+export type SubscriptionResponse = z.infer<typeof SubscriptionResponse>;
+
+/** `DELETE /subscriptions/{token}` response: the soft-deleted subscription, now `inactive`. */
+export const DeleteSubscriptionResponse = z.object({
+  message: z.literal('Subscription deactivated'),
+  instrument_token: InstrumentToken,
+  subscription: Subscription,
+});
+export type DeleteSubscriptionResponse = z.infer<typeof DeleteSubscriptionResponse>;

@@ -1,0 +1,123 @@
+import type { z } from 'zod';
+import {
+  createDocument,
+  type ZodOpenApiOperationObject,
+  type ZodOpenApiPathsObject,
+  type ZodOpenApiResponseObject,
+} from 'zod-openapi';
+import { ApiErrorResponse } from '../../shared/contracts/common.js';
+import type { HttpUseCase } from '../http/http-handler.js';
+
+/**
+ * `GET /openapi.json`: the OpenAPI 3.1 document of the REST API, generated from the same zod
+ * schemas the handlers validate requests with and the contract tests hold responses to, so the
+ * document cannot drift from what the API does.
+ */
+
+/** How one route is described: its inputs and its success responses. Errors are added for all. */
+export interface RouteDoc {
+  readonly summary: string;
+  readonly description?: string;
+  /** Served without credentials (`/health`, `/openapi.json`). */
+  readonly public?: boolean;
+  readonly query?: z.ZodObject;
+  readonly path?: z.ZodObject;
+  readonly body?: z.ZodType;
+  /** Success responses by status: a description and the JSON body's schema. */
+  readonly responses: Readonly<Record<number, { readonly description: string; readonly schema: z.ZodType }>>;
+}
+
+/** A documented route: API Gateway's method and path, and its description. */
+export interface DocumentedRoute {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly doc?: RouteDoc;
+}
+
+const ERRORS: Readonly<Record<number, string>> = {
+  400: 'The request is invalid: malformed JSON, a wrong type, a value out of range (details name the fields)',
+  401: 'No credentials: send x-api-key or Authorization: Bearer <token>',
+  403: 'The credentials are not valid',
+  404: 'Not found',
+  413: 'The request body is too large',
+  429: 'Too many requests: retry after the Retry-After header',
+  500: 'An error of the platform',
+  503: 'A dependency (database, registry, market data) is unavailable: retry later',
+};
+
+function errorResponses(doc: RouteDoc): ZodOpenApiOperationObject['responses'] {
+  const statuses = doc.public ? [500, 503] : [400, 401, 403, 404, 429, 500, 503];
+  if (doc.body !== undefined) statuses.push(413);
+  const responses: ZodOpenApiOperationObject['responses'] = {};
+  for (const status of statuses) {
+    const response: ZodOpenApiResponseObject = {
+      description: ERRORS[status] ?? 'Error',
+      content: { 'application/json': { schema: ApiErrorResponse } },
+    };
+    if (status === 429)
+      response.headers = { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer', minimum: 1 } } };
+    responses[`${status}` as `4${string}`] = response;
+  }
+  return responses;
+}
+
+/** Builds the document for `routes` (the route table); routes without a `doc` are left out. */
+export function openApiDocument(routes: readonly DocumentedRoute[]): ReturnType<typeof createDocument> {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const route of routes) {
+    const doc = route.doc;
+    if (doc === undefined) continue;
+    const operation: ZodOpenApiOperationObject = {
+      summary: doc.summary,
+      ...(doc.description !== undefined && { description: doc.description }),
+      ...(doc.public ? { security: [] } : {}),
+      ...((doc.query !== undefined || doc.path !== undefined) && {
+        requestParams: {
+          ...(doc.query !== undefined && { query: doc.query }),
+          ...(doc.path !== undefined && { path: doc.path }),
+        },
+      }),
+      ...(doc.body !== undefined && {
+        requestBody: { required: true, content: { 'application/json': { schema: doc.body } } },
+      }),
+      responses: {
+        ...Object.fromEntries(
+          Object.entries(doc.responses).map(([status, response]) => [
+            status,
+            { description: response.description, content: { 'application/json': { schema: response.schema } } },
+          ]),
+        ),
+        ...errorResponses(doc),
+      },
+    };
+    const item = paths[route.path] ?? {};
+    paths[route.path] = item;
+    item[route.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete'] = operation;
+  }
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Ticker platform REST API',
+      version: '1.0.0',
+      description:
+        'Subscriptions, instruments, history with Greeks and health of the NIFTY/BANKNIFTY options platform.',
+    },
+    components: {
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      },
+    },
+    security: [{ apiKey: [] }, { bearer: [] }],
+    paths,
+  });
+}
+
+/** The `GET /openapi.json` use case: the document is built once, on first request. */
+export function openApiUseCase(routes: () => readonly DocumentedRoute[]): HttpUseCase {
+  let document: ReturnType<typeof createDocument> | undefined;
+  return async () => {
+    document ??= openApiDocument(routes());
+    return { status: 200, body: document, headers: { 'cache-control': 'public, max-age=300' } };
+  };
+}
