@@ -94,6 +94,97 @@ function computeLowerMapAndFirstTwoDerivatives(x: number, s: number, vega: numbe
   scratch[F] = TWO_PI_OVER_SQRT_TWENTY_SEVEN * ax * (phi2 * phiCdf);
 }
 
+/**
+ * The lower anchors of the initial guess, all functions of x alone: b_l = b(x, s_l) and
+ * ∂b/∂s there, the lower map f and f′ at b_l, and the rational-cubic control parameters of the
+ * lowest and the lower middle branch. `anchors` holds them in this order.
+ */
+const anchors = new Float64Array(6);
+const B_L = 0;
+const V_L = 1;
+const F_L = 2;
+const FP_L = 3;
+const R_LL = 4;
+const R_LM = 5;
+
+/** The lower anchors into `anchors` by their definitions (two normal-distribution evaluations). */
+function computeLowerAnchors(x: number, sL: number, sC: number, bC: number, vC: number): void {
+  const bL = blackAndVega(x, sL);
+  const vL = vega();
+  computeLowerMapAndFirstTwoDerivatives(x, sL, vL);
+  const fL = scratch[F] ?? Number.NaN;
+  const fpL = scratch[FP] ?? Number.NaN;
+  const fppL = scratch[FPP] ?? Number.NaN;
+  anchors[B_L] = bL;
+  anchors[V_L] = vL;
+  anchors[F_L] = fL;
+  anchors[FP_L] = fpL;
+  anchors[R_LL] = convexControlParameterToFitSecondDerivativeAtRightSide(0, bL, 0, fL, 1, fpL, fppL, true);
+  anchors[R_LM] = convexControlParameterToFitSecondDerivativeAtRightSide(bL, bC, sL, sC, 1 / vL, 1 / vC, 0, false);
+}
+
+/**
+ * b(x, s_c) = ½·e^{x/2}·(1 − erfcx(√|x|)) at the inflexion point s_c = √(2|x|), where h = −t.
+ * In Cody's central interval erfcx(y) = (1 − erf(y))·e^{y²} with e^{y²} = e^{|x|} = 1/b_max², so no
+ * exponential is taken. Neither that rounding nor the cancellation in 1 − erfcx(√|x|) as x → 0
+ * reaches beyond the initial guess; the converged result does not depend on them.
+ */
+function inflexionPrice(rootAbsX: number, bMax: number): number {
+  const erfcxRootAbsX =
+    rootAbsX <= ERF_CENTRAL_LIMIT ? (1 - erfCentralInterval(rootAbsX)) / (bMax * bMax) : erfcxPositiveTail(rootAbsX);
+  return 0.5 * bMax * (1 - erfcxRootAbsX);
+}
+
+/**
+ * The lower anchors depend on x alone, and options of a chain sit at |x| of a few tenths at most,
+ * so they are tabulated once over u = √|x| ∈ [ANCHOR_U_MIN, ANCHOR_U_MAX] (in u they are smooth
+ * down to x = 0, in x they are not) and read back by four-point Lagrange interpolation: some
+ * thirty multiplications instead of a normalised Black evaluation, a lower map and two control
+ * parameters. The interpolation error (below 1e-9 relative) only moves the initial guess; the
+ * Householder steps that follow do not see it. Outside the range the anchors are computed.
+ */
+const ANCHOR_U_MIN = 1 / 128;
+const ANCHOR_U_MAX = 1;
+const ANCHOR_INTERVALS = 512;
+const ANCHOR_STEP = (ANCHOR_U_MAX - ANCHOR_U_MIN) / ANCHOR_INTERVALS;
+const ANCHOR_FIELDS = 6;
+/**
+ * Relative widening of the s_l bracket when the anchors are interpolated, so that an
+ * interpolation error can never exclude the solution from the bracket.
+ */
+const ANCHOR_BRACKET_SLACK = 2 ** -20;
+/**
+ * Node k (k = 0 … ANCHOR_INTERVALS + 2) at u = ANCHOR_U_MIN + (k − 1)·ANCHOR_STEP, one node beyond
+ * each end so every interval has its four-point stencil. b_l and f_l are stored divided by |x|
+ * (both vanish like |x| as x → 0, which keeps the interpolation relatively accurate).
+ */
+const anchorTable = new Float64Array((ANCHOR_INTERVALS + 3) * ANCHOR_FIELDS);
+
+/** The lower anchors at u = √|x| (within the table's range) into `anchors`, interpolated. */
+function interpolateLowerAnchors(rootAbsX: number): void {
+  const position = (rootAbsX - ANCHOR_U_MIN) * (1 / ANCHOR_STEP);
+  const interval = Math.min(Math.trunc(position), ANCHOR_INTERVALS - 1);
+  const p = position - interval;
+  const pPlusOne = p + 1;
+  const pMinusOne = p - 1;
+  const pMinusTwo = p - 2;
+  const wm = (-1 / 6) * p * pMinusOne * pMinusTwo;
+  const w0 = 0.5 * pPlusOne * pMinusOne * pMinusTwo;
+  const w1 = -0.5 * pPlusOne * p * pMinusTwo;
+  const w2 = (1 / 6) * pPlusOne * p * pMinusOne;
+  const absX = rootAbsX * rootAbsX;
+  let k = interval * ANCHOR_FIELDS;
+  for (let field = 0; field < ANCHOR_FIELDS; field++, k++) {
+    anchors[field] =
+      wm * (anchorTable[k] ?? 0) +
+      w0 * (anchorTable[k + ANCHOR_FIELDS] ?? 0) +
+      w1 * (anchorTable[k + 2 * ANCHOR_FIELDS] ?? 0) +
+      w2 * (anchorTable[k + 3 * ANCHOR_FIELDS] ?? 0);
+  }
+  anchors[B_L] = (anchors[B_L] ?? 0) * absX;
+  anchors[F_L] = (anchors[F_L] ?? 0) * absX;
+}
+
 function inverseLowerMap(x: number, f: number): number {
   return Math.abs(x / (SQRT_THREE * inverseNormCdf(Math.cbrt(f / (TWO_PI_OVER_SQRT_TWENTY_SEVEN * Math.abs(x))))));
 }
@@ -133,35 +224,35 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
   let dsPrevious = 0;
   let sLeft = DBL_MIN;
   let sRight = DBL_MAX;
-  // At the inflexion point s_c = √(2|x|), h = −t, so b(x, s_c) = ½·e^{x/2}·(1 − erfcx(√|x|)) and
-  // ∂b/∂s = e^{x/2}/√(2π): one erfcx instead of a full evaluation. In Cody's central interval
-  // erfcx(y) = (1 − erf(y))·e^{y²} with e^{y²} = e^{|x|} = 1/b_max², so no exponential is taken.
-  // Neither that rounding nor the cancellation in 1 − erfcx(√|x|) as x → 0 reaches beyond the
-  // initial guess; the converged result does not depend on them.
+  // At the inflexion point s_c = √(2|x|), h = −t, so b(x, s_c) needs one erfcx instead of a
+  // full evaluation and ∂b/∂s = e^{x/2}/√(2π).
   const rootAbsX = Math.sqrt(Math.abs(x));
   const sC = Math.SQRT2 * rootAbsX;
-  const erfcxRootAbsX =
-    rootAbsX <= ERF_CENTRAL_LIMIT ? (1 - erfCentralInterval(rootAbsX)) / (bMax * bMax) : erfcxPositiveTail(rootAbsX);
-  const bC = 0.5 * bMax * (1 - erfcxRootAbsX);
+  const bC = inflexionPrice(rootAbsX, bMax);
   const vC = ONE_OVER_SQRT_TWO_PI * bMax;
   if (beta < bC) {
     const sL = sC - bC / vC;
-    const bL = blackAndVega(x, sL);
-    const vL = vega();
+    let bracketSlack = 0;
+    if (rootAbsX >= ANCHOR_U_MIN && rootAbsX <= ANCHOR_U_MAX) {
+      interpolateLowerAnchors(rootAbsX);
+      bracketSlack = ANCHOR_BRACKET_SLACK * sL;
+    } else {
+      computeLowerAnchors(x, sL, sC, bC, vC);
+    }
+    const bL = anchors[B_L] ?? Number.NaN;
+    const vL = anchors[V_L] ?? Number.NaN;
     if (beta < bL) {
       // Lowest branch: interpolate the lower map, then iterate on g(s) = 1/ln(b(s)) − 1/ln(β).
-      computeLowerMapAndFirstTwoDerivatives(x, sL, vL);
-      const fL = scratch[F] ?? Number.NaN;
-      const fpL = scratch[FP] ?? Number.NaN;
-      const rLl = convexControlParameterToFitSecondDerivativeAtRightSide(0, bL, 0, fL, 1, fpL, scratch[FPP] ?? 0, true);
-      f = rationalCubicInterpolation(beta, 0, bL, 0, fL, 1, fpL, rLl);
+      const fL = anchors[F_L] ?? Number.NaN;
+      const fpL = anchors[FP_L] ?? Number.NaN;
+      f = rationalCubicInterpolation(beta, 0, bL, 0, fL, 1, fpL, anchors[R_LL] ?? Number.NaN);
       if (!(f > 0)) {
         // Round-off for extreme |x|: fall back to the quadratic with f(0) = 0, f(b_l) and f'(0) = 1.
         const t = beta / bL;
         f = (fL * t + bL * (1 - t)) * t;
       }
       s = inverseLowerMap(x, f);
-      sRight = sL;
+      sRight = sL + bracketSlack;
       const lnBeta = Math.log(beta);
       const oneOverLnBeta = 1 / lnBeta;
       for (; iterations < ITERATIONS && Math.abs(ds) > DBL_EPSILON * s; iterations++) {
@@ -211,9 +302,8 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
       }
       return s;
     }
-    const rLm = convexControlParameterToFitSecondDerivativeAtRightSide(bL, bC, sL, sC, 1 / vL, 1 / vC, 0, false);
-    s = rationalCubicInterpolation(beta, bL, bC, sL, sC, 1 / vL, 1 / vC, rLm);
-    sLeft = sL;
+    s = rationalCubicInterpolation(beta, bL, bC, sL, sC, 1 / vL, 1 / vC, anchors[R_LM] ?? Number.NaN);
+    sLeft = sL - bracketSlack;
     sRight = sC;
   } else {
     const sH = vC > DBL_MIN ? sC + (bMax - bC) / vC : sC;
@@ -301,3 +391,22 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
   }
   return s;
 }
+
+/** Fills `anchorTable` from the definitions, once, when the module loads (about 0.2 ms). */
+function buildAnchorTable(): void {
+  for (let k = 0; k < ANCHOR_INTERVALS + 3; k++) {
+    const rootAbsX = ANCHOR_U_MIN + (k - 1) * ANCHOR_STEP;
+    const absX = rootAbsX * rootAbsX;
+    const x = -absX;
+    const bMax = Math.exp(0.5 * x);
+    const sC = Math.SQRT2 * rootAbsX;
+    const bC = inflexionPrice(rootAbsX, bMax);
+    const vC = ONE_OVER_SQRT_TWO_PI * bMax;
+    computeLowerAnchors(x, sC - bC / vC, sC, bC, vC);
+    for (let field = 0; field < ANCHOR_FIELDS; field++) {
+      const value = anchors[field] ?? Number.NaN;
+      anchorTable[k * ANCHOR_FIELDS + field] = field === B_L || field === F_L ? value / absX : value;
+    }
+  }
+}
+buildAnchorTable();
