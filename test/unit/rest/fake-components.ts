@@ -1,0 +1,77 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { HttpUseCase } from '../../../functions/http/http-handler.js';
+import { httpHandler } from '../../../functions/http/http-handler.js';
+import { ManualClock } from '../../../shared/adapters/manual-clock.js';
+import { MemoryLiveStateStore } from '../../../shared/adapters/memory/memory-live-state-store.js';
+import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-subscription-store.js';
+import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
+import { loadConfig } from '../../../shared/config.js';
+import { istDate } from '../../../shared/domain/market/calendar-dates.js';
+import { mockInstruments } from '../../../shared/domain/market/mock-instruments.js';
+import { createLogger } from '../../../shared/logging.js';
+import { MockMarketData } from '../../../shared/market-data/mock-market-data.js';
+import type { Instrument } from '../../../shared/ports/market-data.js';
+import type { Components } from '../../../shared/wiring.js';
+
+/** Components on memory adapters and a manual clock (a weekday session: 2025-01-08 09:15 IST). */
+export function fakeComponents(
+  options: { env?: Record<string, string>; loadInstruments?: () => Promise<readonly Instrument[]> } = {},
+) {
+  const config = loadConfig({ LOG_LEVEL: 'SILENT', API_KEYS: 'test-key', ...options.env });
+  const clock = new ManualClock(Date.UTC(2025, 0, 8, 6, 0, 0));
+  const bus = new MemoryTickBus();
+  const state = new MemoryLiveStateStore();
+  const subscriptions = new MemorySubscriptionStore();
+  const loadInstruments =
+    options.loadInstruments ?? (async () => mockInstruments({ anchorDate: istDate(clock.now()) }));
+  const components: Components = {
+    config,
+    logger: createLogger('test', config),
+    clock,
+    bus,
+    state,
+    subscriptions,
+    dynamodb: undefined as unknown as DynamoDBClient,
+    checkDatabase: async () => {},
+    loadInstruments,
+    marketData: new MockMarketData({
+      instruments: loadInstruments,
+      seed: 42,
+      rate: 0.1,
+      dividendYield: 0,
+      now: () => clock.now(),
+    }),
+    close: async () => {},
+  };
+  return { components, clock, bus, state, subscriptions };
+}
+
+/** Calls `useCase` as API Gateway would, returning status, headers and the parsed body. */
+export async function call(
+  useCase: HttpUseCase,
+  request: {
+    method?: string;
+    path?: string;
+    query?: Record<string, string>;
+    pathParameters?: Record<string, string>;
+    headers?: Record<string, string>;
+    body?: string;
+  } = {},
+) {
+  const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
+  const event = {
+    version: '2.0',
+    routeKey: `${request.method ?? 'GET'} ${request.path ?? '/'}`,
+    rawPath: request.path ?? '/',
+    rawQueryString: '',
+    headers: { 'x-api-key': 'test-key', ...request.headers },
+    ...(request.query && { queryStringParameters: request.query }),
+    ...(request.pathParameters && { pathParameters: request.pathParameters }),
+    ...(request.body !== undefined && { body: request.body }),
+    isBase64Encoded: false,
+    requestContext: { requestId: 'req', http: { method: request.method ?? 'GET', path: request.path ?? '/' } },
+  } as unknown as APIGatewayProxyEventV2;
+  const result = await httpHandler(logger, useCase)(event, { awsRequestId: 'req' } as Context);
+  return { status: result.statusCode ?? 0, headers: result.headers ?? {}, body: JSON.parse(result.body ?? 'null') };
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { THROTTLE_BURST } from '../../../functions/api/context.js';
+import { historyUseCase } from '../../../functions/api/history.js';
+import { createSubscriptionUseCase, listSubscriptionsUseCase } from '../../../functions/api/subscriptions.js';
+import { healthUseCase } from '../../../functions/http-health.js';
+import { ApiErrorResponse } from '../../../shared/contracts/common.js';
+import { HealthResponse } from '../../../shared/contracts/health.js';
+import { DependencyUnavailableError } from '../../../shared/errors.js';
+import type { MarketData } from '../../../shared/ports/market-data.js';
+import { call, fakeComponents } from './fake-components.js';
+
+describe('REST use cases on memory adapters', () => {
+  it('TC-ERR-041: a registry that cannot load degrades /health with a reason while subscriptions keep answering', async () => {
+    const { components } = fakeComponents({
+      loadInstruments: async () => {
+        throw new Error('instrument master download failed');
+      },
+    });
+    await components.state.putHeartbeat(
+      'ingest',
+      JSON.stringify({ running: true, active_subscriptions: 0, accounts: {} }),
+      15_000,
+    );
+    const health = await call(healthUseCase(components), { path: '/health' });
+    expect(health.status).toBe(200);
+    const body = HealthResponse.parse(health.body);
+    expect(body.status).toBe('degraded');
+    expect(body.reasons).toContain('instrument_registry unavailable');
+    expect(body.dependencies.instrument_registry).toMatchObject({ status: 'unavailable', instruments: 0 });
+    expect(body.dependencies.database).toBe('ok');
+    // Core features that do not need the registry go on.
+    expect((await call(listSubscriptionsUseCase(components), { path: '/subscriptions' })).status).toBe(200);
+    // New subscriptions need it: a clear 503, not a 500.
+    const created = await call(createSubscriptionUseCase(components), {
+      method: 'POST',
+      body: JSON.stringify({ instrument_token: 256265 }),
+    });
+    expect(created.status).toBe(503);
+    expect(ApiErrorResponse.parse(created.body).error.code).toBe('DEPENDENCY_UNAVAILABLE');
+  });
+
+  it('TC-ERR-012: a store that is unreachable answers 503 DEPENDENCY_UNAVAILABLE, never 500', async () => {
+    const { components } = fakeComponents();
+    const failing = {
+      ...components,
+      subscriptions: {
+        ...components.subscriptions,
+        list: () => Promise.reject(new DependencyUnavailableError('dynamodb', 'DynamoDB is unavailable')),
+      },
+    };
+    const listed = await call(listSubscriptionsUseCase(failing), { path: '/subscriptions' });
+    expect(listed.status).toBe(503);
+    expect(ApiErrorResponse.parse(listed.body).error.code).toBe('DEPENDENCY_UNAVAILABLE');
+  });
+
+  it('throttles each key with a token bucket: 429 with Retry-After once the burst is spent', async () => {
+    const { components } = fakeComponents({ env: { API_KEYS: 'test-key,other-key' } });
+    const list = listSubscriptionsUseCase(components);
+    for (let i = 0; i < THROTTLE_BURST; i++) {
+      const { status } = await call(list, { path: '/subscriptions', query: { limit: '1' } });
+      if (status !== 200) throw new Error(`request ${i} answered ${status}`);
+    }
+    const refused = await call(list, { path: '/subscriptions' });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(ApiErrorResponse.parse(refused.body).error.code).toBe('RATE_LIMITED');
+    // Another key has its own bucket.
+    expect((await call(list, { path: '/subscriptions', headers: { 'x-api-key': 'other-key' } })).status).toBe(200);
+  });
+
+  it('TC-GRK-031: history with Greeks fetches the option and the underlying once each, however many candles', async () => {
+    const { components } = fakeComponents();
+    const calls: number[] = [];
+    const counting: MarketData = {
+      instruments: () => components.marketData.instruments(),
+      lastPrices: (tokens) => components.marketData.lastPrices(tokens),
+      historical: (query) => {
+        calls.push(query.instrumentToken);
+        return components.marketData.historical(query);
+      },
+    };
+    const instruments = await components.loadInstruments();
+    const option = instruments.find((i) => i.instrumentType === 'CE' && i.name === 'NIFTY' && i.strike === 24_000);
+    const result = await call(historyUseCase({ ...components, marketData: counting }), {
+      path: '/history',
+      query: {
+        instrument_token: String(option?.instrumentToken),
+        from: '2025-01-07',
+        to: '2025-01-07',
+        greeks: 'true',
+      },
+    });
+    expect(result.status).toBe(200);
+    expect(result.body.candles).toHaveLength(375);
+    expect(calls.sort()).toEqual([256_265, option?.instrumentToken].sort());
+  });
+});
