@@ -275,6 +275,10 @@ export function connectionStoreContract(
         ['userId', () => store.put(connection('c2', START_MS, { userId: '' }))],
         ['tokens', () => store.put(connection('c2', START_MS, { tokens: [Number.NaN] }))],
         ['expiresAt', () => store.put(connection('c2', START_MS, { expiresAt: Number.NaN }))],
+        // Reserved: the DynamoDB store keys its token index with this prefix.
+        ['connectionId', () => store.get('token#5#c1')],
+        ['connectionId', () => store.put(connection('token#5', START_MS))],
+        ['userId', () => store.put(connection('c2', START_MS, { userId: 'token#5' }))],
       ];
       for (const [field, attempt] of bad) {
         const error = await rejectionOf(attempt());

@@ -10,8 +10,17 @@ import { SystemClock } from '../system-clock.js';
  * rejects exactly the same calls. They live here because this module does not load the AWS SDK.
  */
 
+/**
+ * Ids may not start with this: the DynamoDB store keys its token index items with it, in the same
+ * table and the same user index as real connections and users.
+ */
+export const RESERVED_PREFIX = 'token#';
+
+const notReserved = (value: string) => !value.startsWith(RESERVED_PREFIX);
+const reservedMessage = `must not start with ${RESERVED_PREFIX}`;
+
 /** A connection id: API Gateway's are 16 characters; the bound keeps keys far below DynamoDB's. */
-export const ConnectionId = z.string().min(1).max(512);
+export const ConnectionId = z.string().min(1).max(512).refine(notReserved, reservedMessage);
 /** Tokens of one call: more than one Kite connection carries, fewer than a runaway loop sends. */
 export const Tokens = z.array(InstrumentToken).max(10_000);
 export const Delivery = z.enum(['tick', 'batch']);
@@ -20,7 +29,7 @@ export const BatchIntervalMs = z.int().positive().nullable();
 /** A record as `put` accepts it. */
 export const ConnectionRecordInput = z.object({
   connectionId: ConnectionId,
-  userId: z.string().min(1),
+  userId: z.string().min(1).max(512).refine(notReserved, reservedMessage),
   email: z.string().nullable(),
   name: z.string().nullable(),
   tokens: Tokens,
