@@ -80,6 +80,15 @@ function asymptoticExpansionOverExponential(h: number, t: number): number {
 }
 
 /**
+ * Below t = SHORT_SMALL_T_EXPANSION_T and |h·t| = |x|/2 = SHORT_SMALL_T_EXPANSION_HALF_X (where
+ * listed options sit: s = σ√T of a tenth or less, strikes within a third of the forward) the
+ * terms of the small-t expansion beyond t⁸ contribute less than 1e-17 relative, so the expansion
+ * stops there and skips the two costliest coefficients.
+ */
+const SHORT_SMALL_T_EXPANSION_T = 0.05;
+const SHORT_SMALL_T_EXPANSION_HALF_X = 0.15;
+
+/**
  * Expansion of b for small t = s/2 (< τ ≈ 0.21) to twelfth order in t, accurate to machine
  * precision for h <= 0; a := 1 + h·Φ(h)/φ(h) is formed with erfcx to avoid cancellation.
  * Returns b·e^{(h²+t²)/2}, the factor of the shared exponential.
@@ -93,6 +102,9 @@ function smallTExpansionOverExponential(h: number, t: number): number {
   const c3 = (-57 + 105 * a + h2 * (-18 + 105 * a + h2 * (-1 + 21 * a + a * h2))) * (1 / 5040);
   const c4 =
     (-561 + 945 * a + h2 * (-285 + 1260 * a + h2 * (-33 + 378 * a + h2 * (-1 + 36 * a + a * h2)))) * (1 / 362880);
+  if (t < SHORT_SMALL_T_EXPANSION_T && -h * t < SHORT_SMALL_T_EXPANSION_HALF_X) {
+    return ONE_OVER_SQRT_TWO_PI * 2 * t * (a + w * (c1 + w * (c2 + w * (c3 + w * c4))));
+  }
   const c5 =
     (-6555 +
       10395 * a +
