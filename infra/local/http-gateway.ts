@@ -85,7 +85,10 @@ export function createHttpGateway(routes: readonly LocalHttpRoute[]) {
     }
     const body = await readBody(req);
     if (body === 'too-large') {
-      send(res, 413, JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'Request body exceeds 10 MB' } }));
+      // The rest of the body is never read: close the connection so it cannot be taken for the next request.
+      send(res, 413, JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'Request body exceeds 10 MB' } }), {
+        connection: 'close',
+      });
       return true;
     }
     const requestId = randomUUID();
