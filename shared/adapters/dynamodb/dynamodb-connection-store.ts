@@ -15,7 +15,7 @@ import {
   parseConnectionInput,
   RESERVED_PREFIX,
   Tokens,
-} from '../memory/memory-connection-store.js';
+} from '../connection-store-input.js';
 import { SystemClock } from '../system-clock.js';
 
 /** The table's one global index, keyed by `user_id`; token index items borrow it (see the class). */
