@@ -16,7 +16,7 @@ import { MockFeed } from './feeds/mock-feed.js';
 import { UnderlyingBarPublisher } from './feeds/underlying-bar-publisher.js';
 import { KitePool } from './kite/kite-pool.js';
 import { TickPipeline } from './pipeline/tick-pipeline.js';
-import { type BackpressureLevel, TickPublisher } from './pipeline/tick-publisher.js';
+import { type BackpressureLevel, TickPublisher, type TickPublisherOptions } from './pipeline/tick-publisher.js';
 import { type DesiredStreams, Reconciler, type StreamTarget } from './reconcile/reconciler.js';
 import { KitePoolTarget, MarketHoursTarget, MockFeedTarget } from './reconcile/stream-targets.js';
 import type { Service } from './supervisor.js';
@@ -31,6 +31,8 @@ export interface IngestDependencies {
   readonly subscriptions: SubscriptionStore;
   /** The instrument registry (mock chains, or Kite's instrument master). */
   readonly instruments: readonly Instrument[];
+  /** Receives the receive → publish latency of every published tick (the metrics' histogram). */
+  readonly onPublished?: TickPublisherOptions['onPublished'];
 }
 
 /** The ingest task's state as the heartbeat reports it to `/health`. */
@@ -70,7 +72,13 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
     rate: config.pricing.riskFreeRate,
     dividendYield: config.pricing.dividendYield,
   };
-  const publisher = new TickPublisher({ bus, state, clock, logger });
+  const publisher = new TickPublisher({
+    bus,
+    state,
+    clock,
+    logger,
+    ...(deps.onPublished !== undefined && { onPublished: deps.onPublished }),
+  });
   const mockSource = 'mock-feed';
   const pipeline = new TickPipeline({
     instruments,

@@ -1,7 +1,10 @@
 import { describeConnectionFailure } from '../shared/errors.js';
 import { configFromEnvironment, createComponents, runMain } from '../shared/wiring.js';
-import { ingestRole } from './ingest-role.js';
+import { type IngestRole, ingestRole } from './ingest-role.js';
 import { LeaderLease } from './leader-lease.js';
+import { ingestHealth, standbyHealth } from './ops/ingest-health.js';
+import { createMetricsRegistry, publishLatencyRecorder, registerIngestMetrics } from './ops/ingest-metrics.js';
+import { OpsServer } from './ops/ops-server.js';
 import { type Service, supervise } from './supervisor.js';
 
 /**
@@ -29,23 +32,50 @@ async function main(): Promise<void> {
     throw new Error(`Failed to connect to database (DynamoDB): ${reason}`, { cause: error });
   }
 
+  // /health and /metrics on PORT, up before the lease is taken so a standby answers its health check
+  // too; when the server stops, everything stops.
+  const registry = createMetricsRegistry();
+  let role: IngestRole | undefined;
+  const ops = new OpsServer({
+    port: config.port,
+    registry,
+    logger,
+    health: () => (role ? ingestHealth(role.status()) : standbyHealth()),
+  });
+  const opsOutcome = supervise([ops], shutdown.signal, logger).finally(() => shutdown.abort());
+  const listening = await ops.listening.then(
+    () => true,
+    () => false,
+  );
+  if (!listening) {
+    const { failure } = await opsOutcome;
+    await components.close();
+    if (failure) throw failure.error;
+    return;
+  }
+
   const services: Service[] = [];
   if (config.roles.includes('ingest')) {
     const lease = new LeaderLease({ state: components.state, logger });
     if (!(await lease.acquire(shutdown.signal))) {
+      const { failure } = await opsOutcome;
       await components.close();
+      if (failure) process.exitCode = 1;
       return;
     }
     const instruments = await components.loadInstruments();
-    const role = ingestRole({ ...components, instruments });
+    role = ingestRole({ ...components, instruments, onPublished: publishLatencyRecorder(registry) });
+    registerIngestMetrics(registry, role);
     services.push(lease, ...role.services);
     logger.info('Ingest role ready', { instruments: instruments.length, source: role.status().source });
   }
   if (config.roles.includes('fanout')) logger.warn('The fanout role is not part of this build yet');
 
   const outcome = await supervise(services, shutdown.signal, logger);
+  shutdown.abort();
+  const opsEnd = await opsOutcome;
   await components.close();
-  if (outcome.failure || outcome.unfinished.length > 0) process.exitCode = 1;
+  if ([outcome, opsEnd].some((o) => o.failure || o.unfinished.length > 0)) process.exitCode = 1;
 }
 
 runMain(main);

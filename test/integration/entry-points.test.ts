@@ -9,7 +9,7 @@ import { freePort, startRedisServer } from '../support/redis-server.js';
 /** Runs an entry point with `env` added and collects how it ended. */
 async function run(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    env: { ...process.env, LOG_LEVEL: 'ERROR', ...env },
+    env: { ...process.env, LOG_LEVEL: 'ERROR', PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -23,7 +23,7 @@ async function run(entry: string, env: Record<string, string>): Promise<{ code: 
 /** Starts the ingest task and resolves `ready` once its role is up; `exited` gives the exit code. */
 function startIngest(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'ingest-task/main.ts'], {
-    env: { ...process.env, LOG_LEVEL: 'INFO', INGEST_ROLES: 'ingest', ...env },
+    env: { ...process.env, LOG_LEVEL: 'INFO', INGEST_ROLES: 'ingest', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
