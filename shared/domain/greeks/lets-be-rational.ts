@@ -6,10 +6,22 @@ import {
   ONE_OVER_SQRT_TWO_PI,
   SQRT_TWO_PI,
 } from './normal-distribution.js';
-import { outOfTheMoneyNormalisedBlackCallAndVega, scaledOutOfTheMoneyNormalisedBlackCall } from './normalised-black.js';
+import {
+  blackRegisters,
+  evaluateOutOfTheMoneyNormalisedBlackCallAndVega,
+  evaluateScaledOutOfTheMoneyNormalisedBlackCall,
+  outOfTheMoneyNormalisedBlackCallAndVega,
+  REGISTER_B,
+  REGISTER_H,
+  REGISTER_S,
+  REGISTER_T,
+  REGISTER_VEGA,
+  REGISTER_X,
+} from './normalised-black.js';
 import {
   convexControlParameterToFitSecondDerivativeAtLeftSide,
   convexControlParameterToFitSecondDerivativeAtRightSide,
+  MAXIMUM_CONTROL_PARAMETER,
   rationalCubicInterpolation,
 } from './rational-cubic.js';
 
@@ -99,13 +111,15 @@ function computeLowerMapAndFirstTwoDerivatives(x: number, s: number, vega: numbe
  * ∂b/∂s there, the lower map f and f′ at b_l, and the rational-cubic control parameters of the
  * lowest and the lower middle branch. `anchors` holds them in this order.
  */
-const anchors = new Float64Array(6);
+const anchors = new Float64Array(7);
 const B_L = 0;
 const V_L = 1;
 const F_L = 2;
 const FP_L = 3;
 const R_LL = 4;
 const R_LM = 5;
+/** Input slot of `interpolateLowerAnchors`: √|x| (a register, so the double is not boxed). */
+const ROOT_ABS_X = 6;
 
 /** The lower anchors into `anchors` by their definitions (two normal-distribution evaluations). */
 function computeLowerAnchors(x: number, sL: number, sC: number, bC: number, vC: number): void {
@@ -160,8 +174,9 @@ const ANCHOR_BRACKET_SLACK = 2 ** -20;
  */
 const anchorTable = new Float64Array((ANCHOR_INTERVALS + 3) * ANCHOR_FIELDS);
 
-/** The lower anchors at u = √|x| (within the table's range) into `anchors`, interpolated. */
-function interpolateLowerAnchors(rootAbsX: number): void {
+/** The lower anchors at u = anchors[ROOT_ABS_X] (within the table's range) into `anchors`, interpolated. */
+function interpolateLowerAnchors(): void {
+  const rootAbsX = anchors[ROOT_ABS_X] ?? Number.NaN;
   const position = (rootAbsX - ANCHOR_U_MIN) * (1 / ANCHOR_STEP);
   const interval = Math.min(Math.trunc(position), ANCHOR_INTERVALS - 1);
   const p = position - interval;
@@ -173,20 +188,24 @@ function interpolateLowerAnchors(rootAbsX: number): void {
   const w1 = -0.5 * pPlusOne * p * pMinusTwo;
   const w2 = (1 / 6) * pPlusOne * p * pMinusOne;
   const absX = rootAbsX * rootAbsX;
-  let k = interval * ANCHOR_FIELDS;
-  for (let field = 0; field < ANCHOR_FIELDS; field++, k++) {
-    anchors[field] =
-      wm * (anchorTable[k] ?? 0) +
-      w0 * (anchorTable[k + ANCHOR_FIELDS] ?? 0) +
-      w1 * (anchorTable[k + 2 * ANCHOR_FIELDS] ?? 0) +
-      w2 * (anchorTable[k + 3 * ANCHOR_FIELDS] ?? 0);
-  }
-  anchors[B_L] = (anchors[B_L] ?? 0) * absX;
-  anchors[F_L] = (anchors[F_L] ?? 0) * absX;
+  const t = anchorTable;
+  const k = interval * ANCHOR_FIELDS;
+  anchors[B_L] = absX * interpolateField(t, k + B_L, wm, w0, w1, w2);
+  anchors[V_L] = interpolateField(t, k + V_L, wm, w0, w1, w2);
+  anchors[F_L] = absX * interpolateField(t, k + F_L, wm, w0, w1, w2);
+  anchors[FP_L] = interpolateField(t, k + FP_L, wm, w0, w1, w2);
+  anchors[R_LL] = interpolateField(t, k + R_LL, wm, w0, w1, w2);
+  anchors[R_LM] = interpolateField(t, k + R_LM, wm, w0, w1, w2);
 }
 
-function inverseLowerMap(x: number, f: number): number {
-  return Math.abs(x / (SQRT_THREE * inverseNormCdf(Math.cbrt(f / (TWO_PI_OVER_SQRT_TWENTY_SEVEN * Math.abs(x))))));
+/** Σ wᵢ·table[k + i·ANCHOR_FIELDS] over the four-point stencil. */
+function interpolateField(table: Float64Array, k: number, wm: number, w0: number, w1: number, w2: number): number {
+  return (
+    wm * (table[k] ?? 0) +
+    w0 * (table[k + ANCHOR_FIELDS] ?? 0) +
+    w1 * (table[k + 2 * ANCHOR_FIELDS] ?? 0) +
+    w2 * (table[k + 3 * ANCHOR_FIELDS] ?? 0)
+  );
 }
 
 /**
@@ -234,7 +253,8 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
     const sL = sC - bC / vC;
     let bracketSlack = 0;
     if (rootAbsX >= ANCHOR_U_MIN && rootAbsX <= ANCHOR_U_MAX) {
-      interpolateLowerAnchors(rootAbsX);
+      anchors[ROOT_ABS_X] = rootAbsX;
+      interpolateLowerAnchors();
       bracketSlack = ANCHOR_BRACKET_SLACK * sL;
     } else {
       computeLowerAnchors(x, sL, sC, bC, vC);
@@ -245,13 +265,20 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
       // Lowest branch: interpolate the lower map, then iterate on g(s) = 1/ln(b(s)) − 1/ln(β).
       const fL = anchors[F_L] ?? Number.NaN;
       const fpL = anchors[FP_L] ?? Number.NaN;
-      f = rationalCubicInterpolation(beta, 0, bL, 0, fL, 1, fpL, anchors[R_LL] ?? Number.NaN);
+      // The rational cubic through (0, 0) and (b_l, f_l) with slopes 1 and f′_l, written out.
+      const rLl = anchors[R_LL] ?? Number.NaN;
+      const u = beta / bL;
+      const v = 1 - u;
+      f =
+        rLl < MAXIMUM_CONTROL_PARAMETER
+          ? (u * (fL * u * u + (rLl * fL - bL * fpL) * u * v + bL * v * v)) / (1 + (rLl - 3) * u * v)
+          : fL * u;
       if (!(f > 0)) {
         // Round-off for extreme |x|: fall back to the quadratic with f(0) = 0, f(b_l) and f'(0) = 1.
         const t = beta / bL;
         f = (fL * t + bL * (1 - t)) * t;
       }
-      s = inverseLowerMap(x, f);
+      s = Math.abs(x / (SQRT_THREE * inverseNormCdf(Math.cbrt(f / (TWO_PI_OVER_SQRT_TWENTY_SEVEN * Math.abs(x))))));
       sRight = sL + bracketSlack;
       const lnBeta = Math.log(beta);
       const oneOverLnBeta = 1 / lnBeta;
@@ -270,7 +297,13 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
         const t = 0.5 * s;
         let lnB: number;
         let bOverBp: number;
-        const scaled = scaledOutOfTheMoneyNormalisedBlackCall(x, s, h, t);
+        const registers = blackRegisters;
+        registers[REGISTER_X] = x;
+        registers[REGISTER_S] = s;
+        registers[REGISTER_H] = h;
+        registers[REGISTER_T] = t;
+        evaluateScaledOutOfTheMoneyNormalisedBlackCall();
+        const scaled = registers[REGISTER_B] ?? Number.NaN;
         if (scaled >= 0) {
           lnB = Math.log(scaled) - 0.5 * (h * h + t * t);
           bOverBp = SQRT_TWO_PI * scaled;
@@ -295,14 +328,27 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
           const bHh3 = bHalley * bHalley - 3 * hOverS * hOverS - 0.25;
           const hh3 =
             bHh3 + 2 * bpob * bpob * (1 + 3 * oneOverLnB * (1 + oneOverLnB)) - 3 * bHalley * bpob * (1 + twoOverLnB);
-          ds = newton * householderFactor(newton, halley, hh3);
+          // The Householder(3) correction, written out (see `householderFactor`).
+          ds = (newton * (1 + 0.5 * halley * newton)) / (1 + newton * (halley + (hh3 * newton) / 6));
         }
         ds = Math.max(-0.5 * s, ds);
         s += ds;
       }
       return s;
     }
-    s = rationalCubicInterpolation(beta, bL, bC, sL, sC, 1 / vL, 1 / vC, anchors[R_LM] ?? Number.NaN);
+    // The rational cubic through (b_l, s_l) and (b_c, s_c) with slopes 1/v_l and 1/v_c, written out.
+    const rLm = anchors[R_LM] ?? Number.NaN;
+    const width = bC - bL;
+    const u = (beta - bL) / width;
+    const v = 1 - u;
+    s =
+      rLm < MAXIMUM_CONTROL_PARAMETER
+        ? (sC * u * u * u +
+            (rLm * sC - width / vC) * u * u * v +
+            (rLm * sL + width / vL) * u * v * v +
+            sL * v * v * v) /
+          (1 + (rLm - 3) * u * v)
+        : sC * u + sL * v;
     sLeft = sL - bracketSlack;
     sRight = sC;
   } else {
@@ -376,8 +422,12 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
       ds = 0;
     }
     dsPrevious = ds;
-    const b = blackAndVega(x, s);
-    const bp = vega();
+    const registers = blackRegisters;
+    registers[REGISTER_X] = x;
+    registers[REGISTER_S] = s;
+    evaluateOutOfTheMoneyNormalisedBlackCallAndVega();
+    const b = registers[REGISTER_B] ?? Number.NaN;
+    const bp = registers[REGISTER_VEGA] ?? Number.NaN;
     if (b > beta && s < sRight) sRight = s;
     else if (b < beta && s > sLeft) sLeft = s;
     const newton = (beta - b) / bp;
@@ -386,7 +436,7 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
     const hOverS = h * oneOverS;
     const halley = h * hOverS - 0.25 * s;
     const hh3 = halley * halley - 3 * hOverS * hOverS - 0.25;
-    ds = Math.max(-0.5 * s, newton * householderFactor(newton, halley, hh3));
+    ds = Math.max(-0.5 * s, (newton * (1 + 0.5 * halley * newton)) / (1 + newton * (halley + (hh3 * newton) / 6)));
     s += ds;
   }
   return s;

@@ -1,4 +1,4 @@
-import { erfcx } from './erf-cody.js';
+import { erfCentralInterval, erfcx, erfcxPositiveTail } from './erf-cody.js';
 import { normCdf, ONE_OVER_SQRT_TWO_PI } from './normal-distribution.js';
 
 /**
@@ -30,6 +30,14 @@ export function normalisedIntrinsicCall(x: number): number {
   if (!(x > 0)) return 0;
   const m = Math.expm1(0.5 * x);
   return m + m / (1 + m);
+}
+
+/** Upper end of Cody's central erf interval. */
+const ERF_CENTRAL_LIMIT = 0.46875;
+
+/** erfcx(y) = (1 − erf(y))·e^{y²} for 0 <= y <= 0.46875 (exactly as `erfcx` forms it there). */
+function erfcxCentral(y: number): number {
+  return (1 - erfCentralInterval(y)) * Math.exp(y > 1.11e-16 ? y * y : 0);
 }
 
 /** Order of the asymptotic expansion: enough for relative accuracy 1.64e-16 when h <= η = −10. */
@@ -80,6 +88,22 @@ function asymptoticExpansionOverExponential(h: number, t: number): number {
 }
 
 /**
+ * Registers through which the implied-volatility solver calls the two `evaluate…` functions
+ * below. V8 passes doubles to a function it does not inline (and returns them) as freshly
+ * allocated heap numbers; the solver evaluates b several times per solve and is too large for all
+ * its callees to be inlined, so the numbers travel unboxed in this typed array instead.
+ */
+export const blackRegisters = new Float64Array(6);
+/** Input slots of `blackRegisters`: x <= 0, s > 0, h = x/s and t = s/2. */
+export const REGISTER_X = 0;
+export const REGISTER_S = 1;
+export const REGISTER_H = 2;
+export const REGISTER_T = 3;
+/** Output slots of `blackRegisters`: b (or the scaled b) and ∂b/∂s. */
+export const REGISTER_B = 4;
+export const REGISTER_VEGA = 5;
+
+/**
  * Below t = SHORT_SMALL_T_EXPANSION_T and |h·t| = |x|/2 = SHORT_SMALL_T_EXPANSION_HALF_X (where
  * listed options sit: s = σ√T of a tenth or less, strikes within a third of the forward) the
  * terms of the small-t expansion beyond t⁸ contribute less than 1e-17 relative, so the expansion
@@ -94,7 +118,10 @@ const SHORT_SMALL_T_EXPANSION_HALF_X = 0.15;
  * Returns b·e^{(h²+t²)/2}, the factor of the shared exponential.
  */
 function smallTExpansionOverExponential(h: number, t: number): number {
-  const a = 1 + h * SQRT_PI_OVER_TWO * erfcx(-ONE_OVER_SQRT_TWO * h);
+  // erfcx of the non-negative −h/√2 by its two positive-argument forms, which keeps this function
+  // small enough for V8 to inline.
+  const y = -ONE_OVER_SQRT_TWO * h;
+  const a = 1 + h * SQRT_PI_OVER_TWO * (y > ERF_CENTRAL_LIMIT ? erfcxPositiveTail(y) : erfcxCentral(y));
   const w = t * t;
   const h2 = h * h;
   const c1 = (-1 + 3 * a + a * h2) * (1 / 6);
@@ -102,9 +129,16 @@ function smallTExpansionOverExponential(h: number, t: number): number {
   const c3 = (-57 + 105 * a + h2 * (-18 + 105 * a + h2 * (-1 + 21 * a + a * h2))) * (1 / 5040);
   const c4 =
     (-561 + 945 * a + h2 * (-285 + 1260 * a + h2 * (-33 + 378 * a + h2 * (-1 + 36 * a + a * h2)))) * (1 / 362880);
-  if (t < SHORT_SMALL_T_EXPANSION_T && -h * t < SHORT_SMALL_T_EXPANSION_HALF_X) {
-    return ONE_OVER_SQRT_TWO_PI * 2 * t * (a + w * (c1 + w * (c2 + w * (c3 + w * c4))));
-  }
+  const tail =
+    t < SHORT_SMALL_T_EXPANSION_T && -h * t < SHORT_SMALL_T_EXPANSION_HALF_X ? 0 : smallTExpansionTail(a, h2, w);
+  return ONE_OVER_SQRT_TWO_PI * 2 * t * (a + w * (c1 + w * (c2 + w * (c3 + w * (c4 + w * tail)))));
+}
+
+/**
+ * c₅ + c₆·t² of the small-t expansion, apart so that the common short expansion stays small
+ * enough for V8 to inline.
+ */
+function smallTExpansionTail(a: number, h2: number, w: number): number {
   const c5 =
     (-6555 +
       10395 * a +
@@ -119,7 +153,7 @@ function smallTExpansionOverExponential(h: number, t: number): number {
           h2 *
             (-20370 + 135135 * a + h2 * (-1926 + 25740 * a + h2 * (-75 + 2145 * a + h2 * (-1 + 78 * a + a * h2)))))) *
     (1 / 6227020800);
-  return ONE_OVER_SQRT_TWO_PI * 2 * t * (a + w * (c1 + w * (c2 + w * (c3 + w * (c4 + w * (c5 + w * c6))))));
+  return c5 + w * c6;
 }
 
 /** b by the plain formula, used where the first term dominates (h + t > 0.85). */
@@ -164,6 +198,35 @@ function outOfTheMoneyNormalisedBlackCall(x: number, s: number, h: number, t: nu
   }
   const b = exponential * factor;
   return b > 0 ? b : 0;
+}
+
+/**
+ * `scaledOutOfTheMoneyNormalisedBlackCall` from and into `blackRegisters` (x, s, h, t in; the
+ * scaled b out).
+ */
+export function evaluateScaledOutOfTheMoneyNormalisedBlackCall(): void {
+  const r = blackRegisters;
+  r[REGISTER_B] = scaledOutOfTheMoneyNormalisedBlackCall(
+    r[REGISTER_X] ?? Number.NaN,
+    r[REGISTER_S] ?? Number.NaN,
+    r[REGISTER_H] ?? Number.NaN,
+    r[REGISTER_T] ?? Number.NaN,
+  );
+}
+
+/**
+ * `outOfTheMoneyNormalisedBlackCallAndVega` from and into `blackRegisters` (x, s in; b and ∂b/∂s
+ * out).
+ */
+export function evaluateOutOfTheMoneyNormalisedBlackCallAndVega(): void {
+  const r = blackRegisters;
+  const x = r[REGISTER_X] ?? Number.NaN;
+  const s = r[REGISTER_S] ?? Number.NaN;
+  const h = x / s;
+  const t = 0.5 * s;
+  const exponential = Math.exp(-0.5 * (h * h + t * t));
+  r[REGISTER_B] = outOfTheMoneyNormalisedBlackCall(x, s, h, t, exponential);
+  r[REGISTER_VEGA] = ONE_OVER_SQRT_TWO_PI * exponential;
 }
 
 /**

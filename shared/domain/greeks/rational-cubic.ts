@@ -13,7 +13,7 @@ const DBL_MAX = Number.MAX_VALUE;
 /** The control parameter must stay above −1; this is the smallest value used. */
 const MINIMUM_CONTROL_PARAMETER = -(1 - Math.sqrt(DBL_EPSILON));
 /** A control parameter this large makes the interpolant linear. */
-const MAXIMUM_CONTROL_PARAMETER = 2 / (DBL_EPSILON * DBL_EPSILON);
+export const MAXIMUM_CONTROL_PARAMETER = 2 / (DBL_EPSILON * DBL_EPSILON);
 
 function isZero(x: number): boolean {
   return Math.abs(x) < DBL_MIN;
