@@ -105,7 +105,8 @@ export function historyUseCase(components: Components): HttpUseCase {
     if (instrument === undefined) {
       throw new NotFoundError(`Instrument ${query.instrument_token} is not in the instrument registry`);
     }
-    const isOption = (instrument.instrumentType === 'CE' || instrument.instrumentType === 'PE') && instrument.expiry;
+    const isOption =
+      (instrument.instrumentType === 'CE' || instrument.instrumentType === 'PE') && instrument.expiry !== null;
     const underlying = query.greeks && isOption ? await registry.underlyingOf(instrument) : undefined;
     let candles: HistoryCandle[];
     if (underlying !== undefined) {

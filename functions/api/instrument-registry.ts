@@ -8,7 +8,8 @@ const REFRESH_MS = 60 * 60 * 1000;
 
 /** The registry's state for `/health`. */
 export interface RegistryStatus {
-  readonly status: 'ok' | 'unavailable' | 'not loaded';
+  /** `stale`: the last reload failed and an older copy is being served. */
+  readonly status: 'ok' | 'stale' | 'unavailable' | 'not loaded';
   readonly source: 'mock' | 'kite';
   readonly instruments: number;
   readonly loaded_at: string | null;
@@ -69,7 +70,14 @@ export class InstrumentRegistry {
     }
     const current = this.#current;
     return {
-      status: this.#lastError !== undefined ? 'unavailable' : current === undefined ? 'not loaded' : 'ok',
+      status:
+        current === undefined
+          ? this.#lastError === undefined
+            ? 'not loaded'
+            : 'unavailable'
+          : this.#lastError === undefined
+            ? 'ok'
+            : 'stale',
       source: this.#source,
       instruments: current?.instruments.length ?? 0,
       loaded_at: current === undefined ? null : new Date(current.atMs).toISOString(),

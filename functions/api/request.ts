@@ -12,7 +12,7 @@ import { PayloadTooLargeError } from '../http/errors.js';
 /** Largest JSON body the REST API reads; its bodies are a few fields, so more is a mistake or abuse. */
 export const MAX_JSON_BODY_BYTES = 16 * 1024;
 
-/** Field paths and messages of a zod error, with `prefix` (`query`, `body`) left out of the path. */
+/** Field paths (dotted, e.g. `instrument_token`) and messages of a zod error, for the error body's `details`. */
 export function issueDetails(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => ({
     path: issue.path.map(String).join('.') || '(root)',
