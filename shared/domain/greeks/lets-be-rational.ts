@@ -34,8 +34,14 @@ import {
  * rational cubic (Delbourgo–Gregory) interpolates the inverse function — through a transformation
  * f(β) in the outer branches that makes it nearly linear — giving an initial guess accurate to a
  * few digits. Two Householder iterations of third order on a branch-specific objective function
- * then reach machine precision. The number of iterations is fixed: there is no open-ended loop,
- * so the solve costs the same for every input and cannot hang on a pathological quote.
+ * then reach machine precision. The number of iterations is bounded: there is no open-ended
+ * loop, so no solve costs more than two evaluations and none can hang on a pathological quote.
+ *
+ * Where listed options sit (|x| up to 1 in the two lower branches), the inputs of the guess that
+ * depend on x alone are interpolated from a table, and the guess itself is corrected by a
+ * tabulated factor to within about 1e-6, after which one step is enough: it stops there when
+ * its correction is below 2⁻¹⁶, which with fourth-order convergence leaves an error far below
+ * the rounding of the evaluation.
  */
 
 const DBL_EPSILON = Number.EPSILON;
@@ -111,7 +117,7 @@ function computeLowerMapAndFirstTwoDerivatives(x: number, s: number, vega: numbe
  * ∂b/∂s there, the lower map f and f′ at b_l, and the rational-cubic control parameters of the
  * lowest and the lower middle branch. `anchors` holds them in this order.
  */
-const anchors = new Float64Array(7);
+const anchors = new Float64Array(12);
 const B_L = 0;
 const V_L = 1;
 const F_L = 2;
@@ -120,6 +126,14 @@ const R_LL = 4;
 const R_LM = 5;
 /** Input slot of `interpolateLowerAnchors`: √|x| (a register, so the double is not boxed). */
 const ROOT_ABS_X = 6;
+/** Input slots of `interpolateGuessCorrection`: the position in its table, in node units. */
+const CORRECTION_ROW = 7;
+const CORRECTION_COLUMN = 8;
+/** Output slot of `interpolateGuessCorrection`. */
+const CORRECTION = 9;
+/** The uncorrected initial guess and its branch (0 lowest, 1 lower middle, 2 other) of the last solve. */
+const RAW_GUESS = 10;
+const RAW_GUESS_BRANCH = 11;
 
 /** The lower anchors into `anchors` by their definitions (two normal-distribution evaluations). */
 function computeLowerAnchors(x: number, sL: number, sC: number, bC: number, vC: number): void {
@@ -190,22 +204,101 @@ function interpolateLowerAnchors(): void {
   const absX = rootAbsX * rootAbsX;
   const t = anchorTable;
   const k = interval * ANCHOR_FIELDS;
-  anchors[B_L] = absX * interpolateField(t, k + B_L, wm, w0, w1, w2);
-  anchors[V_L] = interpolateField(t, k + V_L, wm, w0, w1, w2);
-  anchors[F_L] = absX * interpolateField(t, k + F_L, wm, w0, w1, w2);
-  anchors[FP_L] = interpolateField(t, k + FP_L, wm, w0, w1, w2);
-  anchors[R_LL] = interpolateField(t, k + R_LL, wm, w0, w1, w2);
-  anchors[R_LM] = interpolateField(t, k + R_LM, wm, w0, w1, w2);
+  anchors[B_L] = absX * interpolateField(t, k + B_L, wm, w0, w1, w2, ANCHOR_FIELDS);
+  anchors[V_L] = interpolateField(t, k + V_L, wm, w0, w1, w2, ANCHOR_FIELDS);
+  anchors[F_L] = absX * interpolateField(t, k + F_L, wm, w0, w1, w2, ANCHOR_FIELDS);
+  anchors[FP_L] = interpolateField(t, k + FP_L, wm, w0, w1, w2, ANCHOR_FIELDS);
+  anchors[R_LL] = interpolateField(t, k + R_LL, wm, w0, w1, w2, ANCHOR_FIELDS);
+  anchors[R_LM] = interpolateField(t, k + R_LM, wm, w0, w1, w2, ANCHOR_FIELDS);
 }
 
-/** Σ wᵢ·table[k + i·ANCHOR_FIELDS] over the four-point stencil. */
-function interpolateField(table: Float64Array, k: number, wm: number, w0: number, w1: number, w2: number): number {
+/** Σ wᵢ·table[k + i·stride] over a four-point stencil. */
+function interpolateField(
+  table: Float64Array,
+  k: number,
+  wm: number,
+  w0: number,
+  w1: number,
+  w2: number,
+  stride: number,
+): number {
   return (
     wm * (table[k] ?? 0) +
-    w0 * (table[k + ANCHOR_FIELDS] ?? 0) +
-    w1 * (table[k + 2 * ANCHOR_FIELDS] ?? 0) +
-    w2 * (table[k + 3 * ANCHOR_FIELDS] ?? 0)
+    w0 * (table[k + stride] ?? 0) +
+    w1 * (table[k + 2 * stride] ?? 0) +
+    w2 * (table[k + 3 * stride] ?? 0)
   );
+}
+
+/**
+ * Where the guess correction applies, one Householder(3) step suffices once its correction is
+ * below this (relative): the step converges with fourth order, so the error left after it is of
+ * the order of (2⁻¹⁶)⁴ ≈ 5e-20, far below the rounding of the last evaluation.
+ */
+const ONE_STEP_TOLERANCE = 2 ** -16;
+
+/**
+ * Correction factors s/s₀ of the rational initial guess s₀ of the two lower branches, tabulated
+ * over u = √|x| (the anchor table's range) and the position within the branch: s₀/s_l ∈
+ * [LOWEST_GUESS_MIN, 1] in the lowest branch, √((β − b_l)/(b_c − b_l)) ∈ [0, 1] in the lower
+ * middle one (the square root resolves the correction's rise near b_l, where it starts
+ * quadratically and peaks within a tenth of the branch). The rational guess is a few percent off in the lowest branch and a few 1e-4 in the
+ * middle one, which is why Jäckel needs two steps; both errors are smooth functions of these two
+ * coordinates, and the corrected guess is within about 1e-7, close enough for one step. Whether
+ * one step was enough is decided on its size (`ONE_STEP_TOLERANCE`), not assumed.
+ */
+const CORRECTION_U_INTERVALS = 64;
+const CORRECTION_U_STEP = (ANCHOR_U_MAX - ANCHOR_U_MIN) / CORRECTION_U_INTERVALS;
+const LOWEST_GUESS_MIN = 0.125;
+const LOWEST_INTERVALS = 56;
+const LOWEST_STEP = (1 - LOWEST_GUESS_MIN) / LOWEST_INTERVALS;
+const MIDDLE_INTERVALS = 32;
+const lowestCorrection = new Float64Array((CORRECTION_U_INTERVALS + 1) * (LOWEST_INTERVALS + 1));
+const middleCorrection = new Float64Array((CORRECTION_U_INTERVALS + 1) * (MIDDLE_INTERVALS + 1));
+/** Set once the first solve has started building the tables. */
+let tablesBuilt = false;
+/** Off while the correction tables are being built from uncorrected solves. */
+let guessCorrectionReady = false;
+/**
+ * The step size below which the iterations stop before they start: DBL_EPSILON (none skipped),
+ * except while the lowest branch's correction table is built, which only needs the raw guess.
+ */
+let initialTolerance = DBL_EPSILON;
+
+/** First node of the four-point stencil around `position` (in node units) on nodes 0 … last. */
+function stencilStart(position: number, last: number): number {
+  return Math.max(0, Math.min(Math.trunc(position) - 1, last - 3));
+}
+
+/**
+ * Bicubic Lagrange interpolation of `table` (rows of `columns` values) at the position in
+ * anchors[CORRECTION_ROW], anchors[CORRECTION_COLUMN] (node units), into anchors[CORRECTION].
+ * Stencils are shifted inwards at the edges.
+ */
+function interpolateGuessCorrection(table: Float64Array, rows: number, columns: number): void {
+  const row = anchors[CORRECTION_ROW] ?? Number.NaN;
+  const column = anchors[CORRECTION_COLUMN] ?? Number.NaN;
+  const i0 = stencilStart(row, rows - 1);
+  const j0 = stencilStart(column, columns - 1);
+  const p = row - i0;
+  const q = column - j0;
+  const pw0 = (-1 / 6) * (p - 1) * (p - 2) * (p - 3);
+  const pw1 = 0.5 * p * (p - 2) * (p - 3);
+  const pw2 = -0.5 * p * (p - 1) * (p - 3);
+  const pw3 = (1 / 6) * p * (p - 1) * (p - 2);
+  const qw0 = (-1 / 6) * (q - 1) * (q - 2) * (q - 3);
+  const qw1 = 0.5 * q * (q - 2) * (q - 3);
+  const qw2 = -0.5 * q * (q - 1) * (q - 3);
+  const qw3 = (1 / 6) * q * (q - 1) * (q - 2);
+  let k = i0 * columns + j0;
+  let sum = pw0 * interpolateField(table, k, qw0, qw1, qw2, qw3, 1);
+  k += columns;
+  sum += pw1 * interpolateField(table, k, qw0, qw1, qw2, qw3, 1);
+  k += columns;
+  sum += pw2 * interpolateField(table, k, qw0, qw1, qw2, qw3, 1);
+  k += columns;
+  sum += pw3 * interpolateField(table, k, qw0, qw1, qw2, qw3, 1);
+  anchors[CORRECTION] = sum;
 }
 
 /**
@@ -233,6 +326,7 @@ function inverseUpperMap(f: number): number {
  * twice. NaN inputs give NaN.
  */
 export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bMax: number): number {
+  if (!tablesBuilt) buildTables();
   if (!(beta > 0)) return beta === 0 ? 0 : Number.NaN;
   if (beta >= bMax) return Number.POSITIVE_INFINITY;
   let iterations = 0;
@@ -243,6 +337,8 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
   let dsPrevious = 0;
   let sLeft = DBL_MIN;
   let sRight = DBL_MAX;
+  let tolerance = initialTolerance;
+  anchors[RAW_GUESS_BRANCH] = 2;
   // At the inflexion point s_c = √(2|x|), h = −t, so b(x, s_c) needs one erfcx instead of a
   // full evaluation and ∂b/∂s = e^{x/2}/√(2π).
   const rootAbsX = Math.sqrt(Math.abs(x));
@@ -279,10 +375,20 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
         f = (fL * t + bL * (1 - t)) * t;
       }
       s = Math.abs(x / (SQRT_THREE * inverseNormCdf(Math.cbrt(f / (TWO_PI_OVER_SQRT_TWENTY_SEVEN * Math.abs(x))))));
+      anchors[RAW_GUESS] = s;
+      anchors[RAW_GUESS_BRANCH] = 0;
+      const position = (s / sL - LOWEST_GUESS_MIN) * (1 / LOWEST_STEP);
+      if (guessCorrectionReady && bracketSlack > 0 && position >= 0 && position <= LOWEST_INTERVALS) {
+        anchors[CORRECTION_ROW] = (rootAbsX - ANCHOR_U_MIN) * (1 / CORRECTION_U_STEP);
+        anchors[CORRECTION_COLUMN] = position;
+        interpolateGuessCorrection(lowestCorrection, CORRECTION_U_INTERVALS + 1, LOWEST_INTERVALS + 1);
+        s *= anchors[CORRECTION] ?? Number.NaN;
+        tolerance = ONE_STEP_TOLERANCE;
+      }
       sRight = sL + bracketSlack;
       const lnBeta = Math.log(beta);
       const oneOverLnBeta = 1 / lnBeta;
-      for (; iterations < ITERATIONS && Math.abs(ds) > DBL_EPSILON * s; iterations++) {
+      for (; iterations < ITERATIONS && Math.abs(ds) > tolerance * s; iterations++) {
         if (ds * dsPrevious < 0) directionReversalCount++;
         if (iterations > 0 && (directionReversalCount === 3 || !(s > sLeft && s < sRight))) {
           // The step left the bracket: bisect instead (only for extreme |x|).
@@ -349,6 +455,15 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
             sL * v * v * v) /
           (1 + (rLm - 3) * u * v)
         : sC * u + sL * v;
+    anchors[RAW_GUESS] = s;
+    anchors[RAW_GUESS_BRANCH] = 1;
+    if (guessCorrectionReady && bracketSlack > 0 && u >= 0 && u <= 1) {
+      anchors[CORRECTION_ROW] = (rootAbsX - ANCHOR_U_MIN) * (1 / CORRECTION_U_STEP);
+      anchors[CORRECTION_COLUMN] = Math.sqrt(u) * MIDDLE_INTERVALS;
+      interpolateGuessCorrection(middleCorrection, CORRECTION_U_INTERVALS + 1, MIDDLE_INTERVALS + 1);
+      s *= anchors[CORRECTION] ?? Number.NaN;
+      tolerance = ONE_STEP_TOLERANCE;
+    }
     sLeft = sL - bracketSlack;
     sRight = sC;
   } else {
@@ -413,7 +528,7 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
     }
   }
   // The two middle branches (and the upper one below b_max/2): iterate on g(s) = b(s) − β.
-  for (; iterations < ITERATIONS && Math.abs(ds) > DBL_EPSILON * s; iterations++) {
+  for (; iterations < ITERATIONS && Math.abs(ds) > tolerance * s; iterations++) {
     if (ds * dsPrevious < 0) directionReversalCount++;
     if (iterations > 0 && (directionReversalCount === 3 || !(s > sLeft && s < sRight))) {
       s = 0.5 * (sLeft + sRight);
@@ -442,7 +557,7 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
   return s;
 }
 
-/** Fills `anchorTable` from the definitions, once, when the module loads (about 0.2 ms). */
+/** Fills `anchorTable` from the definitions, once (a few milliseconds). */
 function buildAnchorTable(): void {
   for (let k = 0; k < ANCHOR_INTERVALS + 3; k++) {
     const rootAbsX = ANCHOR_U_MIN + (k - 1) * ANCHOR_STEP;
@@ -459,4 +574,64 @@ function buildAnchorTable(): void {
     }
   }
 }
-buildAnchorTable();
+
+/** Times the uncorrected guess is matched to its table node when building the lowest branch's table. */
+const LOWEST_NODE_MATCHING_ROUNDS = 3;
+
+/**
+ * Fills the guess-correction tables, once, after `anchorTable` (some 30 ms): at each
+ * node, s/s₀ with s₀ the raw guess. The lowest branch's nodes are in s₀, which depends on β only
+ * through the guess, so β = b(x, s) is found by matching s₀ to the node with a few fixed-point
+ * rounds in s (each shrinks the mismatch by the guess's relative error, a few percent), and s is
+ * known exactly. The middle branch's nodes are in β, solved (uncorrected, two steps) for s.
+ */
+function buildGuessCorrectionTables(): void {
+  const pair = new Float64Array(2);
+  for (let i = 0; i <= CORRECTION_U_INTERVALS; i++) {
+    const rootAbsX = ANCHOR_U_MIN + i * CORRECTION_U_STEP;
+    const x = -rootAbsX * rootAbsX;
+    const bMax = Math.exp(0.5 * x);
+    const sC = Math.SQRT2 * rootAbsX;
+    const bC = inflexionPrice(rootAbsX, bMax);
+    const sL = sC - bC / (ONE_OVER_SQRT_TWO_PI * bMax);
+    anchors[ROOT_ABS_X] = rootAbsX;
+    interpolateLowerAnchors();
+    const bL = anchors[B_L] ?? Number.NaN;
+    let previousCorrection = 1;
+    for (let j = 0; j <= LOWEST_INTERVALS; j++) {
+      const target = LOWEST_GUESS_MIN + j * LOWEST_STEP;
+      // Adjacent nodes have nearly equal corrections, so the previous one starts the match.
+      let ratio = target * previousCorrection;
+      let correction = 1;
+      initialTolerance = Number.POSITIVE_INFINITY;
+      for (let round = 0; round <= LOWEST_NODE_MATCHING_ROUNDS; round++) {
+        const s = Math.min(ratio * sL, sL * (1 - ANCHOR_BRACKET_SLACK));
+        outOfTheMoneyNormalisedBlackCallAndVega(x, s, pair);
+        normalisedImpliedVolatilityOfOtmCall(pair[0] ?? Number.NaN, x, bMax);
+        const guess = anchors[RAW_GUESS] ?? Number.NaN;
+        correction = s / guess;
+        if (round < LOWEST_NODE_MATCHING_ROUNDS) ratio = (s / sL) * (target / (guess / sL));
+      }
+      initialTolerance = DBL_EPSILON;
+      lowestCorrection[i * (LOWEST_INTERVALS + 1) + j] = correction;
+      previousCorrection = correction;
+    }
+    for (let j = 0; j <= MIDDLE_INTERVALS; j++) {
+      const position = (j / MIDDLE_INTERVALS) * (j / MIDDLE_INTERVALS);
+      const beta = Math.min(bL + position * (bC - bL), bC * (1 - 4 * DBL_EPSILON));
+      const s = normalisedImpliedVolatilityOfOtmCall(beta, x, bMax);
+      middleCorrection[i * (MIDDLE_INTERVALS + 1) + j] = s / (anchors[RAW_GUESS] ?? Number.NaN);
+    }
+  }
+  guessCorrectionReady = true;
+}
+
+/**
+ * Builds the tables on the first solve rather than at import (some 30 ms), so that code which
+ * only prices never pays for them.
+ */
+function buildTables(): void {
+  tablesBuilt = true;
+  buildAnchorTable();
+  buildGuessCorrectionTables();
+}
