@@ -575,6 +575,14 @@ function buildAnchorTable(): void {
   }
 }
 
+/**
+ * A table entry as computed, or 1 (no correction, so the size check asks for the second step)
+ * should a node ever come out implausible: the tables must not be able to turn a solve into NaN.
+ */
+function plausibleCorrection(correction: number): number {
+  return correction > 0.5 && correction < 2 ? correction : 1;
+}
+
 /** Times the uncorrected guess is matched to its table node when building the lowest branch's table. */
 const LOWEST_NODE_MATCHING_ROUNDS = 3;
 
@@ -613,14 +621,14 @@ function buildGuessCorrectionTables(): void {
         if (round < LOWEST_NODE_MATCHING_ROUNDS) ratio = (s / sL) * (target / (guess / sL));
       }
       initialTolerance = DBL_EPSILON;
-      lowestCorrection[i * (LOWEST_INTERVALS + 1) + j] = correction;
+      lowestCorrection[i * (LOWEST_INTERVALS + 1) + j] = plausibleCorrection(correction);
       previousCorrection = correction;
     }
     for (let j = 0; j <= MIDDLE_INTERVALS; j++) {
       const position = (j / MIDDLE_INTERVALS) * (j / MIDDLE_INTERVALS);
       const beta = Math.min(bL + position * (bC - bL), bC * (1 - 4 * DBL_EPSILON));
       const s = normalisedImpliedVolatilityOfOtmCall(beta, x, bMax);
-      middleCorrection[i * (MIDDLE_INTERVALS + 1) + j] = s / (anchors[RAW_GUESS] ?? Number.NaN);
+      middleCorrection[i * (MIDDLE_INTERVALS + 1) + j] = plausibleCorrection(s / (anchors[RAW_GUESS] ?? Number.NaN));
     }
   }
   guessCorrectionReady = true;
