@@ -5,6 +5,7 @@ import {
   normalisedIntrinsicCall,
   normalisedVega,
 } from '../../../shared/domain/greeks/normalised-black.js';
+import { seededRandom, uniform } from '../../support/random.js';
 
 /** x = ln(F/K) from −316 to 0 and s = σ√T from 1e-4 to 20: every branch and region of the solver. */
 function* normalisedGrid(): Generator<{ x: number; s: number }> {
@@ -30,6 +31,28 @@ describe('normalisedImpliedVolatilityOfOtmCall (Let’s Be Rational)', () => {
       solved++;
     }
     expect(solved).toBeGreaterThan(1500);
+  });
+
+  it('keeps that accuracy where the tabulated guess correction lets a single step suffice', () => {
+    // The tables cover √|x| ∈ [1/128, 1] in the two lower branches; sample them densely, with s
+    // from far below s_l up to s_c = √(2|x|), and a little beyond both ends of the table.
+    const random = seededRandom(2016);
+    let solved = 0;
+    for (let i = 0; i < 40_000; i++) {
+      const rootAbsX = uniform(random, 1 / 256, 1.05);
+      const x = -rootAbsX * rootAbsX;
+      const s = uniform(random, 0.02, 1.1) * Math.SQRT2 * rootAbsX;
+      const bMax = Math.exp(0.5 * x);
+      const beta = normalisedBlackCall(x, s);
+      if (!(beta > 1e-300) || beta >= bMax) continue;
+      const recovered = normalisedImpliedVolatilityOfOtmCall(beta, x, bMax);
+      const conditionNumber = beta / (s * normalisedVega(x, s));
+      expect(Math.abs(recovered - s) / s, `x=${x} s=${s}`).toBeLessThanOrEqual(
+        8 * Number.EPSILON * Math.max(1, conditionNumber),
+      );
+      solved++;
+    }
+    expect(solved).toBeGreaterThan(39_000);
   });
 
   it('returns 0 for a zero price, +∞ at the maximum and NaN for NaN, without iterating', () => {
