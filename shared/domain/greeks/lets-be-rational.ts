@@ -117,23 +117,26 @@ function computeLowerMapAndFirstTwoDerivatives(x: number, s: number, vega: numbe
  * ∂b/∂s there, the lower map f and f′ at b_l, and the rational-cubic control parameters of the
  * lowest and the lower middle branch. `anchors` holds them in this order.
  */
-const anchors = new Float64Array(12);
+const anchors = new Float64Array(14);
 const B_L = 0;
 const V_L = 1;
 const F_L = 2;
 const FP_L = 3;
 const R_LL = 4;
 const R_LM = 5;
+/** b_c = b(x, s_c) at the inflexion point s_c = √(2|x|), and s_l = s_c − b_c/(∂b/∂s)(s_c). */
+const B_C = 6;
+const S_L = 7;
 /** Input slot of `interpolateLowerAnchors`: √|x| (a register, so the double is not boxed). */
-const ROOT_ABS_X = 6;
+const ROOT_ABS_X = 8;
 /** Input slots of `interpolateGuessCorrection`: the position in its table, in node units. */
-const CORRECTION_ROW = 7;
-const CORRECTION_COLUMN = 8;
+const CORRECTION_ROW = 9;
+const CORRECTION_COLUMN = 10;
 /** Output slot of `interpolateGuessCorrection`. */
-const CORRECTION = 9;
+const CORRECTION = 11;
 /** The uncorrected initial guess and its branch (0 lowest, 1 lower middle, 2 other) of the last solve. */
-const RAW_GUESS = 10;
-const RAW_GUESS_BRANCH = 11;
+const RAW_GUESS = 12;
+const RAW_GUESS_BRANCH = 13;
 
 /** The lower anchors into `anchors` by their definitions (two normal-distribution evaluations). */
 function computeLowerAnchors(x: number, sL: number, sC: number, bC: number, vC: number): void {
@@ -149,6 +152,8 @@ function computeLowerAnchors(x: number, sL: number, sC: number, bC: number, vC: 
   anchors[FP_L] = fpL;
   anchors[R_LL] = convexControlParameterToFitSecondDerivativeAtRightSide(0, bL, 0, fL, 1, fpL, fppL, true);
   anchors[R_LM] = convexControlParameterToFitSecondDerivativeAtRightSide(bL, bC, sL, sC, 1 / vL, 1 / vC, 0, false);
+  anchors[B_C] = bC;
+  anchors[S_L] = sL;
 }
 
 /**
@@ -175,7 +180,7 @@ const ANCHOR_U_MIN = 1 / 128;
 const ANCHOR_U_MAX = 1;
 const ANCHOR_INTERVALS = 512;
 const ANCHOR_STEP = (ANCHOR_U_MAX - ANCHOR_U_MIN) / ANCHOR_INTERVALS;
-const ANCHOR_FIELDS = 6;
+const ANCHOR_FIELDS = 8;
 /**
  * Relative widening of the s_l bracket when the anchors are interpolated, so that an
  * interpolation error can never exclude the solution from the bracket.
@@ -210,6 +215,8 @@ function interpolateLowerAnchors(): void {
   anchors[FP_L] = interpolateField(t, k + FP_L, wm, w0, w1, w2, ANCHOR_FIELDS);
   anchors[R_LL] = interpolateField(t, k + R_LL, wm, w0, w1, w2, ANCHOR_FIELDS);
   anchors[R_LM] = interpolateField(t, k + R_LM, wm, w0, w1, w2, ANCHOR_FIELDS);
+  anchors[B_C] = rootAbsX * interpolateField(t, k + B_C, wm, w0, w1, w2, ANCHOR_FIELDS);
+  anchors[S_L] = absX * interpolateField(t, k + S_L, wm, w0, w1, w2, ANCHOR_FIELDS);
 }
 
 /** Σ wᵢ·table[k + i·stride] over a four-point stencil. */
@@ -340,19 +347,28 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
   let tolerance = initialTolerance;
   anchors[RAW_GUESS_BRANCH] = 2;
   // At the inflexion point s_c = √(2|x|), h = −t, so b(x, s_c) needs one erfcx instead of a
-  // full evaluation and ∂b/∂s = e^{x/2}/√(2π).
+  // full evaluation and ∂b/∂s = e^{x/2}/√(2π). Within the table's range b_c and s_l come
+  // interpolated with the other anchors, and the brackets at s_l and s_c are widened by
+  // ANCHOR_BRACKET_SLACK so that no interpolation error can exclude the solution.
   const rootAbsX = Math.sqrt(Math.abs(x));
   const sC = Math.SQRT2 * rootAbsX;
-  const bC = inflexionPrice(rootAbsX, bMax);
   const vC = ONE_OVER_SQRT_TWO_PI * bMax;
+  const tabulated = rootAbsX >= ANCHOR_U_MIN && rootAbsX <= ANCHOR_U_MAX;
+  let bC: number;
+  if (tabulated) {
+    anchors[ROOT_ABS_X] = rootAbsX;
+    interpolateLowerAnchors();
+    bC = anchors[B_C] ?? Number.NaN;
+  } else {
+    bC = inflexionPrice(rootAbsX, bMax);
+  }
+  const bracketSlack = tabulated ? ANCHOR_BRACKET_SLACK : 0;
   if (beta < bC) {
-    const sL = sC - bC / vC;
-    let bracketSlack = 0;
-    if (rootAbsX >= ANCHOR_U_MIN && rootAbsX <= ANCHOR_U_MAX) {
-      anchors[ROOT_ABS_X] = rootAbsX;
-      interpolateLowerAnchors();
-      bracketSlack = ANCHOR_BRACKET_SLACK * sL;
+    let sL: number;
+    if (tabulated) {
+      sL = anchors[S_L] ?? Number.NaN;
     } else {
+      sL = sC - bC / vC;
       computeLowerAnchors(x, sL, sC, bC, vC);
     }
     const bL = anchors[B_L] ?? Number.NaN;
@@ -378,14 +394,14 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
       anchors[RAW_GUESS] = s;
       anchors[RAW_GUESS_BRANCH] = 0;
       const position = (s / sL - LOWEST_GUESS_MIN) * (1 / LOWEST_STEP);
-      if (guessCorrectionReady && bracketSlack > 0 && position >= 0 && position <= LOWEST_INTERVALS) {
+      if (guessCorrectionReady && tabulated && position >= 0 && position <= LOWEST_INTERVALS) {
         anchors[CORRECTION_ROW] = (rootAbsX - ANCHOR_U_MIN) * (1 / CORRECTION_U_STEP);
         anchors[CORRECTION_COLUMN] = position;
         interpolateGuessCorrection(lowestCorrection, CORRECTION_U_INTERVALS + 1, LOWEST_INTERVALS + 1);
         s *= anchors[CORRECTION] ?? Number.NaN;
         tolerance = ONE_STEP_TOLERANCE;
       }
-      sRight = sL + bracketSlack;
+      sRight = sL * (1 + bracketSlack);
       const lnBeta = Math.log(beta);
       const oneOverLnBeta = 1 / lnBeta;
       for (; iterations < ITERATIONS && Math.abs(ds) > tolerance * s; iterations++) {
@@ -457,15 +473,15 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
         : sC * u + sL * v;
     anchors[RAW_GUESS] = s;
     anchors[RAW_GUESS_BRANCH] = 1;
-    if (guessCorrectionReady && bracketSlack > 0 && u >= 0 && u <= 1) {
+    if (guessCorrectionReady && tabulated && u >= 0 && u <= 1) {
       anchors[CORRECTION_ROW] = (rootAbsX - ANCHOR_U_MIN) * (1 / CORRECTION_U_STEP);
       anchors[CORRECTION_COLUMN] = Math.sqrt(u) * MIDDLE_INTERVALS;
       interpolateGuessCorrection(middleCorrection, CORRECTION_U_INTERVALS + 1, MIDDLE_INTERVALS + 1);
       s *= anchors[CORRECTION] ?? Number.NaN;
       tolerance = ONE_STEP_TOLERANCE;
     }
-    sLeft = sL - bracketSlack;
-    sRight = sC;
+    sLeft = sL * (1 - bracketSlack);
+    sRight = sC * (1 + bracketSlack);
   } else {
     const sH = vC > DBL_MIN ? sC + (bMax - bC) / vC : sC;
     const bH = blackAndVega(x, sH);
@@ -473,7 +489,7 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
       const vH = vega();
       const rHm = convexControlParameterToFitSecondDerivativeAtLeftSide(bC, bH, sC, sH, 1 / vC, 1 / vH, 0, false);
       s = rationalCubicInterpolation(beta, bC, bH, sC, sH, 1 / vC, 1 / vH, rHm);
-      sLeft = sC;
+      sLeft = sC * (1 - bracketSlack);
       sRight = sH;
     } else {
       // Highest branch: interpolate the upper map, then iterate on g(s) = ln((b_max − β)/(b_max − b(s))).
@@ -570,7 +586,8 @@ function buildAnchorTable(): void {
     computeLowerAnchors(x, sC - bC / vC, sC, bC, vC);
     for (let field = 0; field < ANCHOR_FIELDS; field++) {
       const value = anchors[field] ?? Number.NaN;
-      anchorTable[k * ANCHOR_FIELDS + field] = field === B_L || field === F_L ? value / absX : value;
+      anchorTable[k * ANCHOR_FIELDS + field] =
+        field === B_L || field === F_L || field === S_L ? value / absX : field === B_C ? value / rootAbsX : value;
     }
   }
 }
@@ -599,12 +616,11 @@ function buildGuessCorrectionTables(): void {
     const rootAbsX = ANCHOR_U_MIN + i * CORRECTION_U_STEP;
     const x = -rootAbsX * rootAbsX;
     const bMax = Math.exp(0.5 * x);
-    const sC = Math.SQRT2 * rootAbsX;
-    const bC = inflexionPrice(rootAbsX, bMax);
-    const sL = sC - bC / (ONE_OVER_SQRT_TWO_PI * bMax);
     anchors[ROOT_ABS_X] = rootAbsX;
     interpolateLowerAnchors();
     const bL = anchors[B_L] ?? Number.NaN;
+    const bC = anchors[B_C] ?? Number.NaN;
+    const sL = anchors[S_L] ?? Number.NaN;
     let previousCorrection = 1;
     for (let j = 0; j <= LOWEST_INTERVALS; j++) {
       const target = LOWEST_GUESS_MIN + j * LOWEST_STEP;
