@@ -39,7 +39,7 @@ import {
  *
  * Where listed options sit (|x| up to 1 in the two lower branches), the inputs of the guess that
  * depend on x alone are interpolated from a table, and the guess itself is corrected by a
- * tabulated factor to within about 1e-6, after which one step is enough: it stops there when
+ * tabulated factor to within a few 1e-6, after which one step is enough: it stops there when
  * its correction is below 2⁻¹⁶, which with fourth-order convergence leaves an error far below
  * the rounding of the evaluation.
  */
@@ -114,8 +114,9 @@ function computeLowerMapAndFirstTwoDerivatives(x: number, s: number, vega: numbe
 
 /**
  * The lower anchors of the initial guess, all functions of x alone: b_l = b(x, s_l) and
- * ∂b/∂s there, the lower map f and f′ at b_l, and the rational-cubic control parameters of the
- * lowest and the lower middle branch. `anchors` holds them in this order.
+ * ∂b/∂s there, the lower map f and f′ at b_l, the rational-cubic control parameters of the
+ * lowest and the lower middle branch, b_c and s_l. `anchors` holds them in this order, followed
+ * by the registers of the table lookups.
  */
 const anchors = new Float64Array(14);
 const B_L = 0;
@@ -182,14 +183,15 @@ const ANCHOR_INTERVALS = 512;
 const ANCHOR_STEP = (ANCHOR_U_MAX - ANCHOR_U_MIN) / ANCHOR_INTERVALS;
 const ANCHOR_FIELDS = 8;
 /**
- * Relative widening of the s_l bracket when the anchors are interpolated, so that an
- * interpolation error can never exclude the solution from the bracket.
+ * Relative widening of the brackets at s_l and s_c when the anchors are interpolated, so that an
+ * interpolation error can never exclude the solution from a bracket.
  */
 const ANCHOR_BRACKET_SLACK = 2 ** -20;
 /**
  * Node k (k = 0 … ANCHOR_INTERVALS + 2) at u = ANCHOR_U_MIN + (k − 1)·ANCHOR_STEP, one node beyond
- * each end so every interval has its four-point stencil. b_l and f_l are stored divided by |x|
- * (both vanish like |x| as x → 0, which keeps the interpolation relatively accurate).
+ * each end so every interval has its four-point stencil. b_l, f_l and s_l are stored divided by
+ * |x| and b_c by √|x| (the orders in which they vanish as x → 0), which keeps the interpolation
+ * relatively accurate.
  */
 const anchorTable = new Float64Array((ANCHOR_INTERVALS + 3) * ANCHOR_FIELDS);
 
@@ -249,10 +251,11 @@ const ONE_STEP_TOLERANCE = 2 ** -16;
  * over u = √|x| (the anchor table's range) and the position within the branch: s₀/s_l ∈
  * [LOWEST_GUESS_MIN, 1] in the lowest branch, √((β − b_l)/(b_c − b_l)) ∈ [0, 1] in the lower
  * middle one (the square root resolves the correction's rise near b_l, where it starts
- * quadratically and peaks within a tenth of the branch). The rational guess is a few percent off in the lowest branch and a few 1e-4 in the
- * middle one, which is why Jäckel needs two steps; both errors are smooth functions of these two
- * coordinates, and the corrected guess is within about 1e-7, close enough for one step. Whether
- * one step was enough is decided on its size (`ONE_STEP_TOLERANCE`), not assumed.
+ * quadratically and peaks within a tenth of the branch). The rational guess is a few percent off
+ * in the lowest branch and up to a few 1e-3 in the middle one, which is why Jäckel needs two
+ * steps; both errors are smooth functions of these two coordinates, and the corrected guess is
+ * within a few 1e-6, close enough for one step. Whether one step was enough is decided on its
+ * size (`ONE_STEP_TOLERANCE`), not assumed.
  */
 const CORRECTION_U_INTERVALS = 64;
 const CORRECTION_U_STEP = (ANCHOR_U_MAX - ANCHOR_U_MIN) / CORRECTION_U_INTERVALS;
