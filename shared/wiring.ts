@@ -1,4 +1,5 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDbConnectionStore } from './adapters/dynamodb/dynamodb-connection-store.js';
 import { DynamoDbSubscriptionStore } from './adapters/dynamodb/dynamodb-subscription-store.js';
 import { KiteMarketData } from './adapters/kite/kite-market-data.js';
 import { KiteRestClient } from './adapters/kite/kite-rest-client.js';
@@ -14,6 +15,7 @@ import { ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
 import { MockMarketData } from './market-data/mock-market-data.js';
 import type { Clock } from './ports/clock.js';
+import type { ConnectionStore } from './ports/connection-store.js';
 import type { LiveStateStore } from './ports/live-state-store.js';
 import type { Instrument, MarketData } from './ports/market-data.js';
 import type { SubscriptionStore } from './ports/subscription-store.js';
@@ -42,6 +44,8 @@ export interface Components {
   /** Latest ticks, heartbeats and leases: on Redis when `REDIS_URL` is set, in memory otherwise. */
   readonly state: LiveStateStore;
   readonly subscriptions: SubscriptionStore;
+  /** The WebSocket connection registry. */
+  readonly connections: ConnectionStore;
   /** Resolves when DynamoDB answers for the platform's tables. */
   checkDatabase(): Promise<void>;
   /**
@@ -86,6 +90,7 @@ export async function createComponents(config: Config, serviceName: string): Pro
     dynamodb,
     state,
     subscriptions: new DynamoDbSubscriptionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix }),
+    connections: new DynamoDbConnectionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix, clock }),
     loadInstruments,
     marketData: createMarketData(config, clock, logger, loadInstruments),
     checkDatabase: async () => {

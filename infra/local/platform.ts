@@ -3,8 +3,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { httpHandler } from '../../functions/http/http-handler.js';
 import { httpRoutes } from '../../functions/routes.js';
+import { wsRoutes } from '../../functions/ws/ws-routes.js';
+import { ConnectionEvents } from '../../ingest-task/fanout/connection-events.js';
+import { Fanout } from '../../ingest-task/fanout/fanout.js';
 import { ingestRole } from '../../ingest-task/ingest-role.js';
 import { supervise } from '../../ingest-task/supervisor.js';
+import { jwtVerifierFromConfig } from '../../shared/auth/index.js';
 import type { Config } from '../../shared/config.js';
 import type { ApiErrorResponse } from '../../shared/contracts/common.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
@@ -12,6 +16,7 @@ import type { SubscriptionStore } from '../../shared/ports/subscription-store.js
 import { type Components, createComponents } from '../../shared/wiring.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
 import { createHttpGateway } from './http-gateway.js';
+import { LocalWsGateway } from './ws-gateway.js';
 
 /** The running local platform. */
 export interface LocalPlatform {
@@ -71,8 +76,37 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   const instruments = await components.loadInstruments();
   await seedSubscriptions(components.subscriptions, instruments, components.clock.now());
   const ingest = ingestRole({ ...components, instruments });
+
+  // The WebSocket API: the same route modules as the Lambdas, behind a gateway that behaves like
+  // API Gateway, with the fan-out posting through it.
+  const ws = new LocalWsGateway(
+    wsRoutes({
+      config,
+      verifier: jwtVerifierFromConfig(config),
+      connections: components.connections,
+      bus: components.bus,
+      clock: components.clock,
+      logger: components.logger,
+    }),
+    components.logger,
+  );
+  const fanout = new Fanout({
+    bus: components.bus,
+    gateway: ws,
+    clock: components.clock,
+    logger: components.logger,
+    onGone: (id) => void components.connections.remove(id).catch(() => {}),
+  });
+  const events = new ConnectionEvents({
+    bus: components.bus,
+    fanout,
+    gateway: ws,
+    state: components.state,
+    clock: components.clock,
+    logger: components.logger,
+  });
   const stopIngest = new AbortController();
-  const ingesting = supervise(ingest.services, stopIngest.signal, components.logger);
+  const ingesting = supervise([...ingest.services, fanout, events], stopIngest.signal, components.logger);
 
   const rest = createHttpGateway(
     httpRoutes.map((route) => ({
@@ -94,6 +128,13 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
       },
     );
   });
+  server.on('upgrade', (request, socket, head) => {
+    if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    void ws.upgrade(request, socket, head);
+  });
   server.listen(config.port, '0.0.0.0');
   try {
     await once(server, 'listening').catch((error: NodeJS.ErrnoException) => {
@@ -112,6 +153,7 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     url: `http://127.0.0.1:${port}`,
     components,
     close: async () => {
+      await ws.closeAll();
       server.close();
       server.closeAllConnections();
       stopIngest.abort();

@@ -161,6 +161,20 @@ export class Fanout implements Service {
     return [...connection.tokens];
   }
 
+  /**
+   * Queues ticks (encoded `TickPayload`s) for one connection only: the latest known values a client
+   * gets the moment it subscribes, ahead of the live ticks that follow.
+   */
+  deliverTo(connectionId: string, ticks: readonly string[]): void {
+    const connection = this.#connections.get(connectionId);
+    if (!connection) return;
+    for (const data of ticks) {
+      this.counters.deliveries++;
+      connection.queue.push(`{"type":"tick","data":${data}}`);
+    }
+    if (ticks.length > 0) this.#markReady(connection);
+  }
+
   /** Switches a connection between per-tick and batched delivery. */
   setDelivery(connectionId: string, delivery: Delivery): void {
     const connection = this.#connections.get(connectionId);
@@ -172,7 +186,7 @@ export class Fanout implements Service {
   }
 
   /** Delivers one bus message (a tick object or an array of them). Malformed ones are counted, logged and skipped. */
-  readonly deliver = (_channel: string, message: string): void => {
+  readonly deliver = (channel: string, message: string): void => {
     this.counters.messagesIn++;
     let parsed: unknown;
     try {
@@ -183,6 +197,8 @@ export class Fanout implements Service {
       return;
     }
     const ticks = Array.isArray(parsed) ? parsed : [parsed];
+    // Underlying bars go out as `bar` messages; everything else on `ticker:*` is an option tick.
+    const type = channel.endsWith(':underlying') ? 'bar' : 'tick';
     for (const tick of ticks) {
       const token = (tick as { instrument_token?: unknown } | null)?.instrument_token;
       if (typeof token !== 'number') {
@@ -196,11 +212,11 @@ export class Fanout implements Service {
       let frame: string | undefined;
       for (const connection of subscribers) {
         this.counters.deliveries++;
-        if (connection.delivery.mode === 'batch') {
+        if (connection.delivery.mode === 'batch' && type === 'tick') {
           connection.latest.set(token, data);
           continue;
         }
-        frame ??= `{"type":"tick","data":${data}}`;
+        frame ??= `{"type":"${type}","data":${data}}`;
         connection.queue.push(frame);
         if (connection.queue.length > this.#maxQueue) {
           connection.queue.shift();

@@ -72,24 +72,33 @@ export class Authenticator {
 }
 
 /**
- * The authenticator the configuration describes. HS256 tokens are accepted with `JWT_SECRET`; the
- * built-in development secret is public, so it is refused in production and whenever a JWKS is
- * configured (a deployment using its own issuer must not also accept tokens anyone can sign).
+ * The JWT verifier the configuration describes (REST bearer tokens and WebSocket `?token=`). HS256
+ * tokens are accepted with `JWT_SECRET`; the built-in development secret is public, so it is
+ * refused in production and whenever a JWKS is configured (a deployment using its own issuer must
+ * not also accept tokens anyone can sign).
  */
+export function jwtVerifierFromConfig(
+  config: Pick<Config, 'auth' | 'environment'>,
+  overrides: Partial<JwtVerifierOptions> = {},
+): JwtVerifier {
+  const { auth } = config;
+  const hsAllowed = !auth.jwtSecretIsDefault || (auth.jwksUrl === undefined && config.environment !== 'production');
+  return new JwtVerifier({
+    ...(hsAllowed && { secret: auth.jwtSecret }),
+    ...(auth.jwksUrl !== undefined && { jwksUrl: auth.jwksUrl }),
+    ...(auth.issuer !== undefined && { issuer: auth.issuer }),
+    ...(auth.audience !== undefined && { audience: auth.audience }),
+    ...overrides,
+  });
+}
+
+/** The REST authenticator the configuration describes: API keys (when enabled) and JWTs. */
 export function authenticatorFromConfig(
   config: Pick<Config, 'auth' | 'environment'>,
   overrides: Partial<JwtVerifierOptions> = {},
 ): Authenticator {
-  const { auth } = config;
-  const hsAllowed = !auth.jwtSecretIsDefault || (auth.jwksUrl === undefined && config.environment !== 'production');
   return new Authenticator({
-    apiKeys: auth.apiKeyEnabled ? new ApiKeyVerifier(auth.apiKeys) : undefined,
-    jwt: new JwtVerifier({
-      ...(hsAllowed && { secret: auth.jwtSecret }),
-      ...(auth.jwksUrl !== undefined && { jwksUrl: auth.jwksUrl }),
-      ...(auth.issuer !== undefined && { issuer: auth.issuer }),
-      ...(auth.audience !== undefined && { audience: auth.audience }),
-      ...overrides,
-    }),
+    apiKeys: config.auth.apiKeyEnabled ? new ApiKeyVerifier(config.auth.apiKeys) : undefined,
+    jwt: jwtVerifierFromConfig(config, overrides),
   });
 }

@@ -4,7 +4,12 @@
  */
 export { ApiKeyVerifier } from './api-keys.js';
 export type { Credentials, Principal } from './authenticator.js';
-export { Authenticator, authenticatorFromConfig, credentialsFromHeaders } from './authenticator.js';
+export {
+  Authenticator,
+  authenticatorFromConfig,
+  credentialsFromHeaders,
+  jwtVerifierFromConfig,
+} from './authenticator.js';
 export { ForbiddenError, RateLimitedError, UnauthorizedError } from './errors.js';
 export type { JwtVerifierOptions, VerifiedToken } from './jwt-verifier.js';
 export { ASYMMETRIC_ALGORITHMS, JwtVerifier, SYMMETRIC_ALGORITHMS } from './jwt-verifier.js';

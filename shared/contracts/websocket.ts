@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InstrumentToken } from './common.js';
-import { TickPayload } from './tick.js';
+import { TickPayload, UnderlyingBar } from './tick.js';
 
 /** Most tokens one message may name; a larger list is answered with an error frame. */
 export const MAX_TOKENS_PER_MESSAGE = 1000;
@@ -46,6 +46,8 @@ export const UnsubscribedMessage = z.object({
 export const TickMessage = z.object({ type: z.literal('tick'), data: TickPayload });
 /** Batch delivery mode (opt-in): the latest tick per token since the previous flush. */
 export const TicksMessage = z.object({ type: z.literal('ticks'), data: z.array(TickPayload) });
+/** A bar of the underlying (`ticker:<underlying>:underlying`), for clients subscribed to the index token. */
+export const BarMessage = z.object({ type: z.literal('bar'), data: UnderlyingBar });
 export const ErrorMessage = z.object({ type: z.literal('error'), message: z.string() });
 export const PongMessage = z.object({ type: z.literal('pong') });
 export const ConfiguredMessage = z.object({
@@ -61,6 +63,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   UnsubscribedMessage,
   TickMessage,
   TicksMessage,
+  BarMessage,
   ErrorMessage,
   PongMessage,
   ConfiguredMessage,

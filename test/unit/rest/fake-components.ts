@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { HttpUseCase } from '../../../functions/http/http-handler.js';
 import { httpHandler } from '../../../functions/http/http-handler.js';
 import { ManualClock } from '../../../shared/adapters/manual-clock.js';
+import { MemoryConnectionStore } from '../../../shared/adapters/memory/memory-connection-store.js';
 import { MemoryLiveStateStore } from '../../../shared/adapters/memory/memory-live-state-store.js';
 import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-subscription-store.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
@@ -32,6 +33,7 @@ export function fakeComponents(
     bus,
     state,
     subscriptions,
+    connections: new MemoryConnectionStore({ clock }),
     dynamodb: undefined as unknown as DynamoDBClient,
     checkDatabase: async () => {},
     loadInstruments,

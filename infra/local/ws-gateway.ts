@@ -1,0 +1,154 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { WsEvent, WsResult } from '../../functions/ws/ws-routes.js';
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging.js';
+import type { ConnectionGateway, PostOutcome } from '../../shared/ports/connection-gateway.js';
+
+/** API Gateway's limits that clients can feel. */
+const MAX_MESSAGE_BYTES = 128 * 1024;
+const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+/** A client whose socket has this much unsent is treated as throttled, as API Gateway does with a full buffer. */
+const SLOW_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
+
+type Route = (event: WsEvent) => Promise<WsResult>;
+
+/**
+ * A WebSocket server that behaves like API Gateway's WebSocket APIs for the same handler modules:
+ * `$connect` decides the upgrade (its status becomes the HTTP rejection), messages are routed by
+ * `$request.body.action` with `$default` for everything else (invalid JSON included), a route's
+ * response body is sent back, `$disconnect` runs on every close, messages over 128 KB close the
+ * connection with 1009, and an idle connection is closed after 10 minutes. It is also the
+ * `ConnectionGateway` the fan-out posts through on this machine.
+ */
+export class LocalWsGateway implements ConnectionGateway {
+  readonly #routes: Readonly<Record<string, Route>>;
+  readonly #logger: Logger;
+  readonly #idleTimeoutMs: number;
+  readonly #server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+  readonly #sockets = new Map<string, WebSocket>();
+
+  constructor(routes: Readonly<Record<string, Route>>, logger: Logger, options: { idleTimeoutMs?: number } = {}) {
+    this.#routes = routes;
+    this.#logger = logger;
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+  }
+
+  /** Live connections. */
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  /** Handles an HTTP upgrade request for the WebSocket path. */
+  async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const connectionId = randomBytes(12).toString('base64url');
+    const query = Object.fromEntries(url.searchParams);
+    let result: WsResult;
+    try {
+      result = await this.#invoke('$connect', { connectionId, query });
+    } catch (error) {
+      this.#logger.error('$connect failed', { connectionId, error: describeError(error) });
+      result = { statusCode: 500, body: JSON.stringify({ message: 'Internal server error' }) };
+    }
+    if (result.statusCode < 200 || result.statusCode >= 300) {
+      const body = result.body ?? '';
+      socket.end(
+        `HTTP/1.1 ${result.statusCode} ${result.statusCode === 401 ? 'Unauthorized' : result.statusCode === 403 ? 'Forbidden' : 'Error'}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    this.#server.handleUpgrade(request, socket, head, (ws) => this.#attach(connectionId, ws));
+  }
+
+  async post(connectionId: string, payload: string): Promise<PostOutcome> {
+    const socket = this.#sockets.get(connectionId);
+    if (!socket || socket.readyState !== socket.OPEN) return 'gone';
+    if (socket.bufferedAmount > SLOW_CLIENT_BUFFER_BYTES) return 'throttled';
+    socket.send(payload);
+    return 'sent';
+  }
+
+  async close(connectionId: string): Promise<void> {
+    this.#sockets.get(connectionId)?.close(1000, 'Closed by the server');
+  }
+
+  /** Closes every connection (each gets its `$disconnect`). */
+  async closeAll(): Promise<void> {
+    const closing = [...this.#sockets.values()].map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          ws.once('close', () => resolve());
+          ws.close(1001, 'Server shutting down');
+          setTimeout(() => ws.terminate(), 1000).unref();
+        }),
+    );
+    await Promise.all(closing);
+    this.#server.close();
+  }
+
+  #attach(connectionId: string, ws: WebSocket): void {
+    this.#sockets.set(connectionId, ws);
+    let idle: NodeJS.Timeout | undefined;
+    const touch = () => {
+      clearTimeout(idle);
+      idle = setTimeout(() => ws.close(1001, 'Going away: idle timeout'), this.#idleTimeoutMs);
+      idle.unref();
+    };
+    touch();
+    ws.on('message', (data, isBinary) => {
+      touch();
+      const body = isBinary ? Buffer.from(data as Buffer).toString('base64') : data.toString();
+      void this.#onMessage(connectionId, ws, body);
+    });
+    ws.on('error', () => {
+      // A broken socket also closes; $disconnect runs from the close handler.
+    });
+    ws.on('close', () => {
+      clearTimeout(idle);
+      this.#sockets.delete(connectionId);
+      void this.#invoke('$disconnect', { connectionId }).catch((error: unknown) =>
+        this.#logger.warn('$disconnect failed', { connectionId, error: describeError(error) }),
+      );
+    });
+  }
+
+  async #onMessage(connectionId: string, ws: WebSocket, body: string): Promise<void> {
+    let action: unknown;
+    try {
+      action = (JSON.parse(body) as { action?: unknown } | null)?.action;
+    } catch {
+      action = undefined;
+    }
+    const routeKey =
+      typeof action === 'string' && action in this.#routes && !action.startsWith('$') ? action : '$default';
+    try {
+      const result = await this.#invoke(routeKey, { connectionId, body });
+      if (result.body !== undefined && ws.readyState === ws.OPEN) ws.send(result.body);
+    } catch (error) {
+      this.#logger.error('WebSocket route failed', { connectionId, routeKey, error: describeError(error) });
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'error', message: 'Internal server error' }));
+    }
+  }
+
+  #invoke(
+    routeKey: string,
+    input: { connectionId: string; query?: Record<string, string>; body?: string },
+  ): Promise<WsResult> {
+    const route = this.#routes[routeKey] ?? this.#routes.$default;
+    if (!route) return Promise.resolve({ statusCode: 200 });
+    return route({
+      requestContext: {
+        routeKey,
+        connectionId: input.connectionId,
+        eventType: routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE',
+        requestId: randomUUID(),
+      },
+      ...(input.query && { queryStringParameters: input.query }),
+      ...(input.body !== undefined && { body: input.body }),
+    });
+  }
+}

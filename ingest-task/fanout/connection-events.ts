@@ -1,0 +1,101 @@
+import { ConnectionEvent } from '../../shared/contracts/connection-event.js';
+import { describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { ConnectionGateway } from '../../shared/ports/connection-gateway.js';
+import type { LiveStateStore } from '../../shared/ports/live-state-store.js';
+import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import type { Service } from '../supervisor.js';
+import type { Fanout } from './fanout.js';
+
+export interface ConnectionEventsOptions {
+  readonly bus: TickBus;
+  readonly fanout: Fanout;
+  readonly gateway: ConnectionGateway;
+  readonly state: LiveStateStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Delays between attempts to greet a connection that is not established yet. */
+  readonly greetingDelaysMs?: readonly number[];
+}
+
+/**
+ * Keeps the fan-out's connection state in step with the WebSocket handlers (which run in Lambda
+ * and announce every change on `control:connections`), and sends what the handlers cannot:
+ * - the `connected` greeting: API Gateway refuses posts while `$connect` runs (410), so it is
+ *   posted right after, retried over a short schedule until the connection is established;
+ * - the latest known tick of each newly subscribed token, so a client sees a value at once.
+ */
+export class ConnectionEvents implements Service {
+  readonly name = 'connection-events';
+  readonly #options: ConnectionEventsOptions;
+
+  constructor(options: ConnectionEventsOptions) {
+    this.#options = options;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const subscription = await this.#options.bus.subscribe(Channels.connections, (_channel, message) => {
+      void this.handle(message).catch((error: unknown) =>
+        this.#options.logger.error('Connection event failed', { error: describeError(error) }),
+      );
+    });
+    try {
+      if (!signal.aborted) {
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      }
+    } finally {
+      await subscription.unsubscribe().catch(() => {});
+    }
+  }
+
+  /** Applies one event (exposed for tests). Malformed events are logged and ignored. */
+  async handle(message: string): Promise<void> {
+    const { fanout, state, logger } = this.#options;
+    let parsed: ConnectionEvent;
+    try {
+      parsed = ConnectionEvent.parse(JSON.parse(message));
+    } catch {
+      logger.warn('Malformed connection event skipped', { sample: message.slice(0, 200) });
+      return;
+    }
+    switch (parsed.type) {
+      case 'connected':
+        fanout.addConnection(parsed.connection_id);
+        await this.#greet(
+          parsed.connection_id,
+          JSON.stringify({ type: 'connected', connection_id: parsed.connection_id, user: parsed.user }),
+        );
+        return;
+      case 'subscribed': {
+        fanout.addConnection(parsed.connection_id);
+        fanout.subscribe(parsed.connection_id, parsed.tokens);
+        const latest = await state.getLatest(parsed.tokens).catch(() => new Map<number, string>());
+        fanout.deliverTo(parsed.connection_id, [...latest.values()]);
+        return;
+      }
+      case 'unsubscribed':
+        fanout.unsubscribe(parsed.connection_id, parsed.tokens);
+        return;
+      case 'configured':
+        fanout.setDelivery(
+          parsed.connection_id,
+          parsed.delivery === 'batch' ? { mode: 'batch', intervalMs: parsed.interval_ms ?? 250 } : { mode: 'tick' },
+        );
+        return;
+      case 'disconnected':
+        fanout.removeConnection(parsed.connection_id);
+        return;
+    }
+  }
+
+  async #greet(connectionId: string, greeting: string): Promise<void> {
+    const { gateway, clock } = this.#options;
+    const delays = this.#options.greetingDelaysMs ?? [0, 25, 50, 100, 200, 400, 800];
+    for (const delay of delays) {
+      if (delay > 0) await new Promise<void>((resolve) => clock.setTimeout(resolve, delay));
+      if ((await gateway.post(connectionId, greeting)) === 'sent') return;
+    }
+    this.#options.logger.warn('Could not greet a connection; it never became reachable', { connectionId });
+  }
+}

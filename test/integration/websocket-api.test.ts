@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import { type LocalPlatform, startLocalPlatform } from '../../infra/local/platform.js';
+import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../../shared/config.js';
+import { ServerMessage } from '../../shared/contracts/websocket.js';
+import { waitFor } from '../support/wait.js';
+
+/*
+ * The WebSocket API over real sockets on the local platform: the same route modules as the
+ * Lambdas behind a gateway with API Gateway's semantics, the fan-out, the mock market streaming.
+ */
+
+let platform: LocalPlatform;
+let wsUrl: string;
+let optionTokens: number[];
+
+beforeAll(async () => {
+  platform = await startLocalPlatform(
+    loadConfig({
+      PORT: '0',
+      LOG_LEVEL: 'SILENT',
+      DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
+      TABLE_PREFIX: `ws-${randomUUID().slice(0, 8)}`,
+      STREAM_INTERVAL_SECONDS: '0.2',
+    }),
+  );
+  wsUrl = `${platform.url.replace('http', 'ws')}/ws`;
+  const active = await platform.components.subscriptions.listActive();
+  optionTokens = active.map((s) => s.instrumentToken).slice(0, 4);
+});
+afterAll(async () => {
+  await platform.close();
+});
+
+const secret = new TextEncoder().encode(DEVELOPMENT_JWT_SECRET);
+function token(claims: Record<string, unknown> = {}, { expiresIn = '1h', key = secret } = {}): Promise<string> {
+  return new SignJWT({ email: 'trader@example.in', name: 'Asha Trader', ...claims })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('user-42')
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(key);
+}
+
+/** A connected client that records every message, parsed and checked against the protocol schema. */
+async function client(jwt: string) {
+  const ws = new WebSocket(`${wsUrl}?token=${encodeURIComponent(jwt)}`);
+  const messages: ServerMessage[] = [];
+  ws.on('message', (data) => messages.push(ServerMessage.parse(JSON.parse(data.toString()))));
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  await waitFor(() => messages.length > 0, { message: 'the connected greeting' });
+  const next = async (type: ServerMessage['type'], from = 0) => {
+    await waitFor(() => messages.slice(from).some((m) => m.type === type), { message: `a ${type} message` });
+    return messages.slice(from).find((m) => m.type === type) as ServerMessage;
+  };
+  return {
+    ws,
+    messages,
+    next,
+    send: (value: unknown) => ws.send(typeof value === 'string' ? value : JSON.stringify(value)),
+  };
+}
+
+/** Attempts a connection that should be refused; resolves with the HTTP status and body. */
+function refused(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('unexpected-response', (_request, response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    ws.on('open', () => reject(new Error('the connection was accepted')));
+    ws.on('error', () => {});
+  });
+}
+
+describe('WebSocket API', () => {
+  it('TC-WSS-001, TC-WSS-010: a valid JWT connects; the first message is connected with the user from the claims', async () => {
+    const c = await client(await token());
+    const first = c.messages[0];
+    expect(first?.type).toBe('connected');
+    if (first?.type !== 'connected') return;
+    expect(first.user).toEqual({ user_id: 'user-42', email: 'trader@example.in', name: 'Asha Trader' });
+    const record = await platform.components.connections.get(first.connection_id);
+    expect(record).toMatchObject({ userId: 'user-42', tokens: [] });
+    c.ws.close();
+  });
+
+  it('TC-WSS-003: no token is refused with 401 "Token required", and nothing is recorded', async () => {
+    const { status, body } = await refused(wsUrl);
+    expect(status).toBe(401);
+    expect(JSON.parse(body)).toEqual({ message: 'Token required' });
+  });
+
+  it('TC-WSS-002: an invalid token is refused with 403 "Invalid or expired token"', async () => {
+    const { status, body } = await refused(`${wsUrl}?token=not-a-jwt`);
+    expect(status).toBe(403);
+    expect(JSON.parse(body)).toEqual({ message: 'Invalid or expired token' });
+  });
+
+  it('TC-WSS-011: an expired token is refused with 403 "Token expired"', async () => {
+    const expired = await token({}, { expiresIn: '-2h' });
+    const { status, body } = await refused(`${wsUrl}?token=${expired}`);
+    expect(status).toBe(403);
+    expect(JSON.parse(body)).toEqual({ message: 'Token expired' });
+  });
+
+  it('TC-WSS-012: a token signed with another key is refused with 403 "Invalid token signature"', async () => {
+    const forged = await token({}, { key: new TextEncoder().encode('x'.repeat(48)) });
+    const { status, body } = await refused(`${wsUrl}?token=${forged}`);
+    expect(status).toBe(403);
+    expect(JSON.parse(body)).toEqual({ message: 'Invalid token signature' });
+  });
+
+  it('TC-WSS-020, TC-WSS-021: subscribe and unsubscribe answer with tokens and total; ticks follow the subscription', async () => {
+    const c = await client(await token());
+    const [a, b] = optionTokens as [number, number];
+    let from = c.messages.length;
+    c.send({ action: 'subscribe', tokens: [a, b] });
+    expect(await c.next('subscribed', from)).toEqual({ type: 'subscribed', tokens: [a, b], total: 2 });
+    await waitFor(
+      () => [a, b].every((t) => c.messages.some((m) => m.type === 'tick' && m.data.instrument_token === t)),
+      { timeoutMs: 10_000, message: 'ticks for both tokens' },
+    );
+    from = c.messages.length;
+    c.send({ action: 'unsubscribe', tokens: [a] });
+    expect(await c.next('unsubscribed', from)).toEqual({ type: 'unsubscribed', tokens: [a], total: 1 });
+    // Let anything in flight land, then no more ticks for the token that was dropped.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const settled = c.messages.length;
+    await waitFor(() => c.messages.slice(settled).some((m) => m.type === 'tick' && m.data.instrument_token === b), {
+      timeoutMs: 10_000,
+    });
+    expect(c.messages.slice(settled).some((m) => m.type === 'tick' && m.data.instrument_token === a)).toBe(false);
+    c.ws.close();
+  });
+
+  it('TC-WSS-022, TC-WSS-023, TC-WSS-024: pong, error frames for bad JSON and unknown actions, connection kept', async () => {
+    const c = await client(await token());
+    let from = c.messages.length;
+    c.send({ action: 'ping' });
+    expect(await c.next('pong', from)).toEqual({ type: 'pong' });
+    from = c.messages.length;
+    c.send('{broken json');
+    expect(await c.next('error', from)).toEqual({ type: 'error', message: 'Invalid JSON' });
+    from = c.messages.length;
+    c.send({ action: 'unknown_action' });
+    expect(await c.next('error', from)).toEqual({ type: 'error', message: 'Unknown action' });
+    from = c.messages.length;
+    c.send({ action: 'ping' });
+    expect(await c.next('pong', from)).toEqual({ type: 'pong' });
+    expect(c.ws.readyState).toBe(WebSocket.OPEN);
+    c.ws.close();
+  });
+
+  it('TC-WSS-004: a client that closes is removed from the registry with its subscriptions', async () => {
+    const c = await client(await token());
+    const first = c.messages[0];
+    if (first?.type !== 'connected') throw new Error('not greeted');
+    c.send({ action: 'subscribe', tokens: [optionTokens[2] as number] });
+    await c.next('subscribed');
+    c.ws.close(1000);
+    await waitFor(async () => (await platform.components.connections.get(first.connection_id)) === undefined, {
+      message: 'the registry to drop the connection',
+    });
+    expect(await platform.components.connections.connectionsFor(optionTokens[2] as number)).not.toContain(
+      first.connection_id,
+    );
+  });
+
+  it('TC-WSS-005: a client that drops without a close frame is cleaned up as well', async () => {
+    const c = await client(await token());
+    const first = c.messages[0];
+    if (first?.type !== 'connected') throw new Error('not greeted');
+    c.ws.terminate();
+    await waitFor(async () => (await platform.components.connections.get(first.connection_id)) === undefined, {
+      timeoutMs: 30_000,
+    });
+  });
+});
