@@ -1,3 +1,4 @@
+import { SignJWT } from 'jose';
 import { configFromEnvironment, runMain } from '../../shared/wiring.js';
 import { startLocalPlatform } from './platform.js';
 
@@ -14,7 +15,27 @@ runMain(async () => {
     bus: config.redis.url ? 'redis' : 'in-memory',
     dynamodb: config.dynamodb.endpoint ?? 'dynalite (in process)',
   });
-  process.stdout.write(`\nTicker platform running at ${platform.url}  (health: ${platform.url}/health)\n\n`);
+  // A token for trying the platform from a terminal or a WebSocket client; signed with the
+  // configured secret, so it is as good as any other token this platform accepts.
+  const jwt = await new SignJWT({ name: 'Local user', email: 'local@example.in' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('local-user')
+    .setIssuedAt()
+    .setExpirationTime('12h')
+    .sign(new TextEncoder().encode(config.auth.jwtSecret.reveal()));
+  const wsUrl = `${platform.url.replace('http', 'ws')}/ws?token=${jwt}`;
+  process.stdout.write(
+    [
+      '',
+      `Ticker platform running at ${platform.url}`,
+      `  health:     ${platform.url}/health`,
+      `  openapi:    ${platform.url}/openapi.json`,
+      `  websocket:  ${wsUrl}`,
+      `  REST:       curl -H "Authorization: Bearer ${jwt}" ${platform.url}/subscriptions`,
+      '',
+      '',
+    ].join('\n'),
+  );
 
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
