@@ -58,10 +58,10 @@ import { WallClock, wallNowMs } from '../support/wall-clock.js';
  * wall clock, 10 µs steps), which gives generation → ingest, generation → Redis publish (the test
  * plan's TC-PERF-020 view) and generation → subscriber without any clock of whole milliseconds.
  *
- * Variants: `latency` (3,000 tokens at 100 ms), `reload` (100 subscriptions added through the
- * reconciler next to 500 streaming ones), `soak` (9,000 tokens for `SOAK_SECONDS`, memory sampled)
- * and `throughput` (a ramp of offered load, up to the highest rate with zero drops).
- * `INGEST_VARIANTS=latency,soak` runs only those.
+ * Variants, in the order they run: `soak` (9,000 tokens for `SOAK_SECONDS`, memory sampled),
+ * `latency` (3,000 tokens at 100 ms), `reload` (100 subscriptions added through the reconciler
+ * next to 500 streaming ones) and `throughput` (a ramp of offered load, up to the highest rate
+ * with zero drops). `INGEST_VARIANTS=latency,soak` runs only those.
  */
 
 const logger = createLogger('bench-ingest', { logLevel: 'SILENT', environment: 'test' });
@@ -531,17 +531,7 @@ class Rig {
    */
   async drain(): Promise<Drain> {
     const started = Date.now();
-    await this.feed.request('stall', null);
-    let sent = 0;
-    await waitUntil(
-      async () => {
-        sent = (await this.feed.request('status', null)).counters.packetsSent;
-        return this.pool.metrics().counters.ticks >= sent;
-      },
-      30_000,
-      'the pool to decode every packet sent',
-    ).catch(() => {});
-    await waitUntil(() => this.publisher.pending === 0, 10_000, 'the publisher queue to empty').catch(() => {});
+    const sent = await this.quiesce();
     const delivered = async () =>
       (await this.env.subscriber.request('report', null)).totalReceived - this.deliveredBase;
     await waitUntil(
@@ -555,6 +545,29 @@ class Rig {
       undrained: Math.max(0, sent - this.pool.metrics().counters.ticks),
       drainMs: Date.now() - started,
     };
+  }
+
+  /**
+   * Stops the Kite feed and waits until the pool has decoded all it sent and the publisher's queue
+   * is empty (each wait bounded); resolves with the ticks sent. `resume` starts the feed again.
+   */
+  async quiesce(): Promise<number> {
+    await this.feed.request('stall', null);
+    let sent = 0;
+    await waitUntil(
+      async () => {
+        sent = (await this.feed.request('status', null)).counters.packetsSent;
+        return this.pool.metrics().counters.ticks >= sent;
+      },
+      30_000,
+      'the pool to decode every packet sent',
+    ).catch(() => {});
+    await waitUntil(() => this.publisher.pending === 0, 10_000, 'the publisher queue to empty').catch(() => {});
+    return sent;
+  }
+
+  async resume(): Promise<void> {
+    await this.feed.request('resume', null);
   }
 
   async close(): Promise<void> {
@@ -1060,8 +1073,11 @@ function slopePerMinute(times: readonly number[], values: readonly number[]): nu
 /**
  * `soak`: the latency variant's path and offered rate (30,000 ticks/s), with 9,000 tokens on three
  * connections at 300 ms so the memory figures answer the 9,000-subscription target. Memory is
- * sampled every few seconds after a warm-up; heap growth compares the live heap after a full
- * collection at the start and at the end of the window, so it is not GC timing.
+ * sampled every few seconds after a warm-up. Heap growth compares the live heap at the start and
+ * at the end of the window, each taken with the feed paused, everything in flight drained and a
+ * full collection done: what is left is what the ingest path retains, not GC timing or ticks
+ * that happened to be in flight. It runs first, so the RSS is not inflated by the heap the other
+ * variants grew.
  */
 async function soak(env: Environment, quick: boolean): Promise<ScenarioResult[]> {
   const tokens = 9000;
@@ -1078,8 +1094,14 @@ async function soak(env: Environment, quick: boolean): Promise<ScenarioResult[]>
   return withRig(env, { feed: 'simulator', accounts: 1, tickIntervalMs, probes: true }, async (rig) => {
     await rig.stream(tokens);
     await sleep(warmupS * 1000);
-    collectGarbage();
-    const startMemory = process.memoryUsage();
+    const retained = async () => {
+      await rig.quiesce();
+      collectGarbage();
+      return process.memoryUsage();
+    };
+    const startMemory = await retained();
+    await rig.resume();
+    await sleep(2 * tickIntervalMs);
     const times: number[] = [];
     const rss: number[] = [];
     const heap: number[] = [];
@@ -1094,8 +1116,8 @@ async function soak(env: Environment, quick: boolean): Promise<ScenarioResult[]>
       }
     };
     const window = await measureWindow(rig, 0, sample);
-    collectGarbage();
-    const endMemory = process.memoryUsage();
+    const lastSample = process.memoryUsage();
+    const endMemory = await retained();
     const drain = await rig.drain();
     const growth = (from: number, to: number) => round(((to - from) / from) * 100, 2);
     return [
@@ -1120,9 +1142,9 @@ async function soak(env: Environment, quick: boolean): Promise<ScenarioResult[]>
           rss_before_rig_mb: mb(beforeRig.rss),
           heap_live_before_rig_mb: mb(beforeRig.heapUsed),
           rss_start_mb: mb(startMemory.rss),
-          rss_end_mb: mb(endMemory.rss),
+          rss_end_mb: mb(lastSample.rss),
           rss_max_mb: mb(Math.max(startMemory.rss, ...rss)),
-          rss_growth_pct: growth(startMemory.rss, endMemory.rss),
+          rss_growth_pct: growth(startMemory.rss, lastSample.rss),
           heap_live_start_mb: mb(startMemory.heapUsed),
           heap_live_end_mb: mb(endMemory.heapUsed),
           heap_growth_pct: growth(startMemory.heapUsed, endMemory.heapUsed),
@@ -1146,8 +1168,11 @@ async function soak(env: Environment, quick: boolean): Promise<ScenarioResult[]>
 
 // ---------------------------------------------------------------------------------------------
 
-/** In this order: the throughput ramp last, so the heap it grows does not colour the soak's memory figures. */
-const VARIANTS = { latency, reload, soak, throughput } as const;
+/**
+ * In this order: the soak first, while the process holds nothing from other variants, and the
+ * throughput ramp, which overloads the process on purpose, last.
+ */
+const VARIANTS = { soak, latency, reload, throughput } as const;
 
 /** Every variant, or those named in `INGEST_VARIANTS` (comma-separated), to rerun one alone. */
 function chosenVariants(): ((env: Environment, quick: boolean) => Promise<ScenarioResult[]>)[] {
