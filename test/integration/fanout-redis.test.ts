@@ -3,7 +3,7 @@ import { Fanout } from '../../ingest-task/fanout/fanout.js';
 import { MemoryConnectionGateway } from '../../shared/adapters/memory/memory-connection-gateway.js';
 import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
-import { TickMessage } from '../../shared/contracts/websocket.js';
+import { ServerMessage } from '../../shared/contracts/websocket.js';
 import { createLogger } from '../../shared/logging.js';
 import { Channels } from '../../shared/ports/tick-bus.js';
 import { sampleOptionSnapshot } from '../support/fixtures.js';
@@ -38,14 +38,15 @@ describe('Fanout on Redis', () => {
     gateway.connect('client');
     fanout.addConnection('client');
     fanout.subscribe('client', [256265]);
-    const ticks = () => gateway.received('client').map((m) => TickMessage.parse(JSON.parse(m)).data);
-    return { fanout, publisher, ticks };
+    const messages = () => gateway.received('client').map((m) => ServerMessage.parse(JSON.parse(m)));
+    const ticks = () => messages().flatMap((m) => (m.type === 'tick' ? [m.data] : []));
+    return { fanout, publisher, ticks, messages };
   }
 
   it('TC-WSS-040, TC-WSS-041: listens on ticker:* from start-up and delivers a ticker:nifty:options message', async () => {
     const server = await startRedisServer();
     cleanup.push(() => server.stop());
-    const { fanout, publisher, ticks } = await running(server);
+    const { fanout, publisher, ticks, messages } = await running(server);
     const sent = sampleOptionSnapshot({ last_price: 251.5 });
     // The pattern subscription is in place once the listener is running: publish until it answers.
     await waitFor(
@@ -56,8 +57,21 @@ describe('Fanout on Redis', () => {
       { intervalMs: 50, message: 'the listener to receive' },
     );
     expect(ticks()[0]).toEqual(sent);
-    await publisher.publish(Channels.underlying('NIFTY'), JSON.stringify({ ...sent, last_price: 300 }));
-    await waitFor(() => ticks().some((t) => t.last_price === 300));
+    // Underlying bars on `ticker:nifty:underlying` reach subscribers of the index token as `bar` messages.
+    const bar = {
+      instrument_token: 256265,
+      tradingsymbol: 'NIFTY 50',
+      open: 24_000,
+      high: 24_010,
+      low: 23_990,
+      close: 24_005,
+      volume: 1200,
+      timestamp: '2025-01-08T09:15:01.000Z',
+      is_mock: true,
+    };
+    await publisher.publish(Channels.underlying('NIFTY'), JSON.stringify(bar));
+    await waitFor(() => messages().some((m) => m.type === 'bar'));
+    expect(messages().find((m) => m.type === 'bar')).toEqual({ type: 'bar', data: bar });
     expect(fanout.counters.malformed).toBe(0);
   });
 
