@@ -21,6 +21,8 @@ export interface FeedProcessConfig {
   readonly feed: FeedKind;
   readonly accounts: readonly BenchAccount[];
   readonly tickIntervalMs: number;
+  /** Frames each interval's ticks are spread over (simulator only); default 1. */
+  readonly framesPerInterval?: number;
   readonly anchorDate: string;
 }
 
@@ -85,6 +87,7 @@ async function startFeed(): Promise<Feed> {
   const simulator = await startKiteSimulator({
     accounts,
     tickIntervalMs: config.tickIntervalMs,
+    ...(config.framesPerInterval !== undefined && { framesPerInterval: config.framesPerInterval }),
     heartbeatIntervalMs: 1000,
     price,
     now: wallNowMs,

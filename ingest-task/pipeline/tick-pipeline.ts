@@ -1,5 +1,9 @@
 import type { MarketTick } from '../../shared/contracts/tick.js';
-import { buildOptionSnapshot } from '../../shared/domain/market/option-snapshot.js';
+import {
+  OptionSnapshotBatch,
+  type PreparedOption,
+  prepareOption,
+} from '../../shared/domain/market/option-snapshot-batch.js';
 import { DEFAULT_FALLBACK_VOLATILITY, type PricingParameters } from '../../shared/domain/market/pricing-parameters.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
@@ -20,6 +24,14 @@ export interface TickPipelineOptions {
   readonly logger: Logger;
   /** Whether ticks from `source` are mock data (clients see `is_mock`); the mock feed, or everything in mock mode. */
   readonly isMock: (source: string | undefined) => boolean;
+}
+
+interface OptionEntry {
+  readonly prepared: PreparedOption;
+  readonly channel: string;
+  /** Key of the future whose price is the forward of this option's expiry (Black-76). */
+  readonly forwardKey: string;
+  lastIv: number;
 }
 
 /** Counters of the pipeline; they only grow. */
@@ -48,9 +60,12 @@ export class TickPipeline {
   };
   readonly #options: TickPipelineOptions;
   readonly #instruments = new Map<number, Instrument>();
+  /** Options ready to price, with their channel and the last volatility their price implied. */
+  readonly #optionIndex = new Map<number, OptionEntry>();
   readonly #spot = new Map<string, number>();
   readonly #forward = new Map<string, number>();
-  readonly #lastIv = new Map<number, number>();
+  readonly #batch = new OptionSnapshotBatch();
+  #frame: { tick: MarketTick; entry: OptionEntry }[] = [];
 
   constructor(options: TickPipelineOptions) {
     this.#options = options;
@@ -59,8 +74,25 @@ export class TickPipeline {
 
   /** Replaces the instrument index (the master is refreshed daily). */
   setInstruments(instruments: readonly Instrument[]): void {
+    const lastIv = new Map([...this.#optionIndex].map(([token, entry]) => [token, entry.lastIv]));
     this.#instruments.clear();
-    for (const instrument of instruments) this.#instruments.set(instrument.instrumentToken, instrument);
+    this.#optionIndex.clear();
+    for (const instrument of instruments) {
+      this.#instruments.set(instrument.instrumentToken, instrument);
+      if (instrument.instrumentType !== 'CE' && instrument.instrumentType !== 'PE') continue;
+      let prepared: PreparedOption;
+      try {
+        prepared = prepareOption(instrument);
+      } catch {
+        continue; // An option without a usable expiry cannot be priced: its ticks count as errors.
+      }
+      this.#optionIndex.set(instrument.instrumentToken, {
+        prepared,
+        channel: Channels.options(instrument.name),
+        forwardKey: `${instrument.name}:${instrument.expiry}`,
+        lastIv: lastIv.get(instrument.instrumentToken) ?? DEFAULT_FALLBACK_VOLATILITY,
+      });
+    }
   }
 
   /** The last price of each underlying index, by name. */
@@ -84,38 +116,43 @@ export class TickPipeline {
         this.#forward.set(`${instrument.name}:${instrument.expiry}`, tick.lastPrice);
       }
     }
+    const frame = this.#frame;
     for (const tick of ticks) {
-      const instrument = this.#instruments.get(tick.instrumentToken);
-      if (!instrument) {
-        this.counters.unknownInstrument++;
+      const entry = this.#optionIndex.get(tick.instrumentToken);
+      if (entry === undefined) {
+        const instrument = this.#instruments.get(tick.instrumentToken);
+        if (!instrument) {
+          this.counters.unknownInstrument++;
+        } else if (instrument.instrumentType === 'CE' || instrument.instrumentType === 'PE') {
+          this.counters.errors++;
+          logger.error('Tick processing failed', {
+            instrument_token: tick.instrumentToken,
+            error: `instrument ${instrument.tradingsymbol} is not an option with an expiry`,
+          });
+        }
         continue;
       }
-      if (instrument.instrumentType !== 'CE' && instrument.instrumentType !== 'PE') continue;
-      try {
-        const spot = this.#spot.get(instrument.name) ?? Number.NaN;
-        const underlyingPrice =
-          pricing.model === 'black-76' ? (this.#forward.get(`${instrument.name}:${instrument.expiry}`) ?? spot) : spot;
-        const snapshot = buildOptionSnapshot({
-          tick,
-          instrument,
-          underlyingPrice,
-          nowMs: now,
-          pricing,
-          isMock,
-          fallbackVolatility: this.#lastIv.get(tick.instrumentToken) ?? DEFAULT_FALLBACK_VOLATILITY,
-        });
-        if (snapshot.iv !== null && snapshot.iv !== undefined) this.#lastIv.set(tick.instrumentToken, snapshot.iv);
-        sink.enqueue(
-          Channels.options(instrument.name),
-          tick.instrumentToken,
-          JSON.stringify(snapshot),
-          tick.receivedAtMs,
-        );
+      const spot = this.#spot.get(entry.prepared.instrument.name) ?? Number.NaN;
+      const underlyingPrice = pricing.model === 'black-76' ? (this.#forward.get(entry.forwardKey) ?? spot) : spot;
+      this.#batch.add(tick, entry.prepared, underlyingPrice, entry.lastIv);
+      frame.push({ tick, entry });
+    }
+    let done = 0;
+    try {
+      this.#batch.encode(now, pricing, isMock, (index, encoded, iv) => {
+        const { tick, entry } = frame[index] as { tick: MarketTick; entry: OptionEntry };
+        if (!Number.isNaN(iv)) entry.lastIv = iv;
+        sink.enqueue(entry.channel, tick.instrumentToken, encoded, tick.receivedAtMs);
         this.counters.optionTicks++;
-      } catch (error) {
-        this.counters.errors++;
-        logger.error('Tick processing failed', { instrument_token: tick.instrumentToken, error: describeError(error) });
-      }
+        done = index + 1;
+      });
+    } catch (error) {
+      // Only a wiring mistake gets here; the ticks not yet out are lost and counted.
+      this.counters.errors += frame.length - done;
+      const first = frame[done]?.tick.instrumentToken;
+      logger.error('Tick processing failed', { instrument_token: first, error: describeError(error) });
+    } finally {
+      frame.length = 0;
     }
   };
 }

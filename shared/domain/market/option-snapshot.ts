@@ -75,7 +75,7 @@ export function buildOptionSnapshot(input: OptionSnapshotInput): TickPayload {
     gamma: finiteOrZero(g.gamma),
     theta: finiteOrZero(g.theta),
     vega: finiteOrZero(g.vega),
-    timestamp: new Date(finiteOr(tickTimeMs(tick), nowMs)).toISOString(),
+    timestamp: isoTimestamp(tickTimeMs(tick), nowMs),
     is_mock: input.isMock,
     rho: finiteOrZero(g.rho),
     iv: ok ? solved.volatility : null,
@@ -94,12 +94,20 @@ export function tickTimeMs(tick: MarketTick): number {
   return tick.exchangeTimestampMs ?? tick.lastTradeTimeMs ?? tick.receivedAtMs;
 }
 
-function finiteOrZero(value: number): number {
-  return Number.isFinite(value) ? value : 0;
+/** Dates JavaScript can represent: ±8.64e15 ms around the epoch. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * A tick time as ISO 8601 text, or `fallbackMs`'s when the tick's is not a representable date
+ * (bad exchange data must not make the tick fail).
+ */
+export function isoTimestamp(timeMs: number, fallbackMs: number): string {
+  const usable = timeMs >= -MAX_DATE_MS && timeMs <= MAX_DATE_MS ? timeMs : fallbackMs;
+  return new Date(usable).toISOString();
 }
 
-function finiteOr(value: number, fallback: number): number {
-  return Number.isFinite(value) ? value : fallback;
+function finiteOrZero(value: number): number {
+  return Number.isFinite(value) ? value : 0;
 }
 
 function wholeNonNegative(value: number | undefined): number {

@@ -43,6 +43,12 @@ export interface KiteSimulatorOptions {
   readonly port?: number;
   /** How often every subscribed instrument ticks: one binary frame per connection per interval. Default 1000. */
   readonly tickIntervalMs?: number;
+  /**
+   * Spreads each interval's ticks over this many frames at even phases (instrument `i` of a
+   * connection ticks in phase `i mod n`), as ticks reach Kite continuously rather than all at one
+   * instant; every instrument still ticks once per interval. Default 1: one frame per interval.
+   */
+  readonly framesPerInterval?: number;
   /** How often a connection that was sent nothing else gets a one-byte heartbeat. Default 1000. */
   readonly heartbeatIntervalMs?: number;
   /** Concurrent connections per api key; the next upgrade gets HTTP 429. Default 3. */
@@ -186,6 +192,8 @@ class Simulator implements KiteSimulator {
   readonly #connections = new Map<string, Connection>();
   readonly #markets = new Map<number, Market>();
   readonly #tickIntervalMs: number;
+  readonly #framesPerInterval: number;
+  #phase = 0;
   readonly #heartbeatIntervalMs: number;
   readonly #maxConnectionsPerKey: number;
   readonly #maxTokensPerConnection: number;
@@ -217,6 +225,7 @@ class Simulator implements KiteSimulator {
     for (const { apiKey, accessToken } of options.accounts) this.#accounts.set(apiKey, accessToken);
     this.#port = options.port ?? 0;
     this.#tickIntervalMs = options.tickIntervalMs ?? 1000;
+    this.#framesPerInterval = Math.max(1, Math.floor(options.framesPerInterval ?? 1));
     this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
     this.#maxConnectionsPerKey = options.maxConnectionsPerKey ?? 3;
     this.#maxTokensPerConnection = options.maxTokensPerConnection ?? 3000;
@@ -252,7 +261,7 @@ class Simulator implements KiteSimulator {
     this.#server = server;
     this.#wss = wss;
     this.#timers = [
-      setInterval(() => this.#tick(), this.#tickIntervalMs),
+      setInterval(() => this.#tick(), this.#tickIntervalMs / this.#framesPerInterval),
       setInterval(() => this.#heartbeat(), this.#heartbeatIntervalMs),
     ];
     for (const timer of this.#timers) timer.unref();
@@ -434,6 +443,9 @@ class Simulator implements KiteSimulator {
 
   #tick(): void {
     const now = this.#now();
+    const phases = this.#framesPerInterval;
+    const phase = this.#phase;
+    this.#phase = (phase + 1) % phases;
     const round = new Map<number, Omit<PacketInput, 'mode'>>();
     for (const connection of this.#connections.values()) {
       if (connection.modes.size === 0) continue;
@@ -443,7 +455,10 @@ class Simulator implements KiteSimulator {
       }
       try {
         const packets: PacketInput[] = [];
+        let index = -1;
         for (const [token, mode] of connection.modes) {
+          index++;
+          if (phases > 1 && index % phases !== phase) continue;
           let base = round.get(token);
           if (!base) {
             base = this.#marketPacket(token, now);
@@ -451,6 +466,7 @@ class Simulator implements KiteSimulator {
           }
           packets.push({ ...base, mode });
         }
+        if (packets.length === 0) continue;
         if (this.#send(connection, encodeFrame(packets))) {
           this.#counters.tickFrames++;
           this.#counters.packetsSent += packets.length;
