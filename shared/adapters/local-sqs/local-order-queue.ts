@@ -1,0 +1,91 @@
+import type { OrderTask } from '../../contracts/order.js';
+import type { Clock } from '../../ports/clock.js';
+import type { DeadLetterReason, OrderQueueControl, QueueMessageRef } from '../../ports/order-queue-control.js';
+import type { OrderQueue } from '../../ports/orders.js';
+import { taskIdOfBody } from '../sqs/order-message.js';
+import { LocalQueue } from './local-queue.js';
+
+/** The orders queue and its dead-letter queue, as the cloud has them (`orders`, `orders-dlq`). */
+export interface LocalOrderQueues {
+  readonly main: LocalQueue;
+  readonly deadLetter: LocalQueue;
+}
+
+/** Queue names as the CDK app names them, so a producer's `GetQueueUrl` works unchanged locally. */
+export const LocalOrderQueueNames = { main: 'orders', deadLetter: 'orders-dlq' } as const;
+
+/**
+ * Creates the local orders queue with its dead-letter queue. `maxReceiveCount` is the redrive
+ * policy's (deliveries before a message is dead-lettered); the visibility timeout defaults to SQS's
+ * 30 s.
+ */
+export function createLocalOrderQueues(options: {
+  readonly clock: Clock;
+  readonly maxReceiveCount: number;
+  readonly visibilityTimeoutSeconds?: number;
+  readonly region?: string;
+}): LocalOrderQueues {
+  const common = {
+    clock: options.clock,
+    ...(options.region !== undefined && { region: options.region }),
+  };
+  const deadLetter = new LocalQueue({ ...common, name: LocalOrderQueueNames.deadLetter });
+  const main = new LocalQueue({
+    ...common,
+    name: LocalOrderQueueNames.main,
+    ...(options.visibilityTimeoutSeconds !== undefined && {
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    }),
+    redrivePolicy: { deadLetterQueue: deadLetter, maxReceiveCount: options.maxReceiveCount },
+  });
+  return { main, deadLetter };
+}
+
+/**
+ * The {@link OrderQueue} on the local queue: `enqueue` sends the task as JSON, as the SQS adapter
+ * does, and `redrive` moves the task's messages from the dead-letter queue back to the orders queue.
+ */
+export class LocalOrderQueue implements OrderQueue {
+  readonly #queues: LocalOrderQueues;
+
+  constructor(queues: LocalOrderQueues) {
+    this.#queues = queues;
+  }
+
+  async enqueue(task: OrderTask): Promise<void> {
+    this.#queues.main.send(JSON.stringify(task));
+  }
+
+  async redrive(taskId: string): Promise<boolean> {
+    return this.#queues.deadLetter.moveTo(this.#queues.main, (body) => taskIdOfBody(body) === taskId) > 0;
+  }
+}
+
+/**
+ * The {@link OrderQueueControl} on the local queues: `delay` changes the message's visibility
+ * timeout on the queue it came from, `deadLetter` sends its body to the dead-letter queue with the
+ * reason as the `error_type` and `error_message` attributes.
+ */
+export class LocalOrderQueueControl implements OrderQueueControl {
+  readonly #queues: LocalOrderQueues;
+
+  constructor(queues: LocalOrderQueues) {
+    this.#queues = queues;
+  }
+
+  async delay(message: QueueMessageRef, seconds: number): Promise<void> {
+    const queue = [this.#queues.main, this.#queues.deadLetter].find((q) => q.arn === message.eventSourceArn);
+    if (queue === undefined) throw new Error(`No local queue has the ARN ${message.eventSourceArn}`);
+    queue.changeVisibility(message.receiptHandle, seconds);
+  }
+
+  async deadLetter(message: QueueMessageRef, reason: DeadLetterReason): Promise<void> {
+    this.#queues.deadLetter.send(message.body, {
+      messageAttributes: {
+        error_type: { DataType: 'String', StringValue: reason.type },
+        // SQS refuses empty attribute values.
+        error_message: { DataType: 'String', StringValue: reason.message || reason.type },
+      },
+    });
+  }
+}
