@@ -1,10 +1,12 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbConnectionStore } from './adapters/dynamodb/dynamodb-connection-store.js';
 import { DynamoDbSubscriptionStore } from './adapters/dynamodb/dynamodb-subscription-store.js';
+import { IndexedConnectionStore } from './adapters/indexed-connection-store.js';
 import { KiteMarketData } from './adapters/kite/kite-market-data.js';
 import { KiteRestClient } from './adapters/kite/kite-rest-client.js';
 import { MemoryLiveStateStore } from './adapters/memory/memory-live-state-store.js';
 import { MemoryTickBus } from './adapters/memory/memory-tick-bus.js';
+import { RedisConnectionIndex } from './adapters/redis/redis-connection-index.js';
 import { RedisLiveStateStore } from './adapters/redis/redis-live-state-store.js';
 import { RedisTickBus } from './adapters/redis/redis-tick-bus.js';
 import { SystemClock } from './adapters/system-clock.js';
@@ -15,6 +17,7 @@ import { ConfigError, describeError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
 import { MockMarketData } from './market-data/mock-market-data.js';
 import type { Clock } from './ports/clock.js';
+import type { ConnectionIndex } from './ports/connection-index.js';
 import type { ConnectionStore } from './ports/connection-store.js';
 import type { LiveStateStore } from './ports/live-state-store.js';
 import type { Instrument, MarketData } from './ports/market-data.js';
@@ -44,8 +47,17 @@ export interface Components {
   /** Latest ticks, heartbeats and leases: on Redis when `REDIS_URL` is set, in memory otherwise. */
   readonly state: LiveStateStore;
   readonly subscriptions: SubscriptionStore;
-  /** The WebSocket connection registry. */
+  /**
+   * The WebSocket connection registry: records in DynamoDB, and with `REDIS_URL` the token →
+   * connections index in Redis kept in step (it answers `connectionsFor`).
+   */
   readonly connections: ConnectionStore;
+  /**
+   * The Redis token → connections index behind `connections`, which a fan-out instance loads at
+   * start (`snapshot()`); undefined without `REDIS_URL`, where everything runs in one process and
+   * the fan-out hears of every connection from the in-process bus.
+   */
+  readonly connectionIndex?: ConnectionIndex | undefined;
   /** Resolves when DynamoDB answers for the platform's tables. */
   checkDatabase(): Promise<void>;
   /**
@@ -74,8 +86,18 @@ export async function createComponents(config: Config, serviceName: string): Pro
     await bus.close();
     throw error;
   }
-  const dynamodb = createDynamoDbClient(config);
   const clock = new SystemClock();
+  let connectionIndex: ConnectionIndex | undefined;
+  try {
+    const url = config.redis.url?.reveal();
+    connectionIndex = url === undefined ? undefined : await RedisConnectionIndex.connect(url, { clock });
+  } catch (error) {
+    await bus.close();
+    await state.close();
+    throw error;
+  }
+  const dynamodb = createDynamoDbClient(config);
+  const records = new DynamoDbConnectionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix, clock });
   let closed = false;
   const loadInstruments = async (): Promise<readonly Instrument[]> => {
     const account = config.kite.accounts[0];
@@ -90,7 +112,8 @@ export async function createComponents(config: Config, serviceName: string): Pro
     dynamodb,
     state,
     subscriptions: new DynamoDbSubscriptionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix }),
-    connections: new DynamoDbConnectionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix, clock }),
+    connections: connectionIndex === undefined ? records : new IndexedConnectionStore(records, connectionIndex),
+    connectionIndex,
     loadInstruments,
     marketData: createMarketData(config, clock, logger, loadInstruments),
     checkDatabase: async () => {
@@ -102,6 +125,7 @@ export async function createComponents(config: Config, serviceName: string): Pro
       closed = true;
       await bus.close();
       await state.close();
+      await connectionIndex?.close();
       dynamodb.destroy();
     },
   };

@@ -7,6 +7,7 @@ import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { ConnectionStore } from '../../shared/ports/connection-store.js';
 import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import type { WsRouteKey } from './route-table.js';
 
 /** The parts of an API Gateway WebSocket event the routes read. */
 export interface WsEvent {
@@ -25,6 +26,9 @@ export interface WsResult {
   readonly statusCode: number;
   readonly body?: string;
 }
+
+/** One route as a plain function of its event. */
+export type WsRoute = (event: WsEvent) => Promise<WsResult>;
 
 /** Verifies a client's JWT; throws a `ForbiddenError` (with jose's error as cause) when it does not hold. */
 export interface TokenVerifier {
@@ -60,7 +64,7 @@ function refusal(cause: unknown): string {
  * route responses; ticks and the `connected` greeting come from the fan-out, which is told about
  * every change on the connections channel.
  */
-export function wsRoutes(deps: WsRouteDependencies): Record<string, (event: WsEvent) => Promise<WsResult>> {
+export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey, WsRoute>> {
   const { verifier, connections, bus, clock, logger } = deps;
   const notify = (event: ConnectionEvent) => bus.publish(Channels.connections, JSON.stringify(event));
   const parse = (event: WsEvent): ClientMessage | WsResult => {

@@ -3,17 +3,18 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { httpHandler } from '../../functions/http/http-handler.js';
 import { httpRoutes } from '../../functions/routes.js';
-import { wsRoutes } from '../../functions/ws/ws-routes.js';
+import { wsRouteTable } from '../../functions/ws/route-table.js';
+import { wsRouteHandlers } from '../../functions/ws/ws-handler.js';
 import { ConnectionEvents } from '../../ingest-task/fanout/connection-events.js';
 import { Fanout } from '../../ingest-task/fanout/fanout.js';
 import { ingestRole } from '../../ingest-task/ingest-role.js';
 import { supervise } from '../../ingest-task/supervisor.js';
-import { jwtVerifierFromConfig } from '../../shared/auth/index.js';
 import type { Config } from '../../shared/config.js';
 import type { ApiErrorResponse } from '../../shared/contracts/common.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
 import { type Components, createComponents } from '../../shared/wiring.js';
+import { createConnectionsEndpoint } from './connections-endpoint.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
 import { createHttpGateway } from './http-gateway.js';
 import { LocalWsGateway } from './ws-gateway.js';
@@ -22,6 +23,8 @@ import { LocalWsGateway } from './ws-gateway.js';
 export interface LocalPlatform {
   readonly url: string;
   readonly components: Components;
+  /** The route keys the WebSocket gateway serves (those of `functions/ws/route-table.ts`). */
+  readonly wsRouteKeys: readonly string[];
   close(): Promise<void>;
 }
 
@@ -77,19 +80,15 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   await seedSubscriptions(components.subscriptions, instruments, components.clock.now());
   const ingest = ingestRole({ ...components, instruments });
 
-  // The WebSocket API: the same route modules as the Lambdas, behind a gateway that behaves like
-  // API Gateway, with the fan-out posting through it.
+  // The WebSocket API: exactly the routes of the table the CDK stack deploys, through the same
+  // middy handlers as the Lambdas, behind a gateway that behaves like API Gateway (its management
+  // API included), with the fan-out posting through it.
+  const handlers = wsRouteHandlers(components);
   const ws = new LocalWsGateway(
-    wsRoutes({
-      config,
-      verifier: jwtVerifierFromConfig(config),
-      connections: components.connections,
-      bus: components.bus,
-      clock: components.clock,
-      logger: components.logger,
-    }),
+    Object.fromEntries(wsRouteTable.map(({ routeKey }) => [routeKey, handlers[routeKey]])),
     components.logger,
   );
+  const management = createConnectionsEndpoint(ws);
   const fanout = new Fanout({
     bus: components.bus,
     gateway: ws,
@@ -116,17 +115,19 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     })),
   );
   const server = createServer((req, res) => {
-    rest(req, res).then(
-      (handled) => {
-        if (!handled) sendJson(res, 404, notFound(req));
-      },
-      (error: unknown) => {
-        components.logger.error('Local gateway failed', {
-          error: error instanceof Error ? error.message : String(error),
-        });
-        if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'Local gateway error' } });
-      },
-    );
+    management(req, res)
+      .then((handled) => handled || rest(req, res))
+      .then(
+        (handled) => {
+          if (!handled) sendJson(res, 404, notFound(req));
+        },
+        (error: unknown) => {
+          components.logger.error('Local gateway failed', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'Local gateway error' } });
+        },
+      );
   });
   server.on('upgrade', (request, socket, head) => {
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') {
@@ -152,6 +153,7 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   return {
     url: `http://127.0.0.1:${port}`,
     components,
+    wsRouteKeys: ws.routeKeys,
     close: async () => {
       await ws.closeAll();
       server.close();

@@ -1,19 +1,56 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Context } from 'aws-lambda';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { WsLambdaHandler } from '../../functions/ws/ws-handler.js';
 import type { WsEvent, WsResult } from '../../functions/ws/ws-routes.js';
-import { describeError } from '../../shared/errors.js';
+import { describeError, ValidationError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { ConnectionGateway, PostOutcome } from '../../shared/ports/connection-gateway.js';
 
 /** API Gateway's limits that clients can feel. */
-const MAX_MESSAGE_BYTES = 128 * 1024;
+export const MAX_MESSAGE_BYTES = 128 * 1024;
 const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
 /** A client whose socket has this much unsent is treated as throttled, as API Gateway does with a full buffer. */
 const SLOW_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
 
-type Route = (event: WsEvent) => Promise<WsResult>;
+/** What the management API's GetConnection reports of a connection. */
+export interface ConnectionInfo {
+  /** Epoch milliseconds. */
+  readonly connectedAt: number;
+  /** Epoch milliseconds of the last message in either direction. */
+  readonly lastActiveAt: number;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+}
+
+interface Live {
+  readonly ws: WebSocket;
+  readonly connectedAt: number;
+  lastActiveAt: number;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+}
+
+/** Stand-in for the Lambda context API Gateway's invocation would carry. */
+function lambdaContext(routeKey: string, requestId: string): Context {
+  const functionName = `ws-${routeKey.replace('$', '')}`;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
 
 /**
  * A WebSocket server that behaves like API Gateway's WebSocket APIs for the same handler modules:
@@ -24,13 +61,21 @@ type Route = (event: WsEvent) => Promise<WsResult>;
  * `ConnectionGateway` the fan-out posts through on this machine.
  */
 export class LocalWsGateway implements ConnectionGateway {
-  readonly #routes: Readonly<Record<string, Route>>;
+  readonly #routes: Readonly<Record<string, WsLambdaHandler>>;
   readonly #logger: Logger;
   readonly #idleTimeoutMs: number;
   readonly #server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
-  readonly #sockets = new Map<string, WebSocket>();
+  readonly #sockets = new Map<string, Live>();
 
-  constructor(routes: Readonly<Record<string, Route>>, logger: Logger, options: { idleTimeoutMs?: number } = {}) {
+  /**
+   * `routes`: the handler of each route key, the very handlers the Lambdas export (see
+   * `functions/ws/route-table.ts`); a message whose action names none of them goes to `$default`.
+   */
+  constructor(
+    routes: Readonly<Record<string, WsLambdaHandler>>,
+    logger: Logger,
+    options: { idleTimeoutMs?: number } = {},
+  ) {
     this.#routes = routes;
     this.#logger = logger;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
@@ -39,6 +84,19 @@ export class LocalWsGateway implements ConnectionGateway {
   /** Live connections. */
   get size(): number {
     return this.#sockets.size;
+  }
+
+  /** The route keys this gateway serves. */
+  get routeKeys(): readonly string[] {
+    return Object.keys(this.#routes);
+  }
+
+  /** What GetConnection reports of a live connection; undefined once it is gone (or before its upgrade completed). */
+  info(connectionId: string): ConnectionInfo | undefined {
+    const live = this.#sockets.get(connectionId);
+    if (!live || live.ws.readyState !== live.ws.OPEN) return undefined;
+    const { connectedAt, lastActiveAt, sourceIp, userAgent } = live;
+    return { connectedAt, lastActiveAt, sourceIp, userAgent };
   }
 
   /** Handles an HTTP upgrade request for the WebSocket path. */
@@ -61,25 +119,35 @@ export class LocalWsGateway implements ConnectionGateway {
       );
       return;
     }
-    this.#server.handleUpgrade(request, socket, head, (ws) => this.#attach(connectionId, ws));
+    const identity = {
+      sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+      userAgent: request.headers['user-agent'] ?? '',
+    };
+    this.#server.handleUpgrade(request, socket, head, (ws) => this.#attach(connectionId, ws, identity));
   }
 
   async post(connectionId: string, payload: string): Promise<PostOutcome> {
-    const socket = this.#sockets.get(connectionId);
-    if (!socket || socket.readyState !== socket.OPEN) return 'gone';
-    if (socket.bufferedAmount > SLOW_CLIENT_BUFFER_BYTES) return 'throttled';
-    socket.send(payload);
+    if (Buffer.byteLength(payload) > MAX_MESSAGE_BYTES) {
+      throw new ValidationError(`Message exceeds ${MAX_MESSAGE_BYTES / 1024} KB`, [
+        { path: 'payload', message: `larger than ${MAX_MESSAGE_BYTES} bytes in UTF-8` },
+      ]);
+    }
+    const live = this.#sockets.get(connectionId);
+    if (!live || live.ws.readyState !== live.ws.OPEN) return 'gone';
+    if (live.ws.bufferedAmount > SLOW_CLIENT_BUFFER_BYTES) return 'throttled';
+    live.lastActiveAt = Date.now();
+    live.ws.send(payload);
     return 'sent';
   }
 
   async close(connectionId: string): Promise<void> {
-    this.#sockets.get(connectionId)?.close(1000, 'Closed by the server');
+    this.#sockets.get(connectionId)?.ws.close(1000, 'Closed by the server');
   }
 
   /** Closes every connection (each gets its `$disconnect`). */
   async closeAll(): Promise<void> {
     const closing = [...this.#sockets.values()].map(
-      (ws) =>
+      ({ ws }) =>
         new Promise<void>((resolve) => {
           ws.once('close', () => resolve());
           ws.close(1001, 'Server shutting down');
@@ -90,8 +158,10 @@ export class LocalWsGateway implements ConnectionGateway {
     this.#server.close();
   }
 
-  #attach(connectionId: string, ws: WebSocket): void {
-    this.#sockets.set(connectionId, ws);
+  #attach(connectionId: string, ws: WebSocket, identity: { sourceIp: string; userAgent: string }): void {
+    const now = Date.now();
+    const live: Live = { ws, connectedAt: now, lastActiveAt: now, ...identity };
+    this.#sockets.set(connectionId, live);
     let idle: NodeJS.Timeout | undefined;
     const touch = () => {
       clearTimeout(idle);
@@ -101,6 +171,7 @@ export class LocalWsGateway implements ConnectionGateway {
     touch();
     ws.on('message', (data, isBinary) => {
       touch();
+      live.lastActiveAt = Date.now();
       const body = isBinary ? Buffer.from(data as Buffer).toString('base64') : data.toString();
       void this.#onMessage(connectionId, ws, body);
     });
@@ -140,15 +211,17 @@ export class LocalWsGateway implements ConnectionGateway {
   ): Promise<WsResult> {
     const route = this.#routes[routeKey] ?? this.#routes.$default;
     if (!route) return Promise.resolve({ statusCode: 200 });
-    return route({
+    const requestId = randomUUID();
+    const event: WsEvent = {
       requestContext: {
         routeKey,
         connectionId: input.connectionId,
         eventType: routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE',
-        requestId: randomUUID(),
+        requestId,
       },
       ...(input.query && { queryStringParameters: input.query }),
       ...(input.body !== undefined && { body: input.body }),
-    });
+    };
+    return route(event, lambdaContext(routeKey, requestId));
   }
 }

@@ -4,6 +4,7 @@ export type * from './circuit-breaker-store.js';
 export { BreakerState } from './circuit-breaker-store.js';
 export type * from './clock.js';
 export type * from './connection-gateway.js';
+export type * from './connection-index.js';
 export type * from './connection-store.js';
 export type * from './live-state-store.js';
 export { Heartbeats } from './live-state-store.js';
