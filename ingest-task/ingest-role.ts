@@ -147,6 +147,8 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
       maxTokensPerConnection: config.kite.maxTokensPerConnection,
       maxConnectionsPerAccount: config.kite.maxConnectionsPerAccount,
       onTicks: (accountId, ticks) => onTicks(ticks, accountId),
+      // The client tick carries no market depth, so full-mode packets are decoded without it.
+      connection: { decodeDepth: false },
     });
     pool = kitePool;
     const holidays = config.market.tradingHolidays;

@@ -489,6 +489,7 @@ class Rig {
       accounts: accounts.map((a) => ({ id: a.id, apiKey: a.apiKey, accessToken: () => a.accessToken })),
       logger,
       onTicks,
+      connection: { decodeDepth: false },
     });
     this.#closer.add(() => this.pool.close());
   }

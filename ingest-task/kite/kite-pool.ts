@@ -36,7 +36,7 @@ export interface KitePoolOptions {
   /** Passed to every connection (watchdog, backoff, timeouts). */
   readonly connection?: Pick<
     TickerConnectionOptions,
-    'watchdogMs' | 'reconnectDelayMs' | 'startTimeoutMs' | 'handshakeTimeoutMs'
+    'watchdogMs' | 'reconnectDelayMs' | 'startTimeoutMs' | 'handshakeTimeoutMs' | 'decodeDepth'
   >;
 }
 

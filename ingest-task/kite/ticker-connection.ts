@@ -6,6 +6,7 @@ import { KiteAuthError, KiteRateLimitError } from './errors.js';
 import {
   type KiteTextMessage,
   modeMessage,
+  type ParseOptions,
   parseFrame,
   parseTextMessage,
   subscribeMessage,
@@ -53,6 +54,8 @@ export interface TickerConnectionOptions {
   readonly startTimeoutMs?: number;
   /** Upgrade handshake timeout. Default 10 s. */
   readonly handshakeTimeoutMs?: number;
+  /** Decode the five-level market depth of full-mode packets. Default true; off where nothing reads it. */
+  readonly decodeDepth?: boolean;
 }
 
 /** Counters of one connection; they only grow. */
@@ -90,6 +93,7 @@ export class KiteTickerConnection {
     authFailures: 0,
   };
   readonly #options: TickerConnectionOptions;
+  readonly #parseOptions: ParseOptions;
   readonly #watchdogMs: number;
   readonly #modes = new Map<number, KiteMode>();
   #socket: WebSocket | undefined;
@@ -103,6 +107,7 @@ export class KiteTickerConnection {
 
   constructor(options: TickerConnectionOptions) {
     this.#options = options;
+    this.#parseOptions = { depth: options.decodeDepth ?? true };
     this.accountId = options.accountId;
     this.#watchdogMs = options.watchdogMs ?? 5000;
   }
@@ -346,7 +351,7 @@ export class KiteTickerConnection {
       this.counters.heartbeats++;
       return;
     }
-    const result = parseFrame(bytes, now);
+    const result = parseFrame(bytes, now, undefined, this.#parseOptions);
     this.counters.malformedPackets += result.malformed;
     if (result.ticks.length === 0) return;
     this.counters.ticks += result.ticks.length;

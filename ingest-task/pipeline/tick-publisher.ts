@@ -26,6 +26,11 @@ export interface TickPublisherOptions {
   readonly maxBatch?: number;
   /** Retry delay after a failed publish: doubles from `initial` up to `max`. */
   readonly retryDelayMs?: { readonly initial: number; readonly max: number };
+  /**
+   * The latest ticks go to the live state store at most this often (the newest per token wins in
+   * between); a write after a quiet spell goes at once. Default 250 ms; 0 writes on every flush.
+   */
+  readonly latestIntervalMs?: number;
   /** Called after each published batch with the receive → publish latency of every tick in it. */
   readonly onPublished?: (latenciesMs: readonly number[]) => void;
 }
@@ -71,11 +76,15 @@ export class TickPublisher implements Service {
   #cancelRetry: (() => void) | undefined;
   #stopped = false;
   #lastDropAt = Number.NEGATIVE_INFINITY;
+  readonly #latestIntervalMs: number;
+  #latestWrittenAt = Number.NEGATIVE_INFINITY;
+  #latestTimer: (() => void) | undefined;
 
   constructor(options: TickPublisherOptions) {
     this.#options = options;
     this.#maxPending = options.maxPending ?? 100_000;
     this.#maxBatch = options.maxBatch ?? 500;
+    this.#latestIntervalMs = options.latestIntervalMs ?? 250;
   }
 
   /** Ticks waiting to be published. */
@@ -105,7 +114,7 @@ export class TickPublisher implements Service {
     queue.tokens.push(token);
     queue.messages.push(encoded);
     queue.receivedAt.push(receivedAtMs);
-    this.#latest.set(token, encoded);
+    if (this.#options.state) this.#latest.set(token, encoded);
     this.counters.enqueued++;
     this.#pending++;
     if (this.#pending > this.#maxPending) this.#shed();
@@ -131,6 +140,8 @@ export class TickPublisher implements Service {
     }
     this.#stopped = true;
     this.#cancelRetry?.();
+    this.#latestTimer?.();
+    this.#latestTimer = undefined;
     const deadline = this.#options.clock.now() + drainTimeoutMs;
     while ((this.#pending > 0 || this.#latest.size > 0) && this.#options.clock.now() < deadline) {
       await this.flush();
@@ -153,9 +164,8 @@ export class TickPublisher implements Service {
 
   async #flushOnce(): Promise<void> {
     const queues = this.#queues;
-    const latest = this.#latest;
     this.#queues = new Map();
-    this.#latest = new Map();
+    const latest = this.#takeLatest();
     const failed = new Map<string, Queue>();
     const { bus, state } = this.#options;
     const sends: Promise<void>[] = [];
@@ -189,7 +199,7 @@ export class TickPublisher implements Service {
       }
     }
     let latestFailed = false;
-    if (state && latest.size > 0) {
+    if (state && latest !== undefined) {
       sends.push(
         state.putLatest(latest).catch(() => {
           latestFailed = true;
@@ -197,12 +207,15 @@ export class TickPublisher implements Service {
       );
     }
     await Promise.all(sends);
-    if (latestFailed) for (const [token, value] of latest) if (!this.#latest.has(token)) this.#latest.set(token, value);
+    if (latestFailed && latest !== undefined) {
+      for (const [token, value] of latest) if (!this.#latest.has(token)) this.#latest.set(token, value);
+    }
     if (failed.size === 0 && !latestFailed) {
       if (this.#retryAttempt > 0)
         this.#options.logger.info('Tick publishing recovered', { attempts: this.#retryAttempt });
       this.#retryAttempt = 0;
-      if (this.#pending > 0) this.#schedule();
+      // A trailing latest-state write whose timer fired during this flush goes out next.
+      if (this.#pending > 0 || (this.#latest.size > 0 && this.#latestTimer === undefined)) this.#schedule();
       return;
     }
     // Put what failed back in front of what arrived meanwhile, so per-channel order holds.
@@ -224,6 +237,28 @@ export class TickPublisher implements Service {
       this.#cancelRetry = undefined;
       void this.flush();
     }, delay);
+  }
+
+  /**
+   * The latest ticks to write now, if they are due: at most one write per `latestIntervalMs`, the
+   * rest waiting (newest per token) for a trailing write, so the store is never more than one
+   * interval behind. While draining everything is due.
+   */
+  #takeLatest(): Map<number, string> | undefined {
+    if (this.#latest.size === 0) return undefined;
+    const now = this.#options.clock.now();
+    const due = this.#latestWrittenAt + this.#latestIntervalMs;
+    if (now < due && !this.#stopped) {
+      this.#latestTimer ??= this.#options.clock.setTimeout(() => {
+        this.#latestTimer = undefined;
+        void this.flush();
+      }, due - now);
+      return undefined;
+    }
+    const latest = this.#latest;
+    this.#latest = new Map();
+    this.#latestWrittenAt = now;
+    return latest;
   }
 
   /** Keeps only the newest queued tick of each token (and, if still too many, the newest ticks overall). */

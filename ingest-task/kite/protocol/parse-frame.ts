@@ -69,12 +69,16 @@ export interface ParsedFrame {
  *
  * @param data the frame as `ws` hands it (a Buffer is a Uint8Array) or an ArrayBuffer
  * @param receivedAtMs when the frame arrived, stamped on every tick
+ * @param options `depth: false` leaves full-mode packets' market depth undecoded (ten objects
+ *   fewer per tick, for consumers that never read it)
  */
 export function parseFrame(
   data: Uint8Array | ArrayBuffer,
   receivedAtMs: number,
   onMalformed?: MalformedPacketHandler,
+  options?: ParseOptions,
 ): ParsedFrame {
+  const depth = options?.depth ?? true;
   const size = data.byteLength;
   const ticks: MarketTick[] = [];
   if (size < 2) {
@@ -101,7 +105,7 @@ export function parseFrame(
     }
     switch (length) {
       case PacketLength.full:
-        ticks.push(readFull(view, start, receivedAtMs));
+        ticks.push(readFull(view, start, receivedAtMs, depth));
         break;
       case PacketLength.quote:
         ticks.push(readQuote(view, start, receivedAtMs));
@@ -126,6 +130,12 @@ export function parseFrame(
     onMalformed?.({ reason: MalformedReason.trailingBytes, offset, declaredLength: 0, frameLength: size });
   }
   return { ticks, malformed };
+}
+
+/** How {@link parseFrame} decodes. */
+export interface ParseOptions {
+  /** Decode the market depth of full-mode packets. Default true. */
+  readonly depth?: boolean;
 }
 
 /** Whether a binary frame is a heartbeat: Kite's keep-alive, one byte, no ticks. */
@@ -229,15 +239,13 @@ function readQuote(view: DataView, p: number, receivedAtMs: number): MarketTick 
   };
 }
 
-function readFull(view: DataView, p: number, receivedAtMs: number): MarketTick {
+function readFull(view: DataView, p: number, receivedAtMs: number, depth: boolean): MarketTick {
   const instrumentToken = view.getUint32(p);
   const segment = instrumentToken & 0xff;
   const divisor = priceDivisor(segment);
   const lastPrice = view.getInt32(p + 4) / divisor;
   const close = view.getInt32(p + 40) / divisor;
-  const d = p + DEPTH_OFFSET;
-  const e = DEPTH_ENTRY_LENGTH;
-  return {
+  const tick: MarketTick = {
     instrumentToken,
     mode: 'full',
     tradable: segment !== Segment.indices,
@@ -259,7 +267,12 @@ function readFull(view: DataView, p: number, receivedAtMs: number): MarketTick {
     oiDayHigh: view.getInt32(p + 52),
     oiDayLow: view.getInt32(p + 56),
     exchangeTimestampMs: secondsToMs(view.getInt32(p + 60)),
-    depth: {
+    receivedAtMs,
+  };
+  if (depth) {
+    const d = p + DEPTH_OFFSET;
+    const e = DEPTH_ENTRY_LENGTH;
+    tick.depth = {
       buy: [
         readLevel(view, d, divisor),
         readLevel(view, d + e, divisor),
@@ -274,9 +287,9 @@ function readFull(view: DataView, p: number, receivedAtMs: number): MarketTick {
         readLevel(view, d + 8 * e, divisor),
         readLevel(view, d + 9 * e, divisor),
       ],
-    },
-    receivedAtMs,
-  };
+    };
+  }
+  return tick;
 }
 
 function readLevel(view: DataView, at: number, divisor: number): DepthLevel {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BackpressureLevel, TickPublisher } from '../../../ingest-task/pipeline/tick-publisher.js';
+import { MemoryLiveStateStore } from '../../../shared/adapters/memory/memory-live-state-store.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
 import { SystemClock } from '../../../shared/adapters/system-clock.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
@@ -162,5 +163,47 @@ describe('TickPublisher', () => {
     await running;
     await waitFor(() => got.length === 20);
     expect(publisher.counters).toMatchObject({ published: 20, dropped: 0 });
+  });
+
+  it('writes the latest tick per token at most once per interval, the newest winning, and all of it on shutdown', async () => {
+    const bus = new ControllableBus();
+    const writes: Map<number, string>[] = [];
+    const store = new MemoryLiveStateStore();
+    const state = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key === 'putLatest') {
+          return (entries: ReadonlyMap<number, string>) => {
+            writes.push(new Map(entries));
+            return target.putLatest(entries);
+          };
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const publisher = new TickPublisher({ bus, state, clock, logger, latestIntervalMs: 150 });
+    const stop = new AbortController();
+    const running = publisher.run(stop.signal);
+    publisher.enqueue('ticker:nifty:options', 1, tick(1, 1), clock.now());
+    await waitFor(() => writes.length === 1);
+    // Within the interval: published at once, but the store waits and keeps only the newest.
+    for (let s = 2; s <= 5; s++) {
+      publisher.enqueue('ticker:nifty:options', 1, tick(1, s), clock.now());
+      publisher.enqueue('ticker:nifty:options', 2, tick(2, s), clock.now());
+      await sleep(10);
+    }
+    expect(publisher.counters.published).toBe(9);
+    expect(writes).toHaveLength(1);
+    await waitFor(() => writes.length === 2, { timeoutMs: 1000 });
+    expect(writes[1]).toEqual(
+      new Map([
+        [1, tick(1, 5)],
+        [2, tick(2, 5)],
+      ]),
+    );
+    publisher.enqueue('ticker:nifty:options', 3, tick(3, 6), clock.now());
+    stop.abort();
+    await running;
+    expect((await store.getLatest([1, 2, 3])).get(3)).toBe(tick(3, 6));
   });
 });

@@ -113,6 +113,18 @@ describe('parseFrame against kiteconnect parseBinary', () => {
     expect(packets).toBeGreaterThan(5000);
   });
 
+  it('without depth decoding, agrees on every field but the depth it leaves out', () => {
+    fc.assert(
+      fc.property(fc.array(rawPacket, { minLength: 1, maxLength: 12 }), (raw) => {
+        const frame = rawFrame(raw);
+        const ours = parseFrame(frame, RECEIVED_AT, undefined, { depth: false });
+        for (const tick of ours.ticks) expect(tick).not.toHaveProperty('depth');
+        expect(ours.ticks).toEqual(referenceTicks(frame).map(({ depth: _, ...rest }) => rest));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('agrees on frames the encoder builds from structured ticks in every mode and segment', () => {
     fc.assert(
       fc.property(fc.array(packetInput, { minLength: 1, maxLength: 8 }), (inputs) => {
