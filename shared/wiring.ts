@@ -1,26 +1,37 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { ApiGatewayConnectionGateway } from './adapters/apigateway/apigateway-connection-gateway.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb/dynamodb-connection-store.js';
+import { DynamoDbOrderStore } from './adapters/dynamodb/dynamodb-order-store.js';
 import { DynamoDbSubscriptionStore } from './adapters/dynamodb/dynamodb-subscription-store.js';
 import { IndexedConnectionStore } from './adapters/indexed-connection-store.js';
 import { KiteMarketData } from './adapters/kite/kite-market-data.js';
 import { KiteRestClient } from './adapters/kite/kite-rest-client.js';
+import {
+  createLocalOrderQueues,
+  LocalOrderQueue,
+  type LocalOrderQueues,
+} from './adapters/local-sqs/local-order-queue.js';
 import { MemoryLiveStateStore } from './adapters/memory/memory-live-state-store.js';
 import { MemoryTickBus } from './adapters/memory/memory-tick-bus.js';
 import { RedisConnectionIndex } from './adapters/redis/redis-connection-index.js';
 import { RedisLiveStateStore } from './adapters/redis/redis-live-state-store.js';
 import { RedisTickBus } from './adapters/redis/redis-tick-bus.js';
+import { SqsOrderQueue } from './adapters/sqs/sqs-order-queue.js';
 import { SystemClock } from './adapters/system-clock.js';
 import { type Config, loadConfig } from './config.js';
 import { istDate } from './domain/market/calendar-dates.js';
 import { mockInstruments } from './domain/market/mock-instruments.js';
-import { ConfigError, describeError } from './errors.js';
+import { ConfigError, DependencyUnavailableError, describeError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
 import { MockMarketData } from './market-data/mock-market-data.js';
 import type { Clock } from './ports/clock.js';
+import type { ConnectionGateway } from './ports/connection-gateway.js';
 import type { ConnectionIndex } from './ports/connection-index.js';
 import type { ConnectionStore } from './ports/connection-store.js';
 import type { LiveStateStore } from './ports/live-state-store.js';
 import type { Instrument, MarketData } from './ports/market-data.js';
+import type { OrderQueue, OrderStore } from './ports/orders.js';
 import type { SubscriptionStore } from './ports/subscription-store.js';
 import type { TickBus } from './ports/tick-bus.js';
 import { physicalTableName, Tables } from './tables.js';
@@ -70,6 +81,19 @@ export interface Components {
    * mock history of the mock registry when mock data is on.
    */
   readonly marketData: MarketData;
+  /** Order task status records (DynamoDB). */
+  readonly orders: OrderStore;
+  /**
+   * Where new and redriven orders go: SQS when `ORDERS_QUEUE_URL` is set, otherwise (development
+   * and test only) the in-process {@link localOrderQueues}.
+   */
+  readonly orderQueue: OrderQueue;
+  /**
+   * The in-process orders queue and its dead-letter queue when no `ORDERS_QUEUE_URL` is set outside
+   * staging and production: the local platform runs the order worker on them and serves them on its
+   * SQS endpoint. Undefined when orders go to SQS.
+   */
+  readonly localOrderQueues?: LocalOrderQueues | undefined;
   /** Releases every connection; safe to call twice. */
   close(): Promise<void>;
 }
@@ -98,6 +122,8 @@ export async function createComponents(config: Config, serviceName: string): Pro
   }
   const dynamodb = createDynamoDbClient(config);
   const records = new DynamoDbConnectionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix, clock });
+  const sqs = config.orders.queueUrl === undefined ? undefined : createSqsClient(config);
+  const queues = createOrderQueues(config, clock, sqs);
   let closed = false;
   const loadInstruments = async (): Promise<readonly Instrument[]> => {
     const account = config.kite.accounts[0];
@@ -116,6 +142,8 @@ export async function createComponents(config: Config, serviceName: string): Pro
     connectionIndex,
     loadInstruments,
     marketData: createMarketData(config, clock, logger, loadInstruments),
+    orders: new DynamoDbOrderStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix }),
+    ...queues,
     checkDatabase: async () => {
       const TableName = physicalTableName(config.dynamodb.tablePrefix, Tables.subscriptions);
       await dynamodb.send(new DescribeTableCommand({ TableName }));
@@ -127,8 +155,64 @@ export async function createComponents(config: Config, serviceName: string): Pro
       await state.close();
       await connectionIndex?.close();
       dynamodb.destroy();
+      sqs?.destroy();
     },
   };
+}
+
+/**
+ * Receives before the local orders queue dead-letters a message: the redrive policy of the cloud's
+ * orders queue (infra/stacks/orders-stack.ts), so retries run out the same way on one machine.
+ */
+export const LOCAL_ORDER_MAX_RECEIVE_COUNT = 5;
+
+/**
+ * The orders queue `config` asks for: SQS at `ORDERS_QUEUE_URL`; without it, the in-process queue
+ * in development and test, and in staging or production a queue that refuses every order (an order
+ * accepted into a queue no worker reads would be lost).
+ */
+function createOrderQueues(
+  config: Config,
+  clock: Clock,
+  sqs: SQSClient | undefined,
+): Pick<Components, 'orderQueue' | 'localOrderQueues'> {
+  const { queueUrl, deadLetterQueueUrl } = config.orders;
+  if (queueUrl !== undefined && sqs !== undefined) {
+    return {
+      orderQueue: new SqsOrderQueue({
+        client: sqs,
+        queueUrl,
+        ...(deadLetterQueueUrl !== undefined && { deadLetterQueueUrl }),
+      }),
+      localOrderQueues: undefined,
+    };
+  }
+  if (config.environment === 'staging' || config.environment === 'production') {
+    const refuse = async (): Promise<never> => {
+      throw new DependencyUnavailableError('sqs', 'ORDERS_QUEUE_URL is not set: orders cannot be queued');
+    };
+    return { orderQueue: { enqueue: refuse, redrive: refuse }, localOrderQueues: undefined };
+  }
+  const localOrderQueues = createLocalOrderQueues({
+    clock,
+    maxReceiveCount: LOCAL_ORDER_MAX_RECEIVE_COUNT,
+    region: config.awsRegion,
+  });
+  return { orderQueue: new LocalOrderQueue(localOrderQueues), localOrderQueues };
+}
+
+/**
+ * An SQS client for the configured region. A queue URL on this machine (the local platform's SQS
+ * endpoint) gets placeholder credentials, as local endpoints accept any.
+ */
+export function createSqsClient(config: Config): SQSClient {
+  const host = config.orders.queueUrl === undefined ? undefined : new URL(config.orders.queueUrl).hostname;
+  const local = host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
+  return new SQSClient({
+    region: config.awsRegion,
+    maxAttempts: 3,
+    ...(local && { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+  });
 }
 
 /** The market-data source `config` asks for: Kite across every account, or the mock history. */
@@ -236,4 +320,16 @@ export function processComponents(serviceName: string): Promise<Components> {
     throw error;
   });
   return processWide;
+}
+
+/**
+ * The gateway the fan-out posts through in the cloud: API Gateway's management API at
+ * `WS_MANAGEMENT_ENDPOINT`. Throws a `ConfigError` when it is not set.
+ */
+export function createConnectionGateway(config: Config): ConnectionGateway {
+  const endpoint = config.realtime.managementEndpoint;
+  if (endpoint === undefined) {
+    throw new ConfigError([{ variable: 'WS_MANAGEMENT_ENDPOINT', message: 'must be set for the fanout role' }]);
+  }
+  return new ApiGatewayConnectionGateway({ endpoint, region: config.awsRegion });
 }

@@ -2,9 +2,11 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { HttpUseCase } from '../../../functions/http/http-handler.js';
 import { httpHandler } from '../../../functions/http/http-handler.js';
+import { createLocalOrderQueues, LocalOrderQueue } from '../../../shared/adapters/local-sqs/local-order-queue.js';
 import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import { MemoryConnectionStore } from '../../../shared/adapters/memory/memory-connection-store.js';
 import { MemoryLiveStateStore } from '../../../shared/adapters/memory/memory-live-state-store.js';
+import { MemoryOrderStore } from '../../../shared/adapters/memory/memory-order-store.js';
 import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-subscription-store.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
 import { loadConfig } from '../../../shared/config.js';
@@ -24,6 +26,8 @@ export function fakeComponents(
   const bus = new MemoryTickBus();
   const state = new MemoryLiveStateStore();
   const subscriptions = new MemorySubscriptionStore();
+  const orders = new MemoryOrderStore();
+  const orderQueues = createLocalOrderQueues({ clock, maxReceiveCount: 5 });
   const loadInstruments =
     options.loadInstruments ?? (async () => mockInstruments({ anchorDate: istDate(clock.now()) }));
   const components: Components = {
@@ -44,9 +48,12 @@ export function fakeComponents(
       dividendYield: 0,
       now: () => clock.now(),
     }),
+    orders,
+    orderQueue: new LocalOrderQueue(orderQueues),
+    localOrderQueues: orderQueues,
     close: async () => {},
   };
-  return { components, clock, bus, state, subscriptions };
+  return { components, clock, bus, state, subscriptions, orders, orderQueues };
 }
 
 /** Calls `useCase` as API Gateway would, returning status, headers and the parsed body. */
