@@ -1,36 +1,47 @@
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ApiGatewayConnectionGateway } from './adapters/apigateway/apigateway-connection-gateway.js';
+import { DynamoDbBreakerStore } from './adapters/dynamodb/dynamodb-breaker-store.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb/dynamodb-connection-store.js';
 import { DynamoDbOrderStore } from './adapters/dynamodb/dynamodb-order-store.js';
 import { DynamoDbSubscriptionStore } from './adapters/dynamodb/dynamodb-subscription-store.js';
 import { IndexedConnectionStore } from './adapters/indexed-connection-store.js';
+import { KiteBroker } from './adapters/kite/kite-broker.js';
 import { KiteMarketData } from './adapters/kite/kite-market-data.js';
 import { KiteRestClient } from './adapters/kite/kite-rest-client.js';
 import {
   createLocalOrderQueues,
   LocalOrderQueue,
+  LocalOrderQueueControl,
   type LocalOrderQueues,
 } from './adapters/local-sqs/local-order-queue.js';
 import { MemoryLiveStateStore } from './adapters/memory/memory-live-state-store.js';
 import { MemoryTickBus } from './adapters/memory/memory-tick-bus.js';
+import { PaperBroker } from './adapters/paper-broker.js';
 import { RedisConnectionIndex } from './adapters/redis/redis-connection-index.js';
 import { RedisLiveStateStore } from './adapters/redis/redis-live-state-store.js';
 import { RedisTickBus } from './adapters/redis/redis-tick-bus.js';
 import { SqsOrderQueue } from './adapters/sqs/sqs-order-queue.js';
+import { SqsOrderQueueControl } from './adapters/sqs/sqs-order-queue-control.js';
 import { SystemClock } from './adapters/system-clock.js';
 import { type Config, loadConfig } from './config.js';
 import { istDate } from './domain/market/calendar-dates.js';
 import { mockInstruments } from './domain/market/mock-instruments.js';
+import { CircuitBreaker } from './domain/orders/circuit-breaker.js';
 import { ConfigError, DependencyUnavailableError, describeError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
 import { MockMarketData } from './market-data/mock-market-data.js';
+import { type Broker, BrokerError } from './ports/broker.js';
+import type { CircuitBreakerStore } from './ports/circuit-breaker-store.js';
 import type { Clock } from './ports/clock.js';
 import type { ConnectionGateway } from './ports/connection-gateway.js';
 import type { ConnectionIndex } from './ports/connection-index.js';
 import type { ConnectionStore } from './ports/connection-store.js';
 import type { LiveStateStore } from './ports/live-state-store.js';
 import type { Instrument, MarketData } from './ports/market-data.js';
+import type { OrderQueueControl } from './ports/order-queue-control.js';
 import type { OrderQueue, OrderStore } from './ports/orders.js';
 import type { SubscriptionStore } from './ports/subscription-store.js';
 import type { TickBus } from './ports/tick-bus.js';
@@ -213,6 +224,92 @@ export function createSqsClient(config: Config): SQSClient {
     maxAttempts: 3,
     ...(local && { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
   });
+}
+
+/** What the order worker runs on, beside the shared {@link Components}. */
+export interface OrderComponents {
+  /** Circuit-breaker state shared by every worker (DynamoDB `breakers`, conditional writes). */
+  readonly breakers: CircuitBreakerStore;
+  /** The per-account breakers over `breakers`, with the configured thresholds; transitions are logged. */
+  readonly breaker: CircuitBreaker;
+  /**
+   * The broker of an account: its Kite account when `KITE_ACCOUNTS` names any (an order for an
+   * account not configured fails as a non-retryable input error: orders never move to another
+   * account), paper trading on the market data's last prices when none is configured.
+   */
+  brokerFor(accountId: string): Broker;
+  /** True when orders are paper-traded (no Kite account configured). */
+  readonly paperTrading: boolean;
+  /** Powertools idempotency records (DynamoDB `idempotency`). */
+  readonly idempotencyStore: BasePersistenceLayer;
+  /**
+   * Visibility changes and dead-lettering of order messages: on the in-process queues when
+   * `localOrderQueues` exist, on SQS (`ORDERS_QUEUE_URL`, `ORDERS_DLQ_URL`) otherwise.
+   */
+  readonly queueControl: OrderQueueControl;
+}
+
+const orderComponentsOf = new WeakMap<Components, OrderComponents>();
+
+/** The order worker's components over `components`, built once per components. */
+export function orderComponents(components: Components): OrderComponents {
+  const existing = orderComponentsOf.get(components);
+  if (existing) return existing;
+  const { config, clock, logger, dynamodb, marketData } = components;
+  const breakers = new DynamoDbBreakerStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix });
+  const kite = new Map(
+    config.kite.accounts.map((account) => [
+      account.id,
+      new KiteBroker({ client: kiteRestClient(config, account, clock, logger) }),
+    ]),
+  );
+  const paperTrading = kite.size === 0;
+  const paper = new PaperBroker({
+    lastPrice: async (exchange, tradingsymbol) => {
+      const instrument = (await marketData.instruments()).find(
+        (i) => i.exchange === exchange && i.tradingsymbol === tradingsymbol,
+      );
+      if (!instrument) return undefined;
+      return (await marketData.lastPrices([instrument.instrumentToken])).get(instrument.instrumentToken);
+    },
+  });
+  const unknownAccount = (accountId: string): Broker => ({
+    execute: async () => {
+      throw new BrokerError('input', `No Kite account ${accountId} is configured`);
+    },
+  });
+  const local = components.localOrderQueues;
+  const built: OrderComponents = {
+    breakers,
+    breaker: new CircuitBreaker({
+      store: breakers,
+      clock,
+      policy: config.circuitBreaker,
+      onTransition: (t) =>
+        logger.warn(`Circuit breaker ${t.from} -> ${t.to}`, {
+          breaker: t.key,
+          consecutiveFailures: t.consecutiveFailures,
+          ...(t.to === 'OPEN' && { metric: 'circuit_breaker_opens' }),
+          ...(t.to === 'CLOSED' && { metric: 'circuit_breaker_closes' }),
+        }),
+    }),
+    brokerFor: (accountId) => (paperTrading ? paper : (kite.get(accountId) ?? unknownAccount(accountId))),
+    paperTrading,
+    idempotencyStore: new DynamoDBPersistenceLayer({
+      tableName: physicalTableName(config.dynamodb.tablePrefix, Tables.idempotency),
+      awsSdkV3Client: dynamodb,
+    }),
+    queueControl:
+      local !== undefined
+        ? new LocalOrderQueueControl(local)
+        : new SqsOrderQueueControl({
+            client: createSqsClient(config),
+            queueUrl: config.orders.queueUrl,
+            deadLetterQueueUrl: config.orders.deadLetterQueueUrl,
+          }),
+  };
+  orderComponentsOf.set(components, built);
+  return built;
 }
 
 /** The market-data source `config` asks for: Kite across every account, or the mock history. */

@@ -1,4 +1,5 @@
 import type { OrderTask } from '../contracts/order.js';
+import { ErrorCode, PlatformError } from '../errors.js';
 
 /** Why a broker call failed, which decides whether retrying is safe. */
 export const BrokerErrorKind = {
@@ -21,11 +22,59 @@ export const RETRYABLE_BROKER_ERRORS: ReadonlySet<BrokerErrorKind> = new Set([
   BrokerErrorKind.server,
 ]);
 
+/**
+ * A broker call that failed, with the {@link BrokerErrorKind} that decides whether the worker
+ * retries it. `retryable` follows from the kind ({@link RETRYABLE_BROKER_ERRORS}); the original
+ * failure (a kiteconnect rejection, a socket error) is the `cause`.
+ */
+export class BrokerError extends PlatformError {
+  readonly code: ErrorCode;
+  override readonly retryable: boolean;
+  constructor(
+    readonly kind: BrokerErrorKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.retryable = RETRYABLE_BROKER_ERRORS.has(kind);
+    this.code =
+      kind === 'rate-limited'
+        ? ErrorCode.rateLimited
+        : kind === 'timeout'
+          ? ErrorCode.timeout
+          : kind === 'token'
+            ? ErrorCode.unauthorized
+            : kind === 'permission'
+              ? ErrorCode.forbidden
+              : kind === 'input' || kind === 'margin'
+                ? ErrorCode.validation
+                : ErrorCode.dependencyUnavailable;
+  }
+}
+
 /** The result of a broker call that succeeded. */
 export interface BrokerResult {
   readonly orderId: string;
   /** True when no real order was placed (paper trading). */
   readonly paper: boolean;
+  /**
+   * The order's state as the broker reported it right after the call, in Kite's words (`COMPLETE`,
+   * `OPEN`, `CANCELLED`, …); `PLACED` when the broker only acknowledged the call (Kite's order
+   * endpoints return the order id alone).
+   */
+  readonly status?: string;
+  /** The fill price, when the order filled at once (paper trading fills market orders). */
+  readonly averagePrice?: number;
+}
+
+/** What the worker tells the broker about the call it is making. */
+export interface BrokerCallContext {
+  /**
+   * 1 for the first call of a task, 2 for the first retry, and so on. From the second call on, a
+   * broker that can look orders up checks whether an earlier call that seemed to fail in fact
+   * placed the order, and returns that order instead of placing another.
+   */
+  readonly attempt: number;
 }
 
 /**
@@ -36,5 +85,5 @@ export interface BrokerResult {
  * orders with the idempotency key and checks before placing again.
  */
 export interface Broker {
-  execute(task: OrderTask): Promise<BrokerResult>;
+  execute(task: OrderTask, context?: BrokerCallContext): Promise<BrokerResult>;
 }

@@ -13,10 +13,21 @@ export interface OrderRecord {
   readonly task: OrderTask;
   readonly status: OrderTaskStatus;
   readonly attempts: readonly OrderAttempt[];
-  readonly result?: { readonly orderId: string; readonly paper: boolean };
+  readonly result?: {
+    readonly orderId: string;
+    readonly paper: boolean;
+    /** The broker's order status after the call (`COMPLETE`, `OPEN`, `PLACED`, …). */
+    readonly status?: string;
+    readonly averagePrice?: number;
+  };
   readonly lastError?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /**
+   * When the task was last redriven out of DEAD_LETTER (epoch ms): attempts before it stay in
+   * `attempts` as history and do not count toward the new round's `maxAttempts`.
+   */
+  readonly redrivenAt?: number;
 }
 
 /**
@@ -35,9 +46,16 @@ export interface OrderQueue {
  * Status records of order tasks.
  *
  * Guarantees: `create` rejects with `ConflictError` when the task id exists (so a
- * resubmission cannot reset a task); `transition` applies only the plan's transitions
- * (PENDING → RUNNING → COMPLETED, RUNNING → RETRYING → RUNNING, any → DEAD_LETTER) and returns
- * `undefined` when the record is not in a state that allows it (a conditional write).
+ * resubmission cannot reset a task); `transition` applies only the plan's transitions as
+ * `ORDER_TRANSITIONS` (shared/domain/orders/order-status.ts) lists them — PENDING → RUNNING →
+ * COMPLETED, RUNNING → RETRYING → RUNNING, PENDING/RETRYING → RETRYING (a circuit-breaker
+ * rejection), RUNNING → RUNNING (a redelivery after a worker died mid-call), every unfinished state →
+ * DEAD_LETTER, DEAD_LETTER → PENDING (a redrive) — and returns `undefined` when the record is not in
+ * a state that allows it (a conditional write, so two workers cannot both move one task); the
+ * redrive transition stamps `redrivenAt`.
+ * `changes.attempt` is appended to `attempts`; `changes.result` and `changes.lastError` replace
+ * theirs. `listDeadLetters` lists DEAD_LETTER records newest first (by `updatedAt`); `errorType`
+ * keeps those whose `lastError` is tagged `[errorType]`, as the worker writes it.
  */
 export interface OrderStore {
   create(task: OrderTask, nowMs: number): Promise<OrderRecord>;

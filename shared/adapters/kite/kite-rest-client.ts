@@ -148,6 +148,21 @@ const UNDERLYINGS = new Set(Object.values(INDEX_UNDERLYING));
 
 const LtpResponse = z.record(z.string(), z.object({ instrument_token: Num, last_price: Num }));
 const OrderResponse = z.object({ order_id: z.union([z.string(), z.number()]).transform(String) });
+const OrderBookRow = z.object({
+  order_id: z.union([z.string(), z.number()]).transform(String),
+  status: z.string().nullable().catch(null),
+  tag: z.string().nullable().optional().catch(null),
+  tags: z.array(z.string()).nullable().optional().catch(null),
+  average_price: Num.nullable().optional().catch(null),
+});
+
+/** One row of the day's order book, as the order broker reads it. */
+export interface KiteOrderBookEntry {
+  readonly orderId: string;
+  readonly status: string | null;
+  readonly tags: readonly string[];
+  readonly averagePrice: number | null;
+}
 
 export interface KiteRestClientOptions {
   readonly accountId: string;
@@ -295,6 +310,35 @@ export class KiteRestClient {
     return this.#call('orders', 'placeOrder', OrderResponse, (kite) =>
       kite.placeOrder(variety as Parameters<Connect['placeOrder']>[0], params as Parameters<Connect['placeOrder']>[1]),
     ).then((r) => r.order_id);
+  }
+
+  /** Modifies an open order; resolves with its order id. */
+  modifyOrder(variety: string, orderId: string, params: Record<string, unknown>): Promise<string> {
+    return this.#call('orders', 'modifyOrder', OrderResponse, (kite) =>
+      kite.modifyOrder(
+        variety as Parameters<Connect['modifyOrder']>[0],
+        orderId,
+        params as Parameters<Connect['modifyOrder']>[2],
+      ),
+    ).then((r) => r.order_id);
+  }
+
+  /** Cancels an open order; resolves with its order id. */
+  cancelOrder(variety: string, orderId: string): Promise<string> {
+    return this.#call('orders', 'cancelOrder', OrderResponse, (kite) =>
+      kite.cancelOrder(variety as Parameters<Connect['cancelOrder']>[0], orderId),
+    ).then((r) => r.order_id);
+  }
+
+  /** The day's orders of this account (Kite's order book), with their tags. */
+  async orderBook(): Promise<KiteOrderBookEntry[]> {
+    const rows = await this.#call('other', 'getOrders', z.array(OrderBookRow), (kite) => kite.getOrders());
+    return rows.map((r) => ({
+      orderId: r.order_id,
+      status: r.status,
+      tags: [...(r.tags ?? []), ...(r.tag ? [r.tag] : [])],
+      averagePrice: r.average_price ?? null,
+    }));
   }
 
   async #call<T>(

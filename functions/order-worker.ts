@@ -1,0 +1,87 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { orderComponents, processComponents } from '../shared/wiring.js';
+import {
+  isRedelivered,
+  type OrderMessageOutcome,
+  OrderTaskProcessor,
+  type OrderWorkerDependencies,
+} from './orders/order-task-processor.js';
+
+export type { OrderMessageOutcome, OrderWorkerDependencies } from './orders/order-task-processor.js';
+
+/** An SQS event source handler, as Lambda (and the local platform's queue) calls it. */
+export type OrderWorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/** The message of a record that must come back later; the batch response lists its id. */
+export class OrderRedeliveryRequested extends Error {
+  constructor(readonly outcome: OrderMessageOutcome) {
+    super(`Order message redelivered later: ${outcome.kind}`);
+    this.name = 'OrderRedeliveryRequested';
+  }
+}
+
+/**
+ * The order worker over its dependencies: Powertools batch processing of an SQS event with
+ * `reportBatchItemFailures` semantics. Records are processed one after another in the order SQS
+ * delivered them; each succeeds (completed, duplicate, dead-lettered) or is listed in
+ * `batchItemFailures` (retry after backoff, breaker open, dependency down) on its own, so one bad
+ * record never fails the batch — not even when every record fails (no full-batch error).
+ *
+ * `onOutcome` sees what became of each record (for tests and the local platform's dashboard).
+ */
+export function orderWorkerHandler(
+  deps: OrderWorkerDependencies,
+  options: { readonly onOutcome?: (record: SQSRecord, outcome: OrderMessageOutcome) => void } = {},
+): OrderWorkerHandler {
+  const processor = new OrderTaskProcessor(deps);
+  const handleRecord = async (record: SQSRecord): Promise<void> => {
+    const outcome = await processor.process({
+      messageId: record.messageId,
+      receiptHandle: record.receiptHandle,
+      body: record.body,
+      eventSourceArn: record.eventSourceARN,
+    });
+    options.onOutcome?.(record, outcome);
+    if (isRedelivered(outcome)) throw new OrderRedeliveryRequested(outcome);
+  };
+  return async (event, context) => {
+    processor.registerContext(context);
+    // A processor per invocation: it holds the invocation's successes and failures.
+    const batch = new BatchProcessor(EventType.SQS);
+    return processPartialResponse(event, handleRecord, batch, {
+      context,
+      throwOnFullBatchFailure: false,
+      processInParallel: false,
+    });
+  };
+}
+
+let built: Promise<OrderWorkerHandler> | undefined;
+
+/**
+ * The Lambda handler. Nothing happens at import; the first invocation builds the container's
+ * components from the environment (SQS control, DynamoDB stores, brokers), later ones reuse them.
+ */
+export const handler: OrderWorkerHandler = async (event, context) => {
+  built ??= processComponents('order-worker').then(
+    (components) => {
+      const orders = orderComponents(components);
+      return orderWorkerHandler({
+        orders: components.orders,
+        breaker: orders.breaker,
+        brokerFor: orders.brokerFor,
+        queue: orders.queueControl,
+        idempotencyStore: orders.idempotencyStore,
+        clock: components.clock,
+        retry: components.config.orders,
+        logger: components.logger,
+      });
+    },
+    (error: unknown) => {
+      built = undefined;
+      throw error;
+    },
+  );
+  return (await built)(event, context);
+};

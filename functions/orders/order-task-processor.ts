@@ -1,0 +1,374 @@
+import {
+  IdempotencyAlreadyInProgressError,
+  IdempotencyConfig,
+  makeIdempotent,
+} from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Context } from 'aws-lambda';
+import { OrderTask } from '../../shared/contracts/order.js';
+import type { CircuitBreaker } from '../../shared/domain/orders/circuit-breaker.js';
+import { type ClassifiedError, classifyOrderError, OrderErrorType } from '../../shared/domain/orders/order-errors.js';
+import { attemptsThisRound, errorTypeOf, tagError } from '../../shared/domain/orders/order-status.js';
+import { backoffSeconds, type RetryPolicy, visibilitySeconds } from '../../shared/domain/orders/retry-policy.js';
+import { ConflictError, describeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging.js';
+import type { Broker } from '../../shared/ports/broker.js';
+import type { Clock } from '../../shared/ports/clock.js';
+import type { OrderQueueControl, QueueMessageRef } from '../../shared/ports/order-queue-control.js';
+import type { OrderRecord, OrderStore } from '../../shared/ports/orders.js';
+
+/** What the order worker needs; the composition root (or a test) hands it over. */
+export interface OrderWorkerDependencies {
+  readonly orders: OrderStore;
+  /** The per-account circuit breakers, their state shared by every worker. */
+  readonly breaker: CircuitBreaker;
+  /** The broker of an account (Kite, or paper trading); orders are never moved to another account. */
+  readonly brokerFor: (accountId: string) => Broker;
+  readonly queue: OrderQueueControl;
+  /** Powertools idempotency records (the DynamoDB `idempotency` table). */
+  readonly idempotencyStore: BasePersistenceLayer;
+  readonly clock: Clock;
+  readonly retry: RetryPolicy;
+  readonly logger: Logger;
+  /** How long a placed idempotency key is remembered. Default one day (a trading session and more). */
+  readonly idempotencyTtlSeconds?: number;
+}
+
+/** What became of one message. The `retry`, `circuit-open` and `busy` ones are reported failed so SQS delivers them again. */
+export type OrderMessageOutcome =
+  | { readonly kind: 'completed'; readonly record: OrderRecord | undefined }
+  | { readonly kind: 'duplicate'; readonly taskId: string }
+  | { readonly kind: 'dead-lettered'; readonly taskId: string | undefined; readonly reason: string }
+  | { readonly kind: 'retry'; readonly taskId: string; readonly delaySeconds: number }
+  | { readonly kind: 'circuit-open'; readonly taskId: string; readonly delaySeconds: number }
+  | { readonly kind: 'busy'; readonly taskId: string; readonly delaySeconds: number };
+
+/** The outcomes after which the message must come back. */
+export function isRedelivered(outcome: OrderMessageOutcome): boolean {
+  return outcome.kind === 'retry' || outcome.kind === 'circuit-open' || outcome.kind === 'busy';
+}
+
+/** What a successful placement leaves in the idempotency record (JSON), so a repeat can answer with it. */
+interface PlacedOrder {
+  readonly taskId: string;
+  readonly attempt: number;
+  readonly at: number;
+  readonly orderId: string;
+  readonly paper: boolean;
+  readonly status?: string;
+  readonly averagePrice?: number;
+}
+
+/** A broker call failed; the outer step records the attempt and retries or dead-letters. */
+class AttemptFailed extends Error {
+  constructor(
+    readonly error: ClassifiedError,
+    readonly attempt: number,
+    readonly at: number,
+  ) {
+    super(error.message);
+    this.name = 'AttemptFailed';
+  }
+}
+
+/** The account's breaker refused the call: not an attempt. */
+class CircuitOpen extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super('Circuit breaker open');
+    this.name = 'CircuitOpen';
+  }
+}
+
+/** Every attempt of this round is used up (a worker died after recording the last one). */
+class AttemptsExhausted extends Error {
+  constructor(readonly attempts: number) {
+    super(`All ${attempts} attempts were made`);
+    this.name = 'AttemptsExhausted';
+  }
+}
+
+/** Another worker moved the task while this one was about to call the broker. */
+class TaskMoved extends Error {
+  constructor(readonly taskId: string) {
+    super(`Order task ${taskId} changed status under this worker`);
+    this.name = 'TaskMoved';
+  }
+}
+
+/** The key of an account's circuit breaker. */
+export function breakerKey(accountId: string): string {
+  return `orders#${accountId}`;
+}
+
+/**
+ * Processes one orders-queue message, start to end (the use case behind `functions/order-worker`):
+ *
+ * 1. The body must be an {@link OrderTask}; anything else is dead-lettered at once with the
+ *    validation error and never retried (TC-ORD-021).
+ * 2. The task's status record is created PENDING if the producer did not create it. A finished task
+ *    (a duplicate delivery) places nothing.
+ * 3. The placement runs under Powertools idempotency keyed on `idempotency_key` (TC-ORD-004): a
+ *    repeat of a placed key — a duplicate delivery, or another task with the same key — gets the
+ *    first result back and calls no broker. Inside it: the task goes RUNNING, the account's breaker
+ *    is asked (an open breaker makes the task RETRYING and hides the message until the breaker's
+ *    recovery, without counting an attempt: TC-ORD-012), then the broker is called once.
+ * 4. Success makes the task COMPLETED with the result and the attempt. A retryable failure (network,
+ *    timeout, 429, 5xx) makes it RETRYING with the attempt's error and hides the message for the
+ *    backoff 1, 2, 4 … s (TC-ORD-002, TC-ORD-020); a non-retryable one, or a retryable one on the
+ *    last of `maxAttempts`, makes it DEAD_LETTER and moves the message to the dead-letter queue
+ *    (TC-ORD-003, TC-ORD-021, TC-ORD-030). Every attempt's error stays in the record.
+ *
+ * A failure of the worker's own dependencies (DynamoDB, SQS) rejects: the message fails and comes
+ * back after its visibility timeout, with nothing recorded as an attempt.
+ */
+export class OrderTaskProcessor {
+  readonly #deps: OrderWorkerDependencies;
+  readonly #idempotency: IdempotencyConfig;
+  readonly #place: (task: OrderTask) => Promise<PlacedOrder>;
+
+  constructor(deps: OrderWorkerDependencies) {
+    this.#deps = deps;
+    this.#idempotency = new IdempotencyConfig({
+      eventKeyJmesPath: 'idempotency_key',
+      throwOnNoIdempotencyKey: true,
+      expiresAfterSeconds: deps.idempotencyTtlSeconds ?? 86_400,
+    });
+    this.#place = makeIdempotent((task: OrderTask) => this.#placeOnce(task), {
+      persistenceStore: deps.idempotencyStore,
+      config: this.#idempotency,
+      // A fixed prefix, not the function name: a renamed or redeployed worker must still see the keys.
+      keyPrefix: 'orders',
+    });
+  }
+
+  /**
+   * Tells idempotency how long this invocation may run, so a key left in progress by a worker that
+   * timed out is released when that invocation would have ended, not after the whole TTL.
+   */
+  registerContext(context: Context): void {
+    this.#idempotency.registerLambdaContext(context);
+  }
+
+  /** Processes one message; rejects only when the worker's own dependencies fail. */
+  async process(message: QueueMessageRef): Promise<OrderMessageOutcome> {
+    const { logger } = this.#deps;
+    const task = this.#parse(message.body);
+    if (!task.success) {
+      logger.warn('Invalid order message dead-lettered', {
+        messageId: message.messageId,
+        error: task.error,
+      });
+      await this.#deps.queue.deadLetter(message, { type: OrderErrorType.validation, message: task.error });
+      return { kind: 'dead-lettered', taskId: undefined, reason: tagError(OrderErrorType.validation, task.error) };
+    }
+    const record = await this.#ensureRecord(task.data);
+    const finished = await this.#whenFinished(message, record);
+    if (finished) return finished;
+
+    let placed: PlacedOrder;
+    try {
+      placed = await this.#place(task.data);
+    } catch (error) {
+      return this.#afterFailure(message, task.data, error);
+    }
+    return this.#complete(task.data, placed);
+  }
+
+  #parse(body: string): { success: true; data: OrderTask } | { success: false; error: string } {
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch (error) {
+      return { success: false, error: `Body is not JSON: ${describeError(error)}` };
+    }
+    const parsed = OrderTask.safeParse(json);
+    if (parsed.success) return { success: true, data: parsed.data };
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
+    return { success: false, error: `Not an order task: ${issues.join('; ')}` };
+  }
+
+  /** The task's record, created PENDING when the producer went straight to the queue. */
+  async #ensureRecord(task: OrderTask): Promise<OrderRecord> {
+    const existing = await this.#deps.orders.get(task.task_id);
+    if (existing) return existing;
+    try {
+      return await this.#deps.orders.create(task, this.#deps.clock.now());
+    } catch (error) {
+      // Another worker created it first (a duplicate delivery running at the same time).
+      if (!(error instanceof ConflictError)) throw error;
+      const raced = await this.#deps.orders.get(task.task_id);
+      if (!raced) throw error;
+      return raced;
+    }
+  }
+
+  /** The outcome for a task that is already finished, or undefined when it still needs work. */
+  async #whenFinished(message: QueueMessageRef, record: OrderRecord): Promise<OrderMessageOutcome | undefined> {
+    const taskId = record.task.task_id;
+    if (record.status === 'COMPLETED') {
+      this.#deps.logger.info('Duplicate delivery of a completed order task', { taskId, messageId: message.messageId });
+      return { kind: 'duplicate', taskId };
+    }
+    if (record.status === 'DEAD_LETTER') {
+      // The record says dead letter but the message is back: the earlier move to the dead-letter
+      // queue did not finish. Finish it, so the task is not lost from the queue.
+      const reason = record.lastError ?? tagError(OrderErrorType.internal, 'dead-lettered');
+      await this.#deps.queue.deadLetter(message, {
+        type: errorTypeOf(record.lastError) ?? OrderErrorType.internal,
+        message: reason,
+      });
+      return { kind: 'dead-lettered', taskId, reason };
+    }
+    return undefined;
+  }
+
+  /** The idempotent part: one broker call for the task, through its account's breaker. */
+  async #placeOnce(task: OrderTask): Promise<PlacedOrder> {
+    const { orders, breaker, clock, retry } = this.#deps;
+    const current = await orders.get(task.task_id);
+    if (!current) throw new TaskMoved(task.task_id);
+    const attempt = attemptsThisRound(current) + 1;
+    if (attempt > retry.maxAttempts) throw new AttemptsExhausted(attempt - 1);
+    const running = await orders.transition(task.task_id, 'RUNNING', {}, clock.now());
+    if (!running) throw new TaskMoved(task.task_id);
+
+    const key = breakerKey(task.account_id);
+    const permit = await breaker.acquire(key);
+    if (!permit.allowed) throw new CircuitOpen(permit.retryAfterMs);
+
+    const at = clock.now();
+    try {
+      const result = await this.#deps.brokerFor(task.account_id).execute(task, { attempt });
+      await this.#report(key, true);
+      return {
+        taskId: task.task_id,
+        attempt,
+        at,
+        orderId: result.orderId,
+        paper: result.paper,
+        ...(result.status !== undefined && { status: result.status }),
+        ...(result.averagePrice !== undefined && { averagePrice: result.averagePrice }),
+      };
+    } catch (error) {
+      const classified = classifyOrderError(error);
+      await this.#report(key, !classified.tripsBreaker);
+      throw new AttemptFailed(classified, attempt, at);
+    }
+  }
+
+  /**
+   * Tells the breaker how a call went. Its bookkeeping failing must not change the order's outcome
+   * (a placed order reported as failed would be placed again), so a failure here is only logged.
+   */
+  async #report(key: string, healthy: boolean): Promise<void> {
+    try {
+      if (healthy) await this.#deps.breaker.recordSuccess(key);
+      else await this.#deps.breaker.recordFailure(key);
+    } catch (error) {
+      this.#deps.logger.warn('Could not record a call in the circuit breaker', { key, error: describeError(error) });
+    }
+  }
+
+  async #complete(task: OrderTask, placed: PlacedOrder): Promise<OrderMessageOutcome> {
+    const { orders, clock, logger } = this.#deps;
+    const own = placed.taskId === task.task_id;
+    let record = await orders.get(task.task_id);
+    if (record?.status === 'COMPLETED') return { kind: 'duplicate', taskId: task.task_id };
+    if (record && record.status !== 'RUNNING') {
+      record = (await orders.transition(task.task_id, 'RUNNING', {}, clock.now())) ?? record;
+    }
+    const completed = await orders.transition(
+      task.task_id,
+      'COMPLETED',
+      {
+        ...(own && { attempt: { attempt: placed.attempt, at: placed.at } }),
+        result: {
+          orderId: placed.orderId,
+          paper: placed.paper,
+          ...(placed.status !== undefined && { status: placed.status }),
+          ...(placed.averagePrice !== undefined && { averagePrice: placed.averagePrice }),
+        },
+      },
+      clock.now(),
+    );
+    if (own)
+      logger.info('Order task completed', { taskId: task.task_id, orderId: placed.orderId, paper: placed.paper });
+    else {
+      logger.info('Order task is a repeat of an idempotency key already placed: nothing placed', {
+        taskId: task.task_id,
+        firstTaskId: placed.taskId,
+        orderId: placed.orderId,
+      });
+    }
+    return { kind: 'completed', record: completed };
+  }
+
+  async #afterFailure(message: QueueMessageRef, task: OrderTask, error: unknown): Promise<OrderMessageOutcome> {
+    const { orders, clock, queue, logger, retry } = this.#deps;
+    const taskId = task.task_id;
+    if (error instanceof AttemptFailed) {
+      const { error: failure, attempt, at } = error;
+      const lastError = tagError(failure.type, failure.message);
+      const attemptRecord = {
+        attempt,
+        at,
+        error: { type: failure.type, message: failure.message, retryable: failure.retryable },
+      };
+      if (failure.retryable && attempt < retry.maxAttempts) {
+        const delaySeconds = visibilitySeconds(backoffSeconds(attempt, retry));
+        await orders.transition(taskId, 'RETRYING', { attempt: attemptRecord, lastError }, clock.now());
+        logger.warn('Order attempt failed; retrying', { taskId, attempt, delaySeconds, error: lastError });
+        await queue.delay(message, delaySeconds);
+        return { kind: 'retry', taskId, delaySeconds };
+      }
+      const reason = failure.retryable
+        ? `${failure.message} (gave up after ${attempt} of ${retry.maxAttempts} attempts)`
+        : failure.message;
+      await orders.transition(
+        taskId,
+        'DEAD_LETTER',
+        { attempt: attemptRecord, lastError: tagError(failure.type, reason) },
+        clock.now(),
+      );
+      logger.error('Order task dead-lettered', { taskId, attempt, error: lastError, retryable: failure.retryable });
+      await queue.deadLetter(message, { type: failure.type, message: reason });
+      return { kind: 'dead-lettered', taskId, reason: tagError(failure.type, reason) };
+    }
+    if (error instanceof CircuitOpen) {
+      const delaySeconds = visibilitySeconds(error.retryAfterMs / 1000, 1);
+      const lastError = tagError(
+        OrderErrorType.circuitOpen,
+        `Circuit breaker open for account ${task.account_id}; next try in ${delaySeconds} s`,
+      );
+      await orders.transition(taskId, 'RETRYING', { lastError }, clock.now());
+      logger.warn('Order task held: circuit breaker open', { taskId, accountId: task.account_id, delaySeconds });
+      await queue.delay(message, delaySeconds);
+      return { kind: 'circuit-open', taskId, delaySeconds };
+    }
+    if (error instanceof AttemptsExhausted) {
+      const current = await orders.get(taskId);
+      const reason = `${current?.lastError ?? 'no error recorded'} (all ${error.attempts} attempts made)`;
+      const type = errorTypeOf(current?.lastError) ?? OrderErrorType.internal;
+      await orders.transition(taskId, 'DEAD_LETTER', {}, clock.now());
+      await queue.deadLetter(message, { type, message: reason });
+      return { kind: 'dead-lettered', taskId, reason };
+    }
+    if (error instanceof TaskMoved) {
+      const current = await orders.get(taskId);
+      const finished = current && (await this.#whenFinished(message, current));
+      if (finished) return finished;
+      return this.#busy(message, taskId);
+    }
+    if (error instanceof IdempotencyAlreadyInProgressError) {
+      // Another worker is placing this key right now; come back when it has an answer.
+      return this.#busy(message, taskId);
+    }
+    throw error;
+  }
+
+  async #busy(message: QueueMessageRef, taskId: string): Promise<OrderMessageOutcome> {
+    const delaySeconds = visibilitySeconds(this.#deps.retry.retryBaseSeconds, 1);
+    await this.#deps.queue.delay(message, delaySeconds);
+    return { kind: 'busy', taskId, delaySeconds };
+  }
+}

@@ -1,0 +1,84 @@
+import type { OrderTask, OrderTaskStatus } from '../../contracts/order.js';
+import { canTransition, errorTypeOf } from '../../domain/orders/order-status.js';
+import { ConflictError } from '../../errors.js';
+import type { OrderAttempt, OrderRecord, OrderStore } from '../../ports/orders.js';
+import {
+  decodeDeadLetterCursor,
+  encodeDeadLetterCursor,
+  parseDeadLetterQuery,
+  parseOrderTask,
+} from '../order-store-input.js';
+
+/**
+ * The {@link OrderStore} inside one process: for unit tests and the local platform without a
+ * database. It keeps the DynamoDB store's guarantees (same contract suite): `create` refuses an
+ * existing task id, `transition` follows `ORDER_TRANSITIONS` atomically (JavaScript runs one
+ * transition at a time), dead letters list newest first with the same cursor format. Records are
+ * copied in and out.
+ */
+export class MemoryOrderStore implements OrderStore {
+  readonly #records = new Map<string, OrderRecord>();
+
+  async create(task: OrderTask, nowMs: number): Promise<OrderRecord> {
+    const parsed = parseOrderTask(task);
+    if (this.#records.has(parsed.task_id)) throw new ConflictError(`Order task ${parsed.task_id} exists`);
+    const record: OrderRecord = {
+      task: parsed,
+      status: 'PENDING',
+      attempts: [],
+      createdAt: nowMs,
+      updatedAt: nowMs,
+    };
+    this.#records.set(parsed.task_id, record);
+    return structuredClone(record);
+  }
+
+  async get(taskId: string): Promise<OrderRecord | undefined> {
+    const record = this.#records.get(taskId);
+    return record && structuredClone(record);
+  }
+
+  async transition(
+    taskId: string,
+    to: OrderTaskStatus,
+    changes: { attempt?: OrderAttempt; result?: OrderRecord['result']; lastError?: string },
+    nowMs: number,
+  ): Promise<OrderRecord | undefined> {
+    const existing = this.#records.get(taskId);
+    if (!existing || !canTransition(existing.status, to)) return undefined;
+    const record: OrderRecord = {
+      ...existing,
+      status: to,
+      attempts: changes.attempt ? [...existing.attempts, changes.attempt] : existing.attempts,
+      ...(changes.result !== undefined && { result: changes.result }),
+      ...(changes.lastError !== undefined && { lastError: changes.lastError }),
+      ...(existing.status === 'DEAD_LETTER' && to === 'PENDING' && { redrivenAt: nowMs }),
+      updatedAt: nowMs,
+    };
+    this.#records.set(taskId, structuredClone(record));
+    return structuredClone(record);
+  }
+
+  async listDeadLetters(query: { errorType?: string; limit: number; cursor?: string }): Promise<{
+    items: readonly OrderRecord[];
+    cursor?: string;
+  }> {
+    const { errorType, limit, cursor } = parseDeadLetterQuery(query);
+    const after = cursor === undefined ? undefined : decodeDeadLetterCursor(cursor, errorType);
+    const matching = [...this.#records.values()]
+      .filter((r) => r.status === 'DEAD_LETTER')
+      .filter((r) => errorType === undefined || errorTypeOf(r.lastError) === errorType)
+      .sort((a, b) => b.updatedAt - a.updatedAt || (a.task.task_id < b.task.task_id ? 1 : -1))
+      .filter(
+        (r) =>
+          after === undefined ||
+          r.updatedAt < after.updatedAt ||
+          (r.updatedAt === after.updatedAt && r.task.task_id < after.taskId),
+      );
+    const items = matching.slice(0, limit).map((r) => structuredClone(r));
+    const last = items.at(-1);
+    return matching.length > limit && last
+      ? { items, cursor: encodeDeadLetterCursor(errorType, last.updatedAt, last.task.task_id) }
+      : { items };
+  }
+}

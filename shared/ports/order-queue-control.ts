@@ -1,0 +1,31 @@
+/** A received message of the orders queue, as the worker names it when it steers the message. */
+export interface QueueMessageRef {
+  readonly messageId: string;
+  /** The handle of this receipt (SQS `receiptHandle`): what visibility changes act on. */
+  readonly receiptHandle: string;
+  readonly body: string;
+  /** The queue it came from (SQS `eventSourceARN`). */
+  readonly eventSourceArn: string;
+}
+
+/** Why a message was dead-lettered: an order error type (`validation`, `input`, `timeout`, …) and the message. */
+export interface DeadLetterReason {
+  readonly type: string;
+  readonly message: string;
+}
+
+/**
+ * What the order worker does to a message besides succeeding or failing it: the part of SQS
+ * (ChangeMessageVisibility, sending to the dead-letter queue) that the event source mapping does
+ * not do for it. The SQS adapter calls SQS; the local platform's queue does the same in-process.
+ *
+ * Guarantees: `delay` makes the message invisible for `seconds` from now (the worker then reports
+ * the record failed, so it comes back after the delay — the retry backoff); `deadLetter` has put the
+ * message body on the dead-letter queue, with the reason as attributes, when it resolves (the worker
+ * then reports the record processed, so it leaves the main queue). Both reject when the queue cannot
+ * be reached; the worker then fails the record and the queue delivers it again.
+ */
+export interface OrderQueueControl {
+  delay(message: QueueMessageRef, seconds: number): Promise<void>;
+  deadLetter(message: QueueMessageRef, reason: DeadLetterReason): Promise<void>;
+}
