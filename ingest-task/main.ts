@@ -1,5 +1,6 @@
 import { describeConnectionFailure } from '../shared/errors.js';
-import { configFromEnvironment, createComponents, runMain } from '../shared/wiring.js';
+import { configFromEnvironment, createComponents, createConnectionGateway, runMain } from '../shared/wiring.js';
+import { fanoutRole } from './fanout-role.js';
 import { type IngestRole, ingestRole } from './ingest-role.js';
 import { LeaderLease } from './leader-lease.js';
 import { ingestHealth, standbyHealth } from './ops/ingest-health.js';
@@ -69,7 +70,12 @@ async function main(): Promise<void> {
     services.push(lease, ...role.services);
     logger.info('Ingest role ready', { instruments: instruments.length, source: role.status().source });
   }
-  if (config.roles.includes('fanout')) logger.warn('The fanout role is not part of this build yet');
+  if (config.roles.includes('fanout')) {
+    const fanout = fanoutRole({ ...components, gateway: createConnectionGateway(config) });
+    const restored = await fanout.restore();
+    services.push(...fanout.services);
+    logger.info('Fanout role ready', { shard: fanout.shard, connections: restored });
+  }
 
   const outcome = await supervise(services, shutdown.signal, logger);
   shutdown.abort();

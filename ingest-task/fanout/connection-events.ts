@@ -15,6 +15,8 @@ export interface ConnectionEventsOptions {
   readonly state: LiveStateStore;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Whether this instance serves a connection (its fan-out shard); events of others are ignored. Default: all. */
+  readonly owns?: (connectionId: string) => boolean;
   /** Delays between attempts to greet a connection that is not established yet. */
   readonly greetingDelaysMs?: readonly number[];
 }
@@ -59,6 +61,7 @@ export class ConnectionEvents implements Service {
       logger.warn('Malformed connection event skipped', { sample: message.slice(0, 200) });
       return;
     }
+    if (this.#options.owns && !this.#options.owns(parsed.connection_id)) return;
     switch (parsed.type) {
       case 'connected':
         fanout.addConnection(parsed.connection_id);
