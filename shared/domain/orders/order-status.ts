@@ -57,3 +57,8 @@ export function errorTypeOf(lastError: string | undefined): string | undefined {
 export function tagError(type: string, message: string): string {
   return `[${type}] ${message}`;
 }
+
+/** The error type a dead letter is listed under (what `listDeadLetters({ errorType })` matches). */
+export function deadLetterErrorType(record: Pick<OrderRecord, 'lastError'>): string | undefined {
+  return errorTypeOf(record.lastError);
+}

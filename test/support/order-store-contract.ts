@@ -1,0 +1,223 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConflictError, ValidationError } from '../../shared/errors.js';
+import type { OrderRecord, OrderStore } from '../../shared/ports/orders.js';
+import { placeOrderTask } from './order-fixtures.js';
+
+/** A store that starts empty for one test, and how to remove what it leaves behind. */
+export interface OpenedOrderStore {
+  readonly store: OrderStore;
+  dispose?(): Promise<void>;
+}
+
+const T0 = Date.UTC(2025, 0, 8, 3, 45, 0);
+
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+/**
+ * The one contract every {@link OrderStore} adapter passes (DESIGN.md §2): each adapter's test file
+ * calls it with a factory that opens a fresh, empty store.
+ */
+export function orderStoreContract(adapter: string, factory: () => Promise<OpenedOrderStore>): void {
+  describe(`OrderStore contract: ${adapter}`, () => {
+    const teardown: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const step of teardown.splice(0).reverse()) await step();
+    });
+    const open = async (): Promise<OrderStore> => {
+      const opened = await factory();
+      if (opened.dispose) teardown.push(() => opened.dispose?.() ?? Promise.resolve());
+      return opened.store;
+    };
+
+    it('creates a PENDING record with no attempts and reads it back', async () => {
+      const store = await open();
+      const created = await store.create(placeOrderTask('t1'), T0);
+      expect(created).toEqual({
+        task: placeOrderTask('t1'),
+        status: 'PENDING',
+        attempts: [],
+        createdAt: T0,
+        updatedAt: T0,
+      });
+      expect(await store.get('t1')).toEqual(created);
+      expect(await store.get('missing')).toBeUndefined();
+    });
+
+    it('refuses to create a task id twice and leaves the first record as it was', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('t1'), T0);
+      await store.transition('t1', 'RUNNING', {}, T0 + 1);
+      const error = await rejectionOf(store.create(placeOrderTask('t1', { idempotency_key: 'other' }), T0 + 2));
+      expect(error).toBeInstanceOf(ConflictError);
+      expect((await store.get('t1'))?.status).toBe('RUNNING');
+      expect((await store.get('t1'))?.task.idempotency_key).toBe('key-t1');
+    });
+
+    it('rejects a task that breaks the contract before writing anything', async () => {
+      const store = await open();
+      const bad = { ...placeOrderTask('t1'), account_id: '' };
+      expect(await rejectionOf(store.create(bad, T0))).toBeInstanceOf(ValidationError);
+      expect(await store.get('t1')).toBeUndefined();
+    });
+
+    it('walks PENDING → RUNNING → RETRYING → RUNNING → COMPLETED, appending attempts and keeping the result', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('t1'), T0);
+      expect((await store.transition('t1', 'RUNNING', {}, T0 + 1))?.status).toBe('RUNNING');
+      const error = { type: 'timeout', message: 'Kite timed out', retryable: true };
+      const retrying = await store.transition(
+        't1',
+        'RETRYING',
+        { attempt: { attempt: 1, at: T0 + 2, error }, lastError: '[timeout] Kite timed out' },
+        T0 + 3,
+      );
+      expect(retrying).toMatchObject({ status: 'RETRYING', lastError: '[timeout] Kite timed out', updatedAt: T0 + 3 });
+      await store.transition('t1', 'RUNNING', {}, T0 + 4);
+      const done = await store.transition(
+        't1',
+        'COMPLETED',
+        {
+          attempt: { attempt: 2, at: T0 + 5 },
+          result: { orderId: 'ORD1', paper: true, status: 'COMPLETE', averagePrice: 101.5 },
+        },
+        T0 + 6,
+      );
+      const expected: OrderRecord = {
+        task: placeOrderTask('t1'),
+        status: 'COMPLETED',
+        attempts: [
+          { attempt: 1, at: T0 + 2, error },
+          { attempt: 2, at: T0 + 5 },
+        ],
+        result: { orderId: 'ORD1', paper: true, status: 'COMPLETE', averagePrice: 101.5 },
+        lastError: '[timeout] Kite timed out',
+        createdAt: T0,
+        updatedAt: T0 + 6,
+      };
+      expect(done).toEqual(expected);
+      expect(await store.get('t1')).toEqual(expected);
+    });
+
+    it('refuses transitions the plan does not allow and changes nothing', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('t1'), T0);
+      expect(
+        await store.transition('t1', 'COMPLETED', { result: { orderId: 'x', paper: true } }, T0 + 1),
+      ).toBeUndefined();
+      await store.transition('t1', 'RUNNING', {}, T0 + 1);
+      await store.transition('t1', 'COMPLETED', { result: { orderId: 'ORD1', paper: true } }, T0 + 2);
+      for (const to of ['PENDING', 'RUNNING', 'RETRYING', 'DEAD_LETTER', 'COMPLETED'] as const) {
+        expect(await store.transition('t1', to, { lastError: '[input] late' }, T0 + 3)).toBeUndefined();
+      }
+      const record = await store.get('t1');
+      expect(record).toMatchObject({ status: 'COMPLETED', updatedAt: T0 + 2, result: { orderId: 'ORD1' } });
+      expect(record?.lastError).toBeUndefined();
+      expect(await store.transition('missing', 'RUNNING', {}, T0)).toBeUndefined();
+    });
+
+    it('lets only one of two racing workers take a task', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('t1'), T0);
+      await store.transition('t1', 'RUNNING', {}, T0 + 1);
+      const results = await Promise.all([
+        store.transition(
+          't1',
+          'COMPLETED',
+          { attempt: { attempt: 1, at: T0 + 2 }, result: { orderId: 'A', paper: true } },
+          T0 + 2,
+        ),
+        store.transition(
+          't1',
+          'COMPLETED',
+          { attempt: { attempt: 1, at: T0 + 2 }, result: { orderId: 'B', paper: true } },
+          T0 + 2,
+        ),
+      ]);
+      expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+      expect((await store.get('t1'))?.attempts).toHaveLength(1);
+    });
+
+    it('redrives a dead letter to PENDING, stamping redrivenAt and keeping the attempt history', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('t1'), T0);
+      await store.transition('t1', 'RUNNING', {}, T0 + 1);
+      const error = { type: 'input', message: 'bad symbol', retryable: false };
+      await store.transition(
+        't1',
+        'DEAD_LETTER',
+        { attempt: { attempt: 1, at: T0 + 1, error }, lastError: '[input] bad symbol' },
+        T0 + 2,
+      );
+      const redriven = await store.transition('t1', 'PENDING', {}, T0 + 10);
+      expect(redriven).toMatchObject({ status: 'PENDING', redrivenAt: T0 + 10, attempts: [{ attempt: 1, error }] });
+    });
+
+    it('TC-ORD-031: lists every dead letter newest first with ids, errors and times, filtered by error type and paged', async () => {
+      const store = await open();
+      const kinds = ['input', 'timeout', 'input', 'margin', 'input'] as const;
+      for (const [i, kind] of kinds.entries()) {
+        const id = `dl${i}`;
+        await store.create(placeOrderTask(id), T0);
+        await store.transition(id, 'RUNNING', {}, T0 + 1);
+        await store.transition(
+          id,
+          'DEAD_LETTER',
+          {
+            attempt: {
+              attempt: 1,
+              at: T0 + 1,
+              error: { type: kind, message: `${kind} failure`, retryable: kind === 'timeout' },
+            },
+            lastError: `[${kind}] ${kind} failure`,
+          },
+          T0 + 100 + i,
+        );
+      }
+      await store.create(placeOrderTask('alive'), T0);
+      await store.create(placeOrderTask('done'), T0);
+      await store.transition('done', 'RUNNING', {}, T0);
+      await store.transition('done', 'COMPLETED', { result: { orderId: 'x', paper: true } }, T0 + 500);
+
+      const all = await store.listDeadLetters({ limit: 10 });
+      expect(all.items.map((r) => r.task.task_id)).toEqual(['dl4', 'dl3', 'dl2', 'dl1', 'dl0']);
+      expect(all.cursor).toBeUndefined();
+      expect(all.items[0]).toMatchObject({
+        status: 'DEAD_LETTER',
+        lastError: '[input] input failure',
+        updatedAt: T0 + 104,
+        createdAt: T0,
+      });
+      expect(all.items[0]?.attempts[0]?.error).toEqual({ type: 'input', message: 'input failure', retryable: false });
+
+      const inputs = await store.listDeadLetters({ errorType: 'input', limit: 2 });
+      expect(inputs.items.map((r) => r.task.task_id)).toEqual(['dl4', 'dl2']);
+      expect(inputs.cursor).toBeDefined();
+      const rest = await store.listDeadLetters({
+        errorType: 'input',
+        limit: 2,
+        ...(inputs.cursor && { cursor: inputs.cursor }),
+      });
+      expect(rest.items.map((r) => r.task.task_id)).toEqual(['dl0']);
+      expect(rest.cursor).toBeUndefined();
+      expect(
+        (await store.listDeadLetters({ errorType: 'timeout', limit: 5 })).items.map((r) => r.task.task_id),
+      ).toEqual(['dl1']);
+      expect((await store.listDeadLetters({ errorType: 'network', limit: 5 })).items).toEqual([]);
+
+      // A cursor is bound to its filter, and a page size outside 1-1000 is refused.
+      const cursor = inputs.cursor ?? '';
+      expect(await rejectionOf(store.listDeadLetters({ errorType: 'margin', limit: 2, cursor }))).toBeInstanceOf(
+        ValidationError,
+      );
+      expect(await rejectionOf(store.listDeadLetters({ limit: 2, cursor: 'not-a-cursor!' }))).toBeInstanceOf(
+        ValidationError,
+      );
+      expect(await rejectionOf(store.listDeadLetters({ limit: 0 }))).toBeInstanceOf(ValidationError);
+    });
+  });
+}
