@@ -14,8 +14,10 @@ import { lambdaWsHandler } from './ws/ws-handler.js';
  * before it returns, and the fan-out (`ingest-task`, which holds the per-connection state anyway)
  * posts `{"type":"connected","connection_id","user"}` through the management API, retrying on a
  * short schedule (0 to 800 ms) while the post still answers 410 because the upgrade has not
- * completed. The greeting therefore reaches the client before anything else the fan-out sends it,
- * and before any reply to a message the client can only send once the upgrade completed. The
- * local gateway follows the same path, with its `@connections` endpoint in place of API Gateway's.
+ * completed. The local gateway follows the same path, with its `@connections` endpoint in place of
+ * API Gateway's, and holds a new connection's messages until that first post has gone out, so
+ * `connected` is always first there. API Gateway cannot hold them: in the cloud a client that
+ * sends the moment its socket opens can get that message's reply before the greeting (by up to
+ * the retry delay), so clients should wait for `connected` before sending.
  */
 export const handler = lambdaWsHandler('ws-connect', '$connect');

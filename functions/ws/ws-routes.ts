@@ -77,12 +77,10 @@ export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey,
     const parsed = ClientMessage.safeParse(raw);
     if (parsed.success) return parsed.data;
     const action = (raw as { action?: unknown } | null)?.action;
-    if (!['subscribe', 'unsubscribe', 'ping', 'configure'].includes(String(action)))
+    if (typeof action !== 'string' || !['subscribe', 'unsubscribe', 'ping', 'configure'].includes(action))
       return error(WsErrorText.unknownAction);
     const issue = parsed.error.issues[0];
-    return error(
-      `Invalid ${String(action)} message: ${issue?.path.join('.') || 'body'} ${issue?.message ?? ''}`.trim(),
-    );
+    return error(`Invalid ${action} message: ${issue?.path.join('.') || 'body'} ${issue?.message ?? ''}`.trim());
   };
 
   return {

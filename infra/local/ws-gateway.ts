@@ -31,7 +31,13 @@ interface Live {
   lastActiveAt: number;
   readonly sourceIp: string;
   readonly userAgent: string;
+  /** Messages received before the first post (the greeting) went out; undefined once released. */
+  held: string[] | undefined;
+  releaseTimer: NodeJS.Timeout | undefined;
 }
+
+/** How long a new connection's messages wait for the greeting at most. */
+const GREETING_WAIT_MS = 2000;
 
 /** Stand-in for the Lambda context API Gateway's invocation would carry. */
 function lambdaContext(routeKey: string, requestId: string): Context {
@@ -137,6 +143,7 @@ export class LocalWsGateway implements ConnectionGateway {
     if (live.ws.bufferedAmount > SLOW_CLIENT_BUFFER_BYTES) return 'throttled';
     live.lastActiveAt = Date.now();
     live.ws.send(payload);
+    this.#release(connectionId, live);
     return 'sent';
   }
 
@@ -160,7 +167,9 @@ export class LocalWsGateway implements ConnectionGateway {
 
   #attach(connectionId: string, ws: WebSocket, identity: { sourceIp: string; userAgent: string }): void {
     const now = Date.now();
-    const live: Live = { ws, connectedAt: now, lastActiveAt: now, ...identity };
+    const live: Live = { ws, connectedAt: now, lastActiveAt: now, ...identity, held: [], releaseTimer: undefined };
+    live.releaseTimer = setTimeout(() => this.#release(connectionId, live), GREETING_WAIT_MS);
+    live.releaseTimer.unref();
     this.#sockets.set(connectionId, live);
     let idle: NodeJS.Timeout | undefined;
     const touch = () => {
@@ -173,18 +182,35 @@ export class LocalWsGateway implements ConnectionGateway {
       touch();
       live.lastActiveAt = Date.now();
       const body = isBinary ? Buffer.from(data as Buffer).toString('base64') : data.toString();
-      void this.#onMessage(connectionId, ws, body);
+      if (live.held) live.held.push(body);
+      else void this.#onMessage(connectionId, ws, body);
     });
     ws.on('error', () => {
       // A broken socket also closes; $disconnect runs from the close handler.
     });
     ws.on('close', () => {
       clearTimeout(idle);
+      clearTimeout(live.releaseTimer);
+      live.held = undefined;
       this.#sockets.delete(connectionId);
       void this.#invoke('$disconnect', { connectionId }).catch((error: unknown) =>
         this.#logger.warn('$disconnect failed', { connectionId, error: describeError(error) }),
       );
     });
+  }
+
+  /**
+   * Lets a connection's messages through once the first post (the fan-out's `connected` greeting)
+   * has gone out, or after {@link GREETING_WAIT_MS}, so a client that sends the moment the socket
+   * opens still receives `connected` first. API Gateway has no such hold (`functions/ws-connect.ts`
+   * says what that means in the cloud); here it costs a client at most the greeting's retry delay.
+   */
+  #release(connectionId: string, live: Live): void {
+    const held = live.held;
+    if (!held) return;
+    live.held = undefined;
+    clearTimeout(live.releaseTimer);
+    for (const body of held) void this.#onMessage(connectionId, live.ws, body);
   }
 
   async #onMessage(connectionId: string, ws: WebSocket, body: string): Promise<void> {
@@ -195,7 +221,9 @@ export class LocalWsGateway implements ConnectionGateway {
       action = undefined;
     }
     const routeKey =
-      typeof action === 'string' && action in this.#routes && !action.startsWith('$') ? action : '$default';
+      typeof action === 'string' && Object.hasOwn(this.#routes, action) && !action.startsWith('$')
+        ? action
+        : '$default';
     try {
       const result = await this.#invoke(routeKey, { connectionId, body });
       if (result.body !== undefined && ws.readyState === ws.OPEN) ws.send(result.body);
@@ -209,7 +237,8 @@ export class LocalWsGateway implements ConnectionGateway {
     routeKey: string,
     input: { connectionId: string; query?: Record<string, string>; body?: string },
   ): Promise<WsResult> {
-    const route = this.#routes[routeKey] ?? this.#routes.$default;
+    // Own keys only: an action such as "constructor" or "__proto__" must not reach Object.prototype.
+    const route = Object.hasOwn(this.#routes, routeKey) ? this.#routes[routeKey] : this.#routes.$default;
     if (!route) return Promise.resolve({ statusCode: 200 });
     const requestId = randomUUID();
     const event: WsEvent = {
