@@ -2,6 +2,13 @@ import { HealthResponse } from '../shared/contracts/health.js';
 import { HistoryResponse } from '../shared/contracts/history.js';
 import { InstrumentListResponse, InstrumentResponse } from '../shared/contracts/instrument.js';
 import {
+  CreateOrderRequest,
+  CreateOrderResponse,
+  DeadLetterListResponse,
+  OrderResponse,
+  RedriveOrderResponse,
+} from '../shared/contracts/order-api.js';
+import {
   CreateSubscriptionRequest,
   CreateSubscriptionResponse,
   DeleteSubscriptionResponse,
@@ -13,6 +20,14 @@ import type { Components } from '../shared/wiring.js';
 import { HistoryQuery, historyUseCase } from './api/history.js';
 import { getInstrumentUseCase, listInstrumentsUseCase } from './api/instruments.js';
 import { type DocumentedRoute, openApiUseCase, type RouteDoc } from './api/openapi.js';
+import {
+  createOrderUseCase,
+  DeadLetterQuery,
+  getOrderUseCase,
+  listDeadLettersUseCase,
+  redriveOrderUseCase,
+  TaskIdPath,
+} from './api/orders.js';
 import { ListInstrumentsQuery, ListSubscriptionsQuery, TokenPath } from './api/schemas.js';
 import {
   createSubscriptionUseCase,
@@ -133,6 +148,57 @@ export const httpRoutes: readonly HttpRoute[] = [
       summary: 'Historical candles, with Greeks on option candles when greeks=true',
       query: HistoryQuery,
       responses: { 200: { description: 'Candles in time order (TC-REG-003)', schema: HistoryResponse } },
+    },
+  },
+  {
+    method: 'POST',
+    path: '/orders',
+    entry: 'functions/http-orders-create.ts',
+    makeUseCase: createOrderUseCase,
+    doc: {
+      summary: 'Submit an order task: validated, recorded PENDING and queued for the order worker',
+      description:
+        'task_id (a UUID) and submitted_at (now) are filled in when absent. A task id that exists is a 409: ' +
+        'a resubmission never resets a task. Poll GET /orders/{task_id} for its status.',
+      body: CreateOrderRequest,
+      responses: { 202: { description: 'Accepted and queued (TC-ORD-001)', schema: CreateOrderResponse } },
+    },
+  },
+  // Before /orders/{task_id}: API Gateway prefers the literal path, the local gateway the first match.
+  {
+    method: 'GET',
+    path: '/orders/dead-letter',
+    entry: 'functions/http-orders-dead-letter-list.ts',
+    makeUseCase: listDeadLettersUseCase,
+    doc: {
+      summary: 'Dead-lettered order tasks, newest first, optionally of one error type',
+      query: DeadLetterQuery,
+      responses: {
+        200: { description: 'One page, with attempts and errors (TC-ORD-031)', schema: DeadLetterListResponse },
+      },
+    },
+  },
+  {
+    method: 'POST',
+    path: '/orders/dead-letter/{task_id}/redrive',
+    entry: 'functions/http-orders-dead-letter-redrive.ts',
+    makeUseCase: redriveOrderUseCase,
+    doc: {
+      summary: 'Redrive a dead-lettered order task: back to PENDING and onto the orders queue',
+      description: '404 for an unknown task, 409 for a task that is not DEAD_LETTER.',
+      path: TaskIdPath,
+      responses: { 202: { description: 'Queued again (TC-ORD-030)', schema: RedriveOrderResponse } },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/orders/{task_id}',
+    entry: 'functions/http-orders-get.ts',
+    makeUseCase: getOrderUseCase,
+    doc: {
+      summary: "An order task's status record: status, attempts, result, last error",
+      path: TaskIdPath,
+      responses: { 200: { description: 'The status record (TC-ORD-001 to 003)', schema: OrderResponse } },
     },
   },
 ];

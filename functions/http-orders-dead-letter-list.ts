@@ -1,0 +1,5 @@
+import { listDeadLettersUseCase } from './api/orders.js';
+import { lambdaHttpHandler } from './http/lambda.js';
+
+/** Lambda entry of the route built by {@link listDeadLettersUseCase}. */
+export const handler = lambdaHttpHandler('http-orders-dead-letter-list', listDeadLettersUseCase);

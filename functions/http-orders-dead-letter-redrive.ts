@@ -1,0 +1,5 @@
+import { redriveOrderUseCase } from './api/orders.js';
+import { lambdaHttpHandler } from './http/lambda.js';
+
+/** Lambda entry of the route built by {@link redriveOrderUseCase}. */
+export const handler = lambdaHttpHandler('http-orders-dead-letter-redrive', redriveOrderUseCase);
