@@ -2,7 +2,6 @@ import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
   ForbiddenException,
-  GoneException,
   LimitExceededException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
