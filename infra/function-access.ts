@@ -1,0 +1,115 @@
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type TableDefinition, type TableName, Tables } from '../shared/tables.js';
+import type { FunctionSettings, SecretName } from './function-settings.js';
+
+/** How a function uses a table: `describe` is the health check's `DescribeTable` only. */
+export type TableAccess = 'describe' | 'read' | 'readWrite';
+
+/** Everything one function may touch, and nothing more: the input to its IAM policy. */
+export interface FunctionAccess {
+  readonly tables: Partial<Readonly<Record<TableName, TableAccess>>>;
+  readonly secrets: readonly SecretName[];
+  /** The order queues: `send` to the orders queue (enqueue, redrive), `consume` from the dead letters (redrive). */
+  readonly queues?: { readonly orders?: 'send'; readonly deadLetters?: 'consume' };
+}
+
+/**
+ * Every function reads the JWT secret: the configuration refuses to start in production without
+ * it (or a JWKS URL), whichever route the function serves.
+ */
+const BASE_SECRETS: readonly SecretName[] = ['jwt'];
+
+/** REST functions authenticate API keys and pick Kite accounts for subscriptions and history. */
+const REST_SECRETS: readonly SecretName[] = [...BASE_SECRETS, 'apiKeys', 'kiteAccounts'];
+
+/**
+ * The access of a REST route's function, from its method and path: the route table names modules,
+ * not permissions, so the rule lives here, one place for every route. A path this does not know
+ * gets no table at all (least privilege by default): a new route that needs a table fails loudly
+ * in its first test call, it never silently gets too much.
+ */
+export function httpRouteAccess(route: { readonly method: string; readonly path: string }): FunctionAccess {
+  const writes = route.method !== 'GET' && route.method !== 'HEAD';
+  if (route.path === '/health') return { tables: { subscriptions: 'describe' }, secrets: REST_SECRETS };
+  if (route.path === '/subscriptions' || route.path.startsWith('/subscriptions/')) {
+    return { tables: { subscriptions: writes ? 'readWrite' : 'read' }, secrets: REST_SECRETS };
+  }
+  if (route.path === '/orders' || route.path.startsWith('/orders/')) {
+    if (!writes) return { tables: { orders: 'read' }, secrets: REST_SECRETS };
+    // Creating enqueues; a redrive takes the message off the dead-letter queue and enqueues it again.
+    const redrive = route.path.startsWith('/orders/dead-letter/');
+    return {
+      tables: { orders: 'readWrite' },
+      secrets: REST_SECRETS,
+      queues: { orders: 'send', ...(redrive && { deadLetters: 'consume' as const }) },
+    };
+  }
+  return { tables: {}, secrets: REST_SECRETS };
+}
+
+/** The WebSocket routes that change the connection registry; `ping` and `$default` only answer. */
+const CONNECTION_ROUTES: ReadonlySet<string> = new Set([
+  '$connect',
+  '$disconnect',
+  'subscribe',
+  'unsubscribe',
+  'configure',
+]);
+
+/** The access of a WebSocket route's function. */
+export function wsRouteAccess(routeKey: string): FunctionAccess {
+  return {
+    tables: CONNECTION_ROUTES.has(routeKey) ? { connections: 'readWrite' } : {},
+    secrets: BASE_SECRETS,
+  };
+}
+
+/** The order worker: its status records, idempotency records and circuit breakers; Kite to place orders. */
+export const orderWorkerAccess: FunctionAccess = {
+  tables: { orders: 'readWrite', idempotency: 'readWrite', breakers: 'readWrite' },
+  secrets: [...BASE_SECRETS, 'kiteAccounts'],
+};
+
+/** The DynamoDB actions of each access mode: named one by one, never `dynamodb:*`. */
+export const TABLE_ACTIONS = {
+  describe: ['dynamodb:DescribeTable'],
+  read: [
+    'dynamodb:DescribeTable',
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:Scan',
+    'dynamodb:ConditionCheckItem',
+  ],
+  readWrite: [
+    'dynamodb:DescribeTable',
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:Scan',
+    'dynamodb:ConditionCheckItem',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ],
+} as const satisfies Record<TableAccess, readonly string[]>;
+
+/**
+ * Grants `grantee` exactly the table access listed: the mode's actions on each table and on its
+ * indexes by name (from the shared definitions), not `index/*`, so a policy lists every resource it
+ * reaches. Tables are encrypted with the AWS managed key: no KMS grant is needed.
+ */
+export function grantTables(grantee: IGrantable, settings: FunctionSettings, access: FunctionAccess): void {
+  for (const [name, mode] of Object.entries(access.tables) as [TableName, TableAccess][]) {
+    const table = settings.tables[name];
+    const definition: TableDefinition = Tables[name];
+    const indexes = mode === 'describe' ? [] : (definition.globalSecondaryIndexes ?? []);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [...TABLE_ACTIONS[mode]],
+        resources: [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index.indexName}`)],
+      }),
+    );
+  }
+}
