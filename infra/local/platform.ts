@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpHandler } from '../../functions/http/http-handler.js';
+import { orderWorkerHandler } from '../../functions/order-worker.js';
 import { httpRoutes } from '../../functions/routes.js';
 import { wsRouteTable } from '../../functions/ws/route-table.js';
 import { wsRouteHandlers } from '../../functions/ws/ws-handler.js';
@@ -9,14 +10,19 @@ import { ConnectionEvents } from '../../ingest-task/fanout/connection-events.js'
 import { Fanout } from '../../ingest-task/fanout/fanout.js';
 import { ingestRole } from '../../ingest-task/ingest-role.js';
 import { supervise } from '../../ingest-task/supervisor.js';
+import { LocalEventSource } from '../../shared/adapters/local-sqs/local-event-source.js';
+import type { LocalOrderQueues } from '../../shared/adapters/local-sqs/local-order-queue.js';
 import type { Config } from '../../shared/config.js';
 import type { ApiErrorResponse } from '../../shared/contracts/common.js';
+import { describeError } from '../../shared/errors.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
-import { type Components, createComponents } from '../../shared/wiring.js';
+import { type Components, createComponents, orderComponents } from '../../shared/wiring.js';
 import { createConnectionsEndpoint } from './connections-endpoint.js';
+import { createDashboardServer } from './dashboard-server.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
 import { createHttpGateway } from './http-gateway.js';
+import { LocalSqsEndpoint } from './sqs-endpoint.js';
 import { LocalWsGateway } from './ws-gateway.js';
 
 /** The running local platform. */
@@ -104,8 +110,17 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     clock: components.clock,
     logger: components.logger,
   });
+  // The order pipeline: the worker's handler on the in-process orders queue, invoked as Lambda's
+  // SQS event source invokes it, and the queues on SQS's API for producers using the AWS SDK.
+  const orderQueues = components.localOrderQueues;
+  const orderWorker = orderQueues === undefined ? [] : [localOrderWorker(components, orderQueues)];
+  const sqs = new LocalSqsEndpoint(orderQueues === undefined ? [] : [orderQueues.main, orderQueues.deadLetter]);
   const stopIngest = new AbortController();
-  const ingesting = supervise([...ingest.services, fanout, events], stopIngest.signal, components.logger);
+  const ingesting = supervise(
+    [...ingest.services, fanout, events, ...orderWorker],
+    stopIngest.signal,
+    components.logger,
+  );
 
   const rest = createHttpGateway(
     httpRoutes.map((route) => ({
@@ -114,9 +129,14 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
       handler: httpHandler(components.logger, route.makeUseCase(components)),
     })),
   );
+  // The live dashboard at `/` (static page, uPlot, and a development token for this machine).
+  const dashboard = createDashboardServer(config);
   const server = createServer((req, res) => {
-    management(req, res)
+    sqs
+      .handle(req, res)
+      .then((handled) => handled || management(req, res))
       .then((handled) => handled || rest(req, res))
+      .then((handled) => handled || dashboard(req, res))
       .then(
         (handled) => {
           if (!handled) sendJson(res, 404, notFound(req));
@@ -164,6 +184,39 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
       await dynamo?.stop();
     },
   };
+}
+
+/** Invocations of the order worker at a time: the cloud's reserved concurrency (infra/stacks/orders-stack.ts). */
+const LOCAL_ORDER_WORKER_CONCURRENCY = 5;
+
+/**
+ * The order worker on the local orders queue: the handler the Lambda exports, over this platform's
+ * components, polled in batches of up to 10 with partial batch failures, as the cloud's event source.
+ */
+function localOrderWorker(components: Components, queues: LocalOrderQueues): LocalEventSource {
+  const orders = orderComponents(components);
+  const handler = orderWorkerHandler({
+    orders: components.orders,
+    breaker: orders.breaker,
+    brokerFor: orders.brokerFor,
+    queue: orders.queueControl,
+    idempotencyStore: orders.idempotencyStore,
+    clock: components.clock,
+    retry: components.config.orders,
+    logger: components.logger,
+  });
+  return new LocalEventSource({
+    queue: queues.main,
+    handler,
+    batchSize: 10,
+    maxConcurrency: LOCAL_ORDER_WORKER_CONCURRENCY,
+    functionName: 'order-worker',
+    region: components.config.awsRegion,
+    onInvocationError: (error) =>
+      components.logger.error('Order worker invocation failed; its records come back after the visibility timeout', {
+        error: describeError(error),
+      }),
+  });
 }
 
 /**

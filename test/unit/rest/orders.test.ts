@@ -255,7 +255,7 @@ describe('GET /orders/dead-letter', () => {
       { limit: 'ten' },
       { error_type: 'NOT A TYPE' },
       { cursor: 'forged' },
-    ]) {
+    ] as Record<string, string>[]) {
       const response = await call(list, { query });
       expect(response.status, JSON.stringify(query)).toBe(400);
       expect(ApiErrorResponse.parse(response.body).error.details?.[0]?.path).toBe(Object.keys(query)[0]);

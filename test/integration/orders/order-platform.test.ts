@@ -1,0 +1,150 @@
+import {
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalPlatform } from '../../../infra/local/platform.js';
+import { DeadLetterListResponse, OrderResponse, RedriveOrderResponse } from '../../../shared/contracts/order-api.js';
+import type { Instrument } from '../../../shared/ports/market-data.js';
+import { waitFor } from '../../support/wait.js';
+import { restClient, startPlatform } from '../rest/rest-support.js';
+
+/**
+ * The order pipeline on the local platform, end to end: REST and an AWS SDK producer in, the order
+ * worker on the local queue with the paper broker, status records in dynalite, REST out.
+ */
+describe('orders on the local platform', () => {
+  let platform: LocalPlatform;
+  let api: ReturnType<typeof restClient>;
+  let sqs: SQSClient;
+  let option: Instrument;
+
+  const task = (taskId: string, overrides: Record<string, unknown> = {}) => ({
+    task_id: taskId,
+    idempotency_key: `key-${taskId}`,
+    account_id: 'paper',
+    operation: 'place_order',
+    params: {
+      exchange: option.exchange,
+      tradingsymbol: option.tradingsymbol,
+      transaction_type: 'BUY',
+      quantity: 75,
+      product: 'NRML',
+      order_type: 'MARKET',
+    },
+    submitted_at: new Date().toISOString(),
+    ...overrides,
+  });
+
+  async function statusOf(taskId: string) {
+    const response = await api.get(`/orders/${taskId}`);
+    return response.status === 200 ? OrderResponse.parse(response.body).order : undefined;
+  }
+
+  async function settled(taskId: string, status: string) {
+    await waitFor(async () => (await statusOf(taskId))?.status === status, {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      message: `${taskId} to be ${status}`,
+    });
+    return (await statusOf(taskId)) as NonNullable<Awaited<ReturnType<typeof statusOf>>>;
+  }
+
+  beforeAll(async () => {
+    platform = await startPlatform('orders-e2e');
+    api = restClient(platform);
+    const instruments = await platform.components.loadInstruments();
+    option = instruments.find((i) => i.instrumentType === 'CE' && i.name === 'NIFTY') as Instrument;
+    sqs = new SQSClient({
+      region: 'ap-south-1',
+      endpoint: platform.url,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+  });
+
+  afterAll(async () => {
+    sqs?.destroy();
+    await platform?.close();
+  });
+
+  it('TC-ORD-001: POST /orders is queued PENDING and completes through the worker with the paper broker', async () => {
+    const accepted = await api.post('/orders', task('rest-1'));
+    expect(accepted.status).toBe(202);
+    const order = await settled('rest-1', 'COMPLETED');
+    expect(order.result).toMatchObject({ paper: true, status: 'COMPLETE' });
+    expect(order.result?.order_id).toBeTruthy();
+    expect(order.attempts).toHaveLength(1);
+  });
+
+  it('takes orders from an AWS SDK producer on the SQS endpoint: duplicates placed once, malformed bodies dead-lettered', async () => {
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'orders' }));
+    const body = JSON.stringify(task('sdk-1'));
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body }));
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: [
+          { Id: 'dup', MessageBody: body },
+          { Id: 'garbage', MessageBody: 'this is not an order' },
+          { Id: 'bad-op', MessageBody: JSON.stringify(task('sdk-bad', { operation: 'launch_rocket' })) },
+        ],
+      }),
+    );
+    const order = await settled('sdk-1', 'COMPLETED');
+    expect(order.result?.paper).toBe(true);
+    // Both deliveries done, one placement: the record has a single successful attempt.
+    await waitFor(() => platform.components.localOrderQueues?.main.peek().length === 0, {
+      timeoutMs: 15_000,
+      message: 'the orders queue to drain',
+    });
+    expect((await statusOf('sdk-1'))?.attempts).toHaveLength(1);
+
+    const { QueueUrl: deadLetterUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'orders-dlq' }));
+    const dead = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: deadLetterUrl,
+        MaxNumberOfMessages: 10,
+        MessageAttributeNames: ['All'],
+        VisibilityTimeout: 0,
+      }),
+    );
+    const reasons = new Map((dead.Messages ?? []).map((m) => [m.Body, m.MessageAttributes?.error_type?.StringValue]));
+    expect(reasons.get('this is not an order')).toBe('validation');
+    expect([...reasons.entries()].find(([b]) => b?.includes('sdk-bad'))?.[1]).toBe('validation');
+  });
+
+  it('TC-ORD-031: lists dead letters by error type, and a redrive queues the task again', async () => {
+    const unknown = task('dl-input-1', { params: { ...task('x').params, tradingsymbol: 'NOSUCHSYMBOL' } });
+    expect((await api.post('/orders', unknown)).status).toBe(202);
+    const dead = await settled('dl-input-1', 'DEAD_LETTER');
+    expect(dead.error_type).toBe('input');
+    expect(dead.last_error).toContain('NOSUCHSYMBOL');
+
+    const listed = DeadLetterListResponse.parse((await api.get('/orders/dead-letter?error_type=input')).body);
+    expect(listed.dead_letters.map((d) => d.task_id)).toContain('dl-input-1');
+    expect(listed.dead_letters.every((d) => d.error_type === 'input')).toBe(true);
+    const other = DeadLetterListResponse.parse((await api.get('/orders/dead-letter?error_type=timeout')).body);
+    expect(other.dead_letters.map((d) => d.task_id)).not.toContain('dl-input-1');
+
+    const redriven = await api.post('/orders/dead-letter/dl-input-1/redrive', undefined);
+    expect(redriven.status).toBe(202);
+    expect(RedriveOrderResponse.parse(redriven.body).task_id).toBe('dl-input-1');
+    // The broker still refuses the symbol: the task runs once more and is dead-lettered again.
+    await waitFor(async () => ((await statusOf('dl-input-1'))?.attempts.length ?? 0) >= 2, {
+      timeoutMs: 15_000,
+      message: 'the redriven attempt',
+    });
+    const again = await settled('dl-input-1', 'DEAD_LETTER');
+    expect(again.redriven_at).not.toBeNull();
+  });
+
+  it('answers 409 for a repeated task_id and 404 for an unknown one', async () => {
+    expect((await api.post('/orders', task('rest-dup'))).status).toBe(202);
+    expect((await api.post('/orders', task('rest-dup'))).status).toBe(409);
+    expect((await api.get('/orders/never-submitted')).status).toBe(404);
+  });
+});
