@@ -64,7 +64,7 @@ export class LocalOrderQueue implements OrderQueue {
 /**
  * The {@link OrderQueueControl} on the local queues: `delay` changes the message's visibility
  * timeout on the queue it came from, `deadLetter` sends its body to the dead-letter queue with the
- * reason as the `error_type` and `error_message` attributes.
+ * same attributes as the SQS adapter: `error_type`, `error_message`, `source_message_id`.
  */
 export class LocalOrderQueueControl implements OrderQueueControl {
   readonly #queues: LocalOrderQueues;
@@ -83,8 +83,9 @@ export class LocalOrderQueueControl implements OrderQueueControl {
     this.#queues.deadLetter.send(message.body, {
       messageAttributes: {
         error_type: { DataType: 'String', StringValue: reason.type },
-        // SQS refuses empty attribute values.
-        error_message: { DataType: 'String', StringValue: reason.message || reason.type },
+        // SQS refuses empty attribute values; the reason need not be long.
+        error_message: { DataType: 'String', StringValue: reason.message.slice(0, 2000) || reason.type },
+        source_message_id: { DataType: 'String', StringValue: message.messageId },
       },
     });
   }
