@@ -257,6 +257,10 @@ describe('REST API on the local platform', () => {
           '/history',
           '/instruments',
           '/instruments/{token}',
+          '/orders',
+          '/orders/dead-letter',
+          '/orders/dead-letter/{task_id}/redrive',
+          '/orders/{task_id}',
           '/subscriptions',
           '/subscriptions/{token}',
         ].sort(),
@@ -279,6 +283,25 @@ describe('REST API on the local platform', () => {
         await api.get(`/history?instrument_token=${token}&from=2025-01-06&to=2025-01-06&greeks=true`),
       );
       await check('get', '/health', await api.get('/health'));
+      const order = {
+        task_id: 'openapi-order-1',
+        idempotency_key: 'openapi-order-1',
+        account_id: 'paper',
+        operation: 'place_order',
+        params: {
+          exchange: option.exchange,
+          tradingsymbol: option.tradingsymbol,
+          transaction_type: 'BUY',
+          quantity: 75,
+          product: 'NRML',
+          order_type: 'MARKET',
+        },
+      };
+      await check('post', '/orders', await api.post('/orders', order));
+      await check('get', '/orders/{task_id}', await api.get('/orders/openapi-order-1'));
+      await check('get', '/orders/dead-letter', await api.get('/orders/dead-letter?limit=5'));
+      await check('post', '/orders', await api.post('/orders', { ...order, params: {} }));
+      await check('get', '/orders/{task_id}', await api.get('/orders/unknown-order'));
       await check('post', '/subscriptions', await api.post('/subscriptions', '{'));
       await check('get', '/subscriptions', await restClient(platform, '').get('/subscriptions'));
       await check('get', '/instruments/{token}', await api.get('/instruments/7'));
