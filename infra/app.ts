@@ -4,7 +4,7 @@ import { createPlatform } from './platform.js';
 
 /**
  * The CDK app. Context: `stage` (default `dev`) names the deployment and prefixes every table and
- * secret; `cache=false` leaves out the Valkey cache (LocalStack's free plan); `jwksUrl` and
+ * secret; `region` picks the region (default ap-south-1); `cache=false` leaves out the Valkey cache (LocalStack's free plan); `jwksUrl` and
  * `alarmEmail` are optional. `npx cdk synth` works offline, with no AWS credentials and no Docker:
  * functions are bundled by the local esbuild, and the ingest image is only built at deploy.
  * cdk-nag's AwsSolutions checks run on every synth; an unsuppressed finding fails it.
@@ -19,7 +19,12 @@ const jwksUrl = context('jwksUrl');
 const alarmEmail = context('alarmEmail');
 createPlatform(app, {
   stage,
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION ?? 'ap-south-1' },
+  // The NSE is in Mumbai: ap-south-1 unless the `region` context or AWS_REGION says otherwise (the CLI's
+  // own CDK_DEFAULT_REGION falls back to us-east-1 when no profile names a region, so it is not used).
+  env: {
+    account: process.env.CDK_DEFAULT_ACCOUNT,
+    region: context('region') ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'ap-south-1',
+  },
   cache: context('cache') !== 'false',
   ...(jwksUrl !== undefined && { jwksUrl }),
   ...(alarmEmail !== undefined && { alarmEmail }),
