@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -108,6 +108,7 @@ export class ApiStack extends Stack {
       throttle: props.throttle,
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
     });
+    new CfnOutput(this, 'RestUrl', { value: this.api.apiEndpoint, description: 'REST API base URL' });
   }
 
   /** The API's base URL. */

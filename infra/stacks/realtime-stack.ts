@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { type IRole, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -84,6 +84,7 @@ export class RealtimeStack extends Stack {
       throttle: props.throttle,
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
     });
+    new CfnOutput(this, 'WebSocketUrl', { value: this.stage.url, description: 'wss:// URL clients connect to' });
     this.connectionsArn = this.formatArn({
       service: 'execute-api',
       resource: this.api.apiId,

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { acknowledge } from '../nag.js';
@@ -64,6 +64,9 @@ export class SecretsStack extends Stack {
       },
       removalPolicy,
     });
+    new CfnOutput(this, 'KiteAccountsSecret', { value: this.kiteAccounts.secretArn });
+    new CfnOutput(this, 'JwtSecret', { value: this.jwt.secretArn });
+    new CfnOutput(this, 'ApiKeysSecret', { value: this.apiKeys.secretArn });
     acknowledge(
       this.kiteAccounts,
       'SMG4',
