@@ -30,7 +30,7 @@ export class FaultInjectingBroker implements Broker {
   readonly #now: () => number;
   #next: BrokerErrorKind[] = [];
   #always: BrokerErrorKind | undefined;
-  #rate: { share: number; kind: BrokerErrorKind; random: () => number } | undefined;
+  #rate: { share: number; kinds: readonly BrokerErrorKind[]; random: () => number } | undefined;
   #outage: { from: number; to: number; kind: BrokerErrorKind } | undefined;
   readonly #placements = new Map<string, number>();
 
@@ -51,9 +51,14 @@ export class FaultInjectingBroker implements Broker {
     return this;
   }
 
-  /** A share (0-1) of calls fails with `kind`, drawn from `random`. */
-  failRandomly(share: number, kind: BrokerErrorKind, random: () => number): this {
-    this.#rate = { share, kind, random };
+  /**
+   * A share (0-1) of calls fails with `kind`, drawn from `random`. Given several kinds, each failure
+   * takes one of them at random (e.g. Kite's transient mix of network, timeout, 429 and 5xx).
+   */
+  failRandomly(share: number, kind: BrokerErrorKind | readonly BrokerErrorKind[], random: () => number): this {
+    const kinds: readonly BrokerErrorKind[] = typeof kind === 'string' ? [kind] : kind;
+    if (kinds.length === 0) throw new RangeError('failRandomly needs at least one error kind');
+    this.#rate = { share, kinds, random };
     return this;
   }
 
@@ -77,13 +82,17 @@ export class FaultInjectingBroker implements Broker {
     return this.#placements;
   }
 
+  #randomKind(rate: { kinds: readonly BrokerErrorKind[]; random: () => number }): BrokerErrorKind | undefined {
+    return rate.kinds.length === 1 ? rate.kinds[0] : rate.kinds[Math.floor(rate.random() * rate.kinds.length)];
+  }
+
   async execute(task: OrderTask, context: BrokerCallContext = { attempt: 1 }): Promise<BrokerResult> {
     const at = this.#now();
     const kind =
       this.#next.shift() ??
       this.#always ??
       (this.#outage && at >= this.#outage.from && at < this.#outage.to ? this.#outage.kind : undefined) ??
-      (this.#rate && this.#rate.random() < this.#rate.share ? this.#rate.kind : undefined);
+      (this.#rate && this.#rate.random() < this.#rate.share ? this.#randomKind(this.#rate) : undefined);
     const call = {
       taskId: task.task_id,
       idempotencyKey: task.idempotency_key,
