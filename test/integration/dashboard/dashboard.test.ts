@@ -162,6 +162,18 @@ describe('dashboard in Chromium', () => {
     await until(async () => (await text('#spot-name')) === 'NIFTY', 'the NIFTY tab');
   });
 
+  it('switches the connection to batch delivery and keeps streaming', async () => {
+    await page.locator('#delivery').selectOption('batch');
+    await until(
+      async () => (await text('#events li')).includes('Delivery: batch every 250 ms'),
+      'the configured reply',
+    );
+    const before = (await cellTexts('td.ltp')).join('|');
+    await until(async () => (await cellTexts('td.ltp')).join('|') !== before, 'batched ticks', 10_000);
+    await page.locator('#delivery').selectOption('tick');
+    await until(async () => (await text('#events li')).includes('Delivery: tick'), 'tick delivery again');
+  });
+
   it('subscribes a token over REST and the WebSocket, streams it, and unsubscribes it', async () => {
     const nearest = instruments
       .filter((i) => i.name === 'NIFTY' && i.instrumentType === 'CE' && i.expiry !== null)
@@ -259,6 +271,28 @@ describe('dashboard in Chromium', () => {
     expect(record.status).toBe('COMPLETED');
     expect(record.task.operation).toBe('place_order');
     expect(record.task.params).toMatchObject({ tradingsymbol: option.tradingsymbol, quantity: option.lotSize });
+  });
+
+  it('asks for a token when the platform hands out none, and connects with the one pasted', async () => {
+    const config = (await (await fetch(`${platform.url}/dashboard/config.json`)).json()) as DashboardConfig;
+    const other = await browser.newPage();
+    try {
+      await other.route('**/dashboard/config.json', (route) =>
+        route.fulfill({
+          json: { token: null, expires_at: null, reason: 'Tokens are handed out only to this machine', ws_path: '/ws' },
+        }),
+      );
+      await other.goto(platform.url);
+      await other.waitForSelector('#token-form', { state: 'visible' });
+      expect(await other.locator('#token-reason').textContent()).toBe('Tokens are handed out only to this machine');
+      expect(await other.locator('#connection').getAttribute('data-state')).toBe('idle');
+      await other.locator('#token-input').fill(config.token ?? '');
+      await other.locator('#token-form button').click();
+      await other.waitForSelector('#connection[data-state="open"]', { timeout: 15_000 });
+      await other.waitForSelector('#token-form', { state: 'hidden' });
+    } finally {
+      await other.close();
+    }
   });
 
   it('has no script errors, and leaves a screenshot', async () => {
