@@ -5,8 +5,40 @@ import type { AddressInfo } from 'node:net';
 /** What the fake does with the next matching requests, in place of a normal answer. */
 export type KiteRestFault =
   | { readonly kind: 'status'; readonly status: number; readonly body: unknown }
+  /** No answer, and the request has no effect: it never reached Kite. */
   | { readonly kind: 'hang' }
+  /** The request takes effect (an order is placed, modified, cancelled), but no answer comes back: a timeout. */
+  | { readonly kind: 'apply-then-hang' }
   | { readonly kind: 'malformed'; readonly body: string };
+
+/** An order in the fake's order book, with the fields of Kite's `GET /orders` rows the platform reads and a few more. */
+export interface FakeKiteOrder {
+  readonly order_id: string;
+  readonly variety: string;
+  status: string;
+  readonly exchange: string;
+  readonly tradingsymbol: string;
+  readonly transaction_type: string;
+  order_type: string;
+  readonly product: string;
+  readonly validity: string;
+  quantity: number;
+  price: number;
+  trigger_price: number;
+  average_price: number;
+  filled_quantity: number;
+  pending_quantity: number;
+  readonly tag: string | null;
+  readonly tags: string[];
+  readonly order_timestamp: string;
+  status_message: string | null;
+}
+
+/** The price the fake fills MARKET orders at, and crosses LIMIT orders against. */
+export const FAKE_KITE_LAST_PRICE = 101.5;
+
+const ORDER_FIELDS = ['exchange', 'tradingsymbol', 'transaction_type', 'quantity', 'product', 'order_type'] as const;
+const OPEN_STATUSES = new Set(['OPEN', 'TRIGGER PENDING']);
 
 /** One request the fake received. */
 export interface RecordedRequest {
@@ -20,10 +52,18 @@ export interface RecordedRequest {
 /**
  * A Kite Connect REST server that speaks the real wire format (the `{status, data}` envelope,
  * `Authorization: token key:token`, error bodies with `error_type`), so tests drive the real
- * `kiteconnect` client against it. Routes: historical candles, LTP, place order.
+ * `kiteconnect` client against it. Routes: historical candles, the instrument master, LTP, and the
+ * order routes (place, modify, cancel, the order book) over an order book per api key.
  */
 export async function startKiteRestServer(options: { accounts: Record<string, string> }) {
   const requests: RecordedRequest[] = [];
+  /** Each api key's order book (the day's orders), oldest first. */
+  const books = new Map<string, FakeKiteOrder[]>();
+  const bookOf = (apiKey: string) => {
+    const book = books.get(apiKey) ?? [];
+    books.set(apiKey, book);
+    return book;
+  };
   const faults: { path: RegExp; fault: KiteRestFault; remaining: number; apiKey?: string }[] = [];
   const hanging = new Set<ServerResponse>();
   let orderSeq = 0;
@@ -33,8 +73,127 @@ export async function startKiteRestServer(options: { accounts: Record<string, st
     res.end(JSON.stringify(body));
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  /**
+   * Kite's order routes: `POST /orders/{variety}` places (form-encoded parameters, answered with
+   * the order id), `PUT /orders/{variety}/{order_id}` modifies an open order, `DELETE
+   * /orders/{variety}/{order_id}` cancels one, `GET /orders` lists the day's orders with their
+   * tags. Errors are Kite's: a missing parameter is an `InputException`, an unknown order id an
+   * `InputException`, a change to a finished order an `OrderException`. Returns false for other paths.
+   */
+  const orderRoute = (
+    method: string,
+    path: string,
+    form: URLSearchParams,
+    book: FakeKiteOrder[],
+    respond: (status: number, body: unknown) => void,
+  ): boolean => {
+    const error = (status: number, errorType: string, message: string) =>
+      respond(status, { status: 'error', message, error_type: errorType, data: null });
+    if (method === 'GET' && path === '/orders') {
+      respond(200, { status: 'success', data: book });
+      return true;
+    }
+    const place = /^\/orders\/(\w+)$/.exec(path);
+    if (method === 'POST' && place) {
+      const missing = ORDER_FIELDS.find((field) => !form.get(field));
+      if (missing) {
+        error(400, 'InputException', `Missing or empty field \`${missing}\``);
+        return true;
+      }
+      const quantity = Number(form.get('quantity'));
+      const orderType = form.get('order_type') ?? 'MARKET';
+      const price = Number(form.get('price') ?? 0);
+      if (!Number.isInteger(quantity) || quantity <= 0) {
+        error(400, 'InputException', 'Invalid `quantity`.');
+        return true;
+      }
+      if (orderType === 'LIMIT' && !(price > 0)) {
+        error(400, 'InputException', 'Invalid `price`.');
+        return true;
+      }
+      const tag = form.get('tag');
+      const order: FakeKiteOrder = {
+        order_id: `ORD${++orderSeq}`,
+        variety: place[1] ?? 'regular',
+        status: 'OPEN',
+        exchange: form.get('exchange') ?? '',
+        tradingsymbol: form.get('tradingsymbol') ?? '',
+        transaction_type: form.get('transaction_type') ?? '',
+        order_type: orderType,
+        product: form.get('product') ?? '',
+        validity: form.get('validity') ?? 'DAY',
+        quantity,
+        price,
+        trigger_price: Number(form.get('trigger_price') ?? 0),
+        average_price: 0,
+        filled_quantity: 0,
+        pending_quantity: quantity,
+        tag: tag || null,
+        tags: tag ? [tag] : [],
+        order_timestamp: '2025-01-08 09:15:00',
+        status_message: null,
+      };
+      match(order);
+      book.push(order);
+      respond(200, { status: 'success', data: { order_id: order.order_id } });
+      return true;
+    }
+    const change = /^\/orders\/(\w+)\/([\w-]+)$/.exec(path);
+    if ((method === 'PUT' || method === 'DELETE') && change) {
+      const order = book.find((o) => o.order_id === change[2]);
+      if (!order) {
+        error(400, 'InputException', 'Invalid `order_id`.');
+        return true;
+      }
+      if (!OPEN_STATUSES.has(order.status)) {
+        error(
+          400,
+          'OrderException',
+          `Order cannot be ${method === 'PUT' ? 'modified' : 'cancelled'} as it is ${order.status}.`,
+        );
+        return true;
+      }
+      if (method === 'DELETE') {
+        order.status = 'CANCELLED';
+        order.pending_quantity = 0;
+      } else {
+        if (form.get('quantity')) order.quantity = Number(form.get('quantity'));
+        if (form.get('price')) order.price = Number(form.get('price'));
+        if (form.get('trigger_price')) order.trigger_price = Number(form.get('trigger_price'));
+        if (form.get('order_type')) order.order_type = form.get('order_type') ?? order.order_type;
+        order.pending_quantity = order.quantity;
+        match(order);
+      }
+      respond(200, { status: 'success', data: { order_id: order.order_id } });
+      return true;
+    }
+    return false;
+  };
+
+  /** Fills a MARKET order, or a LIMIT order whose price crosses {@link FAKE_KITE_LAST_PRICE}; leaves others OPEN. */
+  const match = (order: FakeKiteOrder) => {
+    const buy = order.transaction_type === 'BUY';
+    const crossed =
+      order.order_type === 'MARKET' ||
+      (order.order_type === 'LIMIT' &&
+        (buy ? order.price >= FAKE_KITE_LAST_PRICE : order.price <= FAKE_KITE_LAST_PRICE));
+    if (!crossed) return;
+    order.status = 'COMPLETE';
+    order.average_price = FAKE_KITE_LAST_PRICE;
+    order.filled_quantity = order.quantity;
+    order.pending_quantity = 0;
+  };
+
+  const readBody = async (req: IncomingMessage): Promise<string> => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    const form =
+      req.method === 'POST' || req.method === 'PUT' ? new URLSearchParams(await readBody(req)) : url.searchParams;
     const auth = /^token ([^:]+):(.+)$/.exec(req.headers.authorization ?? '');
     const apiKey = auth?.[1];
     requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, at: Date.now(), apiKey });
@@ -47,8 +206,14 @@ export async function startKiteRestServer(options: { accounts: Record<string, st
       return;
     }
     const fault = faults.find((f) => f.path.test(url.pathname) && (f.apiKey === undefined || f.apiKey === apiKey));
+    const book = bookOf(auth[1] ?? '');
     if (fault) {
       if (--fault.remaining <= 0) faults.splice(faults.indexOf(fault), 1);
+      if (fault.fault.kind === 'apply-then-hang') {
+        hanging.add(res);
+        orderRoute(req.method ?? 'GET', url.pathname, form, book, () => {});
+        return;
+      }
       if (fault.fault.kind === 'hang') {
         hanging.add(res);
         return;
@@ -104,14 +269,15 @@ export async function startKiteRestServer(options: { accounts: Record<string, st
       json(res, 200, { status: 'success', data });
       return;
     }
-    if (req.method === 'POST' && /^\/orders\/\w+$/.test(url.pathname)) {
-      json(res, 200, { status: 'success', data: { order_id: `ORD${++orderSeq}` } });
-      return;
-    }
+    if (orderRoute(req.method ?? 'GET', url.pathname, form, book, (status, body) => json(res, status, body))) return;
     json(res, 404, { status: 'error', message: 'Route not found', error_type: 'GeneralException' });
   };
 
-  const server = createServer(handle);
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      json(res, 500, { status: 'error', message: String(error), error_type: 'GeneralException' });
+    });
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
@@ -119,6 +285,10 @@ export async function startKiteRestServer(options: { accounts: Record<string, st
   return {
     root: `http://127.0.0.1:${port}`,
     requests,
+    /** The order book of `apiKey` (live: tests may change an order's status, as Kite's RMS would). */
+    orders(apiKey: string): FakeKiteOrder[] {
+      return bookOf(apiKey);
+    },
     /** The next `times` requests whose path matches (for `apiKey`, if given) get `fault`. */
     inject(path: RegExp, fault: KiteRestFault, times = 1, apiKey?: string) {
       faults.push({ path, fault, remaining: times, ...(apiKey !== undefined && { apiKey }) });
