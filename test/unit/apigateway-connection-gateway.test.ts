@@ -11,7 +11,7 @@ import {
   ApiGatewayConnectionGateway,
   MAX_MESSAGE_BYTES,
 } from '../../shared/adapters/apigateway/apigateway-connection-gateway.js';
-import { DependencyUnavailableError, ValidationError } from '../../shared/errors.js';
+import { DependencyUnavailableError, TimeoutError, ValidationError } from '../../shared/errors.js';
 import { sleep } from '../support/wait.js';
 
 const ENDPOINT = 'https://abc123.execute-api.ap-south-1.amazonaws.com/prod';
@@ -149,6 +149,32 @@ describe('ApiGatewayConnectionGateway', () => {
     const error = await rejectionOf(open().close('c1'));
     expect(error).toBeInstanceOf(DependencyUnavailableError);
     expect((error as DependencyUnavailableError).cause).toBe(failure);
+  });
+
+  it('fails a close that waits longer than acquireTimeoutMs for a slot with TimeoutError, without sending it', async () => {
+    let release = () => {};
+    api.on(PostToConnectionCommand).callsFake(() => new Promise((resolve) => (release = () => resolve({}))));
+    api.on(DeleteConnectionCommand).resolves({});
+    const gateway = new ApiGatewayConnectionGateway({
+      endpoint: ENDPOINT,
+      region: 'ap-south-1',
+      credentials,
+      maxInFlight: 1,
+      acquireTimeoutMs: 50,
+    });
+    gateways.push(gateway);
+    const held = gateway.post('c1', '{}');
+    const error = await rejectionOf(gateway.close('c2'));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).message).toMatch(/^Connection pool timeout/);
+    expect(api.commandCalls(DeleteConnectionCommand)).toHaveLength(0);
+    release();
+    expect(await held).toBe('sent');
+    await gateway.close('c2');
+    expect(api.commandCalls(DeleteConnectionCommand)).toHaveLength(1);
+    expect(
+      () => new ApiGatewayConnectionGateway({ endpoint: ENDPOINT, region: 'ap-south-1', acquireTimeoutMs: 0 }),
+    ).toThrow(ValidationError);
   });
 
   it('rejects an endpoint that is not an http or https URL', () => {

@@ -6,7 +6,7 @@ import {
   DeleteConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { DependencyUnavailableError, describeError, ValidationError } from '../../errors.js';
+import { DependencyUnavailableError, describeError, TimeoutError, ValidationError } from '../../errors.js';
 import type { ConnectionGateway, PostOutcome } from '../../ports/connection-gateway.js';
 
 /** Largest message API Gateway accepts; beyond it the client would be closed with code 1009. */
@@ -14,6 +14,9 @@ export const MAX_MESSAGE_BYTES = 128 * 1024;
 
 /** Requests in flight at once unless configured: enough to fill the sockets without queueing in the agent. */
 const DEFAULT_MAX_IN_FLIGHT = 128;
+
+/** How long a request waits for an in-flight slot unless configured. */
+const DEFAULT_ACQUIRE_TIMEOUT_MS = 10_000;
 
 /** Sockets per agent: above the in-flight bound, so a request never waits for a socket. */
 const MAX_SOCKETS = 256;
@@ -29,6 +32,13 @@ export interface ApiGatewayConnectionGatewayOptions {
   /** Requests (posts and deletes) in flight at once; the rest wait their turn in order. Default 128. */
   readonly maxInFlight?: number;
   /**
+   * How long a request may wait for one of the `maxInFlight` slots before it fails with a
+   * `TimeoutError` ("Connection pool timeout: …"). Default 10 s: a post still queued after that
+   * carries a tick long superseded, and the slots are most likely held by requests to an endpoint
+   * that stopped answering, which waiting longer would hide.
+   */
+  readonly acquireTimeoutMs?: number;
+  /**
    * Attempts per request, the first included. Default 1: the caller owns the retry policy (a
    * throttled connection is paused, a lost tick is superseded by the next), and an SDK retry
    * would hold an in-flight slot through its back-off.
@@ -40,22 +50,51 @@ export interface ApiGatewayConnectionGatewayOptions {
 
 /**
  * A FIFO counting semaphore: at most `limit` holders; waiters are admitted in arrival order, so a
- * burst of posts cannot starve an earlier one.
+ * burst of posts cannot starve an earlier one. A waiter that gives up leaves the queue, so it never
+ * takes a slot nobody will release.
  */
 class Semaphore {
+  readonly #limit: number;
   #available: number;
   readonly #waiting: (() => void)[] = [];
 
   constructor(limit: number) {
+    this.#limit = limit;
     this.#available = limit;
   }
 
-  async acquire(): Promise<void> {
+  /** Slots held now. */
+  get held(): number {
+    return this.#limit - this.#available;
+  }
+
+  /** Callers waiting for a slot. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Takes a slot, waiting in line for one; rejects with `TimeoutError` after `timeoutMs` in line. */
+  async acquire(timeoutMs: number): Promise<void> {
     if (this.#available > 0) {
       this.#available--;
       return;
     }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    await new Promise<void>((resolve, reject) => {
+      const admit = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const index = this.#waiting.indexOf(admit);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        reject(
+          new TimeoutError(
+            `Connection pool timeout: no request slot free within ${timeoutMs} ms (${this.#limit} in flight)`,
+          ),
+        );
+      }, timeoutMs);
+      this.#waiting.push(admit);
+    });
   }
 
   release(): void {
@@ -112,14 +151,16 @@ function isOversize(payload: string): boolean {
  * the SDK.
  *
  * Outcomes: 410 `GoneException` → `'gone'`; `LimitExceededException` (429, which also means a full
- * client buffer) → `'throttled'`; every other failure rejects with
- * `DependencyUnavailableError('apigateway', …)` carrying the SDK error as `cause`. A payload over
+ * client buffer) → `'throttled'`; a request that finds every slot taken for `acquireTimeoutMs`
+ * rejects with `TimeoutError` ("Connection pool timeout: …") without being sent; every other
+ * failure rejects with `DependencyUnavailableError('apigateway', …)` carrying the SDK error as `cause`. A payload over
  * 128 KB (UTF-8) is a `ValidationError` before anything is sent. `close` treats a connection that
  * is already gone as closed, so it is idempotent.
  */
 export class ApiGatewayConnectionGateway implements ConnectionGateway {
   readonly #client: ApiGatewayManagementApiClient;
   readonly #slots: Semaphore;
+  readonly #acquireTimeoutMs: number;
 
   constructor(options: ApiGatewayConnectionGatewayOptions) {
     const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
@@ -152,7 +193,24 @@ export class ApiGatewayConnectionGateway implements ConnectionGateway {
       requestHandler: scheme === 'https:' ? { httpsAgent: new HttpsAgent(agent) } : { httpAgent: new HttpAgent(agent) },
       ...(options.credentials !== undefined && { credentials: options.credentials }),
     });
+    const acquireTimeoutMs = options.acquireTimeoutMs ?? DEFAULT_ACQUIRE_TIMEOUT_MS;
+    if (!(acquireTimeoutMs > 0) || !Number.isFinite(acquireTimeoutMs)) {
+      throw new ValidationError('acquireTimeoutMs must be a positive number', [
+        { path: 'acquireTimeoutMs', message: `got ${acquireTimeoutMs}` },
+      ]);
+    }
     this.#slots = new Semaphore(maxInFlight);
+    this.#acquireTimeoutMs = acquireTimeoutMs;
+  }
+
+  /** Requests holding an in-flight slot now. */
+  get inFlight(): number {
+    return this.#slots.held;
+  }
+
+  /** Requests waiting for a slot now. */
+  get queued(): number {
+    return this.#slots.waiting;
   }
 
   async post(connectionId: string, payload: string): Promise<PostOutcome> {
@@ -167,6 +225,7 @@ export class ApiGatewayConnectionGateway implements ConnectionGateway {
       );
       return 'sent';
     } catch (error) {
+      if (error instanceof TimeoutError) throw error;
       if (isGone(error)) return 'gone';
       if (isThrottled(error)) return 'throttled';
       throw new DependencyUnavailableError(
@@ -181,6 +240,7 @@ export class ApiGatewayConnectionGateway implements ConnectionGateway {
     try {
       await this.#withSlot(() => this.#client.send(new DeleteConnectionCommand({ ConnectionId: connectionId })));
     } catch (error) {
+      if (error instanceof TimeoutError) throw error;
       if (isGone(error)) return;
       throw new DependencyUnavailableError(
         'apigateway',
@@ -196,7 +256,7 @@ export class ApiGatewayConnectionGateway implements ConnectionGateway {
   }
 
   async #withSlot<T>(call: () => Promise<T>): Promise<T> {
-    await this.#slots.acquire();
+    await this.#slots.acquire(this.#acquireTimeoutMs);
     try {
       return await call();
     } finally {
