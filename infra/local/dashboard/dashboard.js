@@ -129,6 +129,8 @@ const state = {
   chains: new Map(),
   /** @type {string | null} */
   selectedChain: null,
+  /** Whether the user has picked a chain or an underlying (then the page stops choosing). */
+  chainChosen: false,
   /** Token → where its values are shown in the chain. */
   chainCells: /** @type {Map<number, { chain: Chain, cells: SideCells }>} */ (new Map()),
   /** @type {Map<number, SubscriptionRow>} */
@@ -483,7 +485,10 @@ function underlyingNamed(name, token = null) {
     tab.type = 'button';
     tab.textContent = name;
     tab.dataset.underlying = name;
-    tab.addEventListener('click', () => selectUnderlying(name, true));
+    tab.addEventListener('click', () => {
+      state.chainChosen = true;
+      selectUnderlying(name, true);
+    });
     ui.underlyings.append(tab);
     underlying = { name, token, tab, xs: [], ys: [], first: null, last: null, seeded: false };
     state.underlyings.set(name, underlying);
@@ -556,9 +561,7 @@ function placeInChain(tick) {
     const after = [...ui.chainSelect.options].find((o) => o.value.localeCompare(key) > 0);
     ui.chainSelect.add(option, after ?? null);
     underlyingNamed(underlying);
-    if (state.selectedChain === null || (state.selectedUnderlying === underlying && !chainShown(underlying))) {
-      selectChain(key);
-    }
+    if (!state.chainChosen) autoSelectChain();
   }
   let row = chain.rows.get(strike);
   if (row === undefined) {
@@ -574,10 +577,15 @@ function placeInChain(tick) {
   state.chainCells.set(tick.instrument_token, { chain, cells });
 }
 
-/** @param {string} underlying */
-function chainShown(underlying) {
-  const shown = state.selectedChain === null ? undefined : state.chains.get(state.selectedChain);
-  return shown?.underlying === underlying;
+/**
+ * Until the user picks a chain or a tab, shows the nearest expiry of the selected underlying (the
+ * first one the platform has, NIFTY with the mock market), whichever order the ticks arrive in.
+ */
+function autoSelectChain() {
+  const chains = [...state.chains.values()].sort((a, b) => a.expiry.localeCompare(b.expiry));
+  const best =
+    state.selectedUnderlying === null ? chains[0] : chains.find((c) => c.underlying === state.selectedUnderlying);
+  if (best && best.key !== state.selectedChain) selectChain(best.key);
 }
 
 /** @param {number} strike @returns {ChainRow} */
@@ -968,7 +976,10 @@ async function ticketFor(token) {
 
 function wireControls() {
   ui.delivery.addEventListener('change', sendDelivery);
-  ui.chainSelect.addEventListener('change', () => selectChain(ui.chainSelect.value));
+  ui.chainSelect.addEventListener('change', () => {
+    state.chainChosen = true;
+    selectChain(ui.chainSelect.value);
+  });
   ui.subscribeForm.addEventListener('submit', (event) => {
     event.preventDefault();
     void subscribe(ui.subscribeInput.value);
