@@ -28,6 +28,7 @@ runMain(async () => {
     [
       '',
       `Ticker platform running at ${platform.url}`,
+      `  dashboard:  ${platform.url}/`,
       `  health:     ${platform.url}/health`,
       `  openapi:    ${platform.url}/openapi.json`,
       `  websocket:  ${wsUrl}`,
