@@ -270,6 +270,11 @@ export function orderComponents(components: Components): OrderComponents {
         (i) => i.exchange === exchange && i.tradingsymbol === tradingsymbol,
       );
       if (!instrument) return undefined;
+      // The price clients see: the latest streamed tick, else the market data's quote.
+      const streamed = await components.state.getLatest([instrument.instrumentToken]).catch(() => undefined);
+      const latest = streamed?.get(instrument.instrumentToken);
+      const lastPrice = latest === undefined ? undefined : (JSON.parse(latest) as { last_price?: unknown }).last_price;
+      if (typeof lastPrice === 'number' && lastPrice > 0) return lastPrice;
       return (await marketData.lastPrices([instrument.instrumentToken])).get(instrument.instrumentToken);
     },
   });

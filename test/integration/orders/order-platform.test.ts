@@ -71,6 +71,26 @@ describe('orders on the local platform', () => {
     await platform?.close();
   });
 
+  it('fills a paper market order at the price clients were last streamed', async () => {
+    const { components } = platform;
+    const active = new Set((await components.subscriptions.listActive()).map((s) => s.instrumentToken));
+    const quiet = (await components.loadInstruments()).find(
+      (i) => i.instrumentType === 'PE' && !active.has(i.instrumentToken),
+    ) as Instrument;
+    const streamed = {
+      instrument_token: quiet.instrumentToken,
+      tradingsymbol: quiet.tradingsymbol,
+      last_price: 4321.5,
+    };
+    await components.state.putLatest(new Map([[quiet.instrumentToken, JSON.stringify(streamed)]]));
+    const order = task('paper-price', {
+      params: { ...task('x').params, exchange: quiet.exchange, tradingsymbol: quiet.tradingsymbol },
+    });
+    expect((await api.post('/orders', order)).status).toBe(202);
+    const filled = await settled('paper-price', 'COMPLETED');
+    expect(filled.result).toMatchObject({ paper: true, status: 'COMPLETE', average_price: 4321.5 });
+  });
+
   it('TC-ORD-001: POST /orders is queued PENDING and completes through the worker with the paper broker', async () => {
     const accepted = await api.post('/orders', task('rest-1'));
     expect(accepted.status).toBe(202);
