@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logging.js';
 
@@ -30,6 +31,8 @@ export async function supervise(
   { shutdownTimeoutMs = 30_000 } = {},
 ): Promise<SupervisorOutcome> {
   const stop = new AbortController();
+  // Every service, and the waits inside them, listen on this one signal: that is by design, not a leak.
+  setMaxListeners(Math.max(10, services.length * 4 + 2), stop.signal);
   const forward = () => stop.abort(signal.reason);
   if (signal.aborted) forward();
   else signal.addEventListener('abort', forward, { once: true });
