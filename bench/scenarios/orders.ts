@@ -272,7 +272,10 @@ async function runPipeline(settings: OrdersRunSettings): Promise<ScenarioResult>
       }
       // Not finished: where did the message go? A message the queue's redrive policy moved to the
       // dead-letter queue leaves the record as the worker last wrote it.
-      lostWhy.push(`${record.status}${deadLetterIds.has(task.task_id) ? ',redriven-by-queue-policy' : ''}`);
+      // The attempts say how many of its receives went to broker calls, the rest being breaker holds
+      // and busy redeliveries.
+      const where = deadLetterIds.has(task.task_id) ? ',redriven-by-queue-policy' : '';
+      lostWhy.push(`${record.status}@${record.attempts.length}-attempts${where}`);
     });
     const lost = lostWhy.filter((w) => w !== 'DEAD_LETTER-not-on-dlq').length;
     const duplicates = [...placements.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
