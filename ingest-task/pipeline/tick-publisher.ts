@@ -285,7 +285,9 @@ export class TickPublisher implements Service {
     }
     this.#pending -= dropped;
     if (this.#pending > this.#maxPending) {
-      // Down to 90 % of the bound, so an overloaded queue is not re-scanned on every tick.
+      // Down to 90 % of the bound, so an overloaded queue is not re-scanned on every tick. Ticks
+      // already handed to the bus count towards the bound but cannot be taken back: only what is
+      // still queued is dropped (and counted), so the queue may stay above the bound for a while.
       const excess = this.#pending - Math.floor(this.#maxPending * 0.9);
       let toDrop = excess;
       for (const queue of this.#queues.values()) {
@@ -296,8 +298,8 @@ export class TickPublisher implements Service {
         toDrop -= n;
         if (toDrop === 0) break;
       }
-      dropped += excess;
-      this.#pending -= excess;
+      dropped += excess - toDrop;
+      this.#pending -= excess - toDrop;
     }
     if (dropped > 0) {
       this.counters.dropped += dropped;

@@ -123,6 +123,25 @@ describe('TickPublisher', () => {
       expect(got.some((g) => g.token === token && g.seq === 990 + token)).toBe(true);
   });
 
+  it('counts only the ticks it really drops when most of the bound is in flight', async () => {
+    const bus = new ControllableBus();
+    const { got } = await receiver(bus);
+    const publisher = new TickPublisher({ bus, clock, logger, maxPending: 100 });
+    bus.delayMs = 100;
+    // A full bound goes out in one flush and stays in flight for 100 ms ...
+    for (let token = 0; token < 100; token++)
+      publisher.enqueue('ticker:nifty:options', token, tick(token, 0), clock.now());
+    await sleep(10);
+    // ... while ticks of other tokens arrive: only those still queued can be dropped.
+    for (let token = 100; token < 150; token++)
+      publisher.enqueue('ticker:nifty:options', token, tick(token, 1), clock.now());
+    expect(publisher.pending).toBeGreaterThanOrEqual(0);
+    bus.delayMs = 0;
+    await waitFor(() => publisher.pending === 0, { timeoutMs: 3000 });
+    expect(publisher.counters.published + publisher.counters.dropped).toBe(150);
+    expect(got.length).toBe(publisher.counters.published);
+  });
+
   it('TC-PERF-030: escalates HEALTHY → WARNING → CRITICAL under a slow bus, counts drops past the bound, and recovers', async () => {
     const bus = new ControllableBus();
     const { got } = await receiver(bus);
