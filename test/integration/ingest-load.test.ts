@@ -240,10 +240,11 @@ describe('ingest under stress', () => {
         async () => {
           const text = await registry.metrics();
           if (sample(text, IngestMetric.backpressureLevel) !== BackpressureSeverity.OVERLOAD) return false;
+          if (!((sample(text, IngestMetric.ticksDropped) ?? 0) > 0)) return false;
           overloaded = { text, health: health() };
           return true;
         },
-        { timeoutMs: 20_000, intervalMs: 50, message: 'the overload to show in the metrics' },
+        { timeoutMs: 20_000, intervalMs: 50, message: 'the overload and its drops to show in the metrics' },
       );
       // Ten minutes of the plan scaled to ten rounds of the 3000 instruments.
       await waitFor(() => chain.sim.counters().packetsSent >= 3000 * 10, { timeoutMs: 20_000, message: '10 rounds' });
