@@ -1,10 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import type { Config } from '../../shared/config.js';
+import { Secret } from '../../shared/secret.js';
 import { configFromEnvironment, runMain } from '../../shared/wiring.js';
 import { startLocalPlatform } from './platform.js';
 
 /** `npm start`: the whole platform on this machine, until Ctrl-C. */
 runMain(async () => {
-  const config = configFromEnvironment();
+  const configured = configFromEnvironment();
+  // With API keys on and none configured, this session gets one of its own, printed below.
+  const sessionKey =
+    configured.auth.apiKeyEnabled && configured.auth.apiKeys.length === 0
+      ? `local-${randomBytes(18).toString('base64url')}`
+      : undefined;
+  const config: Config =
+    sessionKey === undefined
+      ? configured
+      : { ...configured, auth: { ...configured.auth, apiKeys: [new Secret(sessionKey)] } };
   const platform = await startLocalPlatform(config);
   const { logger } = platform.components;
   if (config.auth.jwtSecretIsDefault) {
@@ -33,6 +45,9 @@ runMain(async () => {
       `  openapi:    ${platform.url}/openapi.json`,
       `  websocket:  ${wsUrl}`,
       `  REST:       curl -H "Authorization: Bearer ${jwt}" ${platform.url}/subscriptions`,
+      ...(sessionKey === undefined
+        ? []
+        : [`  API key:    curl -H "x-api-key: ${sessionKey}" ${platform.url}/subscriptions   (this session only)`]),
       '',
       '',
     ].join('\n'),
