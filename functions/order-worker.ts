@@ -24,8 +24,9 @@ export class OrderRedeliveryRequested extends Error {
 /**
  * The order worker over its dependencies: Powertools batch processing of an SQS event with
  * `reportBatchItemFailures` semantics. Records are processed one after another in the order SQS
- * delivered them; each succeeds (completed, duplicate, dead-lettered) or is listed in
- * `batchItemFailures` (retry after backoff, breaker open, dependency down) on its own, so one bad
+ * delivered them; each succeeds (completed, duplicate, dead-lettered, or held back as a delayed
+ * copy while the breaker is open or another worker has the task) or is listed in
+ * `batchItemFailures` (retry after backoff, dependency down) on its own, so one bad
  * record never fails the batch — not even when every record fails (no full-batch error).
  *
  * `onOutcome` sees what became of each record (for tests and the local platform's dashboard).

@@ -34,7 +34,12 @@ export interface OrderWorkerDependencies {
   readonly idempotencyTtlSeconds?: number;
 }
 
-/** What became of one message. The `retry`, `circuit-open` and `busy` ones are reported failed so SQS delivers them again. */
+/**
+ * What became of one message. A `retry` is reported failed, so SQS delivers it again after the
+ * backoff its visibility was set to (an attempt: it counts toward the queue's redrive limit);
+ * `circuit-open` and `busy` are waits, not attempts: a delayed copy went back on the queue and the
+ * original is reported processed.
+ */
 export type OrderMessageOutcome =
   | { readonly kind: 'completed'; readonly record: OrderRecord | undefined }
   | { readonly kind: 'duplicate'; readonly taskId: string }
@@ -43,9 +48,9 @@ export type OrderMessageOutcome =
   | { readonly kind: 'circuit-open'; readonly taskId: string; readonly delaySeconds: number }
   | { readonly kind: 'busy'; readonly taskId: string; readonly delaySeconds: number };
 
-/** The outcomes after which the message must come back. */
+/** The outcomes after which this very message must come back (reported failed). */
 export function isRedelivered(outcome: OrderMessageOutcome): boolean {
-  return outcome.kind === 'retry' || outcome.kind === 'circuit-open' || outcome.kind === 'busy';
+  return outcome.kind === 'retry';
 }
 
 /** What a successful placement leaves in the idempotency record (JSON), so a repeat can answer with it. */
@@ -342,7 +347,7 @@ export class OrderTaskProcessor {
       );
       await orders.transition(taskId, 'RETRYING', { lastError }, clock.now());
       logger.warn('Order task held: circuit breaker open', { taskId, accountId: task.account_id, delaySeconds });
-      await queue.delay(message, delaySeconds);
+      await queue.requeue(message, delaySeconds);
       return { kind: 'circuit-open', taskId, delaySeconds };
     }
     if (error instanceof AttemptsExhausted) {
@@ -368,7 +373,7 @@ export class OrderTaskProcessor {
 
   async #busy(message: QueueMessageRef, taskId: string): Promise<OrderMessageOutcome> {
     const delaySeconds = visibilitySeconds(this.#deps.retry.retryBaseSeconds, 1);
-    await this.#deps.queue.delay(message, delaySeconds);
+    await this.#deps.queue.requeue(message, delaySeconds);
     return { kind: 'busy', taskId, delaySeconds };
   }
 }

@@ -27,5 +27,14 @@ export interface DeadLetterReason {
  */
 export interface OrderQueueControl {
   delay(message: QueueMessageRef, seconds: number): Promise<void>;
+  /**
+   * Puts a fresh copy of the message body on the queue it came from, delivered after `seconds`
+   * (at most 900, SQS's longest delay); the worker then reports the original processed, so it
+   * leaves the queue. For waits that are not attempts (an open breaker, another worker holding the
+   * task): the copy's receive count starts again, so such waits never use up the queue's redrive
+   * limit, which is kept for deliveries that ended without an answer. A copy that ends up beside
+   * the original (the worker stopped in between) is harmless: placement is idempotent.
+   */
+  requeue(message: QueueMessageRef, seconds: number): Promise<void>;
   deadLetter(message: QueueMessageRef, reason: DeadLetterReason): Promise<void>;
 }

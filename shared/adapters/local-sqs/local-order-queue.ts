@@ -63,7 +63,7 @@ export class LocalOrderQueue implements OrderQueue {
 
 /**
  * The {@link OrderQueueControl} on the local queues: `delay` changes the message's visibility
- * timeout on the queue it came from, `deadLetter` sends its body to the dead-letter queue with the
+ * timeout on the queue it came from, `requeue` sends a delayed copy to that queue, `deadLetter` sends its body to the dead-letter queue with the
  * same attributes as the SQS adapter: `error_type`, `error_message`, `source_message_id`.
  */
 export class LocalOrderQueueControl implements OrderQueueControl {
@@ -77,6 +77,12 @@ export class LocalOrderQueueControl implements OrderQueueControl {
     const queue = [this.#queues.main, this.#queues.deadLetter].find((q) => q.arn === message.eventSourceArn);
     if (queue === undefined) throw new Error(`No local queue has the ARN ${message.eventSourceArn}`);
     queue.changeVisibility(message.receiptHandle, seconds);
+  }
+
+  async requeue(message: QueueMessageRef, seconds: number): Promise<void> {
+    const queue = [this.#queues.main, this.#queues.deadLetter].find((q) => q.arn === message.eventSourceArn);
+    if (queue === undefined) throw new Error(`No local queue has the ARN ${message.eventSourceArn}`);
+    queue.send(message.body, { delaySeconds: Math.max(0, Math.min(900, Math.ceil(seconds))) });
   }
 
   async deadLetter(message: QueueMessageRef, reason: DeadLetterReason): Promise<void> {

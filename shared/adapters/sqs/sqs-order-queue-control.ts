@@ -11,6 +11,9 @@ export interface SqsOrderQueueControlOptions {
   readonly deadLetterQueueUrl?: string | undefined;
 }
 
+/** SQS's longest message delay. */
+const MAX_DELAY_SECONDS = 900;
+
 /** The queue URL of an SQS queue ARN (`arn:aws:sqs:<region>:<account>:<name>`). */
 export function queueUrlOfArn(arn: string): string {
   const parts = arn.split(':');
@@ -24,7 +27,7 @@ export function queueUrlOfArn(arn: string): string {
 
 /**
  * {@link OrderQueueControl} on Amazon SQS: `delay` is `ChangeMessageVisibility` on the message's
- * receipt, `deadLetter` a `SendMessage` of the body to the dead-letter queue with the reason as
+ * receipt, `requeue` a delayed `SendMessage` of the body to the same queue, `deadLetter` a `SendMessage` of the body to the dead-letter queue with the reason as
  * message attributes (`error_type`, `error_message`, `source_message_id`), which the dead-letter
  * listing and a redrive can read. Failures reject with `DependencyUnavailableError('sqs', …)`.
  */
@@ -49,6 +52,25 @@ export class SqsOrderQueueControl implements OrderQueueControl {
       throw new DependencyUnavailableError(
         'sqs',
         `Could not delay message ${message.messageId} by ${seconds} s: ${describeError(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  async requeue(message: QueueMessageRef, seconds: number): Promise<void> {
+    const QueueUrl = this.#options.queueUrl ?? queueUrlOfArn(message.eventSourceArn);
+    try {
+      await this.#options.client.send(
+        new SendMessageCommand({
+          QueueUrl,
+          MessageBody: message.body,
+          DelaySeconds: Math.max(0, Math.min(MAX_DELAY_SECONDS, Math.ceil(seconds))),
+        }),
+      );
+    } catch (error) {
+      throw new DependencyUnavailableError(
+        'sqs',
+        `Could not requeue message ${message.messageId} for ${seconds} s: ${describeError(error)}`,
         { cause: error },
       );
     }

@@ -183,10 +183,14 @@ describe('order worker: circuit breaker', () => {
     const calls = w.broker.calls.length;
     const { response } = await w.deliver();
 
-    // The new task and the five whose retries came due: all held, none reached the broker.
+    // The new task and the five whose retries came due: all held, none reached the broker. A hold
+    // is not an attempt: each goes back as a delayed copy whose receive count starts again (so
+    // holds never use up the queue's redrive limit), and the originals leave the queue.
     expect(w.broker.calls).toHaveLength(calls);
-    expect(response?.batchItemFailures).toHaveLength(6);
+    expect(response?.batchItemFailures).toEqual([]);
     expect(w.outcomes.slice(-6).every((o) => o.outcome.kind === 'circuit-open')).toBe(true);
+    expect(w.queues.main.counts()).toEqual({ visible: 0, inFlight: 0, delayed: 6 });
+    expect(w.queues.main.peek().map((m) => m.receiveCount)).toEqual([0, 0, 0, 0, 0, 0]);
     expect(w.outcomes.find((o) => o.taskId === 'held')?.outcome).toEqual({
       kind: 'circuit-open',
       taskId: 'held',

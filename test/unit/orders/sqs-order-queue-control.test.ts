@@ -28,6 +28,24 @@ describe('SqsOrderQueueControl', () => {
     ]);
   });
 
+  it('requeues a held message as a delayed copy on its own queue, capped at SQS longest delay', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'copy-1' });
+    await new SqsOrderQueueControl({ client }).requeue(message, 59.2);
+    await new SqsOrderQueueControl({ client }).requeue(message, 3600);
+    expect(sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        QueueUrl: 'https://sqs.ap-south-1.amazonaws.com/123456789012/prod-orders',
+        MessageBody: '{"task_id":"t1"}',
+        DelaySeconds: 60,
+      },
+      {
+        QueueUrl: 'https://sqs.ap-south-1.amazonaws.com/123456789012/prod-orders',
+        MessageBody: '{"task_id":"t1"}',
+        DelaySeconds: 900,
+      },
+    ]);
+  });
+
   it('dead-letters by sending the body to the DLQ with the reason as attributes', async () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: 'd-1' });
     const dlq = 'https://sqs.ap-south-1.amazonaws.com/123456789012/prod-orders-dlq';
