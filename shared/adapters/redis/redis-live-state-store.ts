@@ -67,8 +67,9 @@ function assertTtl(ttlMs: number): void {
 /**
  * The {@link LiveStateStore} on Redis (ElastiCache in the cloud) through ioredis, on one connection.
  *
- * - Latest ticks live in one hash, `ticker:latest` (field = token): `putLatest` is one `HSET` of
- *   every field and `getLatest` one `HMGET`, so a flush of thousands of ticks is one round trip.
+ * - Latest ticks live in one hash, `ticker:latest` (field = token): `putLatest` is a pipeline of
+ *   `HSET`s of 200 fields each and `getLatest` one `HMGET`, so a flush of thousands of ticks is one
+ *   round trip that never blocks Redis for long.
  * - Heartbeats are `SET ticker:heartbeat:<name> value PX ttl`: Redis expires them, so a crashed
  *   writer's heartbeat disappears without anyone cleaning up.
  * - Leases are `lease:<name>` holding the owner, taken with `SET NX PX`; taking, renewing and
@@ -80,6 +81,9 @@ function assertTtl(ttlMs: number): void {
  * rejects at once with `DependencyUnavailableError` (the caller owns retry policy) and a write is
  * never sent twice. ioredis reconnects on its own when the server is back.
  */
+/** Fields per HSET when the latest ticks are written. */
+const LATEST_FIELDS_PER_COMMAND = 200;
+
 export class RedisLiveStateStore implements LiveStateStore {
   readonly #redis: Redis;
   #closed = false;
@@ -128,9 +132,20 @@ export class RedisLiveStateStore implements LiveStateStore {
   async putLatest(entries: ReadonlyMap<number, string>): Promise<void> {
     this.#assertOpen();
     if (entries.size === 0) return;
-    const fieldValues: string[] = [];
-    for (const [token, encoded] of entries) fieldValues.push(String(token), encoded);
-    await this.#run('Writing the latest ticks', () => this.#redis.hset(LiveStateKeys.latest, ...fieldValues));
+    // Several HSETs of at most LATEST_FIELDS_PER_COMMAND fields rather than one of thousands:
+    // Redis runs one command at a time, and a single megabyte-sized HSET would hold up every
+    // PUBLISH behind it for milliseconds. Sent together, they still cost one round trip.
+    const writes: Promise<number>[] = [];
+    let fieldValues: string[] = [];
+    for (const [token, encoded] of entries) {
+      fieldValues.push(String(token), encoded);
+      if (fieldValues.length === LATEST_FIELDS_PER_COMMAND * 2) {
+        writes.push(this.#redis.hset(LiveStateKeys.latest, ...fieldValues));
+        fieldValues = [];
+      }
+    }
+    if (fieldValues.length > 0) writes.push(this.#redis.hset(LiveStateKeys.latest, ...fieldValues));
+    await this.#run('Writing the latest ticks', () => Promise.all(writes));
   }
 
   async getLatest(tokens: readonly number[]): Promise<Map<number, string>> {
