@@ -8,7 +8,7 @@ import type { Scenario, ScenarioResult } from './scenario.js';
  * writes the results to `bench/results/<scenario>-<time>.json`. With `--json` it prints one JSON
  * object per result line instead of the table.
  *
- * `npm run bench` starts Node with `--max-semi-space-size=64`, the young-generation size the
+ * `npm run bench` starts Node with `--max-semi-space-size=32`, the young-generation size the
  * ingest task runs with: at 100,000+ ticks/s most objects live for a few milliseconds, and a
  * larger nursery lets them die there instead of being copied on every scavenge.
  */

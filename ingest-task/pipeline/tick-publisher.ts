@@ -79,6 +79,8 @@ export class TickPublisher implements Service {
   readonly #latestIntervalMs: number;
   #latestWrittenAt = Number.NEGATIVE_INFINITY;
   #latestTimer: (() => void) | undefined;
+  /** The latest-state write in flight: ticks never wait for it, and there is at most one. */
+  #latestWrite: Promise<void> | undefined;
 
   constructor(options: TickPublisherOptions) {
     this.#options = options;
@@ -143,9 +145,15 @@ export class TickPublisher implements Service {
     this.#latestTimer?.();
     this.#latestTimer = undefined;
     const deadline = this.#options.clock.now() + drainTimeoutMs;
-    while ((this.#pending > 0 || this.#latest.size > 0) && this.#options.clock.now() < deadline) {
+    while (
+      (this.#pending > 0 || this.#latest.size > 0 || this.#latestWrite !== undefined) &&
+      this.#options.clock.now() < deadline
+    ) {
       await this.flush();
-      if (this.#pending > 0) await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, 100));
+      await this.#latestWrite;
+      if (this.#pending > 0 || this.#latest.size > 0) {
+        await new Promise<void>((resolve) => this.#options.clock.setTimeout(resolve, 100));
+      }
     }
     if (this.#pending > 0) {
       this.counters.dropped += this.#pending;
@@ -165,9 +173,8 @@ export class TickPublisher implements Service {
   async #flushOnce(): Promise<void> {
     const queues = this.#queues;
     this.#queues = new Map();
-    const latest = this.#takeLatest();
     const failed = new Map<string, Queue>();
-    const { bus, state } = this.#options;
+    const { bus } = this.#options;
     const sends: Promise<void>[] = [];
     for (const [channel, queue] of queues) {
       for (let start = 0; start < queue.messages.length; start += this.#maxBatch) {
@@ -198,19 +205,13 @@ export class TickPublisher implements Service {
         );
       }
     }
-    let latestFailed = false;
-    if (state && latest !== undefined) {
-      sends.push(
-        state.putLatest(latest).catch(() => {
-          latestFailed = true;
-        }),
-      );
-    }
+    // The latest state is written after the publishes, beside them: a flush does not
+    // wait for it, so ticks are not held up by a write of thousands of entries.
+    const { state } = this.#options;
+    const latest = this.#latestWrite === undefined ? this.#takeLatest() : undefined;
+    if (state && latest !== undefined) this.#latestWrite = this.#writeLatest(state, latest);
     await Promise.all(sends);
-    if (latestFailed && latest !== undefined) {
-      for (const [token, value] of latest) if (!this.#latest.has(token)) this.#latest.set(token, value);
-    }
-    if (failed.size === 0 && !latestFailed) {
+    if (failed.size === 0) {
       if (this.#retryAttempt > 0)
         this.#options.logger.info('Tick publishing recovered', { attempts: this.#retryAttempt });
       this.#retryAttempt = 0;
@@ -237,6 +238,21 @@ export class TickPublisher implements Service {
       this.#cancelRetry = undefined;
       void this.flush();
     }, delay);
+  }
+
+  /**
+   * Writes one set of latest ticks. When it fails they are kept (unless a newer tick of the token
+   * arrived meanwhile) and tried again at the next interval.
+   */
+  async #writeLatest(state: LiveStateStore, latest: Map<number, string>): Promise<void> {
+    try {
+      await state.putLatest(latest);
+    } catch {
+      for (const [token, value] of latest) if (!this.#latest.has(token)) this.#latest.set(token, value);
+    } finally {
+      this.#latestWrite = undefined;
+      if (this.#latest.size > 0 && this.#latestTimer === undefined) this.#schedule();
+    }
   }
 
   /**

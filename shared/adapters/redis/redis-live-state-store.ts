@@ -67,9 +67,9 @@ function assertTtl(ttlMs: number): void {
 /**
  * The {@link LiveStateStore} on Redis (ElastiCache in the cloud) through ioredis, on one connection.
  *
- * - Latest ticks live in one hash, `ticker:latest` (field = token): `putLatest` is a pipeline of
- *   `HSET`s of 200 fields each and `getLatest` one `HMGET`, so a flush of thousands of ticks is one
- *   round trip that never blocks Redis for long.
+ * - Latest ticks live in one hash, `ticker:latest` (field = token): `putLatest` is a run of
+ *   `HSET`s of 200 fields each, so no write of thousands of ticks blocks Redis or this process for
+ *   long, and `getLatest` one `HMGET`.
  * - Heartbeats are `SET ticker:heartbeat:<name> value PX ttl`: Redis expires them, so a crashed
  *   writer's heartbeat disappears without anyone cleaning up.
  * - Leases are `lease:<name>` holding the owner, taken with `SET NX PX`; taking, renewing and
@@ -132,20 +132,20 @@ export class RedisLiveStateStore implements LiveStateStore {
   async putLatest(entries: ReadonlyMap<number, string>): Promise<void> {
     this.#assertOpen();
     if (entries.size === 0) return;
-    // Several HSETs of at most LATEST_FIELDS_PER_COMMAND fields rather than one of thousands:
-    // Redis runs one command at a time, and a single megabyte-sized HSET would hold up every
-    // PUBLISH behind it for milliseconds. Sent together, they still cost one round trip.
-    const writes: Promise<number>[] = [];
+    // HSETs of at most LATEST_FIELDS_PER_COMMAND fields, one after another, rather than one of
+    // thousands: Redis runs one command at a time, and building and running a megabyte-sized HSET
+    // would hold up this process's event loop and every PUBLISH behind it for milliseconds.
     let fieldValues: string[] = [];
+    const write = async () => {
+      const args = fieldValues;
+      fieldValues = [];
+      await this.#run('Writing the latest ticks', () => this.#redis.hset(LiveStateKeys.latest, ...args));
+    };
     for (const [token, encoded] of entries) {
       fieldValues.push(String(token), encoded);
-      if (fieldValues.length === LATEST_FIELDS_PER_COMMAND * 2) {
-        writes.push(this.#redis.hset(LiveStateKeys.latest, ...fieldValues));
-        fieldValues = [];
-      }
+      if (fieldValues.length === LATEST_FIELDS_PER_COMMAND * 2) await write();
     }
-    if (fieldValues.length > 0) writes.push(this.#redis.hset(LiveStateKeys.latest, ...fieldValues));
-    await this.#run('Writing the latest ticks', () => Promise.all(writes));
+    if (fieldValues.length > 0) await write();
   }
 
   async getLatest(tokens: readonly number[]): Promise<Map<number, string>> {
