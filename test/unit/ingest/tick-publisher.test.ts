@@ -225,4 +225,43 @@ describe('TickPublisher', () => {
     await running;
     expect((await store.getLatest([1, 2, 3])).get(3)).toBe(tick(3, 6));
   });
+
+  it('never holds ticks behind a slow latest-state write, and writes what waited once it is done', async () => {
+    const bus = new ControllableBus();
+    const { got } = await receiver(bus);
+    const store = new MemoryLiveStateStore();
+    let release: () => void = () => {};
+    const writes: number[] = [];
+    const state = new Proxy(store, {
+      get(target, key, receiver) {
+        if (key === 'putLatest') {
+          return async (entries: ReadonlyMap<number, string>) => {
+            writes.push(entries.size);
+            // The first write hangs until released, as a write of thousands of entries can.
+            if (writes.length === 1) await new Promise<void>((resolve) => (release = resolve));
+            return target.putLatest(entries);
+          };
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const publisher = new TickPublisher({ bus, state, clock, logger, latestIntervalMs: 0 });
+    const stop = new AbortController();
+    const running = publisher.run(stop.signal);
+    publisher.enqueue('ticker:nifty:options', 1, tick(1, 1), clock.now());
+    await waitFor(() => writes.length === 1);
+    for (let s = 2; s <= 20; s++) {
+      publisher.enqueue('ticker:nifty:options', s, tick(s, s), clock.now());
+      await sleep(2);
+    }
+    await waitFor(() => got.length === 20);
+    expect(writes).toEqual([1]);
+    release();
+    await waitFor(() => writes.length === 2);
+    expect(writes[1]).toBe(19);
+    stop.abort();
+    await running;
+    expect((await store.getLatest([1, 20])).size).toBe(2);
+  });
 });
