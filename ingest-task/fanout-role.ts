@@ -1,36 +1,59 @@
+import { randomUUID } from 'node:crypto';
 import { describeError } from '../shared/errors.js';
 import type { ConnectionGateway } from '../shared/ports/connection-gateway.js';
 import type { Components } from '../shared/wiring.js';
 import { ConnectionEvents } from './fanout/connection-events.js';
 import { Fanout } from './fanout/fanout.js';
-import { type FanoutShard, ownsConnection } from './fanout/shard.js';
+import { ownerOf } from './fanout/shard.js';
 import type { Service } from './supervisor.js';
+
+/** The live-state group fan-out instances join to find each other. */
+export const FANOUT_GROUP = 'fanout';
 
 /** What the `fanout` role needs: the components, and the gateway it posts through. */
 export interface FanoutRoleDependencies
   extends Pick<Components, 'config' | 'bus' | 'state' | 'connections' | 'connectionIndex' | 'clock' | 'logger'> {
   readonly gateway: ConnectionGateway;
+  /** This instance's name in the group. Default: a random id per process. */
+  readonly instanceId?: string;
+  /** How often the instance renews its membership and re-reads the group (ms). Default 2000. */
+  readonly heartbeatMs?: number;
+  /** How long a membership lasts without renewal (ms). Default 3 heartbeats. */
+  readonly membershipTtlMs?: number;
 }
 
 export interface FanoutRole {
   readonly fanout: Fanout;
+  readonly instanceId: string;
   readonly services: readonly Service[];
-  /** Loads the connections of this shard from the connection index (none without one). */
+  /** The live fan-out instances as this one last saw them, sorted. */
+  members(): readonly string[];
+  /**
+   * Joins the group, then loads the connections this instance serves from the connection index
+   * (none without one); returns how many. Call before the services run.
+   */
   restore(): Promise<number>;
-  readonly shard: FanoutShard;
 }
 
 /**
- * The `fanout` role of the ingest task: ticks from the bus to the WebSocket clients of this
- * instance's shard (by connection id, `FANOUT_SHARD_INDEX` of `FANOUT_SHARD_COUNT`), following the
- * handlers' connection events. At start it loads the shard's connections from the Redis index, so
- * a restarted or added instance serves the clients that connected before it; a 410 from the
- * gateway removes the connection from the registry.
+ * The `fanout` role of the ingest task: ticks from the bus to the WebSocket clients this instance
+ * serves. Fan-out instances scale out freely (ECS autoscaling): each joins a group in the live
+ * state (Redis) and renews its membership every heartbeat, and a connection is served by the
+ * instance rendezvous hashing picks among the live members. When an instance joins, leaves or
+ * dies (its membership lapses), every instance sees the new member list within a heartbeat, drops
+ * the connections it no longer serves and loads the ones it now does from the Redis connection
+ * index: a client may miss ticks for up to a membership TTL, never gets them twice for long.
+ * Connection events of connections served elsewhere are ignored. A 410 from the gateway removes
+ * the connection from the registry.
  */
 export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
   const { bus, state, connections, connectionIndex, clock, logger, gateway, config } = deps;
-  const shard = config.realtime.fanoutShard;
-  const owns = (connectionId: string) => ownsConnection(shard, connectionId);
+  const instanceId = deps.instanceId ?? `fanout-${randomUUID()}`;
+  const heartbeatMs = deps.heartbeatMs ?? 2000;
+  const ttlMs = deps.membershipTtlMs ?? heartbeatMs * 3;
+  let members: readonly string[] = [instanceId];
+  const owns = (connectionId: string) => ownerOf(connectionId, members) === instanceId;
+
   const fanout = new Fanout({
     bus,
     gateway,
@@ -44,26 +67,80 @@ export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
         ),
   });
   const events = new ConnectionEvents({ bus, fanout, gateway, state, clock, logger, owns });
+
+  /** Loads the served connections from the index; the fan-out's calls are idempotent. */
+  const load = async (): Promise<number> => {
+    if (!connectionIndex) return 0;
+    const nowSeconds = Math.floor(clock.now() / 1000);
+    let loaded = 0;
+    for (const connection of await connectionIndex.snapshot()) {
+      if (!owns(connection.connectionId) || connection.expiresAt <= nowSeconds) continue;
+      fanout.addConnection(
+        connection.connectionId,
+        connection.delivery === 'batch'
+          ? { mode: 'batch', intervalMs: connection.batchIntervalMs ?? config.realtime.batchIntervalMs }
+          : { mode: 'tick' },
+      );
+      fanout.subscribe(connection.connectionId, connection.tokens);
+      loaded++;
+    }
+    return loaded;
+  };
+
+  /** Renews the membership; when the member list changed, hands over connections. */
+  const heartbeat = async (): Promise<void> => {
+    let current: string[];
+    try {
+      current = await state.joinGroup(FANOUT_GROUP, instanceId, ttlMs);
+    } catch (error) {
+      logger.warn('Fan-out membership not renewed; serving the same connections', { error: describeError(error) });
+      return;
+    }
+    if (current.join('\n') === members.join('\n')) return;
+    const before = members;
+    members = current.includes(instanceId) ? current : [...current, instanceId].sort();
+    let dropped = 0;
+    for (const id of fanout.connectionIds()) {
+      if (owns(id)) continue;
+      fanout.removeConnection(id);
+      dropped++;
+    }
+    const loaded = await load().catch((error: unknown) => {
+      logger.error('Connections not loaded after a membership change', { error: describeError(error) });
+      return 0;
+    });
+    logger.info('Fan-out members changed', { before, members, dropped, loaded });
+  };
+
+  const membership: Service = {
+    name: 'fanout-membership',
+    run: async (signal) => {
+      while (!signal.aborted) {
+        await new Promise<void>((resolve) => {
+          const cancel = clock.setTimeout(resolve, heartbeatMs);
+          signal.addEventListener(
+            'abort',
+            () => {
+              cancel();
+              resolve();
+            },
+            { once: true },
+          );
+        });
+        if (!signal.aborted) await heartbeat();
+      }
+      await state.leaveGroup(FANOUT_GROUP, instanceId).catch(() => {});
+    },
+  };
+
   return {
     fanout,
-    shard,
-    services: [fanout, events],
+    instanceId,
+    services: [fanout, events, membership],
+    members: () => members,
     restore: async () => {
-      if (!connectionIndex) return 0;
-      const nowSeconds = Math.floor(clock.now() / 1000);
-      let restored = 0;
-      for (const connection of await connectionIndex.snapshot()) {
-        if (!owns(connection.connectionId) || connection.expiresAt <= nowSeconds) continue;
-        fanout.addConnection(
-          connection.connectionId,
-          connection.delivery === 'batch'
-            ? { mode: 'batch', intervalMs: connection.batchIntervalMs ?? config.realtime.batchIntervalMs }
-            : { mode: 'tick' },
-        );
-        fanout.subscribe(connection.connectionId, connection.tokens);
-        restored++;
-      }
-      return restored;
+      await heartbeat();
+      return load();
     },
   };
 }

@@ -74,7 +74,11 @@ async function main(): Promise<void> {
     const fanout = fanoutRole({ ...components, gateway: createConnectionGateway(config) });
     const restored = await fanout.restore();
     services.push(...fanout.services);
-    logger.info('Fanout role ready', { shard: fanout.shard, connections: restored });
+    logger.info('Fanout role ready', {
+      instance: fanout.instanceId,
+      members: fanout.members(),
+      connections: restored,
+    });
   }
 
   const outcome = await supervise(services, shutdown.signal, logger);

@@ -164,8 +164,6 @@ export const EnvSchema = z.object({
     .pipe(z.array(z.enum(['ingest', 'fanout'], { message: 'must list ingest and/or fanout' })).min(1))
     .default(['ingest', 'fanout']),
   FANOUT_BATCH_INTERVAL_MS: int(50, 5000).default(250),
-  FANOUT_SHARD_COUNT: int(1, 1024).default(1),
-  FANOUT_SHARD_INDEX: int(0, 1023).default(0),
   MAX_TOKENS_PER_CLIENT: int(1, 10_000).default(500),
 });
 
@@ -233,8 +231,6 @@ export interface Config {
     readonly managementEndpoint: string | undefined;
     readonly batchIntervalMs: number;
     readonly maxTokensPerClient: number;
-    /** This fan-out instance serves the connections whose shard (of `count`, by connection id) is `index`. */
-    readonly fanoutShard: { readonly index: number; readonly count: number };
   };
 }
 
@@ -268,9 +264,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   }
   if (e.ENABLE_MOCK_DATA === false && e.KITE_ACCOUNTS.length === 0) {
     problems.push({ variable: 'ENABLE_MOCK_DATA', message: 'is false but KITE_ACCOUNTS names no account' });
-  }
-  if (e.FANOUT_SHARD_INDEX >= e.FANOUT_SHARD_COUNT) {
-    problems.push({ variable: 'FANOUT_SHARD_INDEX', message: 'must be less than FANOUT_SHARD_COUNT' });
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -324,7 +317,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       managementEndpoint: e.WS_MANAGEMENT_ENDPOINT,
       batchIntervalMs: e.FANOUT_BATCH_INTERVAL_MS,
       maxTokensPerClient: e.MAX_TOKENS_PER_CLIENT,
-      fanoutShard: { index: e.FANOUT_SHARD_INDEX, count: e.FANOUT_SHARD_COUNT },
     },
   };
 }

@@ -294,7 +294,7 @@ class TimedBus implements TickBus {
   }
 }
 
-/** The Redis live state store, timing `putLatest` (one HSET of every token's latest tick per flush). */
+/** The Redis live state store, timing `putLatest` (the latest tick of every token, per interval). */
 class TimedStateStore implements LiveStateStore {
   readonly #inner: LiveStateStore;
   putLatestUs = createLatencyHistogram();
@@ -340,6 +340,14 @@ class TimedStateStore implements LiveStateStore {
 
   releaseLease(name: string, owner: string): Promise<void> {
     return this.#inner.releaseLease(name, owner);
+  }
+
+  joinGroup(group: string, member: string, ttlMs: number): Promise<string[]> {
+    return this.#inner.joinGroup(group, member, ttlMs);
+  }
+
+  leaveGroup(group: string, member: string): Promise<void> {
+    return this.#inner.leaveGroup(group, member);
   }
 
   close(): Promise<void> {

@@ -84,7 +84,6 @@ export class FanoutRig {
           managementEndpoint: undefined,
           batchIntervalMs: 250,
           maxTokensPerClient: 1000,
-          fanoutShard: { index: 0, count: 1 },
         },
       },
       verifier: new JwtVerifier({ secret: new Secret(SECRET) }),

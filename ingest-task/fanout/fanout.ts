@@ -105,6 +105,11 @@ export class Fanout implements Service {
     return this.#connections.size;
   }
 
+  /** The ids of the connections known to this instance. */
+  connectionIds(): string[] {
+    return [...this.#connections.keys()];
+  }
+
   /** Registers a connection (idempotent); it receives nothing until it subscribes. */
   addConnection(connectionId: string, delivery: Delivery = { mode: 'tick' }): void {
     if (this.#connections.has(connectionId)) return;

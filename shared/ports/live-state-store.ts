@@ -11,6 +11,9 @@
  * - A lease is held by at most one owner at a time: `acquireLease` succeeds only when the lease is
  *   free or expired (or already the caller's, which renews it); `renewLease` succeeds only for the
  *   current owner before expiry; `releaseLease` frees it only for the current owner.
+ * - Group membership: `joinGroup` records (or renews) a member until `ttlMs` from now, on the
+ *   store's own clock (so members on different hosts agree), and returns every live member of the
+ *   group, sorted; a member not renewed within its TTL is gone; `leaveGroup` removes one at once.
  * - Every method rejects with `DependencyUnavailableError` when the store cannot be reached.
  */
 export interface LiveStateStore {
@@ -21,6 +24,8 @@ export interface LiveStateStore {
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   renewLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  joinGroup(group: string, member: string, ttlMs: number): Promise<string[]>;
+  leaveGroup(group: string, member: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -54,7 +54,6 @@ async function startDelivery(redisUrl: string): Promise<{ url: string; fanout: F
         managementEndpoint: undefined,
         batchIntervalMs: 250,
         maxTokensPerClient: 1000,
-        fanoutShard: { index: 0, count: 1 },
       },
     },
     verifier: new JwtVerifier({ secret: new Secret(SECRET) }),

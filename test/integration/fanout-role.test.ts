@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ownsConnection, shardOf } from '../../ingest-task/fanout/shard.js';
-import { fanoutRole } from '../../ingest-task/fanout-role.js';
+import { ownerOf } from '../../ingest-task/fanout/shard.js';
+import { type FanoutRole, fanoutRole } from '../../ingest-task/fanout-role.js';
 import { supervise } from '../../ingest-task/supervisor.js';
 import { MemoryConnectionGateway } from '../../shared/adapters/memory/memory-connection-gateway.js';
 import { MemoryConnectionStore } from '../../shared/adapters/memory/memory-connection-store.js';
-import { MemoryLiveStateStore } from '../../shared/adapters/memory/memory-live-state-store.js';
 import { RedisConnectionIndex } from '../../shared/adapters/redis/redis-connection-index.js';
+import { RedisLiveStateStore } from '../../shared/adapters/redis/redis-live-state-store.js';
 import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
 import { loadConfig } from '../../shared/config.js';
@@ -20,27 +20,19 @@ const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' })
 const clock = new SystemClock();
 const TOKEN = sampleOptionSnapshot().instrument_token;
 
-/** Connection ids, the first `n` of each shard (of 2). */
-function idsByShard(n: number): [string[], string[]] {
-  const shards: [string[], string[]] = [[], []];
-  for (let i = 0; shards[0].length < n || shards[1].length < n; i++) {
-    const id = `conn-${i}`;
-    const list = shards[shardOf(id, 2) as 0 | 1];
-    if (list.length < n) list.push(id);
-  }
-  return shards;
-}
-
-describe('shardOf', () => {
-  it('spreads connection ids evenly and the same way in every instance', () => {
-    const counts = [0, 0, 0, 0];
-    for (let i = 0; i < 20_000; i++) {
-      const shard = shardOf(`${i}-${(i * 7919).toString(36)}=`, 4);
-      counts[shard] = (counts[shard] ?? 0) + 1;
-    }
-    for (const count of counts) expect(Math.abs(count - 5000)).toBeLessThan(500);
-    expect(shardOf('Zm9vYmFyCg=', 4)).toBe(shardOf('Zm9vYmFyCg=', 4));
-    expect(ownsConnection({ index: 0, count: 1 }, 'anything')).toBe(true);
+describe('ownerOf', () => {
+  it('spreads connections evenly, agrees everywhere, and moves only the joining member’s share', () => {
+    const ids = Array.from({ length: 20_000 }, (_, i) => `${i}-${(i * 7919).toString(36)}=`);
+    const three = ['a', 'b', 'c'];
+    const counts = new Map<string, number>();
+    for (const id of ids) counts.set(ownerOf(id, three) as string, (counts.get(ownerOf(id, three) as string) ?? 0) + 1);
+    for (const member of three) expect(Math.abs((counts.get(member) ?? 0) - 20_000 / 3)).toBeLessThan(600);
+    // Order of the list does not matter; a fourth member takes connections only for itself.
+    const moved = ids.filter((id) => ownerOf(id, three) !== ownerOf(id, [...three, 'd']));
+    expect(moved.every((id) => ownerOf(id, ['d', 'c', 'b', 'a']) === 'd')).toBe(true);
+    expect(moved.length / ids.length).toBeGreaterThan(0.2);
+    expect(moved.length / ids.length).toBeLessThan(0.3);
+    expect(ownerOf('x', [])).toBeUndefined();
   });
 });
 
@@ -50,66 +42,108 @@ describe('the fanout role on Redis', () => {
     for (const step of cleanup.splice(0).reverse()) await step();
   });
 
-  it('serves only its shard: restores its connections from the index, follows their events, ignores the others', async () => {
+  it('splits connections between live instances, each tick once per client, and takes over when one leaves', async () => {
     const server = await startRedisServer();
     cleanup.push(() => server.stop());
-    const bus = await RedisTickBus.connect(server.url);
     const publisher = await RedisTickBus.connect(server.url);
     const index = await RedisConnectionIndex.connect(server.url);
     cleanup.push(async () => {
-      await bus.close();
       await publisher.close();
       await index.close();
     });
-    const [mine, theirs] = idsByShard(2);
+    const ids = Array.from({ length: 20 }, (_, i) => `conn-${i}`);
     const expiresAt = Math.floor(clock.now() / 1000) + 3600;
-    // Connected and subscribed before this instance started.
-    for (const connectionId of [mine[0], theirs[0]] as string[]) {
+    for (const connectionId of ids) {
       await index.put({ connectionId, tokens: [TOKEN], delivery: 'tick', batchIntervalMs: null, expiresAt });
     }
     const gateway = new MemoryConnectionGateway();
-    for (const id of [...mine, ...theirs]) gateway.connect(id);
-    const role = fanoutRole({
-      config: loadConfig({ FANOUT_SHARD_COUNT: '2', FANOUT_SHARD_INDEX: '0' }),
-      bus,
-      state: new MemoryLiveStateStore(),
-      connections: new MemoryConnectionStore(),
-      connectionIndex: index,
-      clock,
-      logger,
-      gateway,
-    });
-    expect(await role.restore()).toBe(1);
-    const stop = new AbortController();
-    const running = supervise(role.services, stop.signal, logger);
-    cleanup.push(async () => {
-      stop.abort();
-      await running;
-    });
+    for (const id of ids) gateway.connect(id);
+
+    async function instance(instanceId: string): Promise<{ role: FanoutRole; stop: () => Promise<void> }> {
+      const bus = await RedisTickBus.connect(server.url);
+      const state = await RedisLiveStateStore.connect(server.url);
+      const role = fanoutRole({
+        config: loadConfig({}),
+        bus,
+        state,
+        connections: new MemoryConnectionStore(),
+        connectionIndex: index,
+        clock,
+        logger,
+        gateway,
+        instanceId,
+        heartbeatMs: 100,
+        membershipTtlMs: 400,
+      });
+      await role.restore();
+      const abort = new AbortController();
+      const running = supervise(role.services, abort.signal, logger);
+      let stopped = false;
+      const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        abort.abort();
+        await running;
+        await bus.close();
+        await state.close();
+      };
+      cleanup.push(stop);
+      return { role, stop };
+    }
+
     const ticksOf = (id: string) =>
       gateway
         .received(id)
         .map((m) => ServerMessage.parse(JSON.parse(m)))
-        .filter((m) => m.type === 'tick');
-    const tick = sampleOptionSnapshot({ last_price: 312.25 });
-    await waitFor(
-      async () => {
-        // Connected after it started (events are idempotent, so they are repeated until the
-        // instance listens): only the event of its own shard's connection is followed.
-        for (const connectionId of [mine[1], theirs[1]] as string[]) {
+        .flatMap((m) => (m.type === 'tick' ? [m.data.last_price] : []));
+    /** Publishes ticks with fresh prices until every client has the first; returns the prices sent. */
+    async function round(first: number, count: number): Promise<number[]> {
+      const prices = Array.from({ length: count }, (_, i) => first + i);
+      await waitFor(
+        async () => {
           await publisher.publish(
-            Channels.connections,
-            JSON.stringify({ type: 'subscribed', connection_id: connectionId, tokens: [TOKEN] }),
+            Channels.options('NIFTY'),
+            JSON.stringify(sampleOptionSnapshot({ last_price: first })),
           );
-        }
-        await publisher.publish(Channels.options('NIFTY'), JSON.stringify(tick));
-        return mine.every((id) => ticksOf(id).length > 0);
-      },
-      { intervalMs: 50, message: 'both connections of the shard to get ticks' },
-    );
-    await sleep(100);
-    for (const id of mine) expect(ticksOf(id)[0]).toEqual({ type: 'tick', data: tick });
-    for (const id of theirs) expect(gateway.received(id)).toEqual([]);
-    expect(role.fanout.connections).toBe(2);
+          return ids.every((id) => ticksOf(id).includes(first));
+        },
+        { intervalMs: 50, message: 'every client to get a tick' },
+      );
+      for (const price of prices.slice(1)) {
+        await publisher.publish(Channels.options('NIFTY'), JSON.stringify(sampleOptionSnapshot({ last_price: price })));
+      }
+      await waitFor(() => ids.every((id) => ticksOf(id).includes(prices.at(-1) as number)));
+      await sleep(100);
+      return prices.slice(1);
+    }
+    const once = (prices: number[]) => {
+      for (const id of ids) {
+        const got = ticksOf(id);
+        for (const price of prices)
+          expect(
+            got.filter((p) => p === price),
+            `${id} ${price}`,
+          ).toHaveLength(1);
+      }
+    };
+
+    const a = await instance('fanout-a');
+    expect(a.role.members()).toEqual(['fanout-a']);
+    expect(a.role.fanout.connections).toBe(20);
+    const b = await instance('fanout-b');
+    expect(b.role.members()).toEqual(['fanout-a', 'fanout-b']);
+    await waitFor(() => a.role.members().length === 2, { message: 'the first instance to see the second' });
+    const servedByB = ids.filter((id) => ownerOf(id, ['fanout-a', 'fanout-b']) === 'fanout-b');
+    expect(servedByB.length).toBeGreaterThan(0);
+    expect(servedByB.length).toBeLessThan(20);
+    expect(a.role.fanout.connectionIds().sort()).toEqual(ids.filter((id) => !servedByB.includes(id)).sort());
+    expect(b.role.fanout.connectionIds().sort()).toEqual([...servedByB].sort());
+    once(await round(100, 5));
+
+    // The second instance stops: the first serves everyone again within a heartbeat or two.
+    await b.stop();
+    await waitFor(() => a.role.fanout.connections === 20, { message: 'the first instance to take over' });
+    expect(a.role.members()).toEqual(['fanout-a']);
+    once(await round(200, 5));
   });
 });

@@ -146,6 +146,29 @@ export function liveStateStoreContract(adapter: string, factory: LiveStateStoreF
       });
     });
 
+    describe('groups', () => {
+      it('lists every live member sorted, renews a member that joins again, and drops one not renewed', async () => {
+        const { store, ttl, elapse } = await setup();
+        expect(await store.joinGroup('fanout', 'b', ttl)).toEqual(['b']);
+        expect(await store.joinGroup('fanout', 'a', ttl)).toEqual(['a', 'b']);
+        expect(await store.joinGroup('other', 'c', ttl)).toEqual(['c']);
+        await elapse(0.6);
+        // `a` renews; `b` does not, and is gone once its TTL has passed.
+        expect(await store.joinGroup('fanout', 'a', ttl)).toEqual(['a', 'b']);
+        await elapse(0.6);
+        expect(await store.joinGroup('fanout', 'a', ttl)).toEqual(['a']);
+      });
+
+      it('removes a member that leaves at once, and leaving twice is harmless', async () => {
+        const { store, ttl } = await setup();
+        await store.joinGroup('fanout', 'a', ttl);
+        await store.joinGroup('fanout', 'b', ttl);
+        await store.leaveGroup('fanout', 'b');
+        await store.leaveGroup('fanout', 'b');
+        expect(await store.joinGroup('fanout', 'a', ttl)).toEqual(['a']);
+      });
+    });
+
     describe('leases', () => {
       it('gives a free lease to one owner and refuses it to another while it is held', async () => {
         const { store, ttl } = await setup();

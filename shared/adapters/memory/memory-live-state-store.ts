@@ -38,10 +38,28 @@ export class MemoryLiveStateStore implements LiveStateStore {
   readonly #latest = new Map<number, string>();
   readonly #heartbeats = new Map<string, Expiring>();
   readonly #leases = new Map<string, Expiring>();
+  /** Group → member → expiry (epoch ms). */
+  readonly #groups = new Map<string, Map<string, number>>();
   #closed = false;
 
   constructor(options: MemoryLiveStateStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+  }
+
+  async joinGroup(group: string, member: string, ttlMs: number): Promise<string[]> {
+    this.#assertOpen();
+    assertTtl(ttlMs);
+    const now = this.#now();
+    const members = this.#groups.get(group) ?? new Map<string, number>();
+    this.#groups.set(group, members);
+    members.set(member, now + ttlMs);
+    for (const [name, expiresAt] of members) if (expiresAt <= now) members.delete(name);
+    return [...members.keys()].sort();
+  }
+
+  async leaveGroup(group: string, member: string): Promise<void> {
+    this.#assertOpen();
+    this.#groups.get(group)?.delete(member);
   }
 
   async putLatest(entries: ReadonlyMap<number, string>): Promise<void> {

@@ -32,7 +32,21 @@ export const LiveStateKeys = {
   latest: 'ticker:latest',
   heartbeat: (name: string) => `ticker:heartbeat:${name}`,
   lease: (name: string) => `lease:${name}`,
+  /** A sorted set: member → expiry (ms, Redis's clock). */
+  group: (name: string) => `group:${name}`,
 } as const;
+
+/**
+ * Renews a member until now + ttl on Redis's clock, drops the expired ones and returns the rest:
+ * one script, so every member sees the same clock and the same cleanup.
+ */
+const JOIN_GROUP = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('ZRANGE', KEYS[1], 0, -1)`;
 
 /**
  * Takes the lease when it is free (`SET NX PX`, so Redis expires it) or extends it when the caller
@@ -192,6 +206,20 @@ export class RedisLiveStateStore implements LiveStateStore {
       this.#redis.eval(RENEW_LEASE, 1, LiveStateKeys.lease(name), owner, ttlMs),
     );
     return result === 1;
+  }
+
+  async joinGroup(group: string, member: string, ttlMs: number): Promise<string[]> {
+    this.#assertOpen();
+    assertTtl(ttlMs);
+    const members = await this.#run(`Joining group ${group}`, () =>
+      this.#redis.eval(JOIN_GROUP, 1, LiveStateKeys.group(group), member, ttlMs),
+    );
+    return (members as string[]).slice().sort();
+  }
+
+  async leaveGroup(group: string, member: string): Promise<void> {
+    this.#assertOpen();
+    await this.#run(`Leaving group ${group}`, () => this.#redis.zrem(LiveStateKeys.group(group), member));
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
