@@ -1,10 +1,11 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { DependencyUnavailableError, describeError, PlatformError } from '../../errors.js';
+import type { PlatformError } from '../../errors.js';
 import { type BreakerRecord, BreakerState, type CircuitBreakerStore } from '../../ports/circuit-breaker-store.js';
 import { physicalTableName, Tables } from '../../tables.js';
 import { closedBreaker, parseBreakerRecord } from '../breaker-store-input.js';
+import { decodeItem, dynamoDbFailure } from './dynamodb-calls.js';
 
 const BreakerItem = z.object({
   breaker_key: z.string(),
@@ -51,15 +52,7 @@ export class DynamoDbBreakerStore implements CircuitBreakerStore {
       throw this.#failure('GetItem', error);
     }
     if (item === undefined) return closedBreaker(key);
-    const parsed = BreakerItem.safeParse(item);
-    if (!parsed.success) {
-      throw new DependencyUnavailableError(
-        'dynamodb',
-        `DynamoDB returned a malformed breaker item from ${this.#table}: ${parsed.error.message}`,
-        { cause: parsed.error },
-      );
-    }
-    const i = parsed.data;
+    const i = decodeItem(BreakerItem, item, 'breaker', this.#table);
     return {
       key: i.breaker_key,
       state: i.state,
@@ -99,11 +92,6 @@ export class DynamoDbBreakerStore implements CircuitBreakerStore {
   }
 
   #failure(operation: string, error: unknown): PlatformError {
-    if (error instanceof PlatformError) return error;
-    return new DependencyUnavailableError(
-      'dynamodb',
-      `DynamoDB ${operation} on ${this.#table} failed: ${describeError(error)}`,
-      { cause: error },
-    );
+    return dynamoDbFailure(this.#table, operation, error);
   }
 }

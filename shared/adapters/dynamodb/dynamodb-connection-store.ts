@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { InstrumentToken } from '../../contracts/common.js';
-import { DependencyUnavailableError, describeError, NotFoundError, PlatformError } from '../../errors.js';
+import { DependencyUnavailableError, NotFoundError, type PlatformError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
 import type { ConnectionRecord, ConnectionStore } from '../../ports/connection-store.js';
 import { physicalTableName, Tables } from '../../tables.js';
@@ -17,6 +17,7 @@ import {
   Tokens,
 } from '../connection-store-input.js';
 import { SystemClock } from '../system-clock.js';
+import { decodeItem, dynamoDbFailure, sendToDynamoDb } from './dynamodb-calls.js';
 
 /** The table's one global index, keyed by `user_id`; token index items borrow it (see the class). */
 const USER_INDEX = Tables.connections.globalSecondaryIndexes[0].indexName;
@@ -413,15 +414,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
 
   /** An item in the stored shape; anything else is reported, not guessed at. */
   #decode(item: Record<string, unknown> | undefined): ConnectionItem {
-    const parsed = ConnectionItem.safeParse(item);
-    if (!parsed.success) {
-      throw new DependencyUnavailableError(
-        'dynamodb',
-        `DynamoDB returned a malformed connection item from ${this.#table}: ${parsed.error.message}`,
-        { cause: parsed.error },
-      );
-    }
-    return parsed.data;
+    return decodeItem(ConnectionItem, item, 'connection', this.#table);
   }
 
   #toRecord(item: ConnectionItem): ConnectionRecord {
@@ -441,20 +434,11 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     };
   }
 
-  async #send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      throw this.#failure(operation, error);
-    }
+  #send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return sendToDynamoDb(this.#table, operation, call);
   }
 
   #failure(operation: string, error: unknown): PlatformError {
-    if (error instanceof PlatformError) return error;
-    return new DependencyUnavailableError(
-      'dynamodb',
-      `DynamoDB ${operation} on ${this.#table} failed: ${describeError(error)}`,
-      { cause: error },
-    );
+    return dynamoDbFailure(this.#table, operation, error);
   }
 }

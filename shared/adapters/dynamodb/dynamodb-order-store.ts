@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCom
 import { z } from 'zod';
 import { OrderTask, OrderTaskStatus } from '../../contracts/order.js';
 import { errorTypeOf, statusesBefore } from '../../domain/orders/order-status.js';
-import { ConflictError, DependencyUnavailableError, describeError, PlatformError } from '../../errors.js';
+import { ConflictError, type PlatformError } from '../../errors.js';
 import type { OrderAttempt, OrderRecord, OrderStore } from '../../ports/orders.js';
 import { physicalTableName, Tables } from '../../tables.js';
 import {
@@ -12,6 +12,7 @@ import {
   parseDeadLetterQuery,
   parseOrderTask,
 } from '../order-store-input.js';
+import { decodeItem, dynamoDbFailure, sendToDynamoDb } from './dynamodb-calls.js';
 
 /** The status index of the orders table (partition `status`, sort `updated_at`). */
 const STATUS_INDEX = Tables.orders.globalSecondaryIndexes[0].indexName;
@@ -210,15 +211,7 @@ export class DynamoDbOrderStore implements OrderStore {
   }
 
   #decode(item: Record<string, unknown> | undefined): OrderRecord {
-    const parsed = OrderItem.safeParse(item);
-    if (!parsed.success) {
-      throw new DependencyUnavailableError(
-        'dynamodb',
-        `DynamoDB returned a malformed order item from ${this.#table}: ${parsed.error.message}`,
-        { cause: parsed.error },
-      );
-    }
-    const i = parsed.data;
+    const i = decodeItem(OrderItem, item, 'order', this.#table);
     return {
       task: i.task,
       status: i.status,
@@ -238,20 +231,11 @@ export class DynamoDbOrderStore implements OrderStore {
     };
   }
 
-  async #send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      throw this.#failure(operation, error);
-    }
+  #send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return sendToDynamoDb(this.#table, operation, call);
   }
 
   #failure(operation: string, error: unknown): PlatformError {
-    if (error instanceof PlatformError) return error;
-    return new DependencyUnavailableError(
-      'dynamodb',
-      `DynamoDB ${operation} on ${this.#table} failed: ${describeError(error)}`,
-      { cause: error },
-    );
+    return dynamoDbFailure(this.#table, operation, error);
   }
 }

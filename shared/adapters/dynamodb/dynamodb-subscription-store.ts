@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { InstrumentToken, SubscriptionMode, SubscriptionStatus } from '../../contracts/common.js';
-import { DependencyUnavailableError, describeError, PlatformError } from '../../errors.js';
+import type { PlatformError } from '../../errors.js';
 import type { Page, StoredSubscription, SubscriptionStore } from '../../ports/subscription-store.js';
 import { physicalTableName, Tables } from '../../tables.js';
 import {
@@ -16,6 +16,7 @@ import {
   type SubscriptionChanges,
   type SubscriptionInput,
 } from '../subscription-store-input.js';
+import { decodeItem, dynamoDbFailure, sendToDynamoDb } from './dynamodb-calls.js';
 
 /** The status index of the subscriptions table (partition `status`, sort `instrument_token`). */
 const STATUS_INDEX = Tables.subscriptions.globalSecondaryIndexes[0].indexName;
@@ -269,15 +270,7 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
 
   /** The domain record of a stored item; an item that does not fit the shape is reported, not guessed at. */
   #decode(item: Record<string, unknown> | undefined): StoredSubscription {
-    const parsed = SubscriptionItem.safeParse(item);
-    if (!parsed.success) {
-      throw new DependencyUnavailableError(
-        'dynamodb',
-        `DynamoDB returned a malformed subscription item from ${this.#table}: ${parsed.error.message}`,
-        { cause: parsed.error },
-      );
-    }
-    const i = parsed.data;
+    const i = decodeItem(SubscriptionItem, item, 'subscription', this.#table);
     return {
       instrumentToken: i.instrument_token,
       tradingsymbol: i.tradingsymbol,
@@ -290,20 +283,11 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
     };
   }
 
-  async #send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      throw this.#failure(operation, error);
-    }
+  #send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return sendToDynamoDb(this.#table, operation, call);
   }
 
   #failure(operation: string, error: unknown): PlatformError {
-    if (error instanceof PlatformError) return error;
-    return new DependencyUnavailableError(
-      'dynamodb',
-      `DynamoDB ${operation} on ${this.#table} failed: ${describeError(error)}`,
-      { cause: error },
-    );
+    return dynamoDbFailure(this.#table, operation, error);
   }
 }
