@@ -1,10 +1,10 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { DependencyUnavailableError, describeError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
 import type { ConnectionIndex, IndexedConnection } from '../../ports/connection-index.js';
 import { normaliseTokens } from '../connection-store-input.js';
 import { SystemClock } from '../system-clock.js';
-import { describeTarget, reconnectDelay } from './redis-connection.js';
+import { type CommandConnectionEvent, connectCommandClient } from './redis-connection.js';
 
 /** Tuning for {@link RedisConnectionIndex.connect}; every field has a default that suits production. */
 export interface RedisConnectionIndexOptions {
@@ -14,10 +14,7 @@ export interface RedisConnectionIndexOptions {
   readonly keyPrefix?: string;
   /** Decides expiry (`expiresAt` against `now()`). Default: the system clock. */
   readonly clock?: Clock;
-  readonly onEvent?: (event: {
-    readonly kind: 'ready' | 'error' | 'reconnecting' | 'end';
-    readonly error?: unknown;
-  }) => void;
+  readonly onEvent?: (event: CommandConnectionEvent) => void;
 }
 
 /** Ids read per pipeline when loading the whole index. */
@@ -131,33 +128,9 @@ export class RedisConnectionIndex implements ConnectionIndex {
    * to connect to Redis at host:port") and leaves nothing open when it cannot.
    */
   static async connect(url: string, options: RedisConnectionIndexOptions = {}): Promise<RedisConnectionIndex> {
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      commandTimeout: options.commandTimeoutMs ?? 5000,
-      retryStrategy: reconnectDelay,
-      enableReadyCheck: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      enableAutoPipelining: true,
-    });
-    const emit = options.onEvent;
-    // An 'error' listener is required: without one ioredis' EventEmitter would crash the process.
-    redis.on('error', (error: unknown) => emit?.({ kind: 'error', error }));
-    redis.on('ready', () => emit?.({ kind: 'ready' }));
-    redis.on('reconnecting', () => emit?.({ kind: 'reconnecting' }));
-    redis.on('end', () => emit?.({ kind: 'end' }));
-    try {
-      await redis.connect();
-      await redis.ping();
-    } catch (error) {
-      redis.disconnect();
-      throw new DependencyUnavailableError(
-        'redis',
-        `Failed to connect to Redis at ${describeTarget(url)}: ${describeError(error)}`,
-        { cause: error },
-      );
-    }
+    // Keys carry their own prefix (`{ws}` keeps them in one cluster slot for the scripts).
+    const { keyPrefix: _, ...connection } = options;
+    const redis = await connectCommandClient(url, connection);
     return new RedisConnectionIndex(redis, `${options.keyPrefix ?? ''}{ws}:`, options.clock ?? new SystemClock());
   }
 

@@ -1,13 +1,10 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { DependencyUnavailableError, describeError } from '../../errors.js';
 import type { LiveStateStore } from '../../ports/live-state-store.js';
-import { describeTarget, reconnectDelay } from './redis-connection.js';
+import { type CommandConnectionEvent, connectCommandClient } from './redis-connection.js';
 
 /** Connection events worth logging; the store itself never logs. */
-export interface RedisLiveStateStoreEvent {
-  readonly kind: 'ready' | 'error' | 'reconnecting' | 'end';
-  readonly error?: unknown;
-}
+export type RedisLiveStateStoreEvent = CommandConnectionEvent;
 
 /** Tuning for {@link RedisLiveStateStore.connect}; every field has a default that suits production. */
 export interface RedisLiveStateStoreOptions {
@@ -111,35 +108,7 @@ export class RedisLiveStateStore implements LiveStateStore {
    * to connect to Redis at host:port") and leaves nothing open when it cannot.
    */
   static async connect(url: string, options: RedisLiveStateStoreOptions = {}): Promise<RedisLiveStateStore> {
-    const redis = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      commandTimeout: options.commandTimeoutMs ?? 5000,
-      retryStrategy: reconnectDelay,
-      enableReadyCheck: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      // Calls made in one event-loop turn (a burst of getLatest from many clients) share one write.
-      enableAutoPipelining: true,
-      ...(options.keyPrefix ? { keyPrefix: options.keyPrefix } : {}),
-    });
-    const emit = options.onEvent;
-    // An 'error' listener is required: without one ioredis' EventEmitter would crash the process.
-    redis.on('error', (error: unknown) => emit?.({ kind: 'error', error }));
-    redis.on('ready', () => emit?.({ kind: 'ready' }));
-    redis.on('reconnecting', () => emit?.({ kind: 'reconnecting' }));
-    redis.on('end', () => emit?.({ kind: 'end' }));
-    try {
-      await redis.connect();
-      await redis.ping();
-    } catch (error) {
-      redis.disconnect();
-      throw new DependencyUnavailableError(
-        'redis',
-        `Failed to connect to Redis at ${describeTarget(url)}: ${describeError(error)}`,
-        { cause: error },
-      );
-    }
+    const redis = await connectCommandClient(url, options);
     return new RedisLiveStateStore(redis);
   }
 
