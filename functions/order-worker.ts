@@ -1,6 +1,6 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { orderComponents, processComponents } from '../shared/wiring.js';
+import { type Components, orderComponents, processComponents } from '../shared/wiring.js';
 import {
   isRedelivered,
   type OrderMessageOutcome,
@@ -58,6 +58,21 @@ export function orderWorkerHandler(
   };
 }
 
+/** The worker's dependencies from the composition root's components (the Lambda's and the local platform's). */
+export function orderWorkerDependencies(components: Components): OrderWorkerDependencies {
+  const orders = orderComponents(components);
+  return {
+    orders: components.orders,
+    breaker: orders.breaker,
+    brokerFor: orders.brokerFor,
+    queue: orders.queueControl,
+    idempotencyStore: orders.idempotencyStore,
+    clock: components.clock,
+    retry: components.config.orders,
+    logger: components.logger,
+  };
+}
+
 let built: Promise<OrderWorkerHandler> | undefined;
 
 /**
@@ -67,17 +82,7 @@ let built: Promise<OrderWorkerHandler> | undefined;
 export const handler: OrderWorkerHandler = async (event, context) => {
   built ??= processComponents('order-worker').then(
     (components) => {
-      const orders = orderComponents(components);
-      return orderWorkerHandler({
-        orders: components.orders,
-        breaker: orders.breaker,
-        brokerFor: orders.brokerFor,
-        queue: orders.queueControl,
-        idempotencyStore: orders.idempotencyStore,
-        clock: components.clock,
-        retry: components.config.orders,
-        logger: components.logger,
-      });
+      return orderWorkerHandler(orderWorkerDependencies(components));
     },
     (error: unknown) => {
       built = undefined;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { HttpLambdaHandler } from '../../functions/http/http-handler.js';
+import { localLambdaContext } from '../../shared/adapters/local-lambda-context.js';
 
 /** A route the local gateway serves: an API Gateway route key and the handler behind it. */
 export interface LocalHttpRoute {
@@ -33,23 +34,6 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
-}
-
-function lambdaContext(functionName: string, requestId: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }
 
 function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
@@ -131,7 +115,7 @@ export function createHttpGateway(routes: readonly LocalHttpRoute[]) {
       ...(body.length > 0 && { body: body.toString('utf8') }),
       isBase64Encoded: false,
     };
-    const result = await route.handler(event, lambdaContext(route.path, requestId));
+    const result = await route.handler(event, localLambdaContext(route.path, { requestId }));
     res.writeHead(result.statusCode ?? 200, {
       ...(result.headers as Record<string, string>),
       'x-request-id': requestId,

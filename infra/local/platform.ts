@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpHandler } from '../../functions/http/http-handler.js';
-import { orderWorkerHandler } from '../../functions/order-worker.js';
+import { orderWorkerDependencies, orderWorkerHandler } from '../../functions/order-worker.js';
 import { httpRoutes } from '../../functions/routes.js';
 import { wsRouteTable } from '../../functions/ws/route-table.js';
 import { wsRouteHandlers } from '../../functions/ws/ws-handler.js';
@@ -17,7 +17,7 @@ import type { ApiErrorResponse } from '../../shared/contracts/common.js';
 import { describeError } from '../../shared/errors.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
-import { type Components, createComponents, orderComponents } from '../../shared/wiring.js';
+import { type Components, createComponents } from '../../shared/wiring.js';
 import { createConnectionsEndpoint } from './connections-endpoint.js';
 import { createDashboardServer } from './dashboard-server.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
@@ -194,17 +194,7 @@ const LOCAL_ORDER_WORKER_CONCURRENCY = 5;
  * components, polled in batches of up to 10 with partial batch failures, as the cloud's event source.
  */
 function localOrderWorker(components: Components, queues: LocalOrderQueues): LocalEventSource {
-  const orders = orderComponents(components);
-  const handler = orderWorkerHandler({
-    orders: components.orders,
-    breaker: orders.breaker,
-    brokerFor: orders.brokerFor,
-    queue: orders.queueControl,
-    idempotencyStore: orders.idempotencyStore,
-    clock: components.clock,
-    retry: components.config.orders,
-    logger: components.logger,
-  });
+  const handler = orderWorkerHandler(orderWorkerDependencies(components));
   return new LocalEventSource({
     queue: queues.main,
     handler,

@@ -5,6 +5,7 @@ import type { Context } from 'aws-lambda';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { WsLambdaHandler } from '../../functions/ws/ws-handler.js';
 import type { WsEvent, WsResult } from '../../functions/ws/ws-routes.js';
+import { localLambdaContext } from '../../shared/adapters/local-lambda-context.js';
 import { describeError, ValidationError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { ConnectionGateway, PostOutcome } from '../../shared/ports/connection-gateway.js';
@@ -41,21 +42,7 @@ const GREETING_WAIT_MS = 2000;
 
 /** Stand-in for the Lambda context API Gateway's invocation would carry. */
 function lambdaContext(routeKey: string, requestId: string): Context {
-  const functionName = `ws-${routeKey.replace('$', '')}`;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
+  return localLambdaContext(`ws-${routeKey.replace('$', '')}`, { requestId });
 }
 
 /**

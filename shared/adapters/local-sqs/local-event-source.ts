@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { localLambdaContext } from '../local-lambda-context.js';
 import type { LocalQueue, ReceivedMessage } from './local-queue.js';
 
 /** A Lambda handler for SQS events, as `functions/order-worker` exports it. */
@@ -63,23 +63,6 @@ export function toSqsRecord(message: ReceivedMessage, eventSourceARN: string, aw
     eventSource: 'aws:sqs',
     eventSourceARN,
     awsRegion,
-  };
-}
-
-function lambdaContext(functionName: string, region: string): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${region}:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
   };
 }
 
@@ -170,7 +153,10 @@ export class LocalEventSource {
     const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, queue.arn, this.#region)) };
     let response: unknown;
     try {
-      response = await handler(event, lambdaContext(this.#options.functionName ?? 'order-worker', this.#region));
+      response = await handler(
+        event,
+        localLambdaContext(this.#options.functionName ?? 'order-worker', { region: this.#region }),
+      );
     } catch (error) {
       // The whole batch failed: every record comes back after its visibility timeout.
       this.#options.onInvocationError?.(error, event);
