@@ -4,6 +4,7 @@ import type { Clock } from '../../shared/ports/clock.js';
 import type { ConnectionGateway } from '../../shared/ports/connection-gateway.js';
 import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
 import type { Service } from '../supervisor.js';
+import { jsonArrayElements } from './json-elements.js';
 
 /**
  * The fan-out: ticks from the bus to every WebSocket client subscribed to their token, and to no
@@ -202,9 +203,13 @@ export class Fanout implements Service {
       return;
     }
     const ticks = Array.isArray(parsed) ? parsed : [parsed];
+    // Each tick goes on as the text the ingest task wrote, not decoded and encoded again.
+    const texts = Array.isArray(parsed) ? jsonArrayElements(message) : [message.trim()];
+    const same = texts !== undefined && texts.length === ticks.length;
     // Underlying bars go out as `bar` messages; everything else on `ticker:*` is an option tick.
     const type = channel.endsWith(':underlying') ? 'bar' : 'tick';
-    for (const tick of ticks) {
+    for (let index = 0; index < ticks.length; index++) {
+      const tick: unknown = ticks[index];
       const token = (tick as { instrument_token?: unknown } | null)?.instrument_token;
       if (typeof token !== 'number') {
         this.counters.malformed++;
@@ -213,7 +218,7 @@ export class Fanout implements Service {
       this.counters.ticksIn++;
       const subscribers = this.#subscribers.get(token);
       if (!subscribers || subscribers.size === 0) continue;
-      const data = JSON.stringify(tick);
+      const data = same ? (texts[index] as string) : JSON.stringify(tick);
       let frame: string | undefined;
       for (const connection of subscribers) {
         this.counters.deliveries++;

@@ -62,6 +62,22 @@ describe('Fanout', () => {
     expect(ticksOf('c').map((t) => t.last_price)).toEqual([1, 2, 3, 5]);
   });
 
+  it('forwards each tick as the text the ingest task wrote, never decoded and encoded again', async () => {
+    const { fanout, connect, gateway } = setup();
+    connect('c', [A, B]);
+    // Numbers written as the encoder wrote them (`250.50`, `1e-7`): a re-encoding would change them.
+    const first = `{"instrument_token":${A},"last_price":250.50,"gamma":1e-7,"tradingsymbol":"X [\\"],{"}`;
+    const second = `{"instrument_token":${B},"last_price":12.0}`;
+    fanout.deliver('ticker:nifty:options', `[ ${first} ,${second}]`);
+    fanout.deliver('ticker:nifty:options', ` ${second} `);
+    await waitFor(() => gateway.received('c').length === 3);
+    expect(gateway.received('c')).toEqual([
+      `{"type":"tick","data":${first}}`,
+      `{"type":"tick","data":${second}}`,
+      `{"type":"tick","data":${second}}`,
+    ]);
+  });
+
   it('TC-WSS-031: a client gone before the tick is skipped silently, cleaned up, and the others still get it', async () => {
     const { gateway, fanout, gone, connect, ticksOf } = setup();
     connect('stays', [A]);
