@@ -66,7 +66,16 @@ export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
           logger.warn('Gone connection not removed from the registry', { connectionId, error: describeError(error) }),
         ),
   });
-  const events = new ConnectionEvents({ bus, fanout, gateway, state, clock, logger, owns });
+  const events = new ConnectionEvents({
+    bus,
+    fanout,
+    gateway,
+    state,
+    clock,
+    logger,
+    owns,
+    defaultBatchIntervalMs: config.realtime.batchIntervalMs,
+  });
 
   /** Loads the served connections from the index; the fan-out's calls are idempotent. */
   const load = async (): Promise<number> => {
@@ -87,51 +96,82 @@ export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
     return loaded;
   };
 
-  /** Renews the membership; when the member list changed, hands over connections. */
-  const heartbeat = async (): Promise<void> => {
-    let current: string[];
-    try {
-      current = await state.joinGroup(FANOUT_GROUP, instanceId, ttlMs);
-    } catch (error) {
-      logger.warn('Fan-out membership not renewed; serving the same connections', { error: describeError(error) });
-      return;
-    }
-    if (current.join('\n') === members.join('\n')) return;
-    const before = members;
-    members = current.includes(instanceId) ? current : [...current, instanceId].sort();
+  /** The last time the membership was renewed; past its TTL this instance may no longer serve anyone. */
+  let renewedAt = Number.NEGATIVE_INFINITY;
+
+  /** Drops the connections this instance no longer serves; loads the ones it now does. */
+  const rebalance = async (before: readonly string[]): Promise<void> => {
     let dropped = 0;
     for (const id of fanout.connectionIds()) {
       if (owns(id)) continue;
       fanout.removeConnection(id);
       dropped++;
     }
-    const loaded = await load().catch((error: unknown) => {
-      logger.error('Connections not loaded after a membership change', { error: describeError(error) });
-      return 0;
-    });
+    const loaded =
+      members.length === 0
+        ? 0
+        : await load().catch((error: unknown) => {
+            logger.error('Connections not loaded after a membership change', { error: describeError(error) });
+            return 0;
+          });
     logger.info('Fan-out members changed', { before, members, dropped, loaded });
+  };
+
+  /**
+   * Renews the membership; when the member list changed, hands over connections. While renewals
+   * fail the instance keeps serving, but only until its membership has lapsed: from then on the
+   * others serve its connections, so it serves no one until it is a member again.
+   */
+  const heartbeat = async (): Promise<void> => {
+    let current: string[];
+    try {
+      current = await state.joinGroup(FANOUT_GROUP, instanceId, ttlMs);
+      renewedAt = clock.now();
+    } catch (error) {
+      logger.warn('Fan-out membership not renewed', { error: describeError(error) });
+      if (members.length > 0 && clock.now() - renewedAt >= ttlMs) {
+        const before = members;
+        members = [];
+        await rebalance(before);
+      }
+      return;
+    }
+    if (current.join('\n') === members.join('\n')) return;
+    const before = members;
+    members = current.includes(instanceId) ? current : [...current, instanceId].sort();
+    await rebalance(before);
   };
 
   const membership: Service = {
     name: 'fanout-membership',
     run: async (signal) => {
+      let first = true;
       while (!signal.aborted) {
-        await new Promise<void>((resolve) => {
-          const cancel = clock.setTimeout(resolve, heartbeatMs);
-          signal.addEventListener(
-            'abort',
-            () => {
-              cancel();
-              resolve();
-            },
-            { once: true },
-          );
-        });
-        if (!signal.aborted) await heartbeat();
+        await sleep(heartbeatMs, signal);
+        if (signal.aborted) break;
+        await heartbeat();
+        // Events of connections that arrived between the start-up snapshot and the moment the
+        // event listener was up were missed: one more load (idempotent) picks them up.
+        if (first && members.length > 0) await load().catch(() => 0);
+        first = false;
       }
       await state.leaveGroup(FANOUT_GROUP, instanceId).catch(() => {});
     },
   };
+
+  /** Waits `ms` on the clock, or until `signal` aborts; leaves no listener behind. */
+  const sleep = (ms: number, signal: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      const onAbort = () => {
+        cancel();
+        resolve();
+      };
+      const cancel = clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
 
   return {
     fanout,

@@ -106,6 +106,7 @@ export const EnvSchema = z.object({
   ENVIRONMENT: z.enum(['development', 'test', 'staging', 'production']).default('development'),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   PORT: int(0, 65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
   AWS_REGION: z.string().min(1).default('ap-south-1'),
 
   JWT_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
@@ -172,6 +173,8 @@ export interface Config {
   readonly environment: 'development' | 'test' | 'staging' | 'production';
   readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
   readonly port: number;
+  /** `npm start`: the address the local platform listens on. */
+  readonly host: string;
   readonly awsRegion: string;
   readonly auth: {
     readonly jwtSecret: Secret;
@@ -271,6 +274,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     environment: e.ENVIRONMENT,
     logLevel: e.LOG_LEVEL,
     port: e.PORT,
+    host: e.HOST,
     awsRegion: e.AWS_REGION,
     auth: {
       jwtSecret: new Secret(e.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET),

@@ -42,9 +42,15 @@ const SECURITY_HEADERS = {
     "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
 } as const;
 
+/**
+ * A request from this machine to this machine: a loopback peer, and a `Host` naming a loopback
+ * address (so a web page that rebinds its own domain to 127.0.0.1 cannot read a token).
+ */
 function isLoopback(req: IncomingMessage): boolean {
   const address = req.socket.remoteAddress ?? '';
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+  const peer = address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+  const host = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i.test(req.headers.host ?? '');
+  return peer && host;
 }
 
 /**

@@ -109,6 +109,7 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     state: components.state,
     clock: components.clock,
     logger: components.logger,
+    defaultBatchIntervalMs: components.config.realtime.batchIntervalMs,
   });
   // The order pipeline: the worker's handler on the in-process orders queue, invoked as Lambda's
   // SQS event source invokes it, and the queues on SQS's API for producers using the AWS SDK.
@@ -156,7 +157,7 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     }
     void ws.upgrade(request, socket, head);
   });
-  server.listen(config.port, '0.0.0.0');
+  server.listen(config.port, config.host);
   try {
     await once(server, 'listening').catch((error: NodeJS.ErrnoException) => {
       throw error.code === 'EADDRINUSE' ? new PortInUseError(config.port) : error;

@@ -17,6 +17,8 @@ export interface ConnectionEventsOptions {
   readonly logger: Logger;
   /** Whether this instance serves a connection (its fan-out shard); events of others are ignored. Default: all. */
   readonly owns?: (connectionId: string) => boolean;
+  /** The flush interval of `batch` delivery when a client names none (`FANOUT_BATCH_INTERVAL_MS`). Default 250. */
+  readonly defaultBatchIntervalMs?: number;
   /** Delays between attempts to greet a connection that is not established yet. */
   readonly greetingDelaysMs?: readonly number[];
 }
@@ -83,7 +85,9 @@ export class ConnectionEvents implements Service {
       case 'configured':
         fanout.setDelivery(
           parsed.connection_id,
-          parsed.delivery === 'batch' ? { mode: 'batch', intervalMs: parsed.interval_ms ?? 250 } : { mode: 'tick' },
+          parsed.delivery === 'batch'
+            ? { mode: 'batch', intervalMs: parsed.interval_ms ?? this.#options.defaultBatchIntervalMs ?? 250 }
+            : { mode: 'tick' },
         );
         return;
       case 'disconnected':

@@ -10,6 +10,7 @@ import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
 import { loadConfig } from '../../shared/config.js';
 import { ServerMessage } from '../../shared/contracts/websocket.js';
+import { DependencyUnavailableError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logging.js';
 import { Channels } from '../../shared/ports/tick-bus.js';
 import { sampleOptionSnapshot } from '../support/fixtures.js';
@@ -59,9 +60,22 @@ describe('the fanout role on Redis', () => {
     const gateway = new MemoryConnectionGateway();
     for (const id of ids) gateway.connect(id);
 
-    async function instance(instanceId: string): Promise<{ role: FanoutRole; stop: () => Promise<void> }> {
+    async function instance(
+      instanceId: string,
+      renewals: { failing: boolean } = { failing: false },
+    ): Promise<{ role: FanoutRole; stop: () => Promise<void> }> {
       const bus = await RedisTickBus.connect(server.url);
-      const state = await RedisLiveStateStore.connect(server.url);
+      const redisState = await RedisLiveStateStore.connect(server.url);
+      // Its membership renewals can be made to fail while its bus keeps working (a stalled command connection).
+      const state = new Proxy(redisState, {
+        get(target, key, receiver) {
+          if (key === 'joinGroup' && renewals.failing) {
+            return () => Promise.reject(new DependencyUnavailableError('redis', 'Command timed out'));
+          }
+          const value: unknown = Reflect.get(target, key, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
       const role = fanoutRole({
         config: loadConfig({}),
         bus,
@@ -85,7 +99,7 @@ describe('the fanout role on Redis', () => {
         abort.abort();
         await running;
         await bus.close();
-        await state.close();
+        await redisState.close();
       };
       cleanup.push(stop);
       return { role, stop };
@@ -130,7 +144,8 @@ describe('the fanout role on Redis', () => {
     const a = await instance('fanout-a');
     expect(a.role.members()).toEqual(['fanout-a']);
     expect(a.role.fanout.connections).toBe(20);
-    const b = await instance('fanout-b');
+    const bRenewals = { failing: false };
+    const b = await instance('fanout-b', bRenewals);
     expect(b.role.members()).toEqual(['fanout-a', 'fanout-b']);
     await waitFor(() => a.role.members().length === 2, { message: 'the first instance to see the second' });
     const servedByB = ids.filter((id) => ownerOf(id, ['fanout-a', 'fanout-b']) === 'fanout-b');
@@ -139,6 +154,18 @@ describe('the fanout role on Redis', () => {
     expect(a.role.fanout.connectionIds().sort()).toEqual(ids.filter((id) => !servedByB.includes(id)).sort());
     expect(b.role.fanout.connectionIds().sort()).toEqual([...servedByB].sort());
     once(await round(100, 5));
+
+    // The second instance can no longer renew its membership: once it has lapsed, it serves no
+    // one (the first has taken over), so no client gets a tick twice.
+    bRenewals.failing = true;
+    await waitFor(() => a.role.fanout.connections === 20 && b.role.fanout.connections === 0, {
+      message: 'the lapsed instance to let go and the other to take over',
+    });
+    expect(b.role.members()).toEqual([]);
+    once(await round(300, 5));
+    bRenewals.failing = false;
+    await waitFor(() => b.role.fanout.connections > 0, { message: 'the renewed instance to serve again' });
+    await waitFor(() => a.role.fanout.connections + b.role.fanout.connections === 20);
 
     // The second instance stops: the first serves everyone again within a heartbeat or two.
     await b.stop();

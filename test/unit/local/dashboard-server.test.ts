@@ -5,11 +5,12 @@ import { createDashboardServer, type DashboardConfig } from '../../../infra/loca
 import { loadConfig } from '../../../shared/config.js';
 
 /** Asks the dashboard server for its config as a request from `remoteAddress`. */
-async function configFor(env: Record<string, string>, remoteAddress: string) {
+async function configFor(env: Record<string, string>, remoteAddress: string, host = 'localhost:8080') {
   const serve = createDashboardServer(loadConfig(env));
   const request = {
     method: 'GET',
     url: '/dashboard/config.json',
+    headers: { host },
     socket: { remoteAddress },
   } as unknown as IncomingMessage;
   let status = 0;
@@ -42,6 +43,13 @@ describe('createDashboardServer config.json', () => {
     const { config } = await configFor({ JWT_SECRET: SECRET }, '192.168.1.20');
     expect(config.token).toBeNull();
     expect(config.reason).toContain('only to this machine');
+  });
+
+  it('hands no token to a page on another name that points at this machine (DNS rebinding)', async () => {
+    const { config } = await configFor({ JWT_SECRET: SECRET }, '127.0.0.1', 'attacker.example:8080');
+    expect(config.token).toBeNull();
+    expect((await configFor({ JWT_SECRET: SECRET }, '127.0.0.1', '127.0.0.1:8080')).config.token).toBeTruthy();
+    expect((await configFor({ JWT_SECRET: SECRET }, '::1', '[::1]:8080')).config.token).toBeTruthy();
   });
 
   it('hands no token when the platform refuses tokens signed with the development secret', async () => {
