@@ -105,6 +105,8 @@ export interface Components {
    * SQS endpoint. Undefined when orders go to SQS.
    */
   readonly localOrderQueues?: LocalOrderQueues | undefined;
+  /** The SQS client when orders go to SQS (`ORDERS_QUEUE_URL`); `close` destroys it. */
+  readonly sqs?: SQSClient | undefined;
   /** Releases every connection; safe to call twice. */
   close(): Promise<void>;
 }
@@ -155,6 +157,7 @@ export async function createComponents(config: Config, serviceName: string): Pro
     marketData: createMarketData(config, clock, logger, loadInstruments),
     orders: new DynamoDbOrderStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix }),
     ...queues,
+    sqs,
     checkDatabase: async () => {
       const TableName = physicalTableName(config.dynamodb.tablePrefix, Tables.subscriptions);
       await dynamodb.send(new DescribeTableCommand({ TableName }));
@@ -308,7 +311,7 @@ export function orderComponents(components: Components): OrderComponents {
       local !== undefined
         ? new LocalOrderQueueControl(local)
         : new SqsOrderQueueControl({
-            client: createSqsClient(config),
+            client: components.sqs ?? createSqsClient(config),
             queueUrl: config.orders.queueUrl,
             deadLetterQueueUrl: config.orders.deadLetterQueueUrl,
           }),
