@@ -50,7 +50,9 @@ for i = 8, #ARGV do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 end
 if #ARGV >= 8 then redis.call('EXPIRE', tset, ARGV[7]) end
-redis.call('ZADD', base .. 'conns', ARGV[4], id)
+local conns = base .. 'conns'
+redis.call('ZADD', conns, ARGV[4], id)
+redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
 return 1`;
 
 /** ARGV: base, id, now, tokens… */
@@ -99,6 +101,9 @@ return 1`;
  *   connection, for `snapshot` and to find the token sets on removal; Redis expires both at the
  *   connection's end, so a connection whose `$disconnect` never came leaves nothing for long;
  * - `conns`: a sorted set of every connection by `expiresAt`, which `snapshot` walks.
+ * Every write drops the expired members of the sorted sets it touches (`conns` on every put), so
+ * what a lost `$disconnect` leaves behind is cleared by later traffic; expiry is judged on the
+ * index's clock, never Redis's.
  *
  * Every write is one Lua script, so a connection's keys and the token sets change together and
  * concurrent writers cannot interleave within a change. Token changes are applied to a connection
