@@ -3,7 +3,7 @@ import { describeError } from '../shared/errors.js';
 import type { ConnectionGateway } from '../shared/ports/connection-gateway.js';
 import type { Components } from '../shared/wiring.js';
 import { ConnectionEvents } from './fanout/connection-events.js';
-import { Fanout } from './fanout/fanout.js';
+import { type Delivery, Fanout } from './fanout/fanout.js';
 import { ownerOf } from './fanout/shard.js';
 import type { Service } from './supervisor.js';
 
@@ -53,6 +53,8 @@ export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
   const ttlMs = deps.membershipTtlMs ?? heartbeatMs * 3;
   let members: readonly string[] = [instanceId];
   const owns = (connectionId: string) => ownerOf(connectionId, members) === instanceId;
+  /** Connections that had an event while a snapshot was being loaded: the snapshot may be older. */
+  let touchedDuringLoad: Set<string> | undefined;
 
   const fanout = new Fanout({
     bus,
@@ -73,27 +75,49 @@ export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
     state,
     clock,
     logger,
-    owns,
+    owns: (connectionId) => {
+      touchedDuringLoad?.add(connectionId);
+      return owns(connectionId);
+    },
     defaultBatchIntervalMs: config.realtime.batchIntervalMs,
   });
 
-  /** Loads the served connections from the index; the fan-out's calls are idempotent. */
+  const deliveryOf = (delivery: 'tick' | 'batch', intervalMs: number | null): Delivery =>
+    delivery === 'batch'
+      ? { mode: 'batch', intervalMs: intervalMs ?? config.realtime.batchIntervalMs }
+      : { mode: 'tick' };
+
+  /**
+   * Loads the served connections from the index; the fan-out's calls are idempotent. A connection
+   * that had an event while the snapshot was read (an unsubscribe, a disconnect) is not taken from
+   * the snapshot, which may predate the event, but read again from the registry afterwards.
+   */
   const load = async (): Promise<number> => {
     if (!connectionIndex) return 0;
-    const nowSeconds = Math.floor(clock.now() / 1000);
-    let loaded = 0;
-    for (const connection of await connectionIndex.snapshot()) {
-      if (!owns(connection.connectionId) || connection.expiresAt <= nowSeconds) continue;
-      fanout.addConnection(
-        connection.connectionId,
-        connection.delivery === 'batch'
-          ? { mode: 'batch', intervalMs: connection.batchIntervalMs ?? config.realtime.batchIntervalMs }
-          : { mode: 'tick' },
-      );
-      fanout.subscribe(connection.connectionId, connection.tokens);
-      loaded++;
+    const touched = new Set<string>();
+    touchedDuringLoad = touched;
+    try {
+      const nowSeconds = Math.floor(clock.now() / 1000);
+      let loaded = 0;
+      for (const connection of await connectionIndex.snapshot()) {
+        const id = connection.connectionId;
+        if (!owns(id) || connection.expiresAt <= nowSeconds || touched.has(id)) continue;
+        fanout.addConnection(id, deliveryOf(connection.delivery, connection.batchIntervalMs));
+        fanout.subscribe(id, connection.tokens);
+        loaded++;
+      }
+      for (const id of touched) {
+        if (!owns(id)) continue;
+        const record = await connections.get(id);
+        fanout.removeConnection(id);
+        if (record === undefined || record.expiresAt <= Math.floor(clock.now() / 1000)) continue;
+        fanout.addConnection(id, deliveryOf(record.delivery, record.batchIntervalMs));
+        fanout.subscribe(id, record.tokens);
+      }
+      return loaded;
+    } finally {
+      touchedDuringLoad = undefined;
     }
-    return loaded;
   };
 
   /** The last time the membership was renewed; past its TTL this instance may no longer serve anyone. */

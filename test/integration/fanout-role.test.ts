@@ -173,4 +173,99 @@ describe('the fanout role on Redis', () => {
     expect(a.role.members()).toEqual(['fanout-a']);
     once(await round(200, 5));
   });
+
+  it('does not let a snapshot read before an unsubscribe bring the token back', async () => {
+    const server = await startRedisServer();
+    cleanup.push(() => server.stop());
+    const publisher = await RedisTickBus.connect(server.url);
+    const bus = await RedisTickBus.connect(server.url);
+    const state = await RedisLiveStateStore.connect(server.url);
+    const index = await RedisConnectionIndex.connect(server.url);
+    cleanup.push(async () => {
+      await publisher.close();
+      await bus.close();
+      await state.close();
+      await index.close();
+    });
+    const OTHER = TOKEN + 256;
+    const expiresAt = Math.floor(clock.now() / 1000) + 3600;
+    const registry = new MemoryConnectionStore();
+    await registry.put({
+      connectionId: 'x',
+      userId: 'u',
+      email: null,
+      name: null,
+      tokens: [TOKEN, OTHER],
+      delivery: 'tick',
+      batchIntervalMs: null,
+      connectedAt: clock.now(),
+      expiresAt,
+    });
+    await index.put({ connectionId: 'x', tokens: [TOKEN, OTHER], delivery: 'tick', batchIntervalMs: null, expiresAt });
+    // The second snapshot (the load after start-up) is read at once but handed over only on release.
+    let snapshots = 0;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slowIndex = new Proxy(index, {
+      get(target, key, receiver) {
+        if (key === 'snapshot') {
+          return async () => {
+            const taken = await target.snapshot();
+            if (++snapshots === 2) await released;
+            return taken;
+          };
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const gateway = new MemoryConnectionGateway();
+    gateway.connect('x');
+    const role = fanoutRole({
+      config: loadConfig({}),
+      bus,
+      state,
+      connections: registry,
+      connectionIndex: slowIndex,
+      clock,
+      logger,
+      gateway,
+      instanceId: 'solo',
+      heartbeatMs: 100,
+    });
+    await role.restore();
+    const abort = new AbortController();
+    const running = supervise(role.services, abort.signal, logger);
+    cleanup.push(async () => {
+      abort.abort();
+      await running;
+    });
+    await waitFor(() => snapshots === 2, { message: 'the load after start-up' });
+    // The client unsubscribes while that (older) snapshot is on its way.
+    await registry.removeTokens('x', [OTHER]);
+    await index.removeTokens('x', [OTHER]);
+    await publisher.publish(
+      Channels.connections,
+      JSON.stringify({ type: 'unsubscribed', connection_id: 'x', tokens: [OTHER] }),
+    );
+    await sleep(100);
+    release();
+    await sleep(200);
+    const prices = () =>
+      gateway
+        .received('x')
+        .map((m) => ServerMessage.parse(JSON.parse(m)))
+        .flatMap((m) => (m.type === 'tick' ? [m.data.instrument_token] : []));
+    await waitFor(
+      async () => {
+        await publisher.publish(
+          Channels.options('NIFTY'),
+          JSON.stringify([sampleOptionSnapshot({ instrument_token: OTHER }), sampleOptionSnapshot()]),
+        );
+        return prices().includes(TOKEN);
+      },
+      { intervalMs: 50, message: 'a tick of the token still subscribed' },
+    );
+    expect(prices()).not.toContain(OTHER);
+  });
 });
