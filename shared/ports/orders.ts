@@ -35,7 +35,8 @@ export interface OrderRecord {
  *
  * Guarantees: a message accepted by `enqueue` is delivered at least once; duplicates are possible
  * (the worker's idempotency makes them harmless); a message failed `maxReceiveCount` times moves
- * to the dead-letter queue; `redrive` moves a dead-lettered task back to the main queue.
+ * to the dead-letter queue; `redrive` moves a dead-lettered task back to the main queue: one
+ * message, however many copies of it were dead-lettered (the others are deleted).
  */
 export interface OrderQueue {
   enqueue(task: OrderTask): Promise<void>;

@@ -84,6 +84,17 @@ export function orderQueueContract(name: string, factory: OrderQueueFactory): vo
       expect(left.some((b) => b.includes('"dead-2"'))).toBe(false);
     });
 
+    it('redrives a task dead-lettered twice as one message, and leaves no copy behind', async () => {
+      const q = await open();
+      const wanted = orderTask('dead-twice');
+      await q.putDeadLetter(JSON.stringify(wanted));
+      await q.putDeadLetter(JSON.stringify(orderTask('bystander')));
+      await q.putDeadLetter(JSON.stringify(wanted));
+      expect(await q.queue.redrive('dead-twice')).toBe(true);
+      expect(await q.mainBodies()).toEqual([JSON.stringify(wanted)]);
+      expect(await q.deadLetterBodies()).toEqual([JSON.stringify(orderTask('bystander'))]);
+    });
+
     it('answers false for a task that is not dead-lettered, and moves nothing', async () => {
       const q = await open();
       await q.putDeadLetter(JSON.stringify(orderTask('someone-else')));

@@ -57,7 +57,16 @@ export class LocalOrderQueue implements OrderQueue {
   }
 
   async redrive(taskId: string): Promise<boolean> {
-    return this.#queues.deadLetter.moveTo(this.#queues.main, (body) => taskIdOfBody(body) === taskId) > 0;
+    let first = true;
+    // One copy goes back; further copies of the same task are dropped, as the SQS adapter does.
+    const moved = this.#queues.deadLetter.moveTo(this.#queues.main, (body) => {
+      if (taskIdOfBody(body) !== taskId) return false;
+      const take = first;
+      first = false;
+      return take;
+    });
+    this.#queues.deadLetter.removeWhere((body) => taskIdOfBody(body) === taskId);
+    return moved > 0;
   }
 }
 

@@ -493,6 +493,18 @@ export class LocalQueue {
     return moved;
   }
 
+  /** Deletes every message `select` picks that is not in flight; returns how many. */
+  removeWhere(select: (body: string) => boolean): number {
+    this.#release();
+    let removed = 0;
+    for (const message of [...this.#messages.values()]) {
+      if (message.state === 'inFlight' || !select(message.body)) continue;
+      this.#remove(message);
+      removed++;
+    }
+    return removed;
+  }
+
   /** Deletes every message. */
   purge(): void {
     this.#messages.clear();

@@ -84,7 +84,10 @@ export class SqsOrderQueue implements OrderQueue {
           seen++;
           if (message.ReceiptHandle === undefined || message.Body === undefined) continue;
           if (taskIdOfBody(message.Body) === taskId) {
-            await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.Body }));
+            // The first copy goes back; later copies of the same task (a duplicate delivery
+            // dead-lettered too) are only deleted, so the task runs once more and leaves no trace.
+            if (moved === 0)
+              await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.Body }));
             await client.send(
               new DeleteMessageCommand({ QueueUrl: deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle }),
             );
@@ -93,8 +96,6 @@ export class SqsOrderQueue implements OrderQueue {
             held.push({ Id: String(held.length), ReceiptHandle: message.ReceiptHandle });
           }
         }
-        // Found it: the rest of the queue need not be looked through.
-        if (moved > 0) break;
       }
     } catch (error) {
       throw new DependencyUnavailableError('sqs', `Could not redrive order task ${taskId}: ${describeError(error)}`, {
