@@ -44,7 +44,11 @@ export async function startChild<M extends RpcMap, Ready>(
   timeoutMs = 20_000,
 ): Promise<ChildHandle<M, Ready>> {
   const child = fork(fileURLToPath(entry), [JSON.stringify(config)], {
-    execArgv: ['--import', import.meta.resolve('tsx')],
+    execArgv: [
+      '--import',
+      import.meta.resolve('tsx'),
+      ...(process.env.BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();

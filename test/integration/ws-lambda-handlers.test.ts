@@ -248,6 +248,31 @@ describe('the local @connections endpoint with the real management API client', 
     c.ws.close();
   });
 
+  it('posts made in one turn (written together) arrive as separate messages, in order, and nothing waits for a later post', async () => {
+    const c = await client();
+    const other = await client();
+    const posts: Promise<unknown>[] = [];
+    for (let n = 0; n < 200; n++) {
+      posts.push(gateway.post(c.id, JSON.stringify({ type: 'error', message: `m${n}` })));
+      if (n % 50 === 0) posts.push(gateway.post(other.id, JSON.stringify({ type: 'error', message: `o${n}` })));
+    }
+    expect(await Promise.all(posts)).toEqual(posts.map(() => 'sent'));
+    await waitFor(() => c.messages.length === 201 && other.messages.length === 5, { message: 'every post' });
+    expect(c.messages.slice(1)).toEqual(Array.from({ length: 200 }, (_, n) => ({ type: 'error', message: `m${n}` })));
+    expect(other.messages.slice(1).map((m) => (m.type === 'error' ? m.message : m.type))).toEqual([
+      'o0',
+      'o50',
+      'o100',
+      'o150',
+    ]);
+    // A client that goes away while its writes are held costs nobody else anything.
+    void gateway.post(other.id, '{"type":"pong"}');
+    other.ws.terminate();
+    expect(await gateway.post(c.id, '{"type":"pong"}')).toBe('sent');
+    await waitFor(() => c.messages.at(-1)?.type === 'pong', { message: 'the post after the turn' });
+    c.ws.close();
+  });
+
   it('GetConnection reports ConnectedAt, Identity and LastActiveAt', async () => {
     const before = Date.now();
     const c = await client();
