@@ -1,6 +1,7 @@
 import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { Channels } from '../../shared/ports/tick-bus.js';
 import { childConfig, type ProcessUsage, processUsage, serveParent } from './child-process.js';
+import { TAIL_BEFORE_TIME } from './generated-tick.js';
 import { wallNowMs } from './wall-clock.js';
 
 /*
@@ -38,8 +39,6 @@ function template(token: number): string {
 }
 
 const heads = Array.from({ length: config.instruments }, (_, i) => template(config.firstToken + i));
-const TAIL_BEFORE_TIME =
-  ',"volume":125000,"oi":2500000,"delta":0.5123,"gamma":0.00041,"theta":-12.75,"vega":18.4,"timestamp":"2026-11-24T09:15:00.000Z","is_mock":false,"rho":3.2,"iv":0.1412,"iv_status":"ok","underlying":"NIFTY","underlying_price":24010.5,"expiry":"2026-12-29","option_type":"CE","received_at_ms":';
 
 let ticksPerS = 0;
 let published = 0;

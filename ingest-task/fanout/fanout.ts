@@ -56,14 +56,36 @@ export interface FanoutCounters {
   postErrors: number;
 }
 
+/** The latest tick of one token, shared by all its subscribers in batch mode. */
+interface LatestTick {
+  data: string;
+  /** Its size in UTF-8, for splitting batch messages. */
+  bytes: number;
+  /** When it arrived, on the fan-out's tick counter (0: nothing yet). */
+  version: number;
+}
+
+/** Who gets one token's ticks, by delivery mode, and its latest tick. */
+interface TokenIndex {
+  readonly tick: Set<Connection>;
+  readonly batch: Set<Connection>;
+  readonly latest: LatestTick;
+}
+
+/** One token of one connection: its index, and the tick counter when it was subscribed. */
+interface Subscription {
+  readonly index: TokenIndex;
+  readonly since: number;
+}
+
 interface Connection {
   readonly id: string;
-  readonly tokens: Set<number>;
+  readonly tokens: Map<number, Subscription>;
   delivery: Delivery;
-  /** Frames waiting (tick mode). */
+  /** Frames waiting (tick mode, and everything after a batch is flushed). */
   queue: string[];
-  /** Latest tick JSON per token waiting (batch mode). */
-  latest: Map<number, string>;
+  /** The tick counter at the last batch flush: ticks newer than this are in the next batch. */
+  flushed: number;
   posting: boolean;
   pausedUntil: number;
   cancelFlush?: () => void;
@@ -90,7 +112,9 @@ export class Fanout implements Service {
   readonly #maxQueue: number;
   readonly #maxInFlight: number;
   readonly #connections = new Map<string, Connection>();
-  readonly #subscribers = new Map<number, Set<Connection>>();
+  readonly #tokens = new Map<number, TokenIndex>();
+  /** Counts option ticks with a batch subscriber; orders them against subscriptions and flushes. */
+  #version = 0;
   /** Connections with something to send, waiting for a post slot. */
   readonly #ready = new Set<Connection>();
   #inFlight = 0;
@@ -116,10 +140,10 @@ export class Fanout implements Service {
     if (this.#connections.has(connectionId)) return;
     this.#connections.set(connectionId, {
       id: connectionId,
-      tokens: new Set(),
-      delivery,
+      tokens: new Map(),
+      delivery: { mode: 'tick' },
       queue: [],
-      latest: new Map(),
+      flushed: 0,
       posting: false,
       pausedUntil: 0,
       closed: false,
@@ -133,7 +157,7 @@ export class Fanout implements Service {
     if (!connection) return;
     connection.closed = true;
     connection.cancelFlush?.();
-    for (const token of connection.tokens) this.#unindex(token, connection);
+    for (const token of connection.tokens.keys()) this.#unindex(token, connection);
     this.#connections.delete(connectionId);
     this.#ready.delete(connection);
   }
@@ -144,15 +168,15 @@ export class Fanout implements Service {
     if (!connection) return [];
     for (const token of tokens) {
       if (connection.tokens.has(token)) continue;
-      connection.tokens.add(token);
-      let set = this.#subscribers.get(token);
-      if (!set) {
-        set = new Set();
-        this.#subscribers.set(token, set);
+      let index = this.#tokens.get(token);
+      if (!index) {
+        index = { tick: new Set(), batch: new Set(), latest: { data: '', bytes: 0, version: 0 } };
+        this.#tokens.set(token, index);
       }
-      set.add(connection);
+      connection.tokens.set(token, { index, since: this.#version });
+      (connection.delivery.mode === 'batch' ? index.batch : index.tick).add(connection);
     }
-    return [...connection.tokens];
+    return [...connection.tokens.keys()];
   }
 
   /** Removes tokens from a connection's subscriptions; nothing more of them is delivered. */
@@ -160,11 +184,10 @@ export class Fanout implements Service {
     const connection = this.#connections.get(connectionId);
     if (!connection) return [];
     for (const token of tokens) {
-      if (!connection.tokens.delete(token)) continue;
+      if (!connection.tokens.has(token)) continue;
       this.#unindex(token, connection);
-      connection.latest.delete(token);
     }
-    return [...connection.tokens];
+    return [...connection.tokens.keys()];
   }
 
   /**
@@ -181,14 +204,28 @@ export class Fanout implements Service {
     if (ticks.length > 0) this.#markReady(connection);
   }
 
-  /** Switches a connection between per-tick and batched delivery. */
+  /**
+   * Switches a connection between per-tick and batched delivery. Leaving batch mode flushes what
+   * the batch held, so nothing is lost in the switch; entering it starts from the next tick.
+   */
   setDelivery(connectionId: string, delivery: Delivery): void {
     const connection = this.#connections.get(connectionId);
     if (!connection) return;
     connection.cancelFlush?.();
     delete connection.cancelFlush;
+    const wasBatch = connection.delivery.mode === 'batch';
+    if (wasBatch && delivery.mode !== 'batch') this.#flushBatch(connection);
     connection.delivery = delivery;
-    if (delivery.mode === 'batch') this.#scheduleFlush(connection, delivery.intervalMs);
+    if (delivery.mode === 'batch') {
+      if (!wasBatch) connection.flushed = this.#version;
+      this.#scheduleFlush(connection, delivery.intervalMs);
+    }
+    if (wasBatch !== (delivery.mode === 'batch')) {
+      for (const { index } of connection.tokens.values()) {
+        (wasBatch ? index.batch : index.tick).delete(connection);
+        (wasBatch ? index.tick : index.batch).add(connection);
+      }
+    }
   }
 
   /** Delivers one bus message (a tick object or an array of them). Malformed ones are counted, logged and skipped. */
@@ -216,26 +253,34 @@ export class Fanout implements Service {
         continue;
       }
       this.counters.ticksIn++;
-      const subscribers = this.#subscribers.get(token);
-      if (!subscribers || subscribers.size === 0) continue;
+      const subscribers = this.#tokens.get(token);
+      if (!subscribers) continue;
       const data = same ? (texts[index] as string) : JSON.stringify(tick);
-      let frame: string | undefined;
-      for (const connection of subscribers) {
-        this.counters.deliveries++;
-        if (connection.delivery.mode === 'batch' && type === 'tick') {
-          connection.latest.set(token, data);
-          continue;
-        }
-        frame ??= `{"type":"${type}","data":${data}}`;
-        connection.queue.push(frame);
-        if (connection.queue.length > this.#maxQueue) {
-          connection.queue.shift();
-          this.counters.dropped++;
-        }
-        this.#markReady(connection);
+      // Batch subscribers of an option tick share one latest value: one write per tick, however
+      // many subscribe; each flush picks what changed since the connection's previous one.
+      if (type === 'tick' && subscribers.batch.size > 0) {
+        const latest = subscribers.latest;
+        latest.data = data;
+        latest.bytes = Buffer.byteLength(data);
+        latest.version = ++this.#version;
+        this.counters.deliveries += subscribers.batch.size;
       }
+      if (subscribers.tick.size === 0 && (type === 'tick' || subscribers.batch.size === 0)) continue;
+      const frame = `{"type":"${type}","data":${data}}`;
+      for (const connection of subscribers.tick) this.#enqueue(connection, frame);
+      if (type !== 'tick') for (const connection of subscribers.batch) this.#enqueue(connection, frame);
     }
   };
+
+  #enqueue(connection: Connection, frame: string): void {
+    this.counters.deliveries++;
+    connection.queue.push(frame);
+    if (connection.queue.length > this.#maxQueue) {
+      connection.queue.shift();
+      this.counters.dropped++;
+    }
+    this.#markReady(connection);
+  }
 
   /** Subscribes to every tick channel and delivers until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
@@ -251,9 +296,13 @@ export class Fanout implements Service {
   }
 
   #unindex(token: number, connection: Connection): void {
-    const set = this.#subscribers.get(token);
-    set?.delete(connection);
-    if (set?.size === 0) this.#subscribers.delete(token);
+    const subscription = connection.tokens.get(token);
+    if (!subscription) return;
+    connection.tokens.delete(token);
+    const { index } = subscription;
+    index.tick.delete(connection);
+    index.batch.delete(connection);
+    if (index.tick.size === 0 && index.batch.size === 0) this.#tokens.delete(token);
   }
 
   #markReady(connection: Connection): void {
@@ -316,9 +365,9 @@ export class Fanout implements Service {
   }
 
   #flushBatch(connection: Connection): void {
-    if (connection.latest.size === 0) return;
-    const items = [...connection.latest.values()];
-    connection.latest.clear();
+    const after = connection.flushed;
+    if (after === this.#version) return;
+    connection.flushed = this.#version;
     let chunk: string[] = [];
     let size = 0;
     const emit = () => {
@@ -331,13 +380,15 @@ export class Fanout implements Service {
       chunk = [];
       size = 0;
     };
-    for (const item of items) {
-      const bytes = Buffer.byteLength(item) + 1;
+    for (const { index, since } of connection.tokens.values()) {
+      const latest = index.latest;
+      if (latest.version <= after || latest.version <= since) continue;
+      const bytes = latest.bytes + 1;
       if (size + bytes > MAX_MESSAGE_BYTES) emit();
-      chunk.push(item);
+      chunk.push(latest.data);
       size += bytes;
     }
     emit();
-    this.#markReady(connection);
+    if (connection.queue.length > 0) this.#markReady(connection);
   }
 }

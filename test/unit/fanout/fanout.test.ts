@@ -157,6 +157,75 @@ describe('Fanout', () => {
     expect(gateway.received('batched')).toHaveLength(1);
   });
 
+  it('batch connections sharing a token each get what changed since their own last flush, nothing from before they subscribed, and none of an unsubscribed token', async () => {
+    const clock = new ManualClock(0);
+    const { gateway, fanout } = setup({ clock });
+    const batchesOf = (id: string) =>
+      gateway
+        .received(id)
+        .map((m) => TicksMessage.parse(JSON.parse(m)).data.map((t) => [t.instrument_token, t.last_price]));
+    for (const [id, interval] of [
+      ['fast', 100],
+      ['slow', 300],
+    ] as const) {
+      gateway.connect(id);
+      fanout.addConnection(id, { mode: 'batch', intervalMs: interval });
+      fanout.subscribe(id, [A, B]);
+    }
+    fanout.deliver('ticker:nifty:options', JSON.stringify([tick(A, 1), tick(B, 2)]));
+    gateway.connect('late');
+    fanout.addConnection('late', { mode: 'batch', intervalMs: 100 });
+    fanout.subscribe('late', [A, B]);
+    clock.advance(100);
+    await waitFor(() => gateway.received('fast').length === 1);
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A, 3)));
+    fanout.unsubscribe('slow', [B]);
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(B, 4)));
+    clock.advance(100);
+    await waitFor(() => gateway.received('fast').length === 2 && gateway.received('late').length === 1);
+    clock.advance(100);
+    await waitFor(() => gateway.received('slow').length === 1);
+    expect(batchesOf('fast')).toEqual([
+      [
+        [A, 1],
+        [B, 2],
+      ],
+      [
+        [A, 3],
+        [B, 4],
+      ],
+    ]);
+    expect(batchesOf('late')).toEqual([
+      [
+        [A, 3],
+        [B, 4],
+      ],
+    ]);
+    expect(batchesOf('slow')).toEqual([[[A, 3]]]);
+    expect(fanout.counters.deliveries).toBe(2 * 2 + 3 + 2);
+  });
+
+  it('leaving batch mode flushes the batch at once; index bars reach batch connections as they come', async () => {
+    const clock = new ManualClock(0);
+    const { gateway, fanout } = setup({ clock });
+    gateway.connect('c');
+    fanout.addConnection('c', { mode: 'batch', intervalMs: 1000 });
+    fanout.subscribe('c', [A, 256265]);
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A, 7)));
+    fanout.deliver('ticker:nifty:underlying', JSON.stringify({ instrument_token: 256265, close: 24010 }));
+    await waitFor(() => gateway.received('c').length === 1);
+    expect(JSON.parse(gateway.received('c')[0] ?? '')).toMatchObject({ type: 'bar', data: { close: 24010 } });
+    fanout.setDelivery('c', { mode: 'tick' });
+    await waitFor(() => gateway.received('c').length === 2);
+    expect(TicksMessage.parse(JSON.parse(gateway.received('c')[1] ?? '')).data.map((t) => t.last_price)).toEqual([7]);
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A, 8)));
+    await waitFor(() => gateway.received('c').length === 3);
+    expect(TickMessage.parse(JSON.parse(gateway.received('c')[2] ?? '')).data.last_price).toBe(8);
+    clock.advance(5000);
+    await sleep(10);
+    expect(gateway.received('c')).toHaveLength(3);
+  });
+
   it('TC-WSS-043: skips a malformed bus message with a log line and goes on with the next', async () => {
     const { result, logs } = await captureLogs(async (log) => {
       const gateway = new MemoryConnectionGateway();
