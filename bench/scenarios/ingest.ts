@@ -1,9 +1,7 @@
-import { cpus, loadavg } from 'node:os';
+import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { decodeFromCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
 import { KitePool } from '../../ingest-task/kite/kite-pool.js';
 import { type PipelineCounters, TickPipeline } from '../../ingest-task/pipeline/tick-pipeline.js';
@@ -31,6 +29,7 @@ import {
   todayAnchor,
 } from '../support/ingest-fixture.js';
 import type { FeedKind, FeedProcessConfig, FeedReady, FeedRpc, FeedStatus } from '../support/kite-feed-process.js';
+import { Closer, decodeHistogram, loadAverage, percentiles, round, waitUntil } from '../support/measure.js';
 import type {
   SubscriberProcessConfig,
   SubscriberReport,
@@ -58,10 +57,11 @@ import { WallClock, wallNowMs } from '../support/wall-clock.js';
  * wall clock, 10 µs steps), which gives generation → ingest, generation → Redis publish (the test
  * plan's TC-PERF-020 view) and generation → subscriber without any clock of whole milliseconds.
  *
- * Variants, in the order they run: `soak` (9,000 tokens for `SOAK_SECONDS`, memory sampled),
- * `latency` (3,000 tokens at 100 ms), `reload` (100 subscriptions added through the reconciler
- * next to 500 streaming ones) and `throughput` (a ramp of offered load, up to the highest rate
- * with zero drops). `INGEST_VARIANTS=latency,soak` runs only those.
+ * Variants, in the order they run: `latency` (3,000 tokens at 100 ms), `reload` (100
+ * subscriptions added through the reconciler next to 500 streaming ones) and `throughput` (a ramp
+ * of offered load, up to the highest rate with zero drops). `INGEST_VARIANTS=latency,reload` runs
+ * only those. Memory over a long run is the `soak` scenario's, measured on the ingest task's own
+ * process rather than on this one.
  */
 
 const logger = createLogger('bench-ingest', { logLevel: 'SILENT', environment: 'test' });
@@ -76,56 +76,7 @@ const subscriberEntry = new URL('../support/tick-subscriber-process.ts', import.
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 const ms = (us: number) => Math.round(us) / 1000;
-
-function percentiles(prefix: string, histogram: Histogram): Record<string, number> {
-  if (histogram.totalCount === 0) return { [`${prefix}_samples`]: 0 };
-  return {
-    [`${prefix}_p50_ms`]: ms(histogram.getValueAtPercentile(50)),
-    [`${prefix}_p95_ms`]: ms(histogram.getValueAtPercentile(95)),
-    [`${prefix}_p99_ms`]: ms(histogram.getValueAtPercentile(99)),
-    [`${prefix}_max_ms`]: ms(histogram.maxValue),
-    [`${prefix}_samples`]: histogram.totalCount,
-  };
-}
-
-function decode(base64: string): Histogram {
-  const histogram = createLatencyHistogram();
-  histogram.add(decodeFromCompressedBase64(base64));
-  return histogram;
-}
-
-async function waitUntil(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** Closes what was opened, newest first, every step attempted even when one fails. */
-class Closer {
-  readonly #steps: (() => Promise<void>)[] = [];
-
-  add(step: () => Promise<void>): void {
-    this.#steps.push(step);
-  }
-
-  async close(): Promise<void> {
-    for (const step of this.#steps.splice(0).reverse()) await step().catch(() => {});
-  }
-}
-
-/**
- * A full collection, for heap figures that are not mere GC timing. `--expose-gc` set at run time
- * makes `gc` reachable from a fresh context; it affects only this process.
- */
-function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  const gc: unknown = runInNewContext('gc');
-  if (typeof gc === 'function') gc();
-}
 
 function machineCpuMs(): { busy: number; total: number } {
   let busy = 0;
@@ -137,11 +88,6 @@ function machineCpuMs(): { busy: number; total: number } {
   }
   return { busy, total };
 }
-
-const load = () =>
-  loadavg()
-    .map((l) => round(l, 2))
-    .join(' ');
 
 // ---------------------------------------------------------------------------------------------
 // What every variant shares: Redis, the subscriber process, the instruments
@@ -671,8 +617,8 @@ async function measureWindow(rig: Rig, seconds: number, during?: () => Promise<v
     deliveryLagGrowth:
       deliveryLag(end, report.totalReceived, report.atMs) -
       deliveryLag(start, subscriberStart.totalReceived, subscriberStart.atMs),
-    latency: decode(report.latencyUs),
-    generationToSubscriber: decode(report.generationUs),
+    latency: decodeHistogram(report.latencyUs),
+    generationToSubscriber: decodeHistogram(report.generationUs),
     receiveToPublish: rig.receiveToPublishUs,
     generationToIngest: rig.generationToIngestUs,
     generationToPublish: rig.bus.generationToPublishUs,
@@ -763,8 +709,8 @@ async function withRig<T>(env: Environment, options: RigOptions, use: (rig: Rig)
 /**
  * `latency`: 3,000 tokens on one Kite connection (the pool fills a connection before it opens the
  * next), each ticking every 100 ms: 30,000 ticks/s. The ticks of an interval arrive spread over
- * 20 frames of 150 (one every 5 ms), as exchange ticks reach Kite continuously; the soak and
- * throughput variants keep one frame of every token per interval, the burst case.
+ * 20 frames of 150 (one every 5 ms), as exchange ticks reach Kite continuously; the throughput
+ * variant (and the `soak` scenario) keep one frame of every token per interval, the burst case.
  */
 async function latency(env: Environment, quick: boolean): Promise<ScenarioResult[]> {
   const tokens = 3000;
@@ -772,7 +718,7 @@ async function latency(env: Environment, quick: boolean): Promise<ScenarioResult
   const framesPerInterval = 20;
   const warmupS = quick ? 1 : 3;
   const seconds = quick ? 3 : 15;
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   return withRig(
     env,
     { feed: 'simulator', accounts: 1, tickIntervalMs, framesPerInterval, probes: true },
@@ -813,7 +759,7 @@ async function latency(env: Environment, quick: boolean): Promise<ScenarioResult
             ...drainExtra(drain),
             ...countersExtra(rig),
             load_avg_before: loadBefore,
-            load_avg_after: load(),
+            load_avg_after: loadAverage(),
           },
         },
         {
@@ -859,7 +805,7 @@ async function throughput(env: Environment, quick: boolean): Promise<ScenarioRes
     : [60_000, 75_000, 90_000, 105_000, 120_000, 135_000, 150_000, 180_000, 210_000, 240_000];
   const settleS = quick ? 1 : 1.5;
   const seconds = quick ? 2 : 5;
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   return withRig(env, { feed: 'replay', accounts: 3, tickIntervalMs, probes: true }, async (rig) => {
     const steps: Step[] = [];
     for (const nominal of rates) {
@@ -927,7 +873,7 @@ async function throughput(env: Environment, quick: boolean): Promise<ScenarioRes
           undrained_kite_ticks: drain.undrained,
           ...countersExtra(rig),
           load_avg_before: loadBefore,
-          load_avg_after: load(),
+          load_avg_after: loadAverage(),
         },
       },
     ];
@@ -946,7 +892,7 @@ async function reload(env: Environment, quick: boolean): Promise<ScenarioResult[
   const existingCount = 500;
   const addedCount = 100;
   const rounds = quick ? 1 : 3;
-  const loadBefore = load();
+  const loadBefore = loadAverage();
   return withRig(env, { feed: 'simulator', accounts: 1, tickIntervalMs, probes: false }, async (rig) => {
     const { bench, subscriber } = env;
     const store = new MemorySubscriptionStore();
@@ -1068,119 +1014,7 @@ async function reload(env: Environment, quick: boolean): Promise<ScenarioResult[
           ...drainExtra(drain),
           ...countersExtra(rig),
           load_avg_before: loadBefore,
-          load_avg_after: load(),
-        },
-      },
-    ];
-  });
-}
-
-/** Least-squares slope of `values` over `times` (ms), per minute. */
-function slopePerMinute(times: readonly number[], values: readonly number[]): number {
-  const n = times.length;
-  if (n < 2) return 0;
-  const meanT = times.reduce((a, b) => a + b, 0) / n;
-  const meanV = values.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    const dt = (times[i] ?? 0) - meanT;
-    num += dt * ((values[i] ?? 0) - meanV);
-    den += dt * dt;
-  }
-  return den === 0 ? 0 : (num / den) * 60_000;
-}
-
-/**
- * `soak`: the latency variant's path and offered rate (30,000 ticks/s), with 9,000 tokens on three
- * connections at 300 ms so the memory figures answer the 9,000-subscription target. Memory is
- * sampled every few seconds after a warm-up. Heap growth compares the live heap at the start and
- * at the end of the window, each taken with the feed paused, everything in flight drained and a
- * full collection done: what is left is what the ingest path retains, not GC timing or ticks
- * that happened to be in flight. It runs first, so the RSS is not inflated by the heap the other
- * variants grew.
- */
-async function soak(env: Environment, quick: boolean): Promise<ScenarioResult[]> {
-  const tokens = 9000;
-  const tickIntervalMs = 300;
-  const fromEnv = Number(process.env.SOAK_SECONDS);
-  const totalS = Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : quick ? 10 : 60;
-  const warmupS = Math.min(quick ? 3 : 10, Math.max(1, Math.floor(totalS / 4)));
-  const seconds = totalS - warmupS;
-  const sampleEveryS = quick ? 1 : 5;
-  const loadBefore = load();
-  const mb = (bytes: number) => round(bytes / 1024 / 1024);
-  collectGarbage();
-  const beforeRig = process.memoryUsage();
-  return withRig(env, { feed: 'simulator', accounts: 1, tickIntervalMs, probes: true }, async (rig) => {
-    await rig.stream(tokens);
-    await sleep(warmupS * 1000);
-    const retained = async () => {
-      await rig.quiesce();
-      collectGarbage();
-      return process.memoryUsage();
-    };
-    const startMemory = await retained();
-    await rig.resume();
-    await sleep(2 * tickIntervalMs);
-    const times: number[] = [];
-    const rss: number[] = [];
-    const heap: number[] = [];
-    const sample = async () => {
-      const end = Date.now() + seconds * 1000;
-      while (Date.now() < end) {
-        await sleep(Math.min(sampleEveryS * 1000, Math.max(0, end - Date.now())));
-        const m = process.memoryUsage();
-        times.push(Date.now());
-        rss.push(m.rss);
-        heap.push(m.heapUsed);
-      }
-    };
-    const window = await measureWindow(rig, 0, sample);
-    const lastSample = process.memoryUsage();
-    const endMemory = await retained();
-    const drain = await rig.drain();
-    const growth = (from: number, to: number) => round(((to - from) / from) * 100, 2);
-    return [
-      {
-        variant: 'soak',
-        histogramUs: window.latency,
-        throughputPerS: window.deliveredPerS,
-        drops: drain.publisherDropped + drain.missed,
-        params: {
-          tokens,
-          connections: rig.layout.connections,
-          interval_ms: tickIntervalMs,
-          offered_per_s: (tokens * 1000) / tickIntervalMs,
-          seconds: totalS,
-          warmup_s: warmupS,
-          sample_every_s: sampleEveryS,
-          mode: 'full',
-          live_state: 'redis',
-        },
-        extra: {
-          target: 'RSS < 200 MB with 9,000 subscriptions; heap growth < 2 % over 30 min',
-          rss_before_rig_mb: mb(beforeRig.rss),
-          heap_live_before_rig_mb: mb(beforeRig.heapUsed),
-          rss_start_mb: mb(startMemory.rss),
-          rss_end_mb: mb(lastSample.rss),
-          rss_max_mb: mb(Math.max(startMemory.rss, ...rss)),
-          rss_growth_pct: growth(startMemory.rss, lastSample.rss),
-          heap_live_start_mb: mb(startMemory.heapUsed),
-          heap_live_end_mb: mb(endMemory.heapUsed),
-          heap_growth_pct: growth(startMemory.heapUsed, endMemory.heapUsed),
-          heap_used_max_mb: mb(Math.max(startMemory.heapUsed, ...heap)),
-          heap_used_slope_mb_per_min: round(slopePerMinute(times, heap) / 1024 / 1024, 2),
-          rss_slope_mb_per_min: round(slopePerMinute(times, rss) / 1024 / 1024, 2),
-          external_mb: mb(endMemory.external),
-          array_buffers_mb: mb(endMemory.arrayBuffers),
-          memory_samples: rss.length,
-          ...percentiles('generation_to_publish_ack', window.generationToPublish),
-          ...windowExtra(window),
-          ...drainExtra(drain),
-          ...countersExtra(rig),
-          load_avg_before: loadBefore,
-          load_avg_after: load(),
+          load_avg_after: loadAverage(),
         },
       },
     ];
@@ -1189,11 +1023,8 @@ async function soak(env: Environment, quick: boolean): Promise<ScenarioResult[]>
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * In this order: the soak first, while the process holds nothing from other variants, and the
- * throughput ramp, which overloads the process on purpose, last.
- */
-const VARIANTS = { soak, latency, reload, throughput } as const;
+/** In this order: the throughput ramp, which overloads the process on purpose, last. */
+const VARIANTS = { latency, reload, throughput } as const;
 
 /** Every variant, or those named in `INGEST_VARIANTS` (comma-separated), to rerun one alone. */
 function chosenVariants(): ((env: Environment, quick: boolean) => Promise<ScenarioResult[]>)[] {
@@ -1212,7 +1043,7 @@ function chosenVariants(): ((env: Environment, quick: boolean) => Promise<Scenar
 const scenario: Scenario = {
   name: 'ingest',
   summary:
-    'Kite simulator (or replay feed) → KitePool → TickPipeline → TickPublisher → Redis → subscriber, in separate processes: latency, throughput ramp, reload, soak',
+    'Kite simulator (or replay feed) → KitePool → TickPipeline → TickPublisher → Redis → subscriber, in separate processes: latency, throughput ramp, reload',
   async run({ quick }) {
     const closer = new Closer();
     try {
@@ -1231,7 +1062,7 @@ const scenario: Scenario = {
       closer.add(() => subscriber.stop());
       const env: Environment = { redisUrl, admin, subscriber, bench, anchorDate };
       process.stdout.write(
-        `ingest: ${cpus().length} cpus, load average ${load()}; Redis ${server ? 'throwaway redis-server' : 'REDIS_URL'}\n`,
+        `ingest: ${cpus().length} cpus, load average ${loadAverage()}; Redis ${server ? 'throwaway redis-server' : 'REDIS_URL'}\n`,
       );
       const results: ScenarioResult[] = [];
       // A variant that fails is reported and the others still run; the run then exits non-zero.

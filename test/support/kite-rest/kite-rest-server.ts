@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Instrument } from '../../../shared/ports/market-data.js';
 
 /** What the fake does with the next matching requests, in place of a normal answer. */
 export type KiteRestFault =
@@ -40,6 +41,38 @@ export const FAKE_KITE_LAST_PRICE = 101.5;
 const ORDER_FIELDS = ['exchange', 'tradingsymbol', 'transaction_type', 'quantity', 'product', 'order_type'] as const;
 const OPEN_STATUSES = new Set(['OPEN', 'TRIGGER PENDING']);
 
+const INSTRUMENT_MASTER_HEADER =
+  'instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange';
+
+/**
+ * `instruments` as rows of Kite's instrument master CSV, by exchange. Kite lists an index under its
+ * display name (`NIFTY 50`, segment `INDICES`, type `EQ`); the platform's client maps it back.
+ */
+function instrumentMasterRows(instruments: readonly Instrument[]): Map<string, string[]> {
+  const byExchange = new Map<string, string[]>();
+  for (const i of instruments) {
+    const index = i.instrumentType === 'INDEX';
+    const row = [
+      i.instrumentToken,
+      i.instrumentToken >> 8,
+      i.tradingsymbol,
+      index ? i.tradingsymbol : i.name,
+      0,
+      i.expiry ?? '',
+      i.strike,
+      i.tickSize,
+      i.lotSize,
+      index ? 'EQ' : i.instrumentType,
+      i.segment,
+      i.exchange,
+    ].join(',');
+    const rows = byExchange.get(i.exchange) ?? [];
+    rows.push(row);
+    byExchange.set(i.exchange, rows);
+  }
+  return byExchange;
+}
+
 /** One request the fake received. */
 export interface RecordedRequest {
   readonly method: string;
@@ -52,10 +85,16 @@ export interface RecordedRequest {
 /**
  * A Kite Connect REST server that speaks the real wire format (the `{status, data}` envelope,
  * `Authorization: token key:token`, error bodies with `error_type`), so tests drive the real
- * `kiteconnect` client against it. Routes: historical candles, the instrument master, LTP, and the
- * order routes (place, modify, cancel, the order book) over an order book per api key.
+ * `kiteconnect` client against it. Routes: historical candles, the instrument master (a few fixed
+ * rows, or `instruments` as Kite would list them), LTP, and the order routes (place, modify, cancel,
+ * the order book) over an order book per api key.
  */
-export async function startKiteRestServer(options: { accounts: Record<string, string> }) {
+export async function startKiteRestServer(options: {
+  accounts: Record<string, string>;
+  /** The instrument master to serve instead of the built-in handful of rows (benchmarks need thousands). */
+  instruments?: readonly Instrument[];
+}) {
+  const masterRows = options.instruments && instrumentMasterRows(options.instruments);
   const requests: RecordedRequest[] = [];
   /** Each api key's order book (the day's orders), oldest first. */
   const books = new Map<string, FakeKiteOrder[]>();
@@ -243,10 +282,9 @@ export async function startKiteRestServer(options: { accounts: Record<string, st
     }
     const master = /^\/instruments\/(NSE|NFO)$/.exec(url.pathname);
     if (master) {
-      const header =
-        'instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange';
-      const rows =
-        master[1] === 'NSE'
+      const rows = masterRows
+        ? (masterRows.get(master[1] ?? '') ?? [])
+        : master[1] === 'NSE'
           ? [
               '256265,1001,NIFTY 50,NIFTY 50,0,,0,0,0,EQ,INDICES,NSE',
               '260105,1016,NIFTY BANK,NIFTY BANK,0,,0,0,0,EQ,INDICES,NSE',
@@ -259,7 +297,7 @@ export async function startKiteRestServer(options: { accounts: Record<string, st
               '14345602,62225,FINNIFTY25JAN23000CE,FINNIFTY,0,2025-01-28,23000,0.05,65,CE,NFO-OPT,NFO',
             ];
       res.writeHead(200, { 'content-type': 'text/csv' });
-      res.end([header, ...rows].join('\n'));
+      res.end([INSTRUMENT_MASTER_HEADER, ...rows].join('\n'));
       return;
     }
     if (url.pathname === '/quote/ltp') {
