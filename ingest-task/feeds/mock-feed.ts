@@ -77,11 +77,16 @@ export class MockFeed implements Service {
         cancelTimer = undefined;
         if (finished) return;
         try {
-          const snapshot = market.advanceTo(clock.now());
-          if (snapshot.version !== lastVersion) {
-            lastVersion = snapshot.version;
-            const ticks = market.ticks(snapshot, tokens?.());
-            if (ticks.length > 0) onTicks(ticks, source);
+          // With nothing to stream (Kite is the source) the market is not stepped at all: a step
+          // moves every instrument of the master, work and garbage for nobody.
+          const wanted = tokens?.();
+          if (wanted === undefined || wanted.size > 0) {
+            const snapshot = market.advanceTo(clock.now());
+            if (snapshot.version !== lastVersion) {
+              lastVersion = snapshot.version;
+              const ticks = market.ticks(snapshot, wanted);
+              if (ticks.length > 0) onTicks(ticks, source);
+            }
           }
         } catch (error) {
           finish(error);

@@ -50,6 +50,32 @@ describe('MockFeed', () => {
     for (const batch of batches) expect(new Set(batch.ticks.map((t) => t.exchangeTimestampMs)).size).toBe(1);
   });
 
+  it('leaves the market unstepped while it has no tokens to stream, and streams from the next step once it has', async () => {
+    const clock = new ManualClock(MARKET_OPEN_MS);
+    const mockMarket = market(registry(MARKET_OPEN_MS, 1));
+    let tokens = new Set<number>();
+    const batches: (readonly MarketTick[])[] = [];
+    const feed = new MockFeed({
+      market: mockMarket,
+      clock,
+      intervalMs: 500,
+      tokens: () => tokens,
+      onTicks: (t) => batches.push(t),
+    });
+    const stop = new AbortController();
+    const running = feed.run(stop.signal);
+    clock.advance(5_000);
+    expect(mockMarket.snapshot()).toBeUndefined();
+    expect(batches).toEqual([]);
+    const [first] = mockMarket.ticks(mockMarket.ensureInitialised(clock.now()));
+    tokens = new Set([first?.instrumentToken ?? -1]);
+    clock.advance(500);
+    stop.abort();
+    await running;
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.map((t) => t.instrumentToken)).toEqual([first?.instrumentToken]);
+  });
+
   it('stops promptly on abort and leaves no timer behind', async () => {
     const clock = new ManualClock(MARKET_OPEN_MS);
     let calls = 0;
