@@ -97,8 +97,8 @@ function sampleBackpressure(chain: IngestChain): { stop(): Set<BackpressureLevel
 }
 
 describe('ingest under sustained load', () => {
-  // Timing (publish latency p95 < 100 ms, p99 < 200 ms), CPU and memory growth: `npm run bench -- ingest`
-  // (variants `latency` and `soak`).
+  // Timing (publish latency p95 < 100 ms, p99 < 200 ms) and CPU: `npm run bench -- ingest` (variant
+  // `latency`); memory growth: `npm run bench -- soak`.
   it('TC-PERF-001: 500 options on one account at 10 ticks/s: every tick published and received, no error or warning logged', async () => {
     const tokens = chainOptionTokens.slice(0, 500);
     const { result, logs } = await captureLogs(async (logger) => {
@@ -139,7 +139,7 @@ describe('ingest under sustained load', () => {
     expect([...levels].every((l) => l === BackpressureLevel.healthy || l === BackpressureLevel.warning)).toBe(true);
   });
 
-  // Timing (30,000 ticks/s combined, p95 < 150 ms) and memory: `npm run bench -- ingest` (`throughput`, `soak`).
+  // Timing (30,000 ticks/s combined, p95 < 150 ms) and memory: `npm run bench -- ingest` (`throughput`) and `npm run bench -- soak`.
   it('TC-PERF-003: 2000 options across 2 accounts at 15 ticks/s: both stream at once, 1000/1000, no failover, every tick published', async () => {
     const chain = await open({ accounts: 2, tickIntervalMs: 67 });
     const tokens = chainOptionTokens.slice(0, 2000);

@@ -15,8 +15,8 @@ import { sleep, waitFor } from '../support/wait.js';
  * connections dropped, Redis restarted). What a leak leaves behind is checked after every round:
  * open file descriptors back at their baseline, no Kite connection or subscription left over, the
  * publisher's queue and the fan-out's connections empty, no tick dropped, and nothing reconnected or
- * restarted that the test did not cause. Memory growth over a long run is measured by the `soak`
- * variant of `npm run bench -- ingest` (9,000 subscriptions, heap and RSS sampled), never here.
+ * restarted that the test did not cause. Memory growth over a long run is measured by
+ * `npm run bench -- soak` (the production bundle with 9,000 subscriptions, heap and RSS sampled), never here.
  */
 
 const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
