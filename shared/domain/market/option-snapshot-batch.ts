@@ -176,6 +176,11 @@ export class OptionSnapshotBatch {
         option.tail +
         json(tick.receivedAtMs) +
         '}';
+      // `+` builds a rope of some thirty pieces; reading a character makes V8 flatten it into one
+      // string in place. The rope would otherwise be what the publisher's latest-value map holds
+      // for every token until written (about 3.5 times the bytes: 20 MB instead of 6 MB for
+      // 9,000 tokens), and what every later reader of the text walks.
+      encoded.charCodeAt(0);
       sink(i, encoded, ok ? (this.#iv[i] as number) : Number.NaN);
     }
   }
