@@ -31,6 +31,8 @@ interface Live {
   /** The upgraded socket under `ws`, corked while a turn's posts collect (see {@link LocalWsGateway.post}). */
   readonly socket: Duplex;
   corked: boolean;
+  /** Bytes written while corked this turn: held by the cork, not by a slow client. */
+  corkedBytes: number;
   readonly connectedAt: number;
   lastActiveAt: number;
   readonly sourceIp: string;
@@ -125,16 +127,18 @@ export class LocalWsGateway implements ConnectionGateway {
   }
 
   async post(connectionId: string, payload: string): Promise<PostOutcome> {
-    if (Buffer.byteLength(payload) > MAX_MESSAGE_BYTES) {
+    const bytes = Buffer.byteLength(payload);
+    if (bytes > MAX_MESSAGE_BYTES) {
       throw new ValidationError(`Message exceeds ${MAX_MESSAGE_BYTES / 1024} KB`, [
         { path: 'payload', message: `larger than ${MAX_MESSAGE_BYTES} bytes in UTF-8` },
       ]);
     }
     const live = this.#sockets.get(connectionId);
     if (!live || live.ws.readyState !== live.ws.OPEN) return 'gone';
-    if (live.ws.bufferedAmount > SLOW_CLIENT_BUFFER_BYTES) return 'throttled';
+    if (live.ws.bufferedAmount - live.corkedBytes > SLOW_CLIENT_BUFFER_BYTES) return 'throttled';
     live.lastActiveAt = Date.now();
     this.#cork(live);
+    live.corkedBytes += bytes;
     live.ws.send(payload);
     this.#release(connectionId, live);
     return 'sent';
@@ -144,8 +148,11 @@ export class LocalWsGateway implements ConnectionGateway {
    * Holds a socket's writes until the end of this event-loop turn. Each `ws.send` is otherwise one
    * `writev` (tens of microseconds on loopback, the receiver's TCP path included); the fan-out
    * posts a client's ticks one after another within a turn, so corking turns a client's twenty
-   * frames into one write. The frames and their order are unchanged, and they leave in the same
-   * turn (`setImmediate` runs right after the turn's I/O callbacks), so latency is unchanged too.
+   * frames into one write. The frames and their order are unchanged. Posts made from I/O or timer
+   * callbacks (Redis deliveries, batch flushes) leave in the same loop iteration, right after its
+   * I/O; posts made from an immediate (the in-memory bus of a Redis-less `npm start`) leave one
+   * iteration later. Corked bytes do not count towards the slow-client limit: the cork holds
+   * them, not the client.
    */
   #cork(live: Live): void {
     if (live.corked) return;
@@ -157,6 +164,7 @@ export class LocalWsGateway implements ConnectionGateway {
   readonly #uncorkAll = (): void => {
     for (const live of this.#corked.splice(0)) {
       live.corked = false;
+      live.corkedBytes = 0;
       live.socket.uncork();
     }
   };
@@ -190,6 +198,7 @@ export class LocalWsGateway implements ConnectionGateway {
       ws,
       socket,
       corked: false,
+      corkedBytes: 0,
       connectedAt: now,
       lastActiveAt: now,
       ...identity,

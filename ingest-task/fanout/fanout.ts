@@ -224,6 +224,7 @@ export class Fanout implements Service {
       for (const { index } of connection.tokens.values()) {
         (wasBatch ? index.batch : index.tick).delete(connection);
         (wasBatch ? index.tick : index.batch).add(connection);
+        if (index.batch.size === 0) index.latest.data = '';
       }
     }
   }
@@ -260,8 +261,11 @@ export class Fanout implements Service {
       // many subscribe; each flush picks what changed since the connection's previous one.
       if (type === 'tick' && subscribers.batch.size > 0) {
         const latest = subscribers.latest;
-        latest.data = data;
-        latest.bytes = Buffer.byteLength(data);
+        // A copy, not the slice of the bus message it came from: it may be kept until the token
+        // ticks again, and a slice would keep the whole message (up to 500 ticks) alive with it.
+        const bytes = Buffer.from(data);
+        latest.data = bytes.toString();
+        latest.bytes = bytes.length;
         latest.version = ++this.#version;
         this.counters.deliveries += subscribers.batch.size;
       }
@@ -301,7 +305,7 @@ export class Fanout implements Service {
     connection.tokens.delete(token);
     const { index } = subscription;
     index.tick.delete(connection);
-    index.batch.delete(connection);
+    if (index.batch.delete(connection) && index.batch.size === 0) index.latest.data = '';
     if (index.tick.size === 0 && index.batch.size === 0) this.#tokens.delete(token);
   }
 

@@ -273,6 +273,18 @@ describe('the local @connections endpoint with the real management API client', 
     c.ws.close();
   });
 
+  it('a fast client sent more than the slow-client limit in one turn gets all of it: what the cork holds is not a slow client', async () => {
+    const c = await client();
+    const big = (n: number) => JSON.stringify({ type: 'error', message: `${n}:${'x'.repeat(120 * 1024)}` });
+    const outcomes = await Promise.all(Array.from({ length: 45 }, (_, n) => gateway.post(c.id, big(n))));
+    expect(outcomes.every((o) => o === 'sent')).toBe(true);
+    await waitFor(() => c.messages.length === 46, { message: 'all 45 large posts' });
+    expect(c.messages.slice(1).map((m) => (m.type === 'error' ? m.message.split(':')[0] : m.type))).toEqual(
+      Array.from({ length: 45 }, (_, n) => String(n)),
+    );
+    c.ws.close();
+  });
+
   it('GetConnection reports ConnectedAt, Identity and LastActiveAt', async () => {
     const before = Date.now();
     const c = await client();

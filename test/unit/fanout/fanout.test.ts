@@ -205,6 +205,37 @@ describe('Fanout', () => {
     expect(fanout.counters.deliveries).toBe(2 * 2 + 3 + 2);
   });
 
+  it('a batch flush sends only the tokens that changed since the previous one, and nothing already sent after batch → tick → batch', async () => {
+    const clock = new ManualClock(0);
+    const { gateway, fanout } = setup({ clock });
+    const batchAt = (n: number) =>
+      TicksMessage.parse(JSON.parse(gateway.received('c')[n] ?? '')).data.map((t) => [
+        t.instrument_token,
+        t.last_price,
+      ]);
+    gateway.connect('c');
+    fanout.addConnection('c', { mode: 'batch', intervalMs: 100 });
+    fanout.subscribe('c', [A, B]);
+    fanout.deliver('ticker:nifty:options', JSON.stringify([tick(A, 1), tick(B, 2)]));
+    clock.advance(100);
+    await waitFor(() => gateway.received('c').length === 1);
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(B, 3)));
+    clock.advance(100);
+    await waitFor(() => gateway.received('c').length === 2);
+    expect(batchAt(1)).toEqual([[B, 3]]);
+    fanout.setDelivery('c', { mode: 'tick' });
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A, 4)));
+    await waitFor(() => gateway.received('c').length === 3);
+    fanout.setDelivery('c', { mode: 'batch', intervalMs: 100 });
+    clock.advance(300);
+    await sleep(10);
+    expect(gateway.received('c')).toHaveLength(3);
+    fanout.deliver('ticker:nifty:options', JSON.stringify(tick(A, 5)));
+    clock.advance(100);
+    await waitFor(() => gateway.received('c').length === 4);
+    expect(batchAt(3)).toEqual([[A, 5]]);
+  });
+
   it('leaving batch mode flushes the batch at once; index bars reach batch connections as they come', async () => {
     const clock = new ManualClock(0);
     const { gateway, fanout } = setup({ clock });
