@@ -310,6 +310,12 @@ interface RigOptions {
   readonly framesPerInterval?: number;
   /** Probe instruments on every connection, and the in-process probe timings. */
   readonly probes: boolean;
+  /**
+   * Whether the bus reads the probes out of every published message (generation → publish
+   * acknowledged). That search runs in the measured process, several full scans of every message:
+   * the throughput ramp, which times generation → subscriber only, leaves it off.
+   */
+  readonly probePublishes?: boolean;
 }
 
 /** Counters of every process at one instant. */
@@ -455,7 +461,7 @@ class Rig {
     if (result.failed.length > 0) {
       throw new Error(`${result.failed.length} tokens not subscribed: ${result.failed[0]?.error.message}`);
     }
-    this.bus.watch(this.layout.probeTokens);
+    if (this.options.probePublishes ?? true) this.bus.watch(this.layout.probeTokens);
   }
 
   resetHistograms(): void {
@@ -806,78 +812,82 @@ async function throughput(env: Environment, quick: boolean): Promise<ScenarioRes
   const settleS = quick ? 1 : 1.5;
   const seconds = quick ? 2 : 5;
   const loadBefore = loadAverage();
-  return withRig(env, { feed: 'replay', accounts: 3, tickIntervalMs, probes: true }, async (rig) => {
-    const steps: Step[] = [];
-    for (const nominal of rates) {
-      const tokens = (nominal * tickIntervalMs) / 1000;
-      await rig.stream(tokens);
-      await sleep(settleS * 1000);
-      const window = await measureWindow(rig, seconds);
-      // Counters are read between frames of 3,000 ticks, so two rounds of frames are noise, not lag.
-      const allowedLag = 0.03 * window.offeredPerS * window.seconds + 2 * tokens;
-      let verdict: Step['verdict'] = 'sustained';
-      if (window.offeredPerS < 0.9 * nominal) verdict = 'generator-limited';
-      else if (window.backlogGrowth > allowedLag) verdict = 'ingest-behind';
-      else if (window.dropped > 0) verdict = 'dropped';
-      else if (window.deliveryLagGrowth > allowedLag) verdict = 'not-delivered';
-      else if (window.latency.getValueAtPercentile(99) > 1_000_000) verdict = 'slow';
-      steps.push({ nominalPerS: nominal, tokens, window, verdict });
-      if (verdict !== 'sustained') break;
-    }
-    const drain = await rig.drain();
-    const sustained = steps.filter((s) => s.verdict === 'sustained');
-    const best = sustained.at(-1) ?? steps[0];
-    if (!best) throw new Error('The throughput ramp ran no step');
-    const stepExtra: Record<string, string> = {};
-    for (const s of steps) {
-      const w = s.window;
-      stepExtra[`step_${s.nominalPerS / 1000}k`] =
-        `${s.verdict}: offered ${Math.round(w.offeredPerS)}/s, ingested ${Math.round(w.ingestedPerS)}/s, ` +
-        `published ${Math.round(w.publishedPerS)}/s, delivered ${Math.round(w.deliveredPerS)}/s, ` +
-        `ingest lag ${w.backlogGrowth >= 0 ? '+' : ''}${w.backlogGrowth}, ` +
-        `delivery lag ${w.deliveryLagGrowth >= 0 ? '+' : ''}${w.deliveryLagGrowth}, dropped ${w.dropped}, p50 ${ms(w.latency.getValueAtPercentile(50))} ms, ` +
-        `p99 ${ms(w.latency.getValueAtPercentile(99))} ms; cpu % of a core: ingest ${w.cpu.ingest}, ` +
-        `kite-feed ${w.cpu.feed}, subscriber ${w.cpu.subscriber}, redis ${w.cpu.redis}, others ${w.cpu.others}`;
-    }
-    return [
-      {
-        variant: 'throughput',
-        histogramUs: best.window.latency,
-        throughputPerS: sustained.length > 0 ? best.window.deliveredPerS : 0,
-        // Drops at the sustained rates (none, or the step would not count) and ticks the subscriber
-        // never saw; what the publisher shed in the overloaded last step is in `extra`.
-        drops: sustained.reduce((sum, s) => sum + s.window.dropped, 0) + drain.missed,
-        params: {
-          interval_ms: tickIntervalMs,
-          highest_sustained_offered_per_s: sustained.length > 0 ? best.nominalPerS : 0,
-          tokens: best.tokens,
-          connections: Math.ceil(best.tokens / TOKENS_PER_CONNECTION),
-          accounts: 3,
-          step_seconds: seconds,
-          settle_s: settleS,
-          steps: rates.join('/'),
-          feed: 'replay',
-          mode: 'full',
-          live_state: 'redis',
+  return withRig(
+    env,
+    { feed: 'replay', accounts: 3, tickIntervalMs, probes: true, probePublishes: false },
+    async (rig) => {
+      const steps: Step[] = [];
+      for (const nominal of rates) {
+        const tokens = (nominal * tickIntervalMs) / 1000;
+        await rig.stream(tokens);
+        await sleep(settleS * 1000);
+        const window = await measureWindow(rig, seconds);
+        // Counters are read between frames of 3,000 ticks, so two rounds of frames are noise, not lag.
+        const allowedLag = 0.03 * window.offeredPerS * window.seconds + 2 * tokens;
+        let verdict: Step['verdict'] = 'sustained';
+        if (window.offeredPerS < 0.9 * nominal) verdict = 'generator-limited';
+        else if (window.backlogGrowth > allowedLag) verdict = 'ingest-behind';
+        else if (window.dropped > 0) verdict = 'dropped';
+        else if (window.deliveryLagGrowth > allowedLag) verdict = 'not-delivered';
+        else if (window.latency.getValueAtPercentile(99) > 1_000_000) verdict = 'slow';
+        steps.push({ nominalPerS: nominal, tokens, window, verdict });
+        if (verdict !== 'sustained') break;
+      }
+      const drain = await rig.drain();
+      const sustained = steps.filter((s) => s.verdict === 'sustained');
+      const best = sustained.at(-1) ?? steps[0];
+      if (!best) throw new Error('The throughput ramp ran no step');
+      const stepExtra: Record<string, string> = {};
+      for (const s of steps) {
+        const w = s.window;
+        stepExtra[`step_${s.nominalPerS / 1000}k`] =
+          `${s.verdict}: offered ${Math.round(w.offeredPerS)}/s, ingested ${Math.round(w.ingestedPerS)}/s, ` +
+          `published ${Math.round(w.publishedPerS)}/s, delivered ${Math.round(w.deliveredPerS)}/s, ` +
+          `ingest lag ${w.backlogGrowth >= 0 ? '+' : ''}${w.backlogGrowth}, ` +
+          `delivery lag ${w.deliveryLagGrowth >= 0 ? '+' : ''}${w.deliveryLagGrowth}, dropped ${w.dropped}, p50 ${ms(w.latency.getValueAtPercentile(50))} ms, ` +
+          `p99 ${ms(w.latency.getValueAtPercentile(99))} ms; cpu % of a core: ingest ${w.cpu.ingest}, ` +
+          `kite-feed ${w.cpu.feed}, subscriber ${w.cpu.subscriber}, redis ${w.cpu.redis}, others ${w.cpu.others}`;
+      }
+      return [
+        {
+          variant: 'throughput',
+          histogramUs: best.window.latency,
+          throughputPerS: sustained.length > 0 ? best.window.deliveredPerS : 0,
+          // Drops at the sustained rates (none, or the step would not count) and ticks the subscriber
+          // never saw; what the publisher shed in the overloaded last step is in `extra`.
+          drops: sustained.reduce((sum, s) => sum + s.window.dropped, 0) + drain.missed,
+          params: {
+            interval_ms: tickIntervalMs,
+            highest_sustained_offered_per_s: sustained.length > 0 ? best.nominalPerS : 0,
+            tokens: best.tokens,
+            connections: Math.ceil(best.tokens / TOKENS_PER_CONNECTION),
+            accounts: 3,
+            step_seconds: seconds,
+            settle_s: settleS,
+            steps: rates.join('/'),
+            feed: 'replay',
+            mode: 'full',
+            live_state: 'redis',
+          },
+          extra: {
+            target: '>= 150,000 ticks/s with zero drops',
+            meets_target: sustained.some((s) => s.nominalPerS >= 150_000) ? 'yes' : 'no',
+            ended_by: steps.at(-1)?.verdict ?? 'none',
+            ...stepExtra,
+            ...Object.fromEntries(
+              Object.entries(windowExtra(steps.at(-1)?.window ?? best.window)).map(([k, v]) => [`last_step_${k}`, v]),
+            ),
+            drops_publisher_whole_ramp: drain.publisherDropped,
+            drops_never_received: drain.missed,
+            undrained_kite_ticks: drain.undrained,
+            ...countersExtra(rig),
+            load_avg_before: loadBefore,
+            load_avg_after: loadAverage(),
+          },
         },
-        extra: {
-          target: '>= 150,000 ticks/s with zero drops',
-          meets_target: sustained.some((s) => s.nominalPerS >= 150_000) ? 'yes' : 'no',
-          ended_by: steps.at(-1)?.verdict ?? 'none',
-          ...stepExtra,
-          ...Object.fromEntries(
-            Object.entries(windowExtra(steps.at(-1)?.window ?? best.window)).map(([k, v]) => [`last_step_${k}`, v]),
-          ),
-          drops_publisher_whole_ramp: drain.publisherDropped,
-          drops_never_received: drain.missed,
-          undrained_kite_ticks: drain.undrained,
-          ...countersExtra(rig),
-          load_avg_before: loadBefore,
-          load_avg_after: loadAverage(),
-        },
-      },
-    ];
-  });
+      ];
+    },
+  );
 }
 
 /**
