@@ -196,12 +196,17 @@ export class Fanout implements Service {
    */
   deliverTo(connectionId: string, ticks: readonly string[]): void {
     const connection = this.#connections.get(connectionId);
-    if (!connection) return;
-    for (const data of ticks) {
-      this.counters.deliveries++;
-      connection.queue.push(`{"type":"tick","data":${data}}`);
+    if (!connection || ticks.length === 0) return;
+    this.counters.deliveries += ticks.length;
+    if (connection.delivery.mode === 'batch') {
+      // A batch connection gets them as it gets everything else: `ticks` messages.
+      const batch = this.#ticksMessages(connection);
+      for (const data of ticks) batch.add(data, Buffer.byteLength(data));
+      batch.end();
+    } else {
+      for (const data of ticks) connection.queue.push(`{"type":"tick","data":${data}}`);
     }
-    if (ticks.length > 0) this.#markReady(connection);
+    this.#markReady(connection);
   }
 
   /**
@@ -372,6 +377,18 @@ export class Fanout implements Service {
     const after = connection.flushed;
     if (after === this.#version) return;
     connection.flushed = this.#version;
+    const batch = this.#ticksMessages(connection);
+    for (const { index, since } of connection.tokens.values()) {
+      const latest = index.latest;
+      if (latest.version <= after || latest.version <= since) continue;
+      batch.add(latest.data, latest.bytes);
+    }
+    batch.end();
+    if (connection.queue.length > 0) this.#markReady(connection);
+  }
+
+  /** Queues tick texts (with their UTF-8 sizes) as `ticks` messages, each within API Gateway's limit. */
+  #ticksMessages(connection: Connection): { add(data: string, bytes: number): void; end(): void } {
     let chunk: string[] = [];
     let size = 0;
     const emit = () => {
@@ -384,15 +401,13 @@ export class Fanout implements Service {
       chunk = [];
       size = 0;
     };
-    for (const { index, since } of connection.tokens.values()) {
-      const latest = index.latest;
-      if (latest.version <= after || latest.version <= since) continue;
-      const bytes = latest.bytes + 1;
-      if (size + bytes > MAX_MESSAGE_BYTES) emit();
-      chunk.push(latest.data);
-      size += bytes;
-    }
-    emit();
-    if (connection.queue.length > 0) this.#markReady(connection);
+    return {
+      add: (data, bytes) => {
+        if (size + bytes + 1 > MAX_MESSAGE_BYTES) emit();
+        chunk.push(data);
+        size += bytes + 1;
+      },
+      end: emit,
+    };
   }
 }

@@ -236,6 +236,24 @@ describe('Fanout', () => {
     expect(batchAt(3)).toEqual([[A, 5]]);
   });
 
+  it('the latest known ticks on subscribe go out at once, as "tick" frames in tick mode and as one "ticks" message in batch mode', async () => {
+    const clock = new ManualClock(0);
+    const { gateway, fanout } = setup({ clock });
+    gateway.connect('t');
+    fanout.addConnection('t');
+    gateway.connect('b');
+    fanout.addConnection('b', { mode: 'batch', intervalMs: 1000 });
+    const known = [JSON.stringify(tick(A, 11)), JSON.stringify(tick(B, 12))];
+    fanout.deliverTo('t', known);
+    fanout.deliverTo('b', known);
+    await waitFor(() => gateway.received('t').length === 2 && gateway.received('b').length === 1);
+    expect(gateway.received('t').map((m) => TickMessage.parse(JSON.parse(m)).data.last_price)).toEqual([11, 12]);
+    expect(TicksMessage.parse(JSON.parse(gateway.received('b')[0] ?? '')).data.map((t) => t.last_price)).toEqual([
+      11, 12,
+    ]);
+    expect(fanout.counters.deliveries).toBe(4);
+  });
+
   it('leaving batch mode flushes the batch at once; index bars reach batch connections as they come', async () => {
     const clock = new ManualClock(0);
     const { gateway, fanout } = setup({ clock });
