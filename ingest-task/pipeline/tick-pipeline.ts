@@ -60,8 +60,17 @@ export class TickPipeline {
   };
   readonly #options: TickPipelineOptions;
   readonly #instruments = new Map<number, Instrument>();
-  /** Options ready to price, with their channel and the last volatility their price implied. */
-  readonly #optionIndex = new Map<number, OptionEntry>();
+  /**
+   * Options ready to price, with their channel and the last volatility their price implied; an
+   * option is prepared on its first tick, so memory follows the streamed tokens, not the
+   * instrument master (tens of thousands of rows). `null`: known, but not an option with a usable
+   * expiry.
+   */
+  readonly #optionIndex = new Map<number, OptionEntry | null>();
+  /** Texts that many options share (channel, underlying field, forward key), one copy each. */
+  readonly #shared = new Map<string, string>();
+  /** The last implied volatility of options prepared before the master was replaced. */
+  #carriedIv = new Map<number, number>();
   readonly #spot = new Map<string, number>();
   readonly #forward = new Map<string, number>();
   readonly #batch = new OptionSnapshotBatch();
@@ -74,25 +83,43 @@ export class TickPipeline {
 
   /** Replaces the instrument index (the master is refreshed daily). */
   setInstruments(instruments: readonly Instrument[]): void {
-    const lastIv = new Map([...this.#optionIndex].map(([token, entry]) => [token, entry.lastIv]));
+    for (const [token, entry] of this.#optionIndex) if (entry) this.#carriedIv.set(token, entry.lastIv);
     this.#instruments.clear();
     this.#optionIndex.clear();
-    for (const instrument of instruments) {
-      this.#instruments.set(instrument.instrumentToken, instrument);
-      if (instrument.instrumentType !== 'CE' && instrument.instrumentType !== 'PE') continue;
-      let prepared: PreparedOption;
+    this.#shared.clear();
+    for (const instrument of instruments) this.#instruments.set(instrument.instrumentToken, instrument);
+  }
+
+  /** The option entry of `token`, prepared on first use; undefined for an unknown token. */
+  #option(token: number): OptionEntry | null | undefined {
+    const known = this.#optionIndex.get(token);
+    if (known !== undefined) return known;
+    const instrument = this.#instruments.get(token);
+    if (instrument === undefined) return undefined;
+    let entry: OptionEntry | null = null;
+    if (instrument.instrumentType === 'CE' || instrument.instrumentType === 'PE') {
       try {
-        prepared = prepareOption(instrument);
+        const prepared = prepareOption(instrument);
+        entry = {
+          prepared: { ...prepared, underlyingField: this.#share(prepared.underlyingField) },
+          channel: this.#share(Channels.options(instrument.name)),
+          forwardKey: this.#share(`${instrument.name}:${instrument.expiry}`),
+          lastIv: this.#carriedIv.get(token) ?? DEFAULT_FALLBACK_VOLATILITY,
+        };
+        this.#carriedIv.delete(token);
       } catch {
-        continue; // An option without a usable expiry cannot be priced: its ticks count as errors.
+        // An option without a usable expiry cannot be priced: its ticks count as errors.
       }
-      this.#optionIndex.set(instrument.instrumentToken, {
-        prepared,
-        channel: Channels.options(instrument.name),
-        forwardKey: `${instrument.name}:${instrument.expiry}`,
-        lastIv: lastIv.get(instrument.instrumentToken) ?? DEFAULT_FALLBACK_VOLATILITY,
-      });
     }
+    this.#optionIndex.set(token, entry);
+    return entry;
+  }
+
+  #share(text: string): string {
+    const copy = this.#shared.get(text);
+    if (copy !== undefined) return copy;
+    this.#shared.set(text, text);
+    return text;
   }
 
   /** The last price of each underlying index, by name. */
@@ -118,8 +145,8 @@ export class TickPipeline {
     }
     const frame = this.#frame;
     for (const tick of ticks) {
-      const entry = this.#optionIndex.get(tick.instrumentToken);
-      if (entry === undefined) {
+      const entry = this.#option(tick.instrumentToken);
+      if (!entry) {
         const instrument = this.#instruments.get(tick.instrumentToken);
         if (!instrument) {
           this.counters.unknownInstrument++;
