@@ -1,4 +1,5 @@
 import type { MarketTick } from '../../shared/contracts/tick.js';
+import { Interner } from '../../shared/domain/interner.js';
 import {
   OptionSnapshotBatch,
   type PreparedOption,
@@ -68,7 +69,7 @@ export class TickPipeline {
    */
   readonly #optionIndex = new Map<number, OptionEntry | null>();
   /** Texts that many options share (channel, underlying field, forward key), one copy each. */
-  readonly #shared = new Map<string, string>();
+  readonly #shared = new Interner();
   /** The last implied volatility of options prepared before the master was replaced. */
   #carriedIv = new Map<number, number>();
   readonly #spot = new Map<string, number>();
@@ -101,9 +102,9 @@ export class TickPipeline {
       try {
         const prepared = prepareOption(instrument);
         entry = {
-          prepared: { ...prepared, underlyingField: this.#share(prepared.underlyingField) },
-          channel: this.#share(Channels.options(instrument.name)),
-          forwardKey: this.#share(`${instrument.name}:${instrument.expiry}`),
+          prepared: { ...prepared, underlyingField: this.#shared.intern(prepared.underlyingField) },
+          channel: this.#shared.intern(Channels.options(instrument.name)),
+          forwardKey: this.#shared.intern(`${instrument.name}:${instrument.expiry}`),
           lastIv: this.#carriedIv.get(token) ?? DEFAULT_FALLBACK_VOLATILITY,
         };
         this.#carriedIv.delete(token);
@@ -113,13 +114,6 @@ export class TickPipeline {
     }
     this.#optionIndex.set(token, entry);
     return entry;
-  }
-
-  #share(text: string): string {
-    const copy = this.#shared.get(text);
-    if (copy !== undefined) return copy;
-    this.#shared.set(text, text);
-    return text;
   }
 
   /** The last price of each underlying index, by name. */

@@ -1,5 +1,6 @@
 import { KiteConnect } from 'kiteconnect';
 import { z } from 'zod';
+import { Interner } from '../../domain/interner.js';
 import { splitHistoricalRange } from '../../domain/kite/historical-range.js';
 import { type KiteEndpointClass, KiteRateLimits, RateLimiter } from '../../domain/kite/rate-limiter.js';
 import { ErrorCode, PlatformError } from '../../errors.js';
@@ -265,6 +266,7 @@ export class KiteRestClient {
    */
   async instruments(): Promise<Instrument[]> {
     const out: Instrument[] = [];
+    const texts = new Interner();
     for (const exchange of ['NSE', 'NFO'] as const) {
       const rows = await this.#call('other', 'getInstruments', z.array(z.unknown()), (kite) =>
         kite.getInstruments(exchange),
@@ -281,12 +283,12 @@ export class KiteRestClient {
         out.push({
           instrumentToken: r.instrument_token,
           tradingsymbol: r.tradingsymbol,
-          name,
-          exchange: r.exchange,
-          segment: r.segment,
-          instrumentType: type as Instrument['instrumentType'],
+          name: texts.intern(name),
+          exchange: texts.intern(r.exchange),
+          segment: texts.intern(r.segment),
+          instrumentType: texts.intern(type) as Instrument['instrumentType'],
           strike: r.strike,
-          expiry: expiry && /^\d{4}-\d{2}-\d{2}$/.test(expiry) ? expiry : null,
+          expiry: expiry && /^\d{4}-\d{2}-\d{2}$/.test(expiry) ? texts.intern(expiry) : null,
           lotSize: r.lot_size,
           tickSize: r.tick_size,
         });
