@@ -8,9 +8,11 @@ import type { Scenario, ScenarioResult } from './scenario.js';
  * writes the results to `bench/results/<scenario>-<time>.json`. With `--json` it prints one JSON
  * object per result line instead of the table.
  *
- * `npm run bench` starts Node with `--max-semi-space-size=32`, the young-generation size the
- * ingest task runs with: at 100,000+ ticks/s most objects live for a few milliseconds, and a
- * larger nursery lets them die there instead of being copied on every scavenge.
+ * `npm run bench` starts Node with `--max-semi-space-size=32`: at 100,000+ ticks/s most objects
+ * live for a few milliseconds, and a larger nursery lets them die there instead of being copied on
+ * every scavenge. The ingest task's image sizes its heap for its memory target instead (see
+ * `ingest-task/Dockerfile`); `soak` runs the task with the image's flags, and the in-process
+ * scenarios can be run with them as `node <flags> --import tsx bench/run.ts <scenario>`.
  */
 
 const scenariosDir = new URL('./scenarios/', import.meta.url);

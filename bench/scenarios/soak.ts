@@ -49,7 +49,8 @@ import type { SubscriberProcessConfig, SubscriberReport, SubscriberRpc } from '.
  * The ingest task is built and started as its image does (see `bench/support/ingest-task-process.ts`)
  * in the ingest role, configured only through its environment: 3 Kite accounts, the simulator as
  * Kite's ticker and the fake as Kite's REST API (its instrument master is the benchmark chain,
- * 24,192 options, the 9 probes and the two indices), a throwaway redis-server, dynalite holding
+ * 24,192 options, the 9 probes and the two indices, and 60,000 options of other underlyings that
+ * the task parses and drops, as it does most of Kite's NFO list), a throwaway redis-server, dynalite holding
  * 9,000 active subscriptions (3,000 per account, one of them a probe), market hours not followed.
  * It picks its subscriptions up by itself, as in the cloud; the run starts once `/health` reports
  * streaming from Kite and the subscriber has seen ticks of every subscribed token. Every token ticks
@@ -86,6 +87,14 @@ const TARGET_HEAP_GROWTH_PCT = 2;
 /** The issue's run length for the heap target: 30 minutes, warm-up included. */
 const TARGET_RUN_S = 1800;
 const TABLE_PREFIX = 'soak';
+/**
+ * Rows of other underlyings in the NFO list (Kite's lists stock options and other indices by the
+ * tens of thousands): the task parses every row at start-up and keeps only NIFTY's and
+ * BANKNIFTY's, so the start-up peak of its memory includes them.
+ */
+const OTHER_NFO_ROWS = 60_000;
+/** Above every token the mock chains use (their ids stay below 4 × 256 × 8,192). */
+const OTHER_NFO_FIRST_ID = 8_400_000;
 const feedEntry = new URL('../support/kite-feed-process.ts', import.meta.url);
 const subscriberEntry = new URL('../support/tick-subscriber-process.ts', import.meta.url);
 
@@ -104,8 +113,29 @@ interface Rig {
   readonly subscriber: ChildHandle<SubscriberRpc, null>;
   /** The subscribed tokens, options and probes. */
   readonly tokens: readonly number[];
-  /** Rows of the instrument master the task loads. */
+  /** Rows of the instrument master the task parses (it keeps those of NIFTY and BANKNIFTY). */
   readonly instruments: number;
+}
+
+/** Options of stocks the platform does not stream, as Kite's NFO list has them. */
+function otherNfoOptions(expiry: string): Instrument[] {
+  return Array.from({ length: OTHER_NFO_ROWS }, (_, k) => {
+    const kind = k % 2 === 0 ? 'CE' : 'PE';
+    const strike = 100 + 5 * Math.floor(k / 2);
+    const name = `STOCK${k % 180}`;
+    return {
+      instrumentToken: (OTHER_NFO_FIRST_ID + k) * 256 + 2,
+      tradingsymbol: `${name}${expiry.replaceAll('-', '')}${strike}${kind}`,
+      name,
+      exchange: 'NFO',
+      segment: 'NFO-OPT',
+      instrumentType: kind,
+      strike,
+      expiry,
+      lotSize: 500,
+      tickSize: 0.05,
+    };
+  });
 }
 
 /** Writes the 9,000 subscriptions through the DynamoDB adapter, 3,000 per account, each account's first a probe. */
@@ -163,7 +193,7 @@ async function openRig(closer: Closer): Promise<Rig> {
 
   const rest = await startKiteRestServer({
     accounts: Object.fromEntries(accounts.map((a) => [a.apiKey, a.accessToken])),
-    instruments: bench.all,
+    instruments: [...bench.all, ...otherNfoOptions(anchorDate)],
   });
   closer.add(() => rest.stop());
   const feed = await startChild<FeedRpc, FeedReady>(feedEntry, {
@@ -200,7 +230,7 @@ async function openRig(closer: Closer): Promise<Rig> {
     feed,
     subscriber,
     tokens: [...byAccount.values()].flat().map((i) => i.instrumentToken),
-    instruments: bench.all.length,
+    instruments: bench.all.length + OTHER_NFO_ROWS,
   };
 }
 

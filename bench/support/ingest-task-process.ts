@@ -21,7 +21,7 @@ const run = promisify(execFile);
 export interface IngestImageRecipe {
   /** The esbuild command's arguments after `node`, run from the project root. */
   readonly buildArgs: readonly string[];
-  /** The `node` flags of the image's start command, e.g. `--max-semi-space-size=32`. */
+  /** The `node` flags of the image's start command, e.g. `--max-semi-space-size=16`. */
   readonly nodeFlags: readonly string[];
   /** The `ENV` of the image's final stage. */
   readonly env: Readonly<Record<string, string>>;

@@ -272,6 +272,12 @@ export class KiteRestClient {
         kite.getInstruments(exchange),
       );
       for (const raw of rows) {
+        // Most of the list is other underlyings: skip them before validating (a new object per row).
+        const fields = (raw ?? {}) as Record<string, unknown>;
+        const kept =
+          UNDERLYINGS.has(fields.name as string) ||
+          (fields.segment === 'INDICES' && Object.hasOwn(INDEX_UNDERLYING, fields.tradingsymbol as string));
+        if (!kept) continue;
         const row = InstrumentRow.safeParse(raw);
         if (!row.success) continue;
         const r = row.data;
