@@ -203,7 +203,7 @@ const scenario: Scenario = {
         const cursor = starts[i % starts.length];
         return `${platform.url}/subscriptions?limit=${PAGE}${cursor ? `&cursor=${cursor}` : ''}`;
       };
-      const server = { server: 'local platform, dynalite in-process', records: RECORDS, keys: KEYS.length };
+      const server = { server: 'local platform, dynalite on a worker thread', records: RECORDS, keys: KEYS.length };
       const seconds = quick ? 1 : 5;
 
       await closedLoop(200, 4, (i) => call(listUrl(i), i));

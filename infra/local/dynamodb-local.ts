@@ -1,40 +1,74 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import {
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { createTableInput, physicalTableName, type TableDefinition, Tables } from '../../shared/tables.js';
 
-/** A DynamoDB API endpoint served in this process by dynalite. */
+/** A DynamoDB API endpoint served by dynalite on a worker thread of this process. */
 export interface LocalDynamoDb {
   readonly endpoint: string;
   stop(): Promise<void>;
 }
+
+/*
+ * dynalite runs on a thread of its own: every DynamoDB call is an HTTP request it parses, validates
+ * and answers from LevelDB, which on the thread that also serves the platform's HTTP and WebSocket
+ * traffic took most of a REST call's time. On its own thread it uses another core, the way the
+ * real DynamoDB is another machine. The worker is plain JavaScript (it only loads dynalite), so it
+ * runs the same under tsx, vitest and plain node.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const dynalite = require(workerData.dynalite);
+const server = dynalite(workerData.options);
+server.on('error', (error) => parentPort.postMessage({ error: String(error && error.stack || error) }));
+server.listen(workerData.port, '127.0.0.1', () => parentPort.postMessage({ port: server.address().port }));
+parentPort.on('message', (message) => {
+  if (message === 'stop') {
+    server.close(() => parentPort.close());
+    server.closeAllConnections();
+  }
+});
+`;
 
 /**
  * Starts dynalite on `port` (0: any free port), in memory unless `path` names a directory to keep
  * the data in. Table operations complete at once, as tests and `npm start` want.
  */
 export async function startLocalDynamoDb(options: { port?: number; path?: string } = {}): Promise<LocalDynamoDb> {
-  const server = dynalite({
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-    ...(options.path !== undefined && { path: options.path }),
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      dynalite: createRequire(import.meta.url).resolve('dynalite'),
+      port: options.port ?? 0,
+      options: {
+        createTableMs: 0,
+        deleteTableMs: 0,
+        updateTableMs: 0,
+        ...(options.path !== undefined && { path: options.path }),
+      },
+    },
   });
-  server.listen(options.port ?? 0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const exited = once(worker, 'exit');
+  const [first] = (await Promise.race([once(worker, 'message'), exited])) as [unknown];
+  const started = first as { port?: number; error?: string } | number;
+  if (typeof started !== 'object' || started.port === undefined) {
+    await worker.terminate();
+    const reason = typeof started === 'object' ? started.error : `the worker exited with code ${started}`;
+    throw new Error(`dynalite did not start: ${reason}`);
+  }
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${started.port}`,
     stop: async () => {
-      server.close();
-      server.closeAllConnections();
-      await once(server, 'close');
+      worker.postMessage('stop');
+      const timer = setTimeout(() => void worker.terminate(), 5000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

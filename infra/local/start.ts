@@ -25,7 +25,7 @@ runMain(async () => {
   logger.info('Platform ready', {
     health: `${platform.url}/health`,
     bus: config.redis.url ? 'redis' : 'in-memory',
-    dynamodb: config.dynamodb.endpoint ?? 'dynalite (in process)',
+    dynamodb: config.dynamodb.endpoint ?? 'dynalite (worker thread of this process)',
   });
   // A token for trying the platform from a terminal or a WebSocket client; signed with the
   // configured secret, so it is as good as any other token this platform accepts.
