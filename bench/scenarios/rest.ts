@@ -1,8 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { httpHandler } from '../../functions/http/http-handler.js';
 import { httpRoutes } from '../../functions/routes.js';
 import { createHttpGateway } from '../../infra/local/http-gateway.js';
@@ -10,7 +9,9 @@ import { type LocalPlatform, startLocalPlatform } from '../../infra/local/platfo
 import { MemorySubscriptionStore } from '../../shared/adapters/memory/memory-subscription-store.js';
 import { loadConfig } from '../../shared/config.js';
 import type { Components } from '../../shared/wiring.js';
-import { createLatencyHistogram, type Scenario, type ScenarioResult } from '../scenario.js';
+import type { Scenario, ScenarioResult } from '../scenario.js';
+import { type ChildHandle, startChild } from '../support/child-process.js';
+import type { HttpCall, HttpLoadConfig, HttpLoadReport, HttpLoadRpc } from '../support/http-load-process.js';
 
 /** Subscriptions in the store while pages are read, and the page size (the issue's figures). */
 const RECORDS = 1000;
@@ -21,81 +22,45 @@ const KEYS = Array.from({ length: 8 }, (_, i) => `bench-key-${i}`);
 
 type Measured = Pick<ScenarioResult, 'histogramUs' | 'throughputPerS' | 'drops'>;
 
-/** One HTTP call; resolves with whether it answered 2xx (the body is read so the socket is reused). */
-async function call(url: string, i: number, init: RequestInit = {}): Promise<boolean> {
-  const response = await fetch(url, {
-    ...init,
-    headers: { 'x-api-key': KEYS[i % KEYS.length] as string, 'content-type': 'application/json', ...init.headers },
-  });
-  await response.arrayBuffer();
-  return response.ok;
-}
+const loadEntry = new URL('../support/http-load-process.ts', import.meta.url);
+type Load = ChildHandle<HttpLoadRpc, null>;
 
-/** Closed loop: `count` calls with `window` in flight; latency per call, throughput over the run. */
-async function closedLoop(
-  count: number,
-  window: number,
-  operation: (i: number) => Promise<boolean>,
-): Promise<Measured> {
-  const histogramUs = createLatencyHistogram();
-  let next = 0;
-  let failed = 0;
-  const started = performance.now();
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      const t0 = performance.now();
-      const ok = await operation(i).catch(() => false);
-      if (ok) histogramUs.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-      else failed++;
-    }
+function measured(report: HttpLoadReport): Measured {
+  return {
+    histogramUs: decodeFromCompressedBase64(report.latencyUs),
+    throughputPerS: report.throughputPerS,
+    drops: report.failed,
   };
-  await Promise.all(Array.from({ length: window }, worker));
-  return { histogramUs, throughputPerS: (count - failed) / ((performance.now() - started) / 1000), drops: failed };
 }
 
-/**
- * Open loop at a fixed rate: calls start on schedule whatever the latency (at most `maxInFlight`
- * at once; a call that cannot start on time counts as a drop), so the percentiles are those a
- * caller sees at that rate, not at whatever rate the server happens to keep up with.
- */
+/** Closed loop in the callers' process: `count` calls with `inFlight` at once. */
+async function closedLoop(load: Load, count: number, inFlight: number, calls: readonly HttpCall[]): Promise<Measured> {
+  return measured(await load.request('closed', { calls, count, inFlight }));
+}
+
+/** Open loop in the callers' process at `ratePerS` (at most `maxInFlight` at once; one that cannot start on time is a drop). */
 async function paced(
+  load: Load,
   ratePerS: number,
   seconds: number,
   maxInFlight: number,
-  operation: (i: number) => Promise<boolean>,
+  calls: readonly HttpCall[],
 ): Promise<Measured> {
-  const histogramUs = createLatencyHistogram();
-  const total = Math.round(ratePerS * seconds);
-  let inFlight = 0;
-  let failed = 0;
-  let completed = 0;
-  const pending: Promise<void>[] = [];
-  const started = performance.now();
-  for (let i = 0; i < total; i++) {
-    const due = started + (i * 1000) / ratePerS;
-    const wait = due - performance.now();
-    if (wait > 1) await sleep(wait);
-    if (inFlight >= maxInFlight) {
-      failed++;
-      continue;
-    }
-    inFlight++;
-    const t0 = performance.now();
-    pending.push(
-      operation(i)
-        .catch(() => false)
-        .then((ok) => {
-          inFlight--;
-          if (ok) {
-            completed++;
-            histogramUs.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-          } else failed++;
-        }),
-    );
-  }
-  await Promise.all(pending);
-  return { histogramUs, throughputPerS: completed / ((performance.now() - started) / 1000), drops: failed };
+  return measured(await load.request('paced', { calls, ratePerS, seconds, maxInFlight }));
+}
+
+/** `GET /subscriptions`, one page of `PAGE` from `cursor` (the first page without). */
+function listPageUrl(base: string, cursor: string | undefined): string {
+  return `${base}/subscriptions?limit=${PAGE}${cursor ? `&cursor=${cursor}` : ''}`;
+}
+
+/** `POST /subscriptions` of each of `tokens`. */
+function createCalls(base: string, tokens: readonly number[]): HttpCall[] {
+  return tokens.map((token) => ({
+    url: `${base}/subscriptions`,
+    method: 'POST' as const,
+    body: JSON.stringify({ instrument_token: token, mode: 'FULL' }),
+  }));
 }
 
 /** The cursors that start each page of the full listing (the first page has none). */
@@ -132,10 +97,8 @@ async function serveOnMemoryStore(base: Components) {
   let starts: (string | undefined)[] = [undefined];
   return {
     url: `http://127.0.0.1:${port}`,
-    cursorAt: (i: number) => {
-      const cursor = starts[i % starts.length];
-      return cursor ? `&cursor=${cursor}` : '';
-    },
+    /** A call per page of the full listing (after `seed`). */
+    listCalls: (): HttpCall[] => starts.map((cursor) => ({ url: listPageUrl(`http://127.0.0.1:${port}`, cursor) })),
     seed: async () => {
       for (let i = 0; i < RECORDS; i++) {
         await store.upsert(
@@ -181,6 +144,12 @@ const scenario: Scenario = {
       loadConfig({ PORT: '0', LOG_LEVEL: 'SILENT', TABLE_PREFIX: 'bench-rest', API_KEYS: KEYS.join(',') }),
     );
     const results: ScenarioResult[] = [];
+    const load: Load = await startChild<HttpLoadRpc, null>(loadEntry, {
+      keys: KEYS,
+    } satisfies HttpLoadConfig).catch(async (error: unknown) => {
+      await platform.close();
+      throw error;
+    });
     try {
       const { subscriptions, clock } = platform.components;
       // The platform seeds the nearest expiry; top the store up to RECORDS.
@@ -199,50 +168,51 @@ const scenario: Scenario = {
         );
       }
       const starts = await pageStarts(platform);
-      const listUrl = (i: number) => {
-        const cursor = starts[i % starts.length];
-        return `${platform.url}/subscriptions?limit=${PAGE}${cursor ? `&cursor=${cursor}` : ''}`;
-      };
+      const listCalls = starts.map((cursor) => ({ url: listPageUrl(platform.url, cursor) }));
       const server = { server: 'local platform, dynalite on a worker thread', records: RECORDS, keys: KEYS.length };
+      const callers = { callers: 'a process of their own' };
       const seconds = quick ? 1 : 5;
 
-      await closedLoop(200, 4, (i) => call(listUrl(i), i));
-      const listPaced = await paced(1000, seconds, 256, (i) => call(listUrl(i), i));
+      await closedLoop(load, 200, 4, listCalls);
+      const listPaced = await paced(load, 1000, seconds, 256, listCalls);
       results.push({
         variant: 'list-page-1000rps',
         ...listPaced,
-        params: { ...server, page: PAGE, rate_per_s: 1000, seconds, pages: starts.length },
+        params: { ...server, ...callers, page: PAGE, rate_per_s: 1000, seconds, pages: starts.length },
       });
-      const listClosed = await closedLoop(quick ? 500 : 5000, 16, (i) => call(listUrl(i), i));
-      results.push({ variant: 'list-page-x16', ...listClosed, params: { ...server, page: PAGE, in_flight: 16 } });
+      const listClosed = await closedLoop(load, quick ? 500 : 5000, 16, listCalls);
+      results.push({
+        variant: 'list-page-x16',
+        ...listClosed,
+        params: { ...server, ...callers, page: PAGE, in_flight: 16 },
+      });
 
       const instruments = await platform.components.loadInstruments();
       const tokens = instruments.map((i) => i.instrumentToken);
-      const create = (i: number) =>
-        call(`${platform.url}/subscriptions`, i, {
-          method: 'POST',
-          body: JSON.stringify({ instrument_token: tokens[i % tokens.length], mode: 'FULL' }),
-        });
-      await closedLoop(200, 4, create);
-      const createPaced = await paced(1000, seconds, 256, create);
-      results.push({ variant: 'create-1000rps', ...createPaced, params: { ...server, rate_per_s: 1000, seconds } });
-      const createClosed = await closedLoop(quick ? 500 : 5000, 16, create);
-      results.push({ variant: 'create-x16', ...createClosed, params: { ...server, in_flight: 16 } });
+      const creates = createCalls(platform.url, tokens);
+      await closedLoop(load, 200, 4, creates);
+      const createPaced = await paced(load, 1000, seconds, 256, creates);
+      results.push({
+        variant: 'create-1000rps',
+        ...createPaced,
+        params: { ...server, ...callers, rate_per_s: 1000, seconds },
+      });
+      const createClosed = await closedLoop(load, quick ? 500 : 5000, 16, creates);
+      results.push({ variant: 'create-x16', ...createClosed, params: { ...server, ...callers, in_flight: 16 } });
 
       const date = lastFullSession();
-      const options = instruments.filter((i) => i.instrumentType === 'CE' || i.instrumentType === 'PE');
-      const history = (i: number) =>
-        call(
-          `${platform.url}/history?instrument_token=${options[i % options.length]?.instrumentToken}&from=${date}&to=${date}&interval=minute&greeks=true`,
-          i,
-        );
-      await closedLoop(50, 2, history);
+      const histories = instruments
+        .filter((i) => i.instrumentType === 'CE' || i.instrumentType === 'PE')
+        .map((option) => ({
+          url: `${platform.url}/history?instrument_token=${option.instrumentToken}&from=${date}&to=${date}&interval=minute&greeks=true`,
+        }));
+      await closedLoop(load, 50, 2, histories);
       for (const inFlight of [1, 4]) {
-        const historyRun = await closedLoop(quick ? 100 : 1000, inFlight, history);
+        const historyRun = await closedLoop(load, quick ? 100 : 1000, inFlight, histories);
         results.push({
           variant: `history-375-greeks-x${inFlight}`,
           ...historyRun,
-          params: { ...server, candles: 375, interval: 'minute', greeks: true, in_flight: inFlight },
+          params: { ...server, ...callers, candles: 375, interval: 'minute', greeks: true, in_flight: inFlight },
         });
       }
 
@@ -250,31 +220,29 @@ const scenario: Scenario = {
       // costs (auth, validation, paging, JSON, HTTP), without dynalite's share of the time.
       const memory = await serveOnMemoryStore(platform.components);
       try {
-        const memoryList = (i: number) => call(`${memory.url}/subscriptions?limit=${PAGE}${memory.cursorAt(i)}`, i);
         await memory.seed();
-        await closedLoop(200, 4, memoryList);
-        const memoryPaced = await paced(1000, seconds, 256, memoryList);
+        const memoryList = memory.listCalls();
+        const memoryServer = { ...server, ...callers, server: 'same handlers, memory store' };
+        await closedLoop(load, 200, 4, memoryList);
+        const memoryPaced = await paced(load, 1000, seconds, 256, memoryList);
         results.push({
           variant: 'list-page-1000rps-memory-store',
           ...memoryPaced,
-          params: { ...server, server: 'same handlers, memory store', page: PAGE, rate_per_s: 1000, seconds },
+          params: { ...memoryServer, page: PAGE, rate_per_s: 1000, seconds },
         });
-        const memoryCreate = (i: number) =>
-          call(`${memory.url}/subscriptions`, i, {
-            method: 'POST',
-            body: JSON.stringify({ instrument_token: tokens[i % tokens.length], mode: 'FULL' }),
-          });
-        await closedLoop(200, 4, memoryCreate);
-        const memoryCreated = await paced(1000, seconds, 256, memoryCreate);
+        const memoryCreates = createCalls(memory.url, tokens);
+        await closedLoop(load, 200, 4, memoryCreates);
+        const memoryCreated = await paced(load, 1000, seconds, 256, memoryCreates);
         results.push({
           variant: 'create-1000rps-memory-store',
           ...memoryCreated,
-          params: { ...server, server: 'same handlers, memory store', rate_per_s: 1000, seconds },
+          params: { ...memoryServer, rate_per_s: 1000, seconds },
         });
       } finally {
         await memory.close();
       }
     } finally {
+      await load.stop();
       await platform.close();
     }
     return results;
