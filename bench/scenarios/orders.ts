@@ -316,7 +316,7 @@ async function runPipeline(settings: OrdersRunSettings): Promise<ScenarioResult>
         breaker_half_open_calls: settings.breaker.halfOpenMaxCalls,
         max_receive_count: settings.maxReceiveCount,
         clock: 'system',
-        store: 'dynalite in-process',
+        store: 'dynalite on a worker thread',
         latency: 'first SendMessage to COMPLETED',
       },
       extra: {

@@ -93,7 +93,10 @@ const TABLE_PREFIX = 'soak';
  * BANKNIFTY's, so the start-up peak of its memory includes them.
  */
 const OTHER_NFO_ROWS = 60_000;
-/** Above every token the mock chains use (their ids stay below 4 × 256 × 8,192). */
+/**
+ * Above every token the mock chains use (their ids stay below 4 × 256 × 8,192, tokens below 2³¹):
+ * these tokens are from 2³¹ up, still within Kite's unsigned 32 bits.
+ */
 const OTHER_NFO_FIRST_ID = 8_400_000;
 const feedEntry = new URL('../support/kite-feed-process.ts', import.meta.url);
 const subscriberEntry = new URL('../support/tick-subscriber-process.ts', import.meta.url);

@@ -66,7 +66,7 @@ async function pageStarts(store: SubscriptionStore, status?: SubscriptionStatus)
 
 const scenario: Scenario = {
   name: 'subscription-store',
-  summary: `DynamoDbSubscriptionStore upsert and list-page (${PAGE} of ${RECORDS}) latency against dynalite in-process`,
+  summary: `DynamoDbSubscriptionStore upsert and list-page (${PAGE} of ${RECORDS}) latency against dynalite (a worker thread of the benchmark process)`,
   async run({ quick }) {
     const upserts = quick ? 300 : 3000;
     const pages = quick ? 100 : 1000;
@@ -82,7 +82,7 @@ const scenario: Scenario = {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const store = new DynamoDbSubscriptionStore({ client, tablePrefix });
-      const server = { server: 'dynalite in-process', records: RECORDS };
+      const server = { server: 'dynalite on a worker thread', records: RECORDS };
       let now = Date.now();
 
       const inserted = await measure(RECORDS, 1, (i) => store.upsert(subscription(FIRST_TOKEN + i), now++));

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import {
@@ -36,11 +35,22 @@ parentPort.on('message', (message) => {
 });
 `;
 
+/** What startLocalDynamoDb takes. */
+export interface LocalDynamoDbOptions {
+  /** 0 (the default): any free port. */
+  readonly port?: number;
+  /** A directory to keep the data in; in memory without. */
+  readonly path?: string;
+  /** Told when dynalite fails after it started (its callers then get connection errors); default: a line on stderr. */
+  readonly onError?: (error: Error) => void;
+}
+
 /**
- * Starts dynalite on `port` (0: any free port), in memory unless `path` names a directory to keep
- * the data in. Table operations complete at once, as tests and `npm start` want.
+ * Starts dynalite on a worker thread, in memory unless `path` names a directory to keep the data
+ * in. Table operations complete at once, as tests and `npm start` want. Rejects, leaving nothing
+ * running, when it cannot start (a port in use, a path it cannot open).
  */
-export async function startLocalDynamoDb(options: { port?: number; path?: string } = {}): Promise<LocalDynamoDb> {
+export async function startLocalDynamoDb(options: LocalDynamoDbOptions = {}): Promise<LocalDynamoDb> {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
     workerData: {
@@ -54,21 +64,35 @@ export async function startLocalDynamoDb(options: { port?: number; path?: string
       },
     },
   });
-  const exited = once(worker, 'exit');
-  const [first] = (await Promise.race([once(worker, 'message'), exited])) as [unknown];
-  const started = first as { port?: number; error?: string } | number;
-  if (typeof started !== 'object' || started.port === undefined) {
+  let failure: Error | undefined;
+  let running = false;
+  const onError =
+    options.onError ?? ((error: Error) => process.stderr.write(`dynalite failed: ${error.stack ?? error.message}\n`));
+  worker.on('error', (error: Error) => {
+    failure = error;
+    if (running) onError(error);
+  });
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  const started = await new Promise<{ port?: number; error?: string }>((resolve) => {
+    worker.once('message', resolve);
+    void exited.then((code) => resolve({ error: failure?.message ?? `the worker exited with code ${code}` }));
+  });
+  if (started.port === undefined) {
     await worker.terminate();
-    const reason = typeof started === 'object' ? started.error : `the worker exited with code ${started}`;
-    throw new Error(`dynalite did not start: ${reason}`);
+    throw new Error(`dynalite did not start: ${started.error}`);
   }
+  running = true;
   return {
     endpoint: `http://127.0.0.1:${started.port}`,
     stop: async () => {
+      running = false;
       worker.postMessage('stop');
       const timer = setTimeout(() => void worker.terminate(), 5000);
-      await exited;
-      clearTimeout(timer);
+      try {
+        await exited;
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -82,13 +82,23 @@ export class TickPipeline {
     this.setInstruments(options.instruments);
   }
 
-  /** Replaces the instrument index (the master is refreshed daily). */
+  /**
+   * Replaces the instrument index (for a newer master). An option of both masters keeps the last
+   * volatility its price implied; one that left the master does not take it back if it returns.
+   */
   setInstruments(instruments: readonly Instrument[]): void {
-    for (const [token, entry] of this.#optionIndex) if (entry) this.#carriedIv.set(token, entry.lastIv);
+    const previous = this.#carriedIv;
+    for (const [token, entry] of this.#optionIndex) if (entry) previous.set(token, entry.lastIv);
+    this.#carriedIv = new Map();
     this.#instruments.clear();
     this.#optionIndex.clear();
     this.#shared.clear();
-    for (const instrument of instruments) this.#instruments.set(instrument.instrumentToken, instrument);
+    for (const instrument of instruments) {
+      const token = instrument.instrumentToken;
+      this.#instruments.set(token, instrument);
+      const lastIv = previous.get(token);
+      if (lastIv !== undefined) this.#carriedIv.set(token, lastIv);
+    }
   }
 
   /** The option entry of `token`, prepared on first use; undefined for an unknown token. */

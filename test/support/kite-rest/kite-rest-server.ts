@@ -54,7 +54,7 @@ function instrumentMasterRows(instruments: readonly Instrument[]): Map<string, s
     const index = i.instrumentType === 'INDEX';
     const row = [
       i.instrumentToken,
-      i.instrumentToken >> 8,
+      i.instrumentToken >>> 8,
       i.tradingsymbol,
       index ? i.tradingsymbol : i.name,
       0,
