@@ -1,11 +1,11 @@
-import { performance } from 'node:perf_hooks';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { ensureTables, localDynamoDbClient, startLocalDynamoDb } from '../../infra/local/dynamodb-local.js';
 import { DynamoDbSubscriptionStore } from '../../shared/adapters/dynamodb/dynamodb-subscription-store.js';
 import type { SubscriptionStatus } from '../../shared/contracts/common.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
-import { createLatencyHistogram, type Scenario, type ScenarioResult } from '../scenario.js';
+import type { Scenario, ScenarioResult } from '../scenario.js';
+import { closedLoop } from '../support/load-loops.js';
 
 /** Records in the table while pages are read: a realistic subscription set (every 10th inactive). */
 const RECORDS = 1000;
@@ -21,36 +21,6 @@ const subscription = (instrumentToken: number) =>
     requestedMode: 'FULL',
     accountId: null,
   }) as const;
-
-/**
- * Runs `operation` `count` times with `window` calls in flight and records each call's latency in
- * microseconds; throughput is completed calls per second of the whole run.
- */
-async function measure(
-  count: number,
-  window: number,
-  operation: (i: number) => Promise<unknown>,
-): Promise<Pick<ScenarioResult, 'histogramUs' | 'throughputPerS' | 'drops'>> {
-  const histogramUs = createLatencyHistogram();
-  let next = 0;
-  let failed = 0;
-  const started = performance.now();
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      const t0 = performance.now();
-      try {
-        await operation(i);
-        histogramUs.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-      } catch {
-        failed++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: window }, worker));
-  const elapsedS = (performance.now() - started) / 1000;
-  return { histogramUs, throughputPerS: (count - failed) / elapsedS, drops: failed };
-}
 
 /** The cursors that start each page of a filter's listing (the first page has none). */
 async function pageStarts(store: SubscriptionStore, status?: SubscriptionStatus): Promise<(string | undefined)[]> {
@@ -85,15 +55,15 @@ const scenario: Scenario = {
       const server = { server: 'dynalite on a worker thread', records: RECORDS };
       let now = Date.now();
 
-      const inserted = await measure(RECORDS, 1, (i) => store.upsert(subscription(FIRST_TOKEN + i), now++));
+      const inserted = await closedLoop(RECORDS, 1, (i) => store.upsert(subscription(FIRST_TOKEN + i), now++));
       results.push({ variant: 'upsert-insert', ...inserted, params: { ...server, upserts: RECORDS, in_flight: 1 } });
 
       // Repeats of existing tokens: the common path (re-subscribing, changing a mode).
       const token = (i: number) => FIRST_TOKEN + ((i * 7919) % RECORDS);
-      await measure(50, 1, (i) => store.upsert(subscription(token(i)), now++));
-      const repeat = await measure(upserts, 1, (i) => store.upsert(subscription(token(i)), now++));
+      await closedLoop(50, 1, (i) => store.upsert(subscription(token(i)), now++));
+      const repeat = await closedLoop(upserts, 1, (i) => store.upsert(subscription(token(i)), now++));
       results.push({ variant: 'upsert', ...repeat, params: { ...server, upserts, in_flight: 1 } });
-      const parallel = await measure(upserts, 16, (i) => store.upsert(subscription(token(i)), now++));
+      const parallel = await closedLoop(upserts, 16, (i) => store.upsert(subscription(token(i)), now++));
       results.push({ variant: 'upsert-x16', ...parallel, params: { ...server, upserts, in_flight: 16 } });
 
       for (const status of ['active', undefined] as const) {
@@ -102,8 +72,8 @@ const scenario: Scenario = {
           const cursor = starts[i % starts.length];
           return store.list({ limit: PAGE, ...(status && { status }), ...(cursor !== undefined && { cursor }) });
         };
-        await measure(20, 1, read);
-        const listed = await measure(pages, 1, read);
+        await closedLoop(20, 1, read);
+        const listed = await closedLoop(pages, 1, read);
         results.push({
           variant: `list-page-${status ?? 'all'}`,
           ...listed,
@@ -113,7 +83,7 @@ const scenario: Scenario = {
       }
 
       const listings = quick ? 10 : 50;
-      const active = await measure(listings, 1, () => store.listActive());
+      const active = await closedLoop(listings, 1, () => store.listActive());
       results.push({
         variant: 'list-active',
         ...active,

@@ -1,8 +1,6 @@
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
-import { createLatencyHistogram } from '../scenario.js';
+import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { childConfig, type ProcessUsage, processUsage, serveParent } from './child-process.js';
+import { closedLoop, type LoopResult, openLoop } from './load-loops.js';
 
 /*
  * The REST benchmark's callers, in a process of their own so that making requests and reading
@@ -66,68 +64,20 @@ async function call(calls: readonly HttpCall[], i: number): Promise<boolean> {
   return response.ok;
 }
 
-function report(histogram: Histogram, completed: number, failed: number, startedMs: number): HttpLoadReport {
+function report(result: LoopResult): HttpLoadReport {
   return {
-    latencyUs: encodeIntoCompressedBase64(histogram),
-    throughputPerS: completed / ((performance.now() - startedMs) / 1000),
-    failed,
+    latencyUs: encodeIntoCompressedBase64(result.histogramUs),
+    throughputPerS: result.throughputPerS,
+    failed: result.drops,
     usage: processUsage(),
   };
 }
 
-const record = (histogram: Histogram, t0: number) =>
-  histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-
 serveParent<HttpLoadRpc>(
   {
-    closed: async ({ calls, count, inFlight }) => {
-      const histogram = createLatencyHistogram();
-      let next = 0;
-      let failed = 0;
-      const started = performance.now();
-      const worker = async () => {
-        while (next < count) {
-          const i = next++;
-          const t0 = performance.now();
-          if (await call(calls, i).catch(() => false)) record(histogram, t0);
-          else failed++;
-        }
-      };
-      await Promise.all(Array.from({ length: inFlight }, worker));
-      return report(histogram, count - failed, failed, started);
-    },
-    paced: async ({ calls, ratePerS, seconds, maxInFlight }) => {
-      const histogram = createLatencyHistogram();
-      const total = Math.round(ratePerS * seconds);
-      let inFlight = 0;
-      let failed = 0;
-      let completed = 0;
-      const pending: Promise<void>[] = [];
-      const started = performance.now();
-      for (let i = 0; i < total; i++) {
-        const wait = started + (i * 1000) / ratePerS - performance.now();
-        if (wait > 1) await sleep(wait);
-        if (inFlight >= maxInFlight) {
-          failed++;
-          continue;
-        }
-        inFlight++;
-        const t0 = performance.now();
-        pending.push(
-          call(calls, i)
-            .catch(() => false)
-            .then((ok) => {
-              inFlight--;
-              if (ok) {
-                completed++;
-                record(histogram, t0);
-              } else failed++;
-            }),
-        );
-      }
-      await Promise.all(pending);
-      return report(histogram, completed, failed, started);
-    },
+    closed: async ({ calls, count, inFlight }) => report(await closedLoop(count, inFlight, (i) => call(calls, i))),
+    paced: async ({ calls, ratePerS, seconds, maxInFlight }) =>
+      report(await openLoop(ratePerS, seconds, maxInFlight, (i) => call(calls, i))),
   },
   null,
   async () => {},
