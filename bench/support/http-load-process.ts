@@ -1,5 +1,5 @@
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
-import { childConfig, type ProcessUsage, processUsage, serveParent } from './child-process.js';
+import { childConfig, serveParent } from './child-process.js';
 import { closedLoop, type LoopResult, openLoop } from './load-loops.js';
 
 /*
@@ -30,7 +30,6 @@ export interface HttpLoadReport {
   readonly throughputPerS: number;
   /** Calls that failed, answered other than 2xx, or (open loop) could not start on time. */
   readonly failed: number;
-  readonly usage: ProcessUsage;
 }
 
 /** Requests the callers' process answers. */
@@ -69,7 +68,6 @@ function report(result: LoopResult): HttpLoadReport {
     latencyUs: encodeIntoCompressedBase64(result.histogramUs),
     throughputPerS: result.throughputPerS,
     failed: result.drops,
-    usage: processUsage(),
   };
 }
 
