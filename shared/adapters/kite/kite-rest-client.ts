@@ -1,4 +1,5 @@
 import { KiteConnect } from 'kiteconnect';
+import Papa from 'papaparse';
 import { z } from 'zod';
 import { Interner } from '../../domain/interner.js';
 import { splitHistoricalRange } from '../../domain/kite/historical-range.js';
@@ -43,6 +44,11 @@ function rejectMalformedJson(data: unknown, headers: Record<string, unknown>): u
     }
   }
   return data;
+}
+
+/** The kiteconnect method that turns an instrument list's CSV into rows; replaced per client below. */
+interface InstrumentsParserHolder {
+  transformInstrumentsResponse: ResponseTransformer;
 }
 
 /** The kiteconnect client instance type (the package exports the constructor only). */
@@ -147,6 +153,35 @@ const INDEX_UNDERLYING: Readonly<Record<string, string>> = { 'NIFTY 50': 'NIFTY'
 /** The index options the platform streams. */
 const UNDERLYINGS = new Set(Object.values(INDEX_UNDERLYING));
 
+/** Whether an instrument-master row is the platform's: a NIFTY or BANKNIFTY contract, or one of the two indices. */
+function isPlatformRow(fields: Record<string, unknown>): boolean {
+  return (
+    UNDERLYINGS.has(fields.name as string) ||
+    (fields.segment === 'INDICES' && Object.hasOwn(INDEX_UNDERLYING, fields.tradingsymbol as string))
+  );
+}
+
+/**
+ * The platform's rows of an instrument list. kiteconnect's own parser makes an object of every row
+ * of the exchange before returning (papaparse in header mode over the whole text): Kite's NFO list
+ * has some 90,000 contracts, a quarter of them NIFTY's and BANKNIFTY's, and the rest took about
+ * 80 MB of heap at once while the ingest task started. This walks the rows one at a time
+ * (papaparse's step mode) and keeps only the platform's, so every other row is garbage as soon as
+ * it is read. Values stay text; `InstrumentRow` converts them.
+ */
+function platformInstrumentRows(data: unknown, headers: Record<string, unknown>): unknown {
+  if (typeof data !== 'string' || !String(headers?.['content-type'] ?? '').includes('text/csv')) return data;
+  const kept: Record<string, unknown>[] = [];
+  Papa.parse<Record<string, unknown>>(data, {
+    header: true,
+    skipEmptyLines: true,
+    step: (row) => {
+      if (isPlatformRow(row.data)) kept.push(row.data);
+    },
+  });
+  return kept;
+}
+
 const LtpResponse = z.record(z.string(), z.object({ instrument_token: Num, last_price: Num }));
 const OrderResponse = z.object({ order_id: z.union([z.string(), z.number()]).transform(String) });
 const OrderBookRow = z.object({
@@ -208,6 +243,7 @@ export class KiteRestClient {
       config.transformResponse = [rejectMalformedJson, ...(Array.isArray(later) ? later : later ? [later] : [])];
       return config;
     });
+    (this.#kite as unknown as InstrumentsParserHolder).transformInstrumentsResponse = platformInstrumentRows;
     this.#limiters = {
       quote: new RateLimiter(KiteRateLimits.quote),
       historical: new RateLimiter(KiteRateLimits.historical),
@@ -272,12 +308,8 @@ export class KiteRestClient {
         kite.getInstruments(exchange),
       );
       for (const raw of rows) {
-        // Most of the list is other underlyings: skip them before validating (a new object per row).
-        const fields = (raw ?? {}) as Record<string, unknown>;
-        const kept =
-          UNDERLYINGS.has(fields.name as string) ||
-          (fields.segment === 'INDICES' && Object.hasOwn(INDEX_UNDERLYING, fields.tradingsymbol as string));
-        if (!kept) continue;
+        // A list that came as JSON rather than CSV holds every row: skip others before validating.
+        if (!isPlatformRow((raw ?? {}) as Record<string, unknown>)) continue;
         const row = InstrumentRow.safeParse(raw);
         if (!row.success) continue;
         const r = row.data;
