@@ -41,6 +41,19 @@ export interface ReconcilerOptions {
    * Greeks and the underlying bars need.
    */
   readonly baseline?: DesiredStreams;
+  /**
+   * Least quiet time between the end of one reconcile and the start of the next, when triggers
+   * keep coming. Default 250 ms.
+   */
+  readonly minGapMs?: number;
+}
+
+/** Rejects triggers that were waiting when the reconciler stopped. */
+export class ReconcilerStoppedError extends Error {
+  constructor() {
+    super('The reconciler has stopped');
+    this.name = 'ReconcilerStoppedError';
+  }
 }
 
 /**
@@ -48,6 +61,10 @@ export interface ReconcilerOptions {
  * control message (the REST API publishes one per change) and periodically as a safety net.
  * Triggers coalesce: at most one reconcile runs and at most one waits behind it, however many
  * triggers arrive, and every trigger's promise resolves after a reconcile that started after it.
+ * A reconcile reads every active subscription, so under a stream of changes (an API client
+ * creating a thousand a second) back-to-back runs would keep the store and this process busy
+ * reading the same table: the one waiting starts `minGapMs` after the last one ended. A trigger
+ * after a quiet spell starts at once.
  */
 export class Reconciler implements Service {
   readonly name = 'reconciler';
@@ -56,6 +73,9 @@ export class Reconciler implements Service {
   #running: Promise<ApplyResult> | undefined;
   #queued: Promise<ApplyResult> | undefined;
   #last: ApplyResult | undefined;
+  #lastEndedAt = Number.NEGATIVE_INFINITY;
+  #cancelWait: (() => void) | undefined;
+  #stopped = false;
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
@@ -69,14 +89,43 @@ export class Reconciler implements Service {
   /** Requests a reconcile; resolves with the result of one that started after this call. */
   trigger(): Promise<ApplyResult> {
     this.counters.triggers++;
-    if (!this.#running) return this.#start();
-    this.#queued ??= this.#running
-      .catch(() => undefined)
-      .then(() => {
+    if (this.#stopped) return Promise.reject(new ReconcilerStoppedError());
+    if (!this.#running && !this.#queued && this.#gapLeft() === 0) return this.#start();
+    this.#queued ??= this.#whenDue().then(
+      () => {
         this.#queued = undefined;
         return this.#start();
-      });
+      },
+      (error: unknown) => {
+        this.#queued = undefined;
+        throw error;
+      },
+    );
     return this.#queued;
+  }
+
+  /** Milliseconds until the next reconcile may start, given when the last one ended. */
+  #gapLeft(): number {
+    return Math.max(0, this.#lastEndedAt + (this.#options.minGapMs ?? 250) - this.#options.clock.now());
+  }
+
+  /** Resolves once the running reconcile, if any, has ended and the gap after it has passed. */
+  async #whenDue(): Promise<void> {
+    await this.#running?.catch(() => undefined);
+    const wait = this.#gapLeft();
+    if (wait > 0 && !this.#stopped) {
+      await new Promise<void>((resolve, reject) => {
+        const cancel = this.#options.clock.setTimeout(() => {
+          this.#cancelWait = undefined;
+          resolve();
+        }, wait);
+        this.#cancelWait = () => {
+          cancel();
+          reject(new ReconcilerStoppedError());
+        };
+      });
+    }
+    if (this.#stopped) throw new ReconcilerStoppedError();
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -104,6 +153,8 @@ export class Reconciler implements Service {
       }
     } finally {
       cancel?.();
+      this.#stopped = true;
+      this.#cancelWait?.();
       await subscription.unsubscribe().catch(() => {});
       await this.#running?.catch(() => {});
     }
@@ -111,6 +162,7 @@ export class Reconciler implements Service {
 
   #start(): Promise<ApplyResult> {
     const run = this.#reconcile().finally(() => {
+      this.#lastEndedAt = this.#options.clock.now();
       if (this.#running === run) this.#running = undefined;
     });
     this.#running = run;

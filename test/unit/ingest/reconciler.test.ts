@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type ApplyResult,
+  type DesiredStreams,
+  Reconciler,
+  ReconcilerStoppedError,
+  type StreamTarget,
+} from '../../../ingest-task/reconcile/reconciler.js';
+import { ManualClock } from '../../../shared/adapters/manual-clock.js';
+import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-subscription-store.js';
+import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
+import { createLogger } from '../../../shared/logging.js';
+import { Channels } from '../../../shared/ports/tick-bus.js';
+
+const logger = createLogger('reconciler-test', { logLevel: 'SILENT', environment: 'test' });
+
+/** A target that records every desired set it is given; `hold` keeps an apply pending until released. */
+class RecordingTarget implements StreamTarget {
+  readonly applied: number[][] = [];
+  hold = false;
+  readonly #waiting: (() => void)[] = [];
+
+  async apply(desired: DesiredStreams): Promise<ApplyResult> {
+    this.applied.push([...desired.keys()].sort((a, b) => a - b));
+    if (this.hold) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    return { added: desired.size, removed: 0, failed: 0 };
+  }
+
+  release(): void {
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+}
+
+async function subscribe(store: MemorySubscriptionStore, token: number, nowMs: number): Promise<void> {
+  await store.upsert(
+    {
+      instrumentToken: token,
+      tradingsymbol: `OPT${token}`,
+      segment: 'NFO-OPT',
+      status: 'active',
+      requestedMode: 'FULL',
+      accountId: null,
+    },
+    nowMs,
+  );
+}
+
+/** Lets every settled promise's reactions run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+function rig(minGapMs = 250) {
+  const clock = new ManualClock();
+  const store = new MemorySubscriptionStore();
+  const target = new RecordingTarget();
+  const bus = new MemoryTickBus();
+  const reconciler = new Reconciler({ store, target, bus, clock, logger, minGapMs, intervalMs: 60_000 });
+  return { clock, store, target, bus, reconciler };
+}
+
+describe('Reconciler', () => {
+  it('starts a reconcile at once after a quiet spell, and one of a burst of triggers only after the gap', async () => {
+    const { clock, store, target, reconciler } = rig(250);
+    await subscribe(store, 1, clock.now());
+    expect(await reconciler.trigger()).toMatchObject({ added: 1 });
+    expect(target.applied).toEqual([[1]]);
+
+    // A change 10 ms after the last reconcile ended: its reconcile waits for the rest of the gap.
+    clock.advance(10);
+    await subscribe(store, 2, clock.now());
+    let done = false;
+    const burst = Array.from({ length: 5 }, () => reconciler.trigger());
+    void Promise.all(burst).then(() => {
+      done = true;
+    });
+    await settle();
+    expect(target.applied).toHaveLength(1);
+    clock.advance(239);
+    await settle();
+    expect(target.applied).toHaveLength(1);
+    expect(done).toBe(false);
+    clock.advance(1);
+    await settle();
+    expect(done).toBe(true);
+    // Five triggers, one reconcile, which saw the change.
+    expect(target.applied).toEqual([[1], [1, 2]]);
+    expect((await Promise.all(burst)).every((r) => r.added === 2)).toBe(true);
+
+    // After a quiet spell of the gap, the next trigger is not held.
+    clock.advance(250);
+    await subscribe(store, 3, clock.now());
+    expect(await reconciler.trigger()).toMatchObject({ added: 3 });
+    expect(reconciler.counters).toMatchObject({ runs: 3, triggers: 7 });
+  });
+
+  it('queues at most one reconcile behind a running one, and starts it the gap after that one ends', async () => {
+    const { clock, store, target, reconciler } = rig(100);
+    await subscribe(store, 1, clock.now());
+    target.hold = true;
+    const first = reconciler.trigger();
+    await settle();
+    await subscribe(store, 2, clock.now());
+    const queued = [reconciler.trigger(), reconciler.trigger()];
+    clock.advance(500);
+    target.hold = false;
+    target.release();
+    await first;
+    await settle();
+    expect(target.applied).toHaveLength(1);
+    clock.advance(100);
+    expect((await Promise.all(queued)).map((r) => r.added)).toEqual([2, 2]);
+    expect(target.applied).toEqual([[1], [1, 2]]);
+  });
+
+  it('on stop, rejects the trigger waiting for its gap and never runs it', async () => {
+    const { clock, store, target, bus, reconciler } = rig(250);
+    await subscribe(store, 1, clock.now());
+    const stop = new AbortController();
+    const running = reconciler.run(stop.signal);
+    await settle();
+    expect(target.applied).toEqual([[1]]);
+    await bus.publish(Channels.control, '{}');
+    const waiting = reconciler.trigger();
+    stop.abort();
+    await running;
+    await expect(waiting).rejects.toBeInstanceOf(ReconcilerStoppedError);
+    await expect(reconciler.trigger()).rejects.toBeInstanceOf(ReconcilerStoppedError);
+    clock.advance(1000);
+    await settle();
+    expect(target.applied).toEqual([[1]]);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
