@@ -86,7 +86,10 @@ export class Reconciler implements Service {
     return this.#last;
   }
 
-  /** Requests a reconcile; resolves with the result of one that started after this call. */
+  /**
+   * Requests a reconcile; resolves with the result of one that started after this call. Once
+   * `run` has ended, rejects with {@link ReconcilerStoppedError}.
+   */
   trigger(): Promise<ApplyResult> {
     this.counters.triggers++;
     if (this.#stopped) return Promise.reject(new ReconcilerStoppedError());
@@ -94,6 +97,7 @@ export class Reconciler implements Service {
     this.#queued ??= this.#whenDue().then(
       () => {
         this.#queued = undefined;
+        if (this.#stopped) throw new ReconcilerStoppedError();
         return this.#start();
       },
       (error: unknown) => {
@@ -106,7 +110,9 @@ export class Reconciler implements Service {
 
   /** Milliseconds until the next reconcile may start, given when the last one ended. */
   #gapLeft(): number {
-    return Math.max(0, this.#lastEndedAt + (this.#options.minGapMs ?? 250) - this.#options.clock.now());
+    const gap = this.#options.minGapMs ?? 250;
+    // Never more than the gap, should the wall clock step back.
+    return Math.min(gap, Math.max(0, this.#lastEndedAt + gap - this.#options.clock.now()));
   }
 
   /** Resolves once the running reconcile, if any, has ended and the gap after it has passed. */

@@ -1,3 +1,4 @@
+import { KiteConnect } from 'kiteconnect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KiteMarketData } from '../../shared/adapters/kite/kite-market-data.js';
 import { KiteApiError, KiteRestClient } from '../../shared/adapters/kite/kite-rest-client.js';
@@ -84,6 +85,23 @@ describe('KiteRestClient', () => {
       [13345602, 'BANKNIFTY', 'FUT', '2025-01-30'],
     ]);
     expect(instruments[2]).toMatchObject({ strike: 24000, lotSize: 75, tickSize: 0.05, segment: 'NFO-OPT' });
+  });
+
+  it("reads the instrument master with the client's own row-at-a-time parser, not kiteconnect's whole-list one", async () => {
+    // kiteconnect's parser makes an object of every row of the exchange; the client replaces it on
+    // its instance. Should a kiteconnect release stop calling the method, this fails.
+    const prototype = KiteConnect.prototype as unknown as { transformInstrumentsResponse: unknown };
+    const original = prototype.transformInstrumentsResponse;
+    expect(typeof original).toBe('function');
+    prototype.transformInstrumentsResponse = () => {
+      throw new Error("kiteconnect's instrument parser was used");
+    };
+    try {
+      const instruments = await client('keyA').instruments();
+      expect(instruments.map((i) => i.instrumentToken)).toEqual([256265, 260105, 12345602, 12345858, 13345602]);
+    } finally {
+      prototype.transformInstrumentsResponse = original;
+    }
   });
 
   it('places an order and returns the order id', async () => {

@@ -10,6 +10,7 @@ import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-subscription-store.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
 import { createLogger } from '../../../shared/logging.js';
+import type { Clock } from '../../../shared/ports/clock.js';
 import { Channels } from '../../../shared/ports/tick-bus.js';
 
 const logger = createLogger('reconciler-test', { logLevel: 'SILENT', environment: 'test' });
@@ -43,6 +44,28 @@ async function subscribe(store: MemorySubscriptionStore, token: number, nowMs: n
     },
     nowMs,
   );
+}
+
+/** A manual clock whose wall time can step back (as NTP may step it); its timers run on elapsed time. */
+class SteppingClock implements Clock {
+  readonly #elapsed = new ManualClock();
+  #offset = 0;
+
+  now(): number {
+    return this.#elapsed.now() + this.#offset;
+  }
+
+  setTimeout(callback: () => void, ms: number): () => void {
+    return this.#elapsed.setTimeout(callback, ms);
+  }
+
+  advance(ms: number): void {
+    this.#elapsed.advance(ms);
+  }
+
+  stepBack(ms: number): void {
+    this.#offset -= ms;
+  }
 }
 
 /** Lets every settled promise's reactions run. */
@@ -109,6 +132,24 @@ describe('Reconciler', () => {
     clock.advance(100);
     expect((await Promise.all(queued)).map((r) => r.added)).toEqual([2, 2]);
     expect(target.applied).toEqual([[1], [1, 2]]);
+  });
+
+  it('waits no longer than the gap when the wall clock steps back', async () => {
+    const clock = new SteppingClock();
+    const store = new MemorySubscriptionStore();
+    const target = new RecordingTarget();
+    const reconciler = new Reconciler({ store, target, bus: new MemoryTickBus(), clock, logger, minGapMs: 250 });
+    await reconciler.trigger();
+    clock.stepBack(3_600_000);
+    await subscribe(store, 1, clock.now());
+    const waiting = reconciler.trigger();
+    await settle();
+    clock.advance(249);
+    await settle();
+    expect(target.applied).toHaveLength(1);
+    clock.advance(1);
+    expect(await waiting).toMatchObject({ added: 1 });
+    expect(target.applied).toEqual([[], [1]]);
   });
 
   it('on stop, rejects the trigger waiting for its gap and never runs it', async () => {
