@@ -131,7 +131,6 @@ export class Reconciler implements Service {
         };
       });
     }
-    if (this.#stopped) throw new ReconcilerStoppedError();
   }
 
   async run(signal: AbortSignal): Promise<void> {

@@ -308,8 +308,6 @@ export class KiteRestClient {
         kite.getInstruments(exchange),
       );
       for (const raw of rows) {
-        // A list that came as JSON rather than CSV holds every row: skip others before validating.
-        if (!isPlatformRow((raw ?? {}) as Record<string, unknown>)) continue;
         const row = InstrumentRow.safeParse(raw);
         if (!row.success) continue;
         const r = row.data;

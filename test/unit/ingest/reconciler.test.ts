@@ -71,8 +71,7 @@ class SteppingClock implements Clock {
 /** Lets every settled promise's reactions run. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-function rig(minGapMs = 250) {
-  const clock = new ManualClock();
+function rig<C extends Clock>(minGapMs: number, clock: C) {
   const store = new MemorySubscriptionStore();
   const target = new RecordingTarget();
   const bus = new MemoryTickBus();
@@ -82,7 +81,7 @@ function rig(minGapMs = 250) {
 
 describe('Reconciler', () => {
   it('starts a reconcile at once after a quiet spell, and one of a burst of triggers only after the gap', async () => {
-    const { clock, store, target, reconciler } = rig(250);
+    const { clock, store, target, reconciler } = rig(250, new ManualClock());
     await subscribe(store, 1, clock.now());
     expect(await reconciler.trigger()).toMatchObject({ added: 1 });
     expect(target.applied).toEqual([[1]]);
@@ -116,7 +115,7 @@ describe('Reconciler', () => {
   });
 
   it('queues at most one reconcile behind a running one, and starts it the gap after that one ends', async () => {
-    const { clock, store, target, reconciler } = rig(100);
+    const { clock, store, target, reconciler } = rig(100, new ManualClock());
     await subscribe(store, 1, clock.now());
     target.hold = true;
     const first = reconciler.trigger();
@@ -135,10 +134,7 @@ describe('Reconciler', () => {
   });
 
   it('waits no longer than the gap when the wall clock steps back', async () => {
-    const clock = new SteppingClock();
-    const store = new MemorySubscriptionStore();
-    const target = new RecordingTarget();
-    const reconciler = new Reconciler({ store, target, bus: new MemoryTickBus(), clock, logger, minGapMs: 250 });
+    const { clock, store, target, reconciler } = rig(250, new SteppingClock());
     await reconciler.trigger();
     clock.stepBack(3_600_000);
     await subscribe(store, 1, clock.now());
@@ -153,7 +149,7 @@ describe('Reconciler', () => {
   });
 
   it('on stop, rejects the trigger waiting for its gap and never runs it', async () => {
-    const { clock, store, target, bus, reconciler } = rig(250);
+    const { clock, store, target, bus, reconciler } = rig(250, new ManualClock());
     await subscribe(store, 1, clock.now());
     const stop = new AbortController();
     const running = reconciler.run(stop.signal);
