@@ -1,6 +1,7 @@
 import type { MarketTick, TickPayload } from '../../contracts/tick.js';
 import type { Instrument } from '../../ports/market-data.js';
 import { greeksUnchecked, impliedVolatilityUnchecked, timeToExpiryYears } from '../greeks/index.js';
+import { roundTo, TICK_DECIMALS } from './decimal-text.js';
 import { engineDividendYield, type PricingParameters, usableVolatility } from './pricing-parameters.js';
 
 /** Everything {@link buildOptionSnapshot} needs for one option tick. */
@@ -26,7 +27,8 @@ export interface OptionSnapshotInput {
  * Turns a decoded option tick into the client tick (`TickPayload`, frozen fields plus additions):
  * implied volatility solved from the tick's price, Greeks at that volatility.
  *
- * The frozen Greeks fields are numbers clients plot and sum, so they are always finite: when no
+ * The Greeks and `iv` are rounded to {@link TICK_DECIMALS} places. The frozen Greeks fields are
+ * numbers clients plot and sum, so they are always finite: when no
  * volatility reproduces the price (`iv_status` other than `ok`: stale deep in-the-money quotes,
  * expiry day, bad data) the Greeks are computed at `fallbackVolatility` and `iv` is `null`; if
  * even that cannot be priced (no usable underlying price) they are 0, `iv_status` says why and
@@ -71,14 +73,14 @@ export function buildOptionSnapshot(input: OptionSnapshotInput): TickPayload {
     last_price: tick.lastPrice,
     volume: wholeNonNegative(tick.volumeTraded),
     oi: wholeNonNegative(tick.oi),
-    delta: finiteOrZero(g.delta),
-    gamma: finiteOrZero(g.gamma),
-    theta: finiteOrZero(g.theta),
-    vega: finiteOrZero(g.vega),
+    delta: roundTo(finiteOrZero(g.delta), TICK_DECIMALS.delta),
+    gamma: roundTo(finiteOrZero(g.gamma), TICK_DECIMALS.gamma),
+    theta: roundTo(finiteOrZero(g.theta), TICK_DECIMALS.theta),
+    vega: roundTo(finiteOrZero(g.vega), TICK_DECIMALS.vega),
     timestamp: isoTimestamp(tickTimeMs(tick), nowMs),
     is_mock: input.isMock,
-    rho: finiteOrZero(g.rho),
-    iv: ok ? solved.volatility : null,
+    rho: roundTo(finiteOrZero(g.rho), TICK_DECIMALS.rho),
+    iv: ok ? roundTo(solved.volatility, TICK_DECIMALS.iv) : null,
     iv_status: solved.status,
     underlying: instrument.name,
     ...(underlyingPrice > 0 && underlyingPrice < Number.POSITIVE_INFINITY && { underlying_price: underlyingPrice }),

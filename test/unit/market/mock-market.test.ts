@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { MockFeed } from '../../../ingest-task/feeds/mock-feed.js';
 import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import { MarketTick, TickPayload } from '../../../shared/contracts/tick.js';
-import { greeks, price, timeToExpiryYears } from '../../../shared/domain/greeks/index.js';
+import { greeks, impliedVolatility, price, timeToExpiryYears } from '../../../shared/domain/greeks/index.js';
+import { TICK_DECIMALS } from '../../../shared/domain/market/decimal-text.js';
 import type { MarketSnapshot } from '../../../shared/domain/market/mock-market.js';
 import { buildOptionSnapshot } from '../../../shared/domain/market/option-snapshot.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
@@ -26,6 +27,11 @@ function assertConsistent(snapshot: MarketSnapshot): void {
     expect(Object.isFrozen(option)).toBe(true);
     expect(option.underlyingPrice).toBe(snapshot.underlyings.get(option.underlying)?.price);
   }
+}
+
+/** `actual` is `exact` rounded to `decimals` places (within half a unit of the last place, and a little for the clock's arithmetic). */
+function expectRounded(actual: number, exact: number, decimals: number): void {
+  expect(Math.abs(actual - exact)).toBeLessThanOrEqual(0.5 * 10 ** -decimals + 1e-9);
 }
 
 describe('MockMarket', () => {
@@ -129,24 +135,24 @@ describe('MockMarket', () => {
           fallbackVolatility: 0.15,
         });
         expect(snapshot.iv_status).toBe('ok');
-        const volatility = snapshot.iv ?? Number.NaN;
-        expect(volatility).toBeGreaterThan(0.05);
-        expect(volatility).toBeLessThan(0.5);
-        const input = {
+        const market = {
           kind: instrument.instrumentType as 'CE' | 'PE',
           model: PRICING.model,
           underlying: spots[i] ?? Number.NaN,
           strike: instrument.strike,
           timeToExpiryYears: (Date.UTC(2025, 0, 10, 10) - (tick.exchangeTimestampMs ?? 0)) / (365 * 86_400_000),
-          volatility,
           rate: PRICING.rate,
         };
-        expect(price(input)).toBeCloseTo(tick.lastPrice, 6);
-        const expected = greeks(input);
-        expect(snapshot.delta).toBeCloseTo(expected.delta, 9);
-        expect(snapshot.gamma).toBeCloseTo(expected.gamma, 9);
-        expect(snapshot.theta).toBeCloseTo(expected.theta, 9);
-        expect(snapshot.vega).toBeCloseTo(expected.vega, 9);
+        // The snapshot carries the volatility its price implies, and the Greeks at it, to TICK_DECIMALS places.
+        const volatility = impliedVolatility({ ...market, price: tick.lastPrice }).volatility;
+        expect(volatility).toBeGreaterThan(0.05);
+        expect(volatility).toBeLessThan(0.5);
+        expect(price({ ...market, volatility })).toBeCloseTo(tick.lastPrice, 6);
+        expectRounded(snapshot.iv ?? Number.NaN, volatility, TICK_DECIMALS.iv);
+        const expected = greeks({ ...market, volatility });
+        for (const field of ['delta', 'gamma', 'theta', 'vega'] as const) {
+          expectRounded(snapshot[field], expected[field], TICK_DECIMALS[field]);
+        }
         if (instrument.instrumentType === 'CE') {
           expect(snapshot.delta).toBeGreaterThan(0);
           expect(snapshot.delta).toBeLessThan(1);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MarketTick } from '../../../shared/contracts/tick.js';
 import { TickPayload } from '../../../shared/contracts/tick.js';
 import { greeks, impliedVolatility, timeToExpiryYears } from '../../../shared/domain/greeks/index.js';
+import { roundTo, TICK_DECIMALS } from '../../../shared/domain/market/decimal-text.js';
 import { buildOptionSnapshot, type OptionSnapshotInput } from '../../../shared/domain/market/option-snapshot.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
 import { MARKET_OPEN_MS, market, PRICING, registry } from './market-fixtures.js';
@@ -139,14 +140,14 @@ describe('buildOptionSnapshot', () => {
       last_price: 420.5,
       volume: 123_450,
       oi: 2_500_000,
-      delta: expected.delta,
-      gamma: expected.gamma,
-      theta: expected.theta,
-      vega: expected.vega,
-      rho: expected.rho,
+      delta: roundTo(expected.delta, TICK_DECIMALS.delta),
+      gamma: roundTo(expected.gamma, TICK_DECIMALS.gamma),
+      theta: roundTo(expected.theta, TICK_DECIMALS.theta),
+      vega: roundTo(expected.vega, TICK_DECIMALS.vega),
+      rho: roundTo(expected.rho, TICK_DECIMALS.rho),
       timestamp: '2025-01-08T03:45:00.000Z',
       is_mock: false,
-      iv: solved.volatility,
+      iv: roundTo(solved.volatility, TICK_DECIMALS.iv),
       iv_status: 'ok',
       underlying: 'NIFTY',
       underlying_price: 24_010,
@@ -170,8 +171,8 @@ describe('buildOptionSnapshot', () => {
       volatility: 0.14,
       rate: 0.1,
     });
-    expect(belowIntrinsic.delta).toBe(atFallback.delta);
-    expect(belowIntrinsic.vega).toBe(atFallback.vega);
+    expect(belowIntrinsic.delta).toBe(roundTo(atFallback.delta, TICK_DECIMALS.delta));
+    expect(belowIntrinsic.vega).toBe(roundTo(atFallback.vega, TICK_DECIMALS.vega));
     expect(TickPayload.safeParse(belowIntrinsic).success).toBe(true);
 
     const expired = buildOptionSnapshot(input({ nowMs: Date.UTC(2025, 0, 31) }));
