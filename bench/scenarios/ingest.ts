@@ -1,16 +1,15 @@
-import { cpus } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import type { Histogram } from 'hdr-histogram-js';
 import { Redis } from 'ioredis';
-import { KitePool } from '../../ingest-task/kite/kite-pool.js';
-import { type PipelineCounters, TickPipeline } from '../../ingest-task/pipeline/tick-pipeline.js';
-import { type PublisherCounters, TickPublisher } from '../../ingest-task/pipeline/tick-publisher.js';
-import { type DesiredStreams, Reconciler } from '../../ingest-task/reconcile/reconciler.js';
-import { KitePoolTarget } from '../../ingest-task/reconcile/stream-targets.js';
-import { MemorySubscriptionStore } from '../../shared/adapters/memory/memory-subscription-store.js';
-import { RedisLiveStateStore } from '../../shared/adapters/redis/redis-live-state-store.js';
-import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
+import type { KitePool } from '../../ingest-task/kite/kite-pool.js';
+import type { PipelineCounters, TickPipeline } from '../../ingest-task/pipeline/tick-pipeline.js';
+import type { PublisherCounters, TickPublisher } from '../../ingest-task/pipeline/tick-publisher.js';
+import type { DesiredStreams } from '../../ingest-task/reconcile/reconciler.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
 import type { MarketTick } from '../../shared/contracts/tick.js';
 import { createLogger } from '../../shared/logging.js';
@@ -28,6 +27,7 @@ import {
   probeTime,
   todayAnchor,
 } from '../support/ingest-fixture.js';
+import { buildIngestBundle, readIngestImageRecipe } from '../support/ingest-task-process.js';
 import type { FeedKind, FeedProcessConfig, FeedReady, FeedRpc, FeedStatus } from '../support/kite-feed-process.js';
 import { Closer, decodeHistogram, loadAverage, percentiles, round, waitUntil } from '../support/measure.js';
 import type {
@@ -92,7 +92,12 @@ function machineCpuMs(): { busy: number; total: number } {
 // ---------------------------------------------------------------------------------------------
 // What every variant shares: Redis, the subscriber process, the instruments
 
+/** The ingest path as the image builds it (see `bench/support/ingest-path.ts`). */
+type IngestPath = typeof import('../support/ingest-path.js');
+
 interface Environment {
+  /** The classes under test, loaded from a bundle built with the image's esbuild command. */
+  readonly ingest: IngestPath;
   readonly redisUrl: string;
   /** A plain connection for INFO (Redis's own CPU time). */
   readonly admin: Redis;
@@ -395,6 +400,7 @@ class Rig {
     } satisfies FeedProcessConfig);
     this.#closer.add(() => this.feed.stop());
 
+    const { KitePool, RedisLiveStateStore, RedisTickBus, TickPipeline, TickPublisher } = env.ingest;
     const redisBus = await RedisTickBus.connect(env.redisUrl);
     this.#closer.add(() => redisBus.close());
     this.bus = new TimedBus(redisBus);
@@ -905,6 +911,7 @@ async function reload(env: Environment, quick: boolean): Promise<ScenarioResult[
   const loadBefore = loadAverage();
   return withRig(env, { feed: 'simulator', accounts: 1, tickIntervalMs, probes: false }, async (rig) => {
     const { bench, subscriber } = env;
+    const { KitePoolTarget, MemorySubscriptionStore, Reconciler } = env.ingest;
     const store = new MemorySubscriptionStore();
     const upsert = (instruments: readonly Instrument[]) =>
       Promise.all(
@@ -1070,7 +1077,11 @@ const scenario: Scenario = {
         probeTokens: bench.probes.map((p) => p.instrumentToken),
       } satisfies SubscriberProcessConfig);
       closer.add(() => subscriber.stop());
-      const env: Environment = { redisUrl, admin, subscriber, bench, anchorDate };
+      const dir = await mkdtemp(join(tmpdir(), 'ticker-ingest-bench-'));
+      closer.add(() => rm(dir, { recursive: true, force: true }));
+      const bundle = await buildIngestBundle(await readIngestImageRecipe(), dir, 'bench/support/ingest-path.ts');
+      const ingest = (await import(pathToFileURL(bundle).href)) as IngestPath;
+      const env: Environment = { ingest, redisUrl, admin, subscriber, bench, anchorDate };
       process.stdout.write(
         `ingest: ${cpus().length} cpus, load average ${loadAverage()}; Redis ${server ? 'throwaway redis-server' : 'REDIS_URL'}\n`,
       );

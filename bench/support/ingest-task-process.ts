@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -98,17 +98,29 @@ export async function readIngestImageRecipe(): Promise<IngestImageRecipe> {
   return { buildArgs, nodeFlags, env };
 }
 
+/** The entry point the image's esbuild command bundles. */
+const IMAGE_ENTRY = 'ingest-task/main.ts';
+
 /**
  * Runs the Dockerfile's esbuild command with its output in `outDir`; resolves with the bundle's
- * path. The image installs with `--ignore-scripts`, which keeps esbuild's JavaScript launcher at
- * `bin/esbuild`; an install that ran esbuild's install script has the native binary there instead,
- * which is then run directly, with the same arguments.
+ * path. With `entry` (a path from the project root) it bundles that file instead of the task's
+ * `main.ts`, with the same flags. The image installs with `--ignore-scripts`, which keeps esbuild's
+ * JavaScript launcher at `bin/esbuild`; an install that ran esbuild's install script has the
+ * native binary there instead, which is then run directly, with the same arguments.
  */
-export async function buildIngestBundle(recipe: IngestImageRecipe, outDir: string): Promise<string> {
-  const bundle = join(outDir, 'main.mjs');
-  const [launcher = '', ...rest] = recipe.buildArgs.map((arg) =>
-    arg.startsWith('--outfile=') ? `--outfile=${bundle}` : arg,
-  );
+export async function buildIngestBundle(
+  recipe: IngestImageRecipe,
+  outDir: string,
+  entry: string = IMAGE_ENTRY,
+): Promise<string> {
+  if (!recipe.buildArgs.includes(IMAGE_ENTRY))
+    throw new Error(`${DOCKERFILE}: the esbuild step does not bundle ${IMAGE_ENTRY}`);
+  const name = entry === IMAGE_ENTRY ? 'main' : basename(entry).replace(/\.ts$/, '');
+  const bundle = join(outDir, `${name}.mjs`);
+  const [launcher = '', ...rest] = recipe.buildArgs.map((arg) => {
+    if (arg.startsWith('--outfile=')) return `--outfile=${bundle}`;
+    return arg === IMAGE_ENTRY ? entry : arg;
+  });
   const file = await open(join(root, launcher));
   const head = await file.read(Buffer.alloc(4), 0, 4, 0).finally(() => file.close());
   if (head.buffer.toString('latin1') === '\x7fELF') await run(join(root, launcher), rest, { cwd: root });
