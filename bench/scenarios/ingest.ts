@@ -15,7 +15,13 @@ import type { MarketTick } from '../../shared/contracts/tick.js';
 import { createLogger } from '../../shared/logging.js';
 import type { LiveStateStore } from '../../shared/ports/live-state-store.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
-import { type BusMessageHandler, type BusSubscription, Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import {
+  type BusMessageHandler,
+  type BusSubscription,
+  Channels,
+  type EncodedMessage,
+  type TickBus,
+} from '../../shared/ports/tick-bus.js';
 import { type RedisServer, startRedisServer } from '../../test/support/redis-server.js';
 import { createLatencyHistogram, type Scenario, type ScenarioResult } from '../scenario.js';
 import { type ChildHandle, startChild } from '../support/child-process.js';
@@ -189,7 +195,7 @@ class StreamLayout {
 class TimedBus implements TickBus {
   readonly #inner: TickBus;
   readonly #channel = Channels.options('NIFTY');
-  #needles: string[] = [];
+  #needles: { text: string; bytes: Buffer }[] = [];
   /** Call → acknowledged, every publish. */
   publishUs = createLatencyHistogram();
   /** Probe ticks: Kite-side generation → publish acknowledged by Redis (TC-PERF-020). */
@@ -200,7 +206,10 @@ class TimedBus implements TickBus {
   }
 
   watch(probeTokens: readonly number[]): void {
-    this.#needles = probeTokens.map((token) => `{"instrument_token":${token},`);
+    this.#needles = probeTokens.map((token) => {
+      const text = `{"instrument_token":${token},`;
+      return { text, bytes: Buffer.from(text) };
+    });
   }
 
   reset(): void {
@@ -208,14 +217,18 @@ class TimedBus implements TickBus {
     this.generationToPublishUs = createLatencyHistogram();
   }
 
-  publish(channel: string, message: string): Promise<void> {
+  publish(channel: string, message: EncodedMessage): Promise<void> {
     const prices: number[] = [];
     if (channel === this.#channel) {
+      const bytes =
+        typeof message === 'string' ? undefined : Buffer.from(message.buffer, message.byteOffset, message.byteLength);
       for (const needle of this.#needles) {
-        const at = message.indexOf(needle);
+        // Searched where it is: the ingest path publishes bytes, and decoding every message would cost more.
+        const at = bytes ? bytes.indexOf(needle.bytes) : (message as string).indexOf(needle.text);
         if (at < 0) continue;
-        const priceAt = message.indexOf('"last_price":', at);
-        if (priceAt >= 0) prices.push(Number.parseFloat(message.slice(priceAt + 13, priceAt + 40)));
+        const near = bytes ? bytes.toString('latin1', at, at + 200) : (message as string).slice(at, at + 200);
+        const priceAt = near.indexOf('"last_price":');
+        if (priceAt >= 0) prices.push(Number.parseFloat(near.slice(priceAt + 13, priceAt + 40)));
       }
     }
     const started = wallNowMs();
@@ -261,7 +274,7 @@ class TimedStateStore implements LiveStateStore {
     this.putLatestEntries = createLatencyHistogram();
   }
 
-  putLatest(entries: ReadonlyMap<number, string>): Promise<void> {
+  putLatest(entries: ReadonlyMap<number, EncodedMessage>): Promise<void> {
     const started = wallNowMs();
     this.putLatestEntries.recordValue(Math.max(1, entries.size));
     return this.#inner.putLatest(entries).then(() => {

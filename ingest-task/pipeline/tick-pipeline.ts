@@ -10,11 +10,11 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
-import { Channels } from '../../shared/ports/tick-bus.js';
+import { Channels, type EncodedMessage } from '../../shared/ports/tick-bus.js';
 
 /** Where enriched ticks go (the {@link TickPublisher}). */
 export interface TickSink {
-  enqueue(channel: string, token: number, encoded: string, receivedAtMs: number): void;
+  enqueue(channel: string, token: number, encoded: EncodedMessage, receivedAtMs: number): void;
 }
 
 export interface TickPipelineOptions {
@@ -68,7 +68,7 @@ export class TickPipeline {
    * expiry.
    */
   readonly #optionIndex = new Map<number, OptionEntry | null>();
-  /** Texts that many options share (channel, underlying field, forward key), one copy each. */
+  /** Texts that many options share (channel, forward key), one copy each. */
   readonly #shared = new Interner();
   /** The last implied volatility of options prepared before the master was replaced. */
   #carriedIv = new Map<number, number>();
@@ -112,7 +112,7 @@ export class TickPipeline {
       try {
         const prepared = prepareOption(instrument);
         entry = {
-          prepared: { ...prepared, underlyingField: this.#shared.intern(prepared.underlyingField) },
+          prepared,
           channel: this.#shared.intern(Channels.options(instrument.name)),
           forwardKey: this.#shared.intern(`${instrument.name}:${instrument.expiry}`),
           lastIv: this.#carriedIv.get(token) ?? DEFAULT_FALLBACK_VOLATILITY,

@@ -2,7 +2,7 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { LiveStateStore } from '../../shared/ports/live-state-store.js';
-import type { TickBus } from '../../shared/ports/tick-bus.js';
+import type { EncodedMessage, TickBus } from '../../shared/ports/tick-bus.js';
 import type { Service } from '../supervisor.js';
 
 /** How full the publisher's queue is; OVERLOAD means ticks are being dropped (latest value kept). */
@@ -37,7 +37,7 @@ export interface TickPublisherOptions {
 
 interface Queue {
   tokens: number[];
-  messages: string[];
+  messages: EncodedMessage[];
   receivedAt: number[];
 }
 
@@ -52,6 +52,31 @@ export interface PublisherCounters {
 }
 
 const emptyQueue = (): Queue => ({ tokens: [], messages: [], receivedAt: [] });
+
+const OPEN = 0x5b; // [
+const COMMA = 0x2c;
+const CLOSE = 0x5d; // ]
+
+/**
+ * Encoded ticks as one JSON array: one copy of the bytes when they are bytes (the ingest path's),
+ * a string join when they are strings.
+ */
+function jsonArray(messages: readonly EncodedMessage[]): EncodedMessage {
+  if (messages.every((m) => typeof m === 'string')) return `[${messages.join(',')}]`;
+  const parts = messages.map((m) => (typeof m === 'string' ? Buffer.from(m) : m));
+  let length = parts.length + 1;
+  for (const part of parts) length += part.length;
+  const out = Buffer.allocUnsafe(length);
+  out[0] = OPEN;
+  let at = 1;
+  for (const part of parts) {
+    if (at > 1) out[at++] = COMMA;
+    out.set(part, at);
+    at += part.length;
+  }
+  out[at] = CLOSE;
+  return out;
+}
 
 /**
  * Publishes encoded ticks to the bus, batched: everything enqueued in one event-loop turn goes out
@@ -68,7 +93,7 @@ export class TickPublisher implements Service {
   readonly #maxPending: number;
   readonly #maxBatch: number;
   #queues = new Map<string, Queue>();
-  #latest = new Map<number, string>();
+  #latest = new Map<number, EncodedMessage>();
   #pending = 0;
   #scheduled = false;
   #flushing: Promise<void> | undefined;
@@ -107,7 +132,7 @@ export class TickPublisher implements Service {
   }
 
   /** Queues one encoded tick of `token` for `channel`. Never blocks and never throws. */
-  enqueue(channel: string, token: number, encoded: string, receivedAtMs: number): void {
+  enqueue(channel: string, token: number, encoded: EncodedMessage, receivedAtMs: number): void {
     let queue = this.#queues.get(channel);
     if (!queue) {
       queue = emptyQueue();
@@ -180,7 +205,7 @@ export class TickPublisher implements Service {
       for (let start = 0; start < queue.messages.length; start += this.#maxBatch) {
         const end = Math.min(queue.messages.length, start + this.#maxBatch);
         const slice = queue.messages.slice(start, end);
-        const payload = slice.length === 1 ? (slice[0] as string) : `[${slice.join(',')}]`;
+        const payload = slice.length === 1 ? (slice[0] as EncodedMessage) : jsonArray(slice);
         sends.push(
           bus.publish(channel, payload).then(
             () => {
@@ -244,7 +269,7 @@ export class TickPublisher implements Service {
    * Writes one set of latest ticks. When it fails they are kept (unless a newer tick of the token
    * arrived meanwhile) and tried again at the next interval.
    */
-  async #writeLatest(state: LiveStateStore, latest: Map<number, string>): Promise<void> {
+  async #writeLatest(state: LiveStateStore, latest: Map<number, EncodedMessage>): Promise<void> {
     try {
       await state.putLatest(latest);
     } catch {
@@ -260,7 +285,7 @@ export class TickPublisher implements Service {
    * rest waiting (newest per token) for a trailing write, so the store is never more than one
    * interval behind. While draining everything is due.
    */
-  #takeLatest(): Map<number, string> | undefined {
+  #takeLatest(): Map<number, EncodedMessage> | undefined {
     if (this.#latest.size === 0) return undefined;
     const now = this.#options.clock.now();
     const due = this.#latestWrittenAt + this.#latestIntervalMs;
@@ -291,7 +316,7 @@ export class TickPublisher implements Service {
         }
         seen.add(token);
         kept.tokens.push(token);
-        kept.messages.push(queue.messages[i] as string);
+        kept.messages.push(queue.messages[i] as EncodedMessage);
         kept.receivedAt.push(queue.receivedAt[i] as number);
       }
       kept.tokens.reverse();

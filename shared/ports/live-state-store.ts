@@ -1,3 +1,5 @@
+import type { EncodedMessage } from './tick-bus.js';
+
 /**
  * Small, fast, shared state that the ingest task, the fan-out and the REST API read and write:
  * the latest tick per instrument (so a new subscriber gets a value at once), heartbeats (so
@@ -17,7 +19,7 @@
  * - Every method rejects with `DependencyUnavailableError` when the store cannot be reached.
  */
 export interface LiveStateStore {
-  putLatest(entries: ReadonlyMap<number, string>): Promise<void>;
+  putLatest(entries: ReadonlyMap<number, EncodedMessage>): Promise<void>;
   getLatest(tokens: readonly number[]): Promise<Map<number, string>>;
   putHeartbeat(name: string, value: string, ttlMs: number): Promise<void>;
   getHeartbeat(name: string): Promise<string | undefined>;

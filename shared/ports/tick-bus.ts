@@ -1,4 +1,18 @@
 /**
+ * An encoded message: JSON text, as a string or as its UTF-8 bytes. The ingest path writes ticks
+ * as bytes, since they leave the process as bytes (a string would be measured and converted on
+ * the way out); other producers publish strings. Subscribers always receive text.
+ */
+export type EncodedMessage = string | Uint8Array;
+
+const utf8Decoder = new TextDecoder();
+
+/** The text of an encoded message. */
+export function messageText(message: EncodedMessage): string {
+  return typeof message === 'string' ? message : utf8Decoder.decode(message);
+}
+
+/**
  * Called for every message on a subscribed channel. `channel` is the concrete channel the message
  * was published on (also for pattern subscriptions); `message` is the encoded payload exactly as
  * published, so a consumer can forward it without decoding and encoding it again.
@@ -31,7 +45,7 @@ export interface BusSubscription {
  *   retry or drop (the ingest publisher keeps the latest value per token).
  */
 export interface TickBus {
-  publish(channel: string, message: string): Promise<void>;
+  publish(channel: string, message: EncodedMessage): Promise<void>;
   subscribe(channel: string, handler: BusMessageHandler): Promise<BusSubscription>;
   /** Subscribes to every channel whose name matches the glob `pattern`. */
   psubscribe(pattern: string, handler: BusMessageHandler): Promise<BusSubscription>;

@@ -21,7 +21,7 @@ import { SystemClock } from '../../shared/adapters/system-clock.js';
 import { loadConfig } from '../../shared/config.js';
 import { mockInstruments } from '../../shared/domain/market/mock-instruments.js';
 import { createLogger } from '../../shared/logging.js';
-import type { BusMessageHandler, BusSubscription, TickBus } from '../../shared/ports/tick-bus.js';
+import type { BusMessageHandler, BusSubscription, EncodedMessage, TickBus } from '../../shared/ports/tick-bus.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 /*
@@ -51,7 +51,7 @@ class StallableBus implements TickBus {
     this.#stalled = undefined;
   }
 
-  async publish(channel: string, message: string): Promise<void> {
+  async publish(channel: string, message: EncodedMessage): Promise<void> {
     await this.#stalled?.promise;
     await this.#inner.publish(channel, message);
   }

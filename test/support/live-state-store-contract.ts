@@ -106,6 +106,25 @@ export function liveStateStoreContract(adapter: string, factory: LiveStateStoreF
         expect(got).toEqual(entries);
       });
 
+      it('reads back as text the ticks written as UTF-8 bytes, views into a larger buffer included', async () => {
+        const { store } = await setup();
+        const texts = new Map([
+          [256265, JSON.stringify({ instrument_token: 256265, tradingsymbol: 'NIFTY₹', last_price: 250.05 })],
+          [260105, JSON.stringify({ instrument_token: 260105, last_price: 51_200 })],
+        ]);
+        const arena = new Uint8Array(1024);
+        let at = 3;
+        const bytes = new Map<number, Uint8Array>();
+        for (const [token, text] of texts) {
+          const encoded = new TextEncoder().encode(text);
+          arena.set(encoded, at);
+          bytes.set(token, arena.subarray(at, at + encoded.length));
+          at += encoded.length + 5;
+        }
+        await store.putLatest(bytes);
+        expect(await store.getLatest([...texts.keys()])).toEqual(texts);
+      });
+
       it('accepts an empty write and an empty read', async () => {
         const { store } = await setup();
         await expect(store.putLatest(new Map())).resolves.toBeUndefined();

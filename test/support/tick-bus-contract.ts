@@ -48,6 +48,20 @@ export function tickBusContract(adapter: string, create: TickBusFactory): void {
       expect(got).toEqual([{ channel, message }]);
     });
 
+    it('delivers a message published as UTF-8 bytes as its text, from a view into a larger buffer', async () => {
+      const b = await bus();
+      const channel = `${ns()}:nifty:options`;
+      const { got, handler } = collector();
+      await b.subscribe(channel, handler);
+      const message = JSON.stringify({ instrument_token: 256265, tradingsymbol: 'NIFTY₹', last_price: 250.05 });
+      const bytes = new TextEncoder().encode(message);
+      const arena = new Uint8Array(bytes.length + 20).fill(0x78);
+      arena.set(bytes, 7);
+      await b.publish(channel, arena.subarray(7, 7 + bytes.length));
+      await waitFor(() => got.length === 1);
+      expect(got).toEqual([{ channel, message }]);
+    });
+
     it('keeps the publish order of one channel', async () => {
       const b = await bus();
       const channel = `${ns()}:order`;

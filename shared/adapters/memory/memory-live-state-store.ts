@@ -1,5 +1,6 @@
 import { DependencyUnavailableError } from '../../errors.js';
 import type { LiveStateStore } from '../../ports/live-state-store.js';
+import { type EncodedMessage, messageText } from '../../ports/tick-bus.js';
 
 interface Expiring {
   readonly value: string;
@@ -62,9 +63,9 @@ export class MemoryLiveStateStore implements LiveStateStore {
     this.#groups.get(group)?.delete(member);
   }
 
-  async putLatest(entries: ReadonlyMap<number, string>): Promise<void> {
+  async putLatest(entries: ReadonlyMap<number, EncodedMessage>): Promise<void> {
     this.#assertOpen();
-    for (const [token, encoded] of entries) this.#latest.set(token, encoded);
+    for (const [token, encoded] of entries) this.#latest.set(token, messageText(encoded));
   }
 
   async getLatest(tokens: readonly number[]): Promise<Map<number, string>> {

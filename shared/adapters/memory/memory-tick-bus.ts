@@ -1,5 +1,11 @@
 import { DependencyUnavailableError } from '../../errors.js';
-import type { BusMessageHandler, BusSubscription, TickBus } from '../../ports/tick-bus.js';
+import {
+  type BusMessageHandler,
+  type BusSubscription,
+  type EncodedMessage,
+  messageText,
+  type TickBus,
+} from '../../ports/tick-bus.js';
 import { compileRedisGlob } from '../glob.js';
 
 interface Entry {
@@ -23,13 +29,14 @@ export class MemoryTickBus implements TickBus {
     this.#onHandlerError = options.onHandlerError ?? (() => {});
   }
 
-  async publish(channel: string, message: string): Promise<void> {
+  async publish(channel: string, encoded: EncodedMessage): Promise<void> {
     if (this.#closed) throw new DependencyUnavailableError('bus', 'The in-memory bus is closed');
     const targets: Entry[] = [];
     const exact = this.#channels.get(channel);
     if (exact) for (const entry of exact) targets.push(entry);
     for (const entry of this.#patterns) if (entry.pattern?.test(channel)) targets.push(entry);
     if (targets.length === 0) return;
+    const message = messageText(encoded);
     // One microtask per message keeps publish order per channel and never runs a handler inside publish.
     queueMicrotask(() => {
       for (const entry of targets) {

@@ -2,6 +2,15 @@ import { Redis } from 'ioredis';
 import { DependencyUnavailableError, describeError } from '../../errors.js';
 
 /**
+ * A message as ioredis sends it: a string as it is, bytes as a `Buffer` over the same memory (ioredis
+ * writes a Buffer as it is; any other view it would turn into text).
+ */
+export function redisArgument(message: string | Uint8Array): string | Buffer {
+  if (typeof message === 'string' || Buffer.isBuffer(message)) return message;
+  return Buffer.from(message.buffer, message.byteOffset, message.byteLength);
+}
+
+/**
  * What the Redis adapters share about their connections: how fast they reconnect and how they
  * name the server in messages.
  */

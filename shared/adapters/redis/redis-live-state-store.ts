@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import { DependencyUnavailableError, describeError } from '../../errors.js';
 import type { LiveStateStore } from '../../ports/live-state-store.js';
-import { type CommandConnectionEvent, connectCommandClient } from './redis-connection.js';
+import type { EncodedMessage } from '../../ports/tick-bus.js';
+import { type CommandConnectionEvent, connectCommandClient, redisArgument } from './redis-connection.js';
 
 /** Connection events worth logging; the store itself never logs. */
 export type RedisLiveStateStoreEvent = CommandConnectionEvent;
@@ -118,17 +119,17 @@ export class RedisLiveStateStore implements LiveStateStore {
     return new RedisLiveStateStore(redis);
   }
 
-  async putLatest(entries: ReadonlyMap<number, string>): Promise<void> {
+  async putLatest(entries: ReadonlyMap<number, EncodedMessage>): Promise<void> {
     this.#assertOpen();
     if (entries.size === 0) return;
     // Many small HSETs, a few in flight at a time, rather than one of thousands of fields: Redis
     // runs one command at a time, and building a command of hundreds of kilobytes (a string V8
     // allocates straight into the old generation) holds up this process's event loop, its
     // garbage collector and every PUBLISH behind it for milliseconds.
-    const commands: string[][] = [];
-    let fieldValues: string[] = [];
+    const commands: (string | Buffer)[][] = [];
+    let fieldValues: (string | Buffer)[] = [];
     for (const [token, encoded] of entries) {
-      fieldValues.push(String(token), encoded);
+      fieldValues.push(String(token), redisArgument(encoded));
       if (fieldValues.length === LATEST_FIELDS_PER_COMMAND * 2) {
         commands.push(fieldValues);
         fieldValues = [];

@@ -1,7 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { DependencyUnavailableError, describeConnectionFailure, describeError } from '../../errors.js';
-import type { BusMessageHandler, BusSubscription, TickBus } from '../../ports/tick-bus.js';
-import { describeTarget, reconnectDelay } from './redis-connection.js';
+import type { BusMessageHandler, BusSubscription, EncodedMessage, TickBus } from '../../ports/tick-bus.js';
+import { describeTarget, reconnectDelay, redisArgument } from './redis-connection.js';
 
 /** Connection events worth logging; the bus itself never logs. */
 export interface RedisBusEvent {
@@ -96,9 +96,9 @@ export class RedisTickBus implements TickBus {
     };
   }
 
-  async publish(channel: string, message: string): Promise<void> {
+  async publish(channel: string, message: EncodedMessage): Promise<void> {
     try {
-      await this.#publisher.publish(channel, message);
+      await this.#publisher.publish(channel, redisArgument(message));
     } catch (error) {
       throw new DependencyUnavailableError('redis', `Publish to ${channel} failed: ${describeError(error)}`, {
         cause: error,

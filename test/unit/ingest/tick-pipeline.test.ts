@@ -6,7 +6,7 @@ import { price, timeToExpiryYears } from '../../../shared/domain/greeks/index.js
 import { MOCK_UNDERLYINGS, mockInstruments } from '../../../shared/domain/market/mock-instruments.js';
 import { createLogger } from '../../../shared/logging.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
-import { Channels } from '../../../shared/ports/tick-bus.js';
+import { Channels, messageText } from '../../../shared/ports/tick-bus.js';
 
 /*
  * The pipeline prepares an option on its first tick, not for every row of the instrument master;
@@ -28,7 +28,9 @@ function rig(master: readonly Instrument[]) {
   const pipeline = new TickPipeline({
     instruments: master,
     pricing: { model: 'black-scholes', rate: 0.1, dividendYield: 0 },
-    sink: { enqueue: (channel, token, encoded) => out.push({ channel, token, json: JSON.parse(encoded) }) },
+    sink: {
+      enqueue: (channel, token, encoded) => out.push({ channel, token, json: JSON.parse(messageText(encoded)) }),
+    },
     clock,
     logger: silent,
     isMock: () => false,

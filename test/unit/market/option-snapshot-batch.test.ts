@@ -11,6 +11,8 @@ import type { Instrument } from '../../../shared/ports/market-data.js';
 import { MARKET_OPEN_MS, PRICING, registry } from './market-fixtures.js';
 
 const DAY_MS = 86_400_000;
+/** Fails on bytes that are not UTF-8. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const anyNumber = fc.oneof(
   fc.double({ noNaN: false }),
@@ -96,7 +98,7 @@ describe('OptionSnapshotBatch', () => {
           const ivs: number[] = [];
           batch.encode(nowMs, pricing, isMock, (index, json, iv) => {
             expect(index).toBe(encoded.length);
-            encoded.push(json);
+            encoded.push(utf8.decode(json));
             ivs.push(iv);
           });
           expect(batch.size).toBe(0);
@@ -160,7 +162,7 @@ describe('OptionSnapshotBatch', () => {
       });
       const solved: number[] = [];
       batch.encode(nowMs, PRICING, false, (_, json, iv) => {
-        const payload = TickPayload.parse(JSON.parse(json));
+        const payload = TickPayload.parse(JSON.parse(utf8.decode(json)));
         expect(payload.timestamp).toBe(new Date(nowMs).toISOString());
         solved.push(iv);
       });
@@ -174,6 +176,39 @@ describe('OptionSnapshotBatch', () => {
       for (const iv of ok) expect(Math.abs(iv - set)).toBeLessThan(0.01);
       expect(ok.filter((iv) => Math.abs(iv - set) < 1e-9).length).toBeGreaterThan(ok.length * 0.8);
     }
+  });
+
+  it('hands out snapshots that stay as written while later frames are encoded', () => {
+    const nowMs = MARKET_OPEN_MS + 3600_000;
+    const prepared = registry(nowMs, 40)
+      .filter((i) => i.instrumentType === 'CE' || i.instrumentType === 'PE')
+      .map(prepareOption);
+    const batch = new OptionSnapshotBatch();
+    const frame = (price: number) => {
+      const out: Uint8Array[] = [];
+      for (const option of prepared) {
+        batch.add(
+          {
+            instrumentToken: option.instrument.instrumentToken,
+            mode: 'full',
+            tradable: true,
+            lastPrice: price,
+            receivedAtMs: nowMs,
+          },
+          option,
+          option.instrument.name === 'NIFTY' ? 23_950 : 51_200,
+          0.15,
+        );
+      }
+      batch.encode(nowMs, PRICING, false, (_, json) => out.push(json));
+      return out;
+    };
+    const first = frame(101.5);
+    const texts = first.map((json) => utf8.decode(json));
+    // Enough frames to fill many chunks: none of them may write over a snapshot already handed out.
+    for (let k = 0; k < 40; k++) frame(200 + k);
+    expect(first.map((json) => utf8.decode(json))).toEqual(texts);
+    expect(texts.every((text) => JSON.parse(text).last_price === 101.5)).toBe(true);
   });
 
   it('refuses an instrument that is not an option with an expiry', () => {
