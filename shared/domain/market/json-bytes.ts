@@ -45,6 +45,11 @@ export class JsonBytes {
     this.#pos = pos;
   }
 
+  /** Writes any text as UTF-8 (at most three bytes per UTF-16 unit: reserve for that). */
+  text(text: string): void {
+    this.#pos += encoder.encodeInto(text, this.#chunk.subarray(this.#pos)).written;
+  }
+
   /** Writes text known to be ASCII (JSON punctuation, numbers' text, ISO dates). */
   ascii(text: string): void {
     const chunk = this.#chunk;
@@ -129,8 +134,3 @@ function digitCount(n: number): number {
 }
 
 const encoder = new TextEncoder();
-
-/** UTF-8 bytes of `text`, for fragments prepared once. */
-export function utf8(text: string): Uint8Array {
-  return encoder.encode(text);
-}

@@ -11,18 +11,20 @@ import {
   yearsUntil,
 } from '../greeks/index.js';
 import { TICK_DECIMALS } from './decimal-text.js';
-import { JsonBytes, utf8 } from './json-bytes.js';
+import { JsonBytes } from './json-bytes.js';
 import { isoTimestamp, tickTimeMs } from './option-snapshot.js';
 import { engineDividendYield, type PricingParameters, usableVolatility } from './pricing-parameters.js';
 
 /**
  * The live tick path's form of {@link buildOptionSnapshot}: a whole frame of option ticks is
  * priced through the engine's typed-array batch API (two kernel passes, no object per tick) and
- * each snapshot is written straight to its JSON text, the only form the bus carries. The JSON is
- * byte for byte what `JSON.stringify(buildOptionSnapshot(…))` gives for the same inputs (a
- * property test holds the two together), at about a third of the cost: the instrument's fixed
- * fields are escaped once per instrument, and a frame's shared exchange timestamp is formatted
- * once. `JSON.stringify` and per-tick objects were the largest costs of the ingest hot path.
+ * each snapshot is written straight to its JSON as UTF-8 bytes, the form in which it leaves the
+ * process. The JSON is byte for byte what `JSON.stringify(buildOptionSnapshot(…))` gives for the
+ * same inputs (a property test holds the two together), at a fraction of the cost: the
+ * instrument's fixed fields are escaped and encoded once per instrument, a frame's shared
+ * exchange timestamp is formatted once, and numbers are written by integer arithmetic.
+ * `JSON.stringify`, per-tick objects and then per-tick strings were the largest costs of the
+ * ingest hot path.
  */
 
 /** An option instrument with what every one of its ticks needs precomputed. */
@@ -43,6 +45,12 @@ export interface PreparedOption {
 }
 
 /**
+ * Where the options' fixed fragments are kept: views of shared chunks, since a typed array of its
+ * own per option (a backing store each) cost several megabytes more for 9,000 streamed options.
+ */
+const fragments = new JsonBytes(16 * 1024);
+
+/**
  * Precomputes an option's fixed JSON fragments and expiry instant. Throws a `RangeError` for an
  * instrument that is not an option with a valid expiry (a wiring mistake, as in `buildOptionSnapshot`).
  */
@@ -51,24 +59,22 @@ export function prepareOption(instrument: Instrument): PreparedOption {
   if ((kind !== 'CE' && kind !== 'PE') || instrument.expiry === null) {
     throw new RangeError(`instrument ${instrument.tradingsymbol} is not an option with an expiry`);
   }
-  const head = utf8(
-    `{"instrument_token":${json(instrument.instrumentToken)},"tradingsymbol":${JSON.stringify(instrument.tradingsymbol)},"last_price":`,
-  );
-  const underlying = utf8(`,"underlying":${JSON.stringify(instrument.name)}`);
-  const tail = utf8(
-    `,"strike":${json(instrument.strike)},"expiry":${JSON.stringify(instrument.expiry)},"option_type":"${kind}","received_at_ms":`,
-  );
-  const fixed = new Uint8Array(head.length + underlying.length + tail.length);
-  fixed.set(head, 0);
-  fixed.set(underlying, head.length);
-  fixed.set(tail, head.length + underlying.length);
+  const head = `{"instrument_token":${json(instrument.instrumentToken)},"tradingsymbol":${JSON.stringify(instrument.tradingsymbol)},"last_price":`;
+  const underlying = `,"underlying":${JSON.stringify(instrument.name)}`;
+  const tail = `,"strike":${json(instrument.strike)},"expiry":${JSON.stringify(instrument.expiry)},"option_type":"${kind}","received_at_ms":`;
+  fragments.start(3 * (head.length + underlying.length + tail.length));
+  fragments.text(head);
+  const headEnd = fragments.take().length;
+  fragments.text(underlying);
+  const underlyingEnd = fragments.take().length;
+  fragments.text(tail);
   return {
     instrument,
     kindCode: OPTION_KIND_CODE[kind],
     expiryMs: expiryInstantMs(instrument.expiry),
-    fixed,
-    headEnd: head.length,
-    underlyingEnd: head.length + underlying.length,
+    fixed: fragments.take(),
+    headEnd,
+    underlyingEnd,
   };
 }
 
@@ -85,8 +91,8 @@ const VARIABLE_BYTES = 512;
 
 /**
  * A reusable batch of option ticks: `add` the ticks of one frame, then `encode` them all. The
- * columns grow to the largest frame seen and are reused, so a steady stream allocates only its
- * output strings.
+ * columns grow to the largest frame seen and are reused, so a steady stream allocates only the
+ * chunks its snapshots are written to and a view of each.
  */
 export class OptionSnapshotBatch {
   #capacity = 0;
