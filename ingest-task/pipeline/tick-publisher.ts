@@ -2,7 +2,7 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { LiveStateStore } from '../../shared/ports/live-state-store.js';
-import type { EncodedMessage, TickBus } from '../../shared/ports/tick-bus.js';
+import { type EncodedMessage, messageText, type TickBus } from '../../shared/ports/tick-bus.js';
 import type { Service } from '../supervisor.js';
 
 /** How full the publisher's queue is; OVERLOAD means ticks are being dropped (latest value kept). */
@@ -58,8 +58,7 @@ const COMMA = 0x2c;
 const CLOSE = 0x5d; // ]
 
 /**
- * Encoded ticks as one JSON array: one copy of the bytes when they are bytes (the ingest path's),
- * a string join when they are strings.
+ * Encoded ticks as one JSON array: bytes (the ingest path's) joined by one copy, strings by a join.
  */
 function jsonArray(messages: readonly EncodedMessage[]): EncodedMessage {
   if (messages.every((m) => typeof m === 'string')) return `[${messages.join(',')}]`;
@@ -271,7 +270,12 @@ export class TickPublisher implements Service {
    */
   async #writeLatest(state: LiveStateStore, latest: Map<number, EncodedMessage>): Promise<void> {
     try {
-      await state.putLatest(latest);
+      // As text: thousands of small values, which the Redis client would otherwise copy twice into
+      // Buffers (its command, its auto-pipeline), memory V8 counts as external and collects for.
+      // Once per interval, not per tick, so the decoding costs little.
+      const texts = new Map<number, string>();
+      for (const [token, value] of latest) texts.set(token, messageText(value));
+      await state.putLatest(texts);
     } catch {
       for (const [token, value] of latest) if (!this.#latest.has(token)) this.#latest.set(token, value);
     } finally {

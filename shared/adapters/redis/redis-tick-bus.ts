@@ -59,8 +59,12 @@ export class RedisTickBus implements TickBus {
       ...RedisTickBus.#baseOptions(options),
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      // Publishes issued in one event-loop turn go out in one write: the main lever on throughput.
-      enableAutoPipelining: true,
+      // No auto-pipelining: publishers batch (the ingest publisher sends one message per channel
+      // per turn), so it would merge only a few commands, and it copies every byte of them once
+      // more into one Buffer. Messages arrive as bytes: each copy is an ArrayBuffer that V8
+      // counts as external memory, and at 30,000 ticks/s the copies made it run a full
+      // collection every 300 ms (p99 of tick latency 15 ms; 4.4 ms without this copy).
+      enableAutoPipelining: false,
     });
     const bus = new RedisTickBus(url, publisher, options);
     bus.#watch(publisher, 'publisher');
