@@ -16,7 +16,7 @@ import { type Service, supervise } from './supervisor.js';
  */
 async function main(): Promise<void> {
   const config = configFromEnvironment();
-  const components = await createComponents(config, 'ingest-task');
+  const components = await createComponents(config, 'ingest-task', { busAutoPipelining: false });
   const { logger } = components;
   const shutdown = new AbortController();
   for (const name of ['SIGTERM', 'SIGINT'] as const) {

@@ -112,9 +112,13 @@ export interface Components {
 }
 
 /** Builds the components for `config`. Rejects (closing what it opened) when a dependency is unreachable. */
-export async function createComponents(config: Config, serviceName: string): Promise<Components> {
+export async function createComponents(
+  config: Config,
+  serviceName: string,
+  options: ComponentOptions = {},
+): Promise<Components> {
   const logger = createLogger(serviceName, config);
-  const bus = await createTickBus(config, logger);
+  const bus = await createTickBus(config, logger, options);
   let state: LiveStateStore;
   try {
     const url = config.redis.url?.reveal();
@@ -380,13 +384,23 @@ export function createDynamoDbClient(config: Config): DynamoDBClient {
   });
 }
 
+/** What a process may ask of its components beyond its configuration. */
+export interface ComponentOptions {
+  /**
+   * Redis auto-pipelining on the bus's publishing connection (default on). The ingest task turns
+   * it off: its publisher batches by itself and publishes bytes (see `RedisTickBusOptions`).
+   */
+  readonly busAutoPipelining?: boolean;
+}
+
 /** The tick bus `config` asks for, connected. */
-export async function createTickBus(config: Config, logger: Logger): Promise<TickBus> {
+export async function createTickBus(config: Config, logger: Logger, options: ComponentOptions = {}): Promise<TickBus> {
   const onHandlerError = (error: unknown, channel: string) =>
     logger.error('Bus message handler failed', { channel, error: describeError(error) });
   const url = config.redis.url?.reveal();
   if (url === undefined) return new MemoryTickBus({ onHandlerError });
   return RedisTickBus.connect(url, {
+    ...(options.busAutoPipelining !== undefined && { autoPipelining: options.busAutoPipelining }),
     onHandlerError,
     onEvent: (event) => {
       if (event.kind === 'error') {

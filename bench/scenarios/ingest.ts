@@ -217,7 +217,7 @@ class TimedBus implements TickBus {
     this.generationToPublishUs = createLatencyHistogram();
   }
 
-  publish(channel: string, message: EncodedMessage): Promise<void> {
+  publish(channel: string, message: EncodedMessage): Promise<number> {
     const prices: number[] = [];
     if (channel === this.#channel) {
       const bytes =
@@ -232,12 +232,13 @@ class TimedBus implements TickBus {
       }
     }
     const started = wallNowMs();
-    return this.#inner.publish(channel, message).then(() => {
+    return this.#inner.publish(channel, message).then((receivers) => {
       const now = wallNowMs();
       this.publishUs.recordValue(Math.max(1, Math.round((now - started) * 1000)));
       for (const price of prices) {
         this.generationToPublishUs.recordValue(Math.max(1, Math.round((now - probeTime(price, now)) * 1000)));
       }
+      return receivers;
     });
   }
 
@@ -414,7 +415,8 @@ class Rig {
     this.#closer.add(() => this.feed.stop());
 
     const { KitePool, RedisLiveStateStore, RedisTickBus, TickPipeline, TickPublisher } = env.ingest;
-    const redisBus = await RedisTickBus.connect(env.redisUrl);
+    // As the ingest task connects it (see `createComponents` in `ingest-task/main.ts`).
+    const redisBus = await RedisTickBus.connect(env.redisUrl, { autoPipelining: false });
     this.#closer.add(() => redisBus.close());
     this.bus = new TimedBus(redisBus);
     const state = await RedisLiveStateStore.connect(env.redisUrl);

@@ -76,7 +76,8 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   const effective: Config = { ...config, dynamodb: { ...config.dynamodb, endpoint } };
   let components: Components;
   try {
-    components = await createComponents(effective, 'local-platform');
+    // The platform hosts the ingest task's publisher too.
+    components = await createComponents(effective, 'local-platform', { busAutoPipelining: false });
   } catch (error) {
     await dynamo?.stop();
     throw error;

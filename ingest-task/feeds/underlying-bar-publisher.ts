@@ -68,6 +68,7 @@ export class UnderlyingBarPublisher implements Service {
     for (const completed of bars) {
       const pending = bus
         .publish(Channels.underlying(completed.underlying), JSON.stringify(completed.bar))
+        .then(() => {})
         .catch((error: unknown) => onPublishError?.(error, completed))
         .finally(() => this.#pending.delete(pending));
       this.#pending.add(pending);

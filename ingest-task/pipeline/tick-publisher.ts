@@ -49,9 +49,19 @@ export interface PublisherCounters {
   dropped: number;
   batches: number;
   publishFailures: number;
+  /** Ticks published (and counted there too) when no subscriber was listening: delivered to no one. */
+  unheard: number;
 }
 
 const emptyQueue = (): Queue => ({ tokens: [], messages: [], receivedAt: [] });
+
+/**
+ * How long after the bus comes back a batch that reached no subscriber is kept and published again
+ * (nobody received it, so this cannot duplicate): subscribers such as the fan-out reconnect and
+ * resubscribe on their own schedule, and what is published before they are back would reach no
+ * one and be counted nowhere. After that, a publish nobody hears is counted as `unheard`.
+ */
+const LISTENER_GRACE_MS = 2000;
 
 const OPEN = 0x5b; // [
 const COMMA = 0x2c;
@@ -68,8 +78,8 @@ function jsonArray(messages: readonly EncodedMessage[]): EncodedMessage {
   const out = Buffer.allocUnsafe(length);
   out[0] = OPEN;
   let at = 1;
-  for (const part of parts) {
-    if (at > 1) out[at++] = COMMA;
+  for (const [i, part] of parts.entries()) {
+    if (i > 0) out[at++] = COMMA;
     out.set(part, at);
     at += part.length;
   }
@@ -87,7 +97,14 @@ function jsonArray(messages: readonly EncodedMessage[]): EncodedMessage {
  */
 export class TickPublisher implements Service {
   readonly name = 'tick-publisher';
-  readonly counters: PublisherCounters = { enqueued: 0, published: 0, dropped: 0, batches: 0, publishFailures: 0 };
+  readonly counters: PublisherCounters = {
+    enqueued: 0,
+    published: 0,
+    dropped: 0,
+    batches: 0,
+    publishFailures: 0,
+    unheard: 0,
+  };
   readonly #options: TickPublisherOptions;
   readonly #maxPending: number;
   readonly #maxBatch: number;
@@ -99,6 +116,10 @@ export class TickPublisher implements Service {
   #retryAttempt = 0;
   #cancelRetry: (() => void) | undefined;
   #stopped = false;
+  /** A publish failed and none has succeeded since. */
+  #busAway = false;
+  /** Until when a publish that reached no subscriber is kept and retried (see `LISTENER_GRACE_MS`). */
+  #listenersDueUntil = Number.NEGATIVE_INFINITY;
   #lastDropAt = Number.NEGATIVE_INFINITY;
   readonly #latestIntervalMs: number;
   #latestWrittenAt = Number.NEGATIVE_INFINITY;
@@ -205,22 +226,36 @@ export class TickPublisher implements Service {
         const end = Math.min(queue.messages.length, start + this.#maxBatch);
         const slice = queue.messages.slice(start, end);
         const payload = slice.length === 1 ? (slice[0] as EncodedMessage) : jsonArray(slice);
+        // Kept for a retry as text: a view would keep its whole chunk of the encoder's for as long.
+        const putBack = () => {
+          const back = failed.get(channel) ?? emptyQueue();
+          back.tokens.push(...queue.tokens.slice(start, end));
+          back.messages.push(...slice.map(messageText));
+          back.receivedAt.push(...queue.receivedAt.slice(start, end));
+          failed.set(channel, back);
+        };
         sends.push(
           bus.publish(channel, payload).then(
-            () => {
+            (receivers) => {
+              const now = this.#options.clock.now();
+              if (this.#busAway) {
+                this.#busAway = false;
+                this.#listenersDueUntil = now + LISTENER_GRACE_MS;
+              }
+              if (receivers === 0 && now < this.#listenersDueUntil) {
+                putBack();
+                return;
+              }
               this.#pending -= slice.length;
               this.counters.published += slice.length;
+              if (receivers === 0) this.counters.unheard += slice.length;
               this.counters.batches++;
-              const now = this.#options.clock.now();
               this.#options.onPublished?.(queue.receivedAt.slice(start, end).map((at) => now - at));
             },
             (error: unknown) => {
               this.counters.publishFailures++;
-              const back = failed.get(channel) ?? emptyQueue();
-              back.tokens.push(...queue.tokens.slice(start, end));
-              back.messages.push(...slice);
-              back.receivedAt.push(...queue.receivedAt.slice(start, end));
-              failed.set(channel, back);
+              this.#busAway = true;
+              putBack();
               if (this.#retryAttempt === 0) {
                 this.#options.logger.warn('Tick publish failed; will retry', { channel, error: describeError(error) });
               }
@@ -269,15 +304,15 @@ export class TickPublisher implements Service {
    * arrived meanwhile) and tried again at the next interval.
    */
   async #writeLatest(state: LiveStateStore, latest: Map<number, EncodedMessage>): Promise<void> {
+    // As text: thousands of small values, which the Redis client would otherwise copy into Buffers
+    // (memory V8 counts as external and collects for), and which, kept after a failed write, would
+    // each hold a whole chunk of the encoder's. Once per interval, so the decoding costs little.
+    const texts = new Map<number, string>();
+    for (const [token, value] of latest) texts.set(token, messageText(value));
     try {
-      // As text: thousands of small values, which the Redis client would otherwise copy twice into
-      // Buffers (its command, its auto-pipeline), memory V8 counts as external and collects for.
-      // Once per interval, not per tick, so the decoding costs little.
-      const texts = new Map<number, string>();
-      for (const [token, value] of latest) texts.set(token, messageText(value));
       await state.putLatest(texts);
     } catch {
-      for (const [token, value] of latest) if (!this.#latest.has(token)) this.#latest.set(token, value);
+      for (const [token, value] of texts) if (!this.#latest.has(token)) this.#latest.set(token, value);
     } finally {
       this.#latestWrite = undefined;
       if (this.#latest.size > 0 && this.#latestTimer === undefined) this.#schedule();

@@ -5,7 +5,8 @@ import { InstrumentToken, IsoTimestamp } from './common.js';
  * An option tick as clients receive it inside `{"type":"tick","data":…}` and as it travels on the
  * `ticker:<underlying>:options` channel. The first eleven fields are frozen by TC-REG-031; the rest
  * are additions (fields may be added, none removed or renamed). The fan-out forwards the bus bytes
- * unchanged, which is why the bus and the client share this one shape.
+ * unchanged, which is why the bus and the client share this one shape. The Greeks and `iv` are
+ * rounded to 6 decimal places, gamma to 8 (`TICK_DECIMALS`; `iv` is a fraction, 0.1234 = 12.34 %).
  */
 export const TickPayload = z.object({
   instrument_token: InstrumentToken,

@@ -14,8 +14,9 @@ export function messageText(message: EncodedMessage): string {
 
 /**
  * Called for every message on a subscribed channel. `channel` is the concrete channel the message
- * was published on (also for pattern subscriptions); `message` is the encoded payload exactly as
- * published, so a consumer can forward it without decoding and encoding it again.
+ * was published on (also for pattern subscriptions); `message` is the text of the encoded payload
+ * as published (bytes arrive as their UTF-8 text), so a consumer can forward it without parsing
+ * and encoding it again.
  */
 export type BusMessageHandler = (channel: string, message: string) => void;
 
@@ -45,7 +46,11 @@ export interface BusSubscription {
  *   retry or drop (the ingest publisher keeps the latest value per token).
  */
 export interface TickBus {
-  publish(channel: string, message: EncodedMessage): Promise<void>;
+  /**
+   * Resolves with how many subscriptions received the message (for Redis, the clients subscribed
+   * to the channel or to a matching pattern): 0 means nobody was listening, and the message is gone.
+   */
+  publish(channel: string, message: EncodedMessage): Promise<number>;
   subscribe(channel: string, handler: BusMessageHandler): Promise<BusSubscription>;
   /** Subscribes to every channel whose name matches the glob `pattern`. */
   psubscribe(pattern: string, handler: BusMessageHandler): Promise<BusSubscription>;

@@ -188,6 +188,39 @@ describe('ingest pipeline against a failing Redis', () => {
     expect(r.publisher.counters.published + r.publisher.pending).toBe(r.publisher.counters.enqueued);
   });
 
+  it('keeps running through Redis stopped for 5 s mid-stream, publishes again within 2 s of its return, and accounts for every tick', async () => {
+    server = await startRedisServer();
+    const r = await rig(server.url);
+    await r.pool.subscribe([NIFTY, ...options.slice(0, 10).map((i) => i.instrumentToken)], 'full');
+    await waitFor(() => r.received.length > 20, { timeoutMs: 10_000 });
+    await server.stop();
+    const ticksAtStop = r.pipeline.counters.ticksIn;
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    // Kite kept streaming while Redis was away, and the task kept taking it in.
+    expect(r.pipeline.counters.ticksIn).toBeGreaterThan(ticksAtStop + 50);
+    expect(r.publisher.pending).toBeGreaterThan(0);
+    const publishedBefore = r.publisher.counters.published;
+    await server.start();
+    const back = Date.now();
+    await waitFor(() => r.publisher.counters.published > publishedBefore, {
+      timeoutMs: 2000,
+      intervalMs: 10,
+      message: 'a publish within 2 s of Redis returning',
+    });
+    expect(Date.now() - back).toBeLessThan(2000);
+    const received = r.received.length;
+    await waitFor(() => r.received.length > received + 20, { timeoutMs: 5000, message: 'ticks after the outage' });
+    // Every option tick taken in is published, dropped (counted) or still queued: none vanishes.
+    await waitFor(() => r.publisher.pending === 0, { timeoutMs: 5000, message: 'the queue to drain' });
+    const { enqueued, published, dropped } = r.publisher.counters;
+    expect(published + dropped).toBe(enqueued);
+    expect(enqueued).toBe(r.pipeline.counters.optionTicks);
+    // And every tick published reached the subscriber, which reconnected on its own schedule:
+    // what the publisher sent before it was back reached no one, so it was kept and sent again.
+    await waitFor(() => r.received.length === published, { timeoutMs: 2000, message: 'every published tick received' });
+    expect(r.publisher.counters.unheard).toBe(0);
+  });
+
   it('TC-ERR-003: after Redis resets the connections, streaming resumes within 10 seconds', async () => {
     server = await startRedisServer();
     const r = await rig(server.url);

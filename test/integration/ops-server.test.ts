@@ -51,9 +51,9 @@ class StallableBus implements TickBus {
     this.#stalled = undefined;
   }
 
-  async publish(channel: string, message: EncodedMessage): Promise<void> {
+  async publish(channel: string, message: EncodedMessage): Promise<number> {
     await this.#stalled?.promise;
-    await this.#inner.publish(channel, message);
+    return this.#inner.publish(channel, message);
   }
   subscribe(channel: string, handler: BusMessageHandler): Promise<BusSubscription> {
     return this.#inner.subscribe(channel, handler);

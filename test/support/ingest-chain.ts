@@ -268,7 +268,7 @@ export function slowBus(bus: TickBus, delayMs: number): TickBus {
   return {
     publish: async (channel, message) => {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
-      await bus.publish(channel, message);
+      return bus.publish(channel, message);
     },
     subscribe: (channel, handler) => bus.subscribe(channel, handler),
     psubscribe: (pattern, handler) => bus.psubscribe(pattern, handler),

@@ -62,6 +62,16 @@ export function tickBusContract(adapter: string, create: TickBusFactory): void {
       expect(got).toEqual([{ channel, message }]);
     });
 
+    it('resolves a publish with how many subscriptions received it, 0 when nobody listens', async () => {
+      const b = await bus();
+      const channel = `${ns()}:nifty:options`;
+      expect(await b.publish(channel, '{}')).toBe(0);
+      const { got, handler } = collector();
+      await b.subscribe(channel, handler);
+      expect(await b.publish(channel, '{"a":1}')).toBe(1);
+      await waitFor(() => got.length === 1);
+    });
+
     it('keeps the publish order of one channel', async () => {
       const b = await bus();
       const channel = `${ns()}:order`;

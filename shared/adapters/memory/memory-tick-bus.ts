@@ -29,13 +29,13 @@ export class MemoryTickBus implements TickBus {
     this.#onHandlerError = options.onHandlerError ?? (() => {});
   }
 
-  async publish(channel: string, encoded: EncodedMessage): Promise<void> {
+  async publish(channel: string, encoded: EncodedMessage): Promise<number> {
     if (this.#closed) throw new DependencyUnavailableError('bus', 'The in-memory bus is closed');
     const targets: Entry[] = [];
     const exact = this.#channels.get(channel);
     if (exact) for (const entry of exact) targets.push(entry);
     for (const entry of this.#patterns) if (entry.pattern?.test(channel)) targets.push(entry);
-    if (targets.length === 0) return;
+    if (targets.length === 0) return 0;
     const message = messageText(encoded);
     // One microtask per message keeps publish order per channel and never runs a handler inside publish.
     queueMicrotask(() => {
@@ -48,6 +48,7 @@ export class MemoryTickBus implements TickBus {
         }
       }
     });
+    return targets.length;
   }
 
   async subscribe(channel: string, handler: BusMessageHandler): Promise<BusSubscription> {

@@ -3,7 +3,8 @@ import { DependencyUnavailableError, describeError } from '../../errors.js';
 
 /**
  * A message as ioredis sends it: a string as it is, bytes as a `Buffer` over the same memory (ioredis
- * writes a Buffer as it is; any other view it would turn into text).
+ * sends a Buffer's bytes unchanged, copied into its command; any other view it would turn into the
+ * text `"1,2,…"`).
  */
 export function redisArgument(message: string | Uint8Array): string | Buffer {
   if (typeof message === 'string' || Buffer.isBuffer(message)) return message;

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { BackpressureLevel, TickPublisher } from '../../../ingest-task/pipeline/tick-publisher.js';
+import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import { MemoryLiveStateStore } from '../../../shared/adapters/memory/memory-live-state-store.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
 import { SystemClock } from '../../../shared/adapters/system-clock.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import { createLogger } from '../../../shared/logging.js';
-import type { BusMessageHandler, BusSubscription, TickBus } from '../../../shared/ports/tick-bus.js';
+import type { BusMessageHandler, BusSubscription, EncodedMessage, TickBus } from '../../../shared/ports/tick-bus.js';
 import { sleep, waitFor } from '../../support/wait.js';
 
 const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
@@ -17,14 +18,14 @@ class ControllableBus implements TickBus {
   down = false;
   delayMs = 0;
   publishes = 0;
-  #line: Promise<void> = Promise.resolve();
+  #line: Promise<unknown> = Promise.resolve();
   /** Publishes go out one at a time, like commands on one connection, each taking `delayMs`. */
-  publish(channel: string, message: string): Promise<void> {
+  publish(channel: string, message: EncodedMessage): Promise<number> {
     this.publishes++;
     const turn = this.#line.then(async () => {
       if (this.delayMs > 0) await sleep(this.delayMs);
       if (this.down) throw new DependencyUnavailableError('bus', 'down');
-      await this.inner.publish(channel, message);
+      return this.inner.publish(channel, message);
     });
     this.#line = turn.catch(() => {});
     return turn;
@@ -98,6 +99,37 @@ describe('TickPublisher', () => {
     expect(got.map((g) => g.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(publisher.counters).toMatchObject({ published: 50, dropped: 0 });
     expect(publisher.pending).toBe(0);
+  });
+
+  it('after the bus is back, keeps a batch nobody received until a subscriber is back; later counts one nobody heard', async () => {
+    const time = new ManualClock();
+    const bus = new ControllableBus();
+    const publisher = new TickPublisher({ bus, clock: time, logger, retryDelayMs: { initial: 10, max: 40 } });
+    const retry = async (ms: number) => {
+      time.advance(ms);
+      await sleep(5);
+    };
+    bus.down = true;
+    for (let s = 0; s < 10; s++) publisher.enqueue('ticker:nifty:options', s, tick(s, s), time.now());
+    await waitFor(() => publisher.counters.publishFailures >= 1);
+    bus.down = false;
+    // Back, but the subscriber is still reconnecting: what reaches no one is kept, not lost.
+    for (let k = 0; k < 5; k++) await retry(40);
+    expect(publisher.counters).toMatchObject({ published: 0, unheard: 0, dropped: 0 });
+    expect(publisher.pending).toBe(10);
+    const { got } = await receiver(bus);
+    await retry(40);
+    await waitFor(() => got.length === 10);
+    expect(got.map((g) => g.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(publisher.counters).toMatchObject({ published: 10, unheard: 0, dropped: 0 });
+
+    // Two seconds after the bus came back, nobody listening is how things are: published and counted.
+    time.advance(2000);
+    const quiet = new TickPublisher({ bus: new ControllableBus(), clock: time, logger });
+    quiet.enqueue('ticker:nifty:options', 1, tick(1, 0), time.now());
+    await waitFor(() => quiet.counters.published === 1);
+    expect(quiet.counters).toMatchObject({ published: 1, unheard: 1, dropped: 0 });
+    expect(quiet.pending).toBe(0);
   });
 
   it('past its bound keeps the newest tick per token and counts every tick it drops', async () => {

@@ -22,7 +22,7 @@ const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' })
 function fakeSource() {
   const pipeline = { counters: { ticksIn: 0, optionTicks: 0, underlyingTicks: 0, unknownInstrument: 0, errors: 0 } };
   const publisher = {
-    counters: { enqueued: 0, published: 0, dropped: 0, batches: 0, publishFailures: 0 },
+    counters: { enqueued: 0, published: 0, dropped: 0, batches: 0, publishFailures: 0, unheard: 0 },
     pending: 0,
     level: 'HEALTHY' as BackpressureLevel,
   };
@@ -90,6 +90,7 @@ describe('registerIngestMetrics', () => {
     fake.publisher.counters.published = 990;
     fake.publisher.counters.dropped = 4;
     fake.publisher.counters.publishFailures = 2;
+    fake.publisher.counters.unheard = 6;
     fake.reconciler.counters.runs = 5;
     fake.reconciler.counters.failures = 1;
     expect(await value(registry, IngestMetric.ticksReceived)).toBe(1000);
@@ -97,6 +98,7 @@ describe('registerIngestMetrics', () => {
     expect(await value(registry, IngestMetric.ticksPublished)).toBe(990);
     expect(await value(registry, IngestMetric.ticksDropped)).toBe(4);
     expect(await value(registry, IngestMetric.publishFailures)).toBe(2);
+    expect(await value(registry, IngestMetric.ticksUnheard)).toBe(6);
     expect(await value(registry, IngestMetric.reconcileRuns)).toBe(5);
     expect(await value(registry, IngestMetric.reconcileFailures)).toBe(1);
     // Scraping again without change neither double-counts nor resets.
