@@ -34,6 +34,7 @@ const IMPORTED_METRICS = [
   'ingest_publisher_pending_ticks',
   'ingest_ticks_published_total',
   'ingest_ticks_dropped_total',
+  'ingest_ticks_unheard_total',
   'ingest_publish_failures_total',
   'ingest_kite_connections',
   'ingest_active_subscriptions',

@@ -131,10 +131,11 @@ export class ObservabilityStack extends Stack {
         new GraphWidget({ title: 'Ingest running (heartbeat)', left: [running], width: 8 }),
         new GraphWidget({ title: 'Backpressure level (0–3)', left: [backpressure], width: 8 }),
         new GraphWidget({
-          title: 'Ticks published / dropped',
+          title: 'Ticks published / dropped / heard by nobody',
           left: [
             ingestMetric('ingest_ticks_published_total', 'ingest', 'Maximum'),
             ingestMetric('ingest_ticks_dropped_total', 'ingest', 'Maximum'),
+            ingestMetric('ingest_ticks_unheard_total', 'ingest', 'Maximum'),
           ],
           width: 8,
         }),
