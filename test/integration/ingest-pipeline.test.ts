@@ -169,15 +169,22 @@ describe('ingest pipeline against a failing Redis', () => {
     server = undefined;
   });
 
-  it('TC-ERR-001: a publish that fails while Redis is down is retried and nothing is lost after recovery', async () => {
-    server = await startRedisServer();
-    const r = await rig(server.url);
+  /** A throwaway Redis and a rig streaming the index and ten options onto it, ticks already arriving. */
+  async function streamingOnFreshRedis() {
+    const redis = await startRedisServer();
+    server = redis;
+    const r = await rig(redis.url);
     await r.pool.subscribe([NIFTY, ...options.slice(0, 10).map((i) => i.instrumentToken)], 'full');
     await waitFor(() => r.received.length > 20, { timeoutMs: 10_000 });
-    await server.stop();
+    return { redis, r };
+  }
+
+  it('TC-ERR-001: a publish that fails while Redis is down is retried and nothing is lost after recovery', async () => {
+    const { redis, r } = await streamingOnFreshRedis();
+    await redis.stop();
     await waitFor(() => r.publisher.counters.publishFailures >= 2, { message: 'failed publishes to be retried' });
     expect(r.publisher.pending).toBeGreaterThan(0);
-    await server.start();
+    await redis.start();
     await waitFor(() => r.publisher.pending === 0 && r.publisher.counters.published > 0, {
       timeoutMs: 10_000,
       message: 'the queue to drain after the restart',
@@ -189,18 +196,15 @@ describe('ingest pipeline against a failing Redis', () => {
   });
 
   it('keeps running through Redis stopped for 5 s mid-stream, publishes again within 2 s of its return, and accounts for every tick', async () => {
-    server = await startRedisServer();
-    const r = await rig(server.url);
-    await r.pool.subscribe([NIFTY, ...options.slice(0, 10).map((i) => i.instrumentToken)], 'full');
-    await waitFor(() => r.received.length > 20, { timeoutMs: 10_000 });
-    await server.stop();
+    const { redis, r } = await streamingOnFreshRedis();
+    await redis.stop();
     const ticksAtStop = r.pipeline.counters.ticksIn;
     await new Promise((resolve) => setTimeout(resolve, 5000));
     // Kite kept streaming while Redis was away, and the task kept taking it in.
     expect(r.pipeline.counters.ticksIn).toBeGreaterThan(ticksAtStop + 50);
     expect(r.publisher.pending).toBeGreaterThan(0);
     const publishedBefore = r.publisher.counters.published;
-    await server.start();
+    await redis.start();
     const back = Date.now();
     await waitFor(() => r.publisher.counters.published > publishedBefore, {
       timeoutMs: 2000,
@@ -222,11 +226,8 @@ describe('ingest pipeline against a failing Redis', () => {
   });
 
   it('TC-ERR-003: after Redis resets the connections, streaming resumes within 10 seconds', async () => {
-    server = await startRedisServer();
-    const r = await rig(server.url);
-    await r.pool.subscribe([NIFTY, ...options.slice(0, 10).map((i) => i.instrumentToken)], 'full');
-    await waitFor(() => r.received.length > 20, { timeoutMs: 10_000 });
-    const admin = new Redis(server.url);
+    const { redis, r } = await streamingOnFreshRedis();
+    const admin = new Redis(redis.url);
     try {
       await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
       await admin.client('KILL', 'TYPE', 'pubsub');
