@@ -62,6 +62,8 @@ const emptyQueue = (): Queue => ({ tokens: [], messages: [], receivedAt: [] });
  * one and be counted nowhere. After that, a publish nobody hears is counted as `unheard`.
  */
 const LISTENER_GRACE_MS = 2000;
+/** How soon a batch kept because it reached nobody is sent again. */
+const HOLD_RETRY_MS = 50;
 
 const OPEN = 0x5b; // [
 const COMMA = 0x2c;
@@ -218,22 +220,35 @@ export class TickPublisher implements Service {
   async #flushOnce(): Promise<void> {
     const queues = this.#queues;
     this.#queues = new Map();
-    const failed = new Map<string, Queue>();
+    // What goes back in front of the queue, per channel in order: batches that failed or reached
+    // nobody, then those not sent while probing.
+    const back = new Map<string, Queue>();
+    const unsent = new Map<string, Queue>();
+    let failures = 0;
+    let holds = 0;
+    const keep = (into: Map<string, Queue>, channel: string, queue: Queue, start: number, end: number) => {
+      const kept = into.get(channel) ?? emptyQueue();
+      kept.tokens.push(...queue.tokens.slice(start, end));
+      // As text: a view would keep its whole chunk of the encoder's for as long as it waits.
+      kept.messages.push(...queue.messages.slice(start, end).map(messageText));
+      kept.receivedAt.push(...queue.receivedAt.slice(start, end));
+      into.set(channel, kept);
+    };
     const { bus } = this.#options;
+    // Around an outage (the bus away, or back but its subscribers perhaps not yet) each channel
+    // sends one batch and keeps the rest: a batch delivered after an earlier one was kept for
+    // nobody would put older ticks behind newer ones.
+    const probing = this.#busAway || this.#options.clock.now() < this.#listenersDueUntil;
     const sends: Promise<void>[] = [];
     for (const [channel, queue] of queues) {
       for (let start = 0; start < queue.messages.length; start += this.#maxBatch) {
         const end = Math.min(queue.messages.length, start + this.#maxBatch);
+        if (probing && start > 0) {
+          keep(unsent, channel, queue, start, queue.messages.length);
+          break;
+        }
         const slice = queue.messages.slice(start, end);
         const payload = slice.length === 1 ? (slice[0] as EncodedMessage) : jsonArray(slice);
-        // Kept for a retry as text: a view would keep its whole chunk of the encoder's for as long.
-        const putBack = () => {
-          const back = failed.get(channel) ?? emptyQueue();
-          back.tokens.push(...queue.tokens.slice(start, end));
-          back.messages.push(...slice.map(messageText));
-          back.receivedAt.push(...queue.receivedAt.slice(start, end));
-          failed.set(channel, back);
-        };
         sends.push(
           bus.publish(channel, payload).then(
             (receivers) => {
@@ -243,9 +258,11 @@ export class TickPublisher implements Service {
                 this.#listenersDueUntil = now + LISTENER_GRACE_MS;
               }
               if (receivers === 0 && now < this.#listenersDueUntil) {
-                putBack();
+                holds++;
+                keep(back, channel, queue, start, end);
                 return;
               }
+              if (receivers > 0) this.#listenersDueUntil = Number.NEGATIVE_INFINITY;
               this.#pending -= slice.length;
               this.counters.published += slice.length;
               if (receivers === 0) this.counters.unheard += slice.length;
@@ -253,9 +270,10 @@ export class TickPublisher implements Service {
               this.#options.onPublished?.(queue.receivedAt.slice(start, end).map((at) => now - at));
             },
             (error: unknown) => {
+              failures++;
               this.counters.publishFailures++;
               this.#busAway = true;
-              putBack();
+              keep(back, channel, queue, start, end);
               if (this.#retryAttempt === 0) {
                 this.#options.logger.warn('Tick publish failed; will retry', { channel, error: describeError(error) });
               }
@@ -270,29 +288,43 @@ export class TickPublisher implements Service {
     const latest = this.#latestWrite === undefined ? this.#takeLatest() : undefined;
     if (state && latest !== undefined) this.#latestWrite = this.#writeLatest(state, latest);
     await Promise.all(sends);
-    if (failed.size === 0) {
+    for (const [channel, rest] of unsent) {
+      const kept = back.get(channel) ?? emptyQueue();
+      kept.tokens.push(...rest.tokens);
+      kept.messages.push(...rest.messages);
+      kept.receivedAt.push(...rest.receivedAt);
+      back.set(channel, kept);
+    }
+    // Put what is kept back in front of what arrived meanwhile, so per-channel order holds.
+    for (const [channel, kept] of back) {
+      const newer = this.#queues.get(channel);
+      if (newer) {
+        kept.tokens.push(...newer.tokens);
+        kept.messages.push(...newer.messages);
+        kept.receivedAt.push(...newer.receivedAt);
+      }
+      this.#queues.set(channel, kept);
+    }
+    if (failures === 0) {
       if (this.#retryAttempt > 0)
         this.#options.logger.info('Tick publishing recovered', { attempts: this.#retryAttempt });
       this.#retryAttempt = 0;
-      // A trailing latest-state write whose timer fired during this flush goes out next.
+    }
+    if (failures === 0 && holds === 0) {
+      // What probing left unsent, and a trailing latest-state write whose timer fired during this
+      // flush, go out next.
       if (this.#pending > 0 || (this.#latest.size > 0 && this.#latestTimer === undefined)) this.#schedule();
       return;
     }
-    // Put what failed back in front of what arrived meanwhile, so per-channel order holds.
-    for (const [channel, back] of failed) {
-      const newer = this.#queues.get(channel);
-      if (newer) {
-        back.tokens.push(...newer.tokens);
-        back.messages.push(...newer.messages);
-        back.receivedAt.push(...newer.receivedAt);
-      }
-      this.#queues.set(channel, back);
-    }
     if (this.#pending > this.#maxPending) this.#shed();
-    this.#retryAttempt++;
-    const { initial, max } = this.#options.retryDelayMs ?? { initial: 25, max: 1000 };
-    const delay = Math.min(max, initial * 2 ** Math.min(this.#retryAttempt - 1, 16));
+    let delay = HOLD_RETRY_MS;
+    if (failures > 0) {
+      this.#retryAttempt++;
+      const { initial, max } = this.#options.retryDelayMs ?? { initial: 25, max: 1000 };
+      delay = Math.min(max, initial * 2 ** Math.min(this.#retryAttempt - 1, 16));
+    }
     if (this.#stopped) return;
+    this.#cancelRetry?.();
     this.#cancelRetry = this.#options.clock.setTimeout(() => {
       this.#cancelRetry = undefined;
       void this.flush();

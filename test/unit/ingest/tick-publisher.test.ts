@@ -114,11 +114,11 @@ describe('TickPublisher', () => {
     await waitFor(() => publisher.counters.publishFailures >= 1);
     bus.down = false;
     // Back, but the subscriber is still reconnecting: what reaches no one is kept, not lost.
-    for (let k = 0; k < 5; k++) await retry(40);
+    for (let k = 0; k < 5; k++) await retry(60);
     expect(publisher.counters).toMatchObject({ published: 0, unheard: 0, dropped: 0 });
     expect(publisher.pending).toBe(10);
     const { got } = await receiver(bus);
-    await retry(40);
+    await retry(60);
     await waitFor(() => got.length === 10);
     expect(got.map((g) => g.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i));
     expect(publisher.counters).toMatchObject({ published: 10, unheard: 0, dropped: 0 });
@@ -130,6 +130,41 @@ describe('TickPublisher', () => {
     await waitFor(() => quiet.counters.published === 1);
     expect(quiet.counters).toMatchObject({ published: 1, unheard: 1, dropped: 0 });
     expect(quiet.pending).toBe(0);
+  });
+
+  it('after an outage, sends one batch per channel until subscribers are back, then the rest, in order', async () => {
+    const time = new ManualClock();
+    const bus = new ControllableBus();
+    const publisher = new TickPublisher({
+      bus,
+      clock: time,
+      logger,
+      maxBatch: 5,
+      retryDelayMs: { initial: 10, max: 40 },
+    });
+    const step = async () => {
+      time.advance(60);
+      await sleep(5);
+    };
+    bus.down = true;
+    for (let s = 0; s < 30; s++) publisher.enqueue('ticker:nifty:options', s % 3, tick(s % 3, s), time.now());
+    await waitFor(() => publisher.counters.publishFailures >= 1);
+    await step();
+    // While the bus is away, each retry tries one batch, not all six.
+    const before = bus.publishes;
+    await step();
+    expect(bus.publishes - before).toBe(1);
+    const failedPublishes = bus.publishes;
+    bus.down = false;
+    await step();
+    // Back, nobody listening yet: one batch tried, kept, nothing else sent past it.
+    expect(bus.publishes - failedPublishes).toBe(1);
+    expect(publisher.pending).toBe(30);
+    const { got } = await receiver(bus);
+    for (let k = 0; k < 10 && got.length < 30; k++) await step();
+    await waitFor(() => got.length === 30);
+    expect(got.map((g) => g.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(publisher.counters).toMatchObject({ published: 30, unheard: 0, dropped: 0 });
   });
 
   it('past its bound keeps the newest tick per token and counts every tick it drops', async () => {
