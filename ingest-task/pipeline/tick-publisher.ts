@@ -55,6 +55,13 @@ export interface PublisherCounters {
 
 const emptyQueue = (): Queue => ({ tokens: [], messages: [], receivedAt: [] });
 
+/** Appends `from`'s ticks to `to`, in order. */
+function append(to: Queue, from: Queue): void {
+  to.tokens.push(...from.tokens);
+  to.messages.push(...from.messages);
+  to.receivedAt.push(...from.receivedAt);
+}
+
 /**
  * How long after the bus comes back a batch that reached no subscriber is kept and published again
  * (nobody received it, so this cannot duplicate): subscribers such as the fan-out reconnect and
@@ -290,19 +297,13 @@ export class TickPublisher implements Service {
     await Promise.all(sends);
     for (const [channel, rest] of unsent) {
       const kept = back.get(channel) ?? emptyQueue();
-      kept.tokens.push(...rest.tokens);
-      kept.messages.push(...rest.messages);
-      kept.receivedAt.push(...rest.receivedAt);
+      append(kept, rest);
       back.set(channel, kept);
     }
     // Put what is kept back in front of what arrived meanwhile, so per-channel order holds.
     for (const [channel, kept] of back) {
       const newer = this.#queues.get(channel);
-      if (newer) {
-        kept.tokens.push(...newer.tokens);
-        kept.messages.push(...newer.messages);
-        kept.receivedAt.push(...newer.receivedAt);
-      }
+      if (newer) append(kept, newer);
       this.#queues.set(channel, kept);
     }
     if (failures === 0) {

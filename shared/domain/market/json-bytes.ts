@@ -1,4 +1,4 @@
-import { MAX_UNITS, SCALE } from './decimal-text.js';
+import { MAX_UNITS, SCALE } from './decimal-places.js';
 
 /**
  * Writes JSON text as UTF-8 bytes into chunks it allocates, for the live tick encoder: a tick goes
@@ -9,8 +9,8 @@ import { MAX_UNITS, SCALE } from './decimal-text.js';
  * buffer without making a string of each first.
  *
  * A run of writes between `start()` and `take()` stays in one chunk, so it can be handed out as a
- * view; `reserve` before the run says how long it may get. A chunk is never written again once
- * full: views handed out stay valid for as long as anyone holds them.
+ * view; `start` is told how long the run may get. A chunk is never written again once full: views
+ * handed out stay valid for as long as anyone holds them.
  */
 export class JsonBytes {
   readonly #chunkSize: number;
@@ -32,6 +32,11 @@ export class JsonBytes {
     this.#start = this.#pos;
   }
 
+  /** How many bytes have been written since `start()`. */
+  get length(): number {
+    return this.#pos - this.#start;
+  }
+
   /** The bytes written since `start()`, as a view of the chunk. */
   take(): Uint8Array {
     return this.#chunk.subarray(this.#start, this.#pos);
@@ -45,7 +50,7 @@ export class JsonBytes {
     this.#pos = pos;
   }
 
-  /** Writes any text as UTF-8 (at most three bytes per UTF-16 unit: reserve for that). */
+  /** Writes any text as UTF-8 (at most three bytes per UTF-16 unit: `start` with room for that). */
   text(text: string): void {
     this.#pos += encoder.encodeInto(text, this.#chunk.subarray(this.#pos)).written;
   }

@@ -10,7 +10,7 @@ import {
   OPTION_KIND_CODE,
   yearsUntil,
 } from '../greeks/index.js';
-import { TICK_DECIMALS } from './decimal-text.js';
+import { TICK_DECIMALS } from './decimal-places.js';
 import { JsonBytes } from './json-bytes.js';
 import { isoTimestamp, tickTimeMs } from './option-snapshot.js';
 import { engineDividendYield, type PricingParameters, usableVolatility } from './pricing-parameters.js';
@@ -64,9 +64,9 @@ export function prepareOption(instrument: Instrument): PreparedOption {
   const tail = `,"strike":${json(instrument.strike)},"expiry":${JSON.stringify(instrument.expiry)},"option_type":"${kind}","received_at_ms":`;
   fragments.start(3 * (head.length + underlying.length + tail.length));
   fragments.text(head);
-  const headEnd = fragments.take().length;
+  const headEnd = fragments.length;
   fragments.text(underlying);
-  const underlyingEnd = fragments.take().length;
+  const underlyingEnd = fragments.length;
   fragments.text(tail);
   return {
     instrument,

@@ -1,7 +1,7 @@
 import type { MarketTick, TickPayload } from '../../contracts/tick.js';
 import type { Instrument } from '../../ports/market-data.js';
 import { greeksUnchecked, impliedVolatilityUnchecked, timeToExpiryYears } from '../greeks/index.js';
-import { roundTo, TICK_DECIMALS } from './decimal-text.js';
+import { roundTo, TICK_DECIMALS } from './decimal-places.js';
 import { engineDividendYield, type PricingParameters, usableVolatility } from './pricing-parameters.js';
 
 /** Everything {@link buildOptionSnapshot} needs for one option tick. */
@@ -28,8 +28,7 @@ export interface OptionSnapshotInput {
  * implied volatility solved from the tick's price, Greeks at that volatility.
  *
  * The Greeks and `iv` are rounded to {@link TICK_DECIMALS} places. The frozen Greeks fields are
- * numbers clients plot and sum, so they are always finite: when no
- * volatility reproduces the price (`iv_status` other than `ok`: stale deep in-the-money quotes,
+ * numbers clients plot and sum, so they are always finite: when no volatility reproduces the price (`iv_status` other than `ok`: stale deep in-the-money quotes,
  * expiry day, bad data) the Greeks are computed at `fallbackVolatility` and `iv` is `null`; if
  * even that cannot be priced (no usable underlying price) they are 0, `iv_status` says why and
  * `underlying_price` is left out.

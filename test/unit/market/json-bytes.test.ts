@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { roundTo, TICK_DECIMALS } from '../../../shared/domain/market/decimal-text.js';
+import { roundTo, TICK_DECIMALS } from '../../../shared/domain/market/decimal-places.js';
 import { JsonBytes } from '../../../shared/domain/market/json-bytes.js';
 
 const finite = fc.oneof(

@@ -5,7 +5,7 @@ import { MockFeed } from '../../../ingest-task/feeds/mock-feed.js';
 import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import { MarketTick, TickPayload } from '../../../shared/contracts/tick.js';
 import { greeks, impliedVolatility, price, timeToExpiryYears } from '../../../shared/domain/greeks/index.js';
-import { TICK_DECIMALS } from '../../../shared/domain/market/decimal-text.js';
+import { TICK_DECIMALS } from '../../../shared/domain/market/decimal-places.js';
 import type { MarketSnapshot } from '../../../shared/domain/market/mock-market.js';
 import { buildOptionSnapshot } from '../../../shared/domain/market/option-snapshot.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { MarketTick } from '../../../shared/contracts/tick.js';
 import { TickPayload } from '../../../shared/contracts/tick.js';
 import { price, timeToExpiryYears } from '../../../shared/domain/greeks/index.js';
-import { roundTo, TICK_DECIMALS } from '../../../shared/domain/market/decimal-text.js';
+import { roundTo, TICK_DECIMALS } from '../../../shared/domain/market/decimal-places.js';
 import { buildOptionSnapshot } from '../../../shared/domain/market/option-snapshot.js';
 import { OptionSnapshotBatch, prepareOption } from '../../../shared/domain/market/option-snapshot-batch.js';
 import type { PricingParameters } from '../../../shared/domain/market/pricing-parameters.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MarketTick } from '../../../shared/contracts/tick.js';
 import { TickPayload } from '../../../shared/contracts/tick.js';
 import { greeks, impliedVolatility, timeToExpiryYears } from '../../../shared/domain/greeks/index.js';
-import { roundTo, TICK_DECIMALS } from '../../../shared/domain/market/decimal-text.js';
+import { roundTo, TICK_DECIMALS } from '../../../shared/domain/market/decimal-places.js';
 import { buildOptionSnapshot, type OptionSnapshotInput } from '../../../shared/domain/market/option-snapshot.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
 import { MARKET_OPEN_MS, market, PRICING, registry } from './market-fixtures.js';

@@ -4,8 +4,8 @@
  * them), yet as doubles they print with up to 17: some 60 bytes of every tick that no client
  * reads, and the most expensive part of writing the tick (`String(double)` runs the shortest
  * round-trip search, about 0.2 µs per number, six per tick). Rounded to these places they are
- * written by integer arithmetic (`JsonBytes.decimal`). Gamma, per point of an index in the tens of thousands, is small: it keeps
- * two more places. `iv` is a fraction (0.1234 = 12.34 %).
+ * written by integer arithmetic (`JsonBytes.decimal`). Gamma, per point of an index in the tens of
+ * thousands, is small: it keeps two more places. `iv` is a fraction (0.1234 = 12.34 %).
  */
 export const TICK_DECIMALS = {
   delta: 6,
