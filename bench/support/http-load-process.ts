@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { childConfig, serveParent } from './child-process.js';
 import { closedLoop, type LoopResult, openLoop } from './load-loops.js';
@@ -9,6 +10,10 @@ import { closedLoop, type LoopResult, openLoop } from './load-loops.js';
  * calls in flight, each starting when one ends: the most the server gives) and an open loop at a
  * fixed rate (calls start on schedule whatever the latency, so the percentiles are those a caller
  * sees at that rate, with no coordinated omission).
+ *
+ * Calls go through `node:http` on a keep-alive agent rather than `fetch`: on this machine `fetch`
+ * cost about 600 µs of CPU a call against about 225 µs, and the callers share the server's two
+ * cores, so at 1,000 calls a second `fetch` alone took a third of a core from the server.
  */
 
 /** What the parent passes. */
@@ -51,16 +56,32 @@ export type HttpLoadRpc = {
 
 const config = childConfig<HttpLoadConfig>();
 
+/** Sockets stay open between calls, as a caller's HTTP client keeps them; one per call in flight. */
+const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+
 /** Call `i`; resolves with whether it answered 2xx (the body is read so the socket is reused). */
-async function call(calls: readonly HttpCall[], i: number): Promise<boolean> {
+function call(calls: readonly HttpCall[], i: number): Promise<boolean> {
   const { url, method = 'GET', body } = calls[i % calls.length] as HttpCall;
-  const response = await fetch(url, {
-    method,
-    ...(body !== undefined && { body }),
-    headers: { 'x-api-key': config.keys[i % config.keys.length] as string, 'content-type': 'application/json' },
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method,
+        agent,
+        headers: { 'x-api-key': config.keys[i % config.keys.length] as string, 'content-type': 'application/json' },
+      },
+      (response) => {
+        response.on('data', () => {});
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          resolve(status >= 200 && status < 300);
+        });
+        response.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
-  await response.arrayBuffer();
-  return response.ok;
 }
 
 function report(result: LoopResult): HttpLoadReport {
