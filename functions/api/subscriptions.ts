@@ -1,5 +1,4 @@
 import type { Principal } from '../../shared/auth/authenticator.js';
-import type { SubscriptionMode } from '../../shared/contracts/common.js';
 import {
   CreateSubscriptionRequest,
   type CreateSubscriptionResponse,
@@ -85,16 +84,16 @@ export function createSubscriptionUseCase(components: Components): HttpUseCase {
       throw new NotFoundError(`Instrument ${value.instrument_token} is not in the instrument registry`);
     }
     const { subscriptions, clock } = components;
-    const existing = await subscriptions.get(instrument.instrumentToken);
-    const mode: SubscriptionMode = 'mode' in raw ? value.mode : (existing?.requestedMode ?? value.mode);
+    // One write: a mode the body leaves out and an account already assigned stay as they are.
     const stored = await subscriptions.upsert(
       {
         instrumentToken: instrument.instrumentToken,
         tradingsymbol: instrument.tradingsymbol,
         segment: instrument.segment,
         status: 'active',
-        requestedMode: mode,
-        accountId: existing?.accountId ?? rankAccounts(instrument.instrumentToken, api.accountIds)[0] ?? null,
+        requestedMode: value.mode,
+        accountId: rankAccounts(instrument.instrumentToken, api.accountIds)[0] ?? null,
+        keep: 'mode' in raw ? ['accountId'] : ['requestedMode', 'accountId'],
       },
       clock.now(),
     );

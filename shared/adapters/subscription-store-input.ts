@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InstrumentToken, SubscriptionMode, SubscriptionStatus } from '../contracts/common.js';
 import { ValidationError } from '../errors.js';
-import type { StoredSubscription } from '../ports/subscription-store.js';
+import type { StoredSubscription, SubscriptionUpsert } from '../ports/subscription-store.js';
 
 /**
  * The input rules and the cursor format every {@link SubscriptionStore} adapter shares, so the
@@ -14,7 +14,7 @@ import type { StoredSubscription } from '../ports/subscription-store.js';
 export const MAX_LIST_LIMIT = 1000;
 
 /** A subscription as `upsert` receives it. */
-export type SubscriptionInput = Omit<StoredSubscription, 'createdAt' | 'updatedAt'>;
+export type SubscriptionInput = SubscriptionUpsert;
 
 /** The fields `update` may change. */
 export type SubscriptionChanges = Partial<Pick<StoredSubscription, 'status' | 'requestedMode' | 'accountId'>>;
@@ -32,6 +32,7 @@ const UpsertInput = z.object({
   status: SubscriptionStatus,
   requestedMode: SubscriptionMode,
   accountId: AccountId,
+  keep: z.array(z.enum(['requestedMode', 'accountId'])).optional(),
 });
 
 const Changes = z.object({

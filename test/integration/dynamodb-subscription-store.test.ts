@@ -98,7 +98,7 @@ describe('DynamoDbSubscriptionStore', () => {
     await expect(store.upsert(input, 1_000)).rejects.toThrow(/missing-[0-9a-f]{8}-subscriptions/);
   });
 
-  it('stores the REST shape: snake_case attributes, epoch-millisecond numbers, account_id null', async () => {
+  it('stores the REST shape: snake_case attributes, epoch-millisecond numbers, no account_id until one is assigned', async () => {
     const { store, tableName, dispose } = await freshStore();
     try {
       await store.upsert(input, 1_700_000_000_123);
@@ -111,10 +111,18 @@ describe('DynamoDbSubscriptionStore', () => {
         segment: { S: 'INDICES' },
         status: { S: 'active' },
         requested_mode: { S: 'FULL' },
-        account_id: { NULL: true },
         created_at: { N: '1700000000123' },
         updated_at: { N: '1700000000123' },
       });
+      const key = { instrument_token: { N: '256265' } };
+      await store.update(256_265, { accountId: 'primary' }, 1_700_000_000_200);
+      expect((await client.send(new GetItemCommand({ TableName: tableName, Key: key }))).Item?.account_id).toEqual({
+        S: 'primary',
+      });
+      await store.update(256_265, { accountId: null }, 1_700_000_000_300);
+      const { Item: cleared } = await client.send(new GetItemCommand({ TableName: tableName, Key: key }));
+      expect(cleared).not.toHaveProperty('account_id');
+      expect(await store.get(256_265)).toMatchObject({ accountId: null, updatedAt: 1_700_000_000_300 });
     } finally {
       await dispose();
     }

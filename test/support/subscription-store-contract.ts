@@ -139,6 +139,46 @@ export function subscriptionStoreContract(
         expect((await store.get(500_001))?.accountId).toBeNull();
       });
 
+      it('writes a kept field only where the record has none: a new record, or an account where none is assigned', async () => {
+        const store = await open();
+        const keepBoth = { keep: ['requestedMode', 'accountId'] as const };
+        const created = await store.upsert(
+          subscription(600_001, { requestedMode: 'LTP', accountId: 'primary', ...keepBoth }),
+          1_000,
+        );
+        expect(created).toEqual({
+          ...subscription(600_001, { requestedMode: 'LTP', accountId: 'primary' }),
+          createdAt: 1_000,
+          updatedAt: 1_000,
+        });
+        const again = await store.upsert(
+          subscription(600_001, { requestedMode: 'QUOTE', accountId: 'secondary', status: 'inactive', ...keepBoth }),
+          2_000,
+        );
+        expect(again).toEqual({
+          ...subscription(600_001, { requestedMode: 'LTP', accountId: 'primary', status: 'inactive' }),
+          createdAt: 1_000,
+          updatedAt: 2_000,
+        });
+        expect(await store.get(600_001)).toEqual(again);
+        // Keeping only the account: the mode given is written.
+        const modeChanged = await store.upsert(
+          subscription(600_001, { requestedMode: 'QUOTE', accountId: 'secondary', keep: ['accountId'] }),
+          3_000,
+        );
+        expect(modeChanged).toMatchObject({ requestedMode: 'QUOTE', accountId: 'primary', updatedAt: 3_000 });
+        // Once the account is cleared, a kept account is assigned again.
+        await store.update(600_001, { accountId: null }, 4_000);
+        const reassigned = await store.upsert(subscription(600_001, { accountId: 'secondary', ...keepBoth }), 5_000);
+        expect(reassigned).toMatchObject({ requestedMode: 'QUOTE', accountId: 'secondary', createdAt: 1_000 });
+        expect(await store.get(600_001)).toEqual(reassigned);
+        // A record created with no account takes a kept one later.
+        await store.upsert(subscription(600_002), 6_000);
+        expect(
+          (await store.upsert(subscription(600_002, { accountId: 'primary', ...keepBoth }), 7_000)).accountId,
+        ).toBe('primary');
+      });
+
       it('updates only the fields given and stamps updatedAt', async () => {
         const store = await open();
         await store.upsert(subscription(700_001, { accountId: 'primary' }), 1_000);
@@ -360,6 +400,7 @@ export function subscriptionStoreContract(
           status: statusArb,
           mode: modeArb,
           account: accountArb,
+          keep: fc.subarray(['requestedMode', 'accountId'] as const),
           symbol: fc.constantFrom('A', 'B'),
         }),
         fc.record({
@@ -395,11 +436,15 @@ export function subscriptionStoreContract(
                     requestedMode: op.mode,
                     accountId: op.account,
                     tradingsymbol: `${op.symbol}${op.token}`,
+                    keep: op.keep,
                   });
                   const before = model.get(op.token);
+                  const keepAccount = op.account === null || op.keep.includes('accountId');
+                  const { keep: _, ...fields } = input;
                   const expected: StoredSubscription = {
-                    ...input,
-                    accountId: op.account ?? before?.accountId ?? null,
+                    ...fields,
+                    requestedMode: (op.keep.includes('requestedMode') && before?.requestedMode) || op.mode,
+                    accountId: keepAccount ? (before?.accountId ?? op.account) : op.account,
                     createdAt: before?.createdAt ?? now,
                     updatedAt: now,
                   };

@@ -79,11 +79,14 @@ export interface DynamoDbSubscriptionStoreOptions {
  * Writes:
  * - `upsert` is one `UpdateItem`: it sets the given fields and `updated_at`, and
  *   `created_at = if_not_exists(created_at, :now)`, so a repeat (or a race of two) never creates a
- *   second record nor moves `createdAt`. An `accountId` of `null` means "no preference":
- *   `account_id = if_not_exists(account_id, null)` keeps the account a token already has, which is
- *   what makes assignment stable across re-subscriptions; a string assigns that account.
- * - `update` sets only the fields given (`accountId: null` clears the account) plus `updated_at`,
- *   under the condition that the record exists: it returns `undefined`, creating nothing, otherwise.
+ *   second record nor moves `createdAt`. An `accountId` of `null` means "no preference": the
+ *   account is not written, so a token keeps the account it has, which is what makes assignment
+ *   stable across re-subscriptions; a string assigns that account. A field named in `keep` is
+ *   written as `if_not_exists(field, :value)`: the record's own value wins, in the same write.
+ * - `update` sets only the fields given plus `updated_at`, under the condition that the record
+ *   exists: it returns `undefined`, creating nothing, otherwise. `accountId: null` clears the
+ *   account by removing the attribute: a record without an account has no `account_id` (an item
+ *   never holds a NULL one), which is what lets `keep` test for it with `if_not_exists`.
  * - `deactivate` is `update` with status `inactive`: the record is kept (soft delete).
  * - Concurrent writes to one token are last-writer-wins per field; every write stamps `updatedAt`
  *   with the `nowMs` it was given.
@@ -119,32 +122,45 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
   async upsert(subscription: SubscriptionInput, nowMs: number): Promise<StoredSubscription> {
     const input = parseSubscriptionInput(subscription);
     const now = parseNow(nowMs);
-    const account = input.accountId === null ? 'if_not_exists(#account, :account)' : ':account';
+    const keep = new Set(input.keep);
+    const sets = [
+      '#tradingsymbol = :tradingsymbol',
+      '#segment = :segment',
+      '#status = :status',
+      keep.has('requestedMode') ? '#mode = if_not_exists(#mode, :mode)' : '#mode = :mode',
+      '#created = if_not_exists(#created, :now)',
+      '#updated = :now',
+    ];
+    const names: Record<string, string> = {
+      '#tradingsymbol': NAMES['#tradingsymbol'],
+      '#segment': NAMES['#segment'],
+      '#status': NAMES['#status'],
+      '#mode': NAMES['#mode'],
+      '#created': NAMES['#created'],
+      '#updated': NAMES['#updated'],
+    };
+    const values: Record<string, unknown> = {
+      ':tradingsymbol': input.tradingsymbol,
+      ':segment': input.segment,
+      ':status': input.status,
+      ':mode': input.requestedMode,
+      ':now': now,
+    };
+    // A record without an account has no `account_id` attribute (never a NULL one), so
+    // `if_not_exists` is exactly "unless the record has an account".
+    if (input.accountId !== null) {
+      sets.push(keep.has('accountId') ? '#account = if_not_exists(#account, :account)' : '#account = :account');
+      names['#account'] = NAMES['#account'];
+      values[':account'] = input.accountId;
+    }
     const output = await this.#send('UpdateItem', () =>
       this.#documents.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: { instrument_token: input.instrumentToken },
-          UpdateExpression:
-            'SET #tradingsymbol = :tradingsymbol, #segment = :segment, #status = :status, #mode = :mode, ' +
-            `#account = ${account}, #created = if_not_exists(#created, :now), #updated = :now`,
-          ExpressionAttributeNames: {
-            '#tradingsymbol': NAMES['#tradingsymbol'],
-            '#segment': NAMES['#segment'],
-            '#status': NAMES['#status'],
-            '#mode': NAMES['#mode'],
-            '#account': NAMES['#account'],
-            '#created': NAMES['#created'],
-            '#updated': NAMES['#updated'],
-          },
-          ExpressionAttributeValues: {
-            ':tradingsymbol': input.tradingsymbol,
-            ':segment': input.segment,
-            ':status': input.status,
-            ':mode': input.requestedMode,
-            ':account': input.accountId,
-            ':now': now,
-          },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
       ),
@@ -171,6 +187,7 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
     const given = parseChanges(changes);
     const now = parseNow(nowMs);
     const sets = ['#updated = :now'];
+    const removes: string[] = [];
     const names: Record<string, string> = { '#token': NAMES['#token'], '#updated': NAMES['#updated'] };
     const values: Record<string, unknown> = { ':now': now };
     const fields = [
@@ -180,8 +197,12 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
     ] as const;
     for (const [name, value, changed] of fields) {
       if (changed === undefined) continue;
-      sets.push(`${name} = ${value}`);
       names[name] = NAMES[name];
+      if (changed === null) {
+        removes.push(name);
+        continue;
+      }
+      sets.push(`${name} = ${value}`);
       values[value] = changed;
     }
     try {
@@ -189,7 +210,7 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
         new UpdateCommand({
           TableName: this.#table,
           Key: { instrument_token: token },
-          UpdateExpression: `SET ${sets.join(', ')}`,
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: 'attribute_exists(#token)',
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,

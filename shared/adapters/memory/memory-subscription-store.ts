@@ -17,7 +17,8 @@ import {
  * accepts and rejects the same inputs (the rules and the cursor format are shared):
  *
  * - `upsert` keeps `createdAt` and sets `updatedAt` to `nowMs`; an `accountId` of `null` means "no
- *   preference" and keeps the account a token already has, a string assigns that account.
+ *   preference" and keeps the account a token already has, a string assigns that account; a field
+ *   named in `keep` keeps the record's value when it has one.
  * - `update` sets only the fields given (`accountId: null` clears the account) and stamps
  *   `updatedAt`; it returns `undefined`, creating nothing, when the token has no record.
  * - `deactivate` is `update` with status `inactive`.
@@ -36,13 +37,15 @@ export class MemorySubscriptionStore implements SubscriptionStore {
     const now = parseNow(nowMs);
     const existing = this.#records.get(input.instrumentToken);
     if (!existing) this.#insertToken(input.instrumentToken);
+    const keep = new Set(input.keep);
     const record: StoredSubscription = {
       instrumentToken: input.instrumentToken,
       tradingsymbol: input.tradingsymbol,
       segment: input.segment,
       status: input.status,
-      requestedMode: input.requestedMode,
-      accountId: input.accountId ?? existing?.accountId ?? null,
+      requestedMode: (keep.has('requestedMode') && existing?.requestedMode) || input.requestedMode,
+      accountId:
+        input.accountId === null || keep.has('accountId') ? (existing?.accountId ?? input.accountId) : input.accountId,
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
