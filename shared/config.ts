@@ -123,6 +123,7 @@ export const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 letters, digits, _ . or -' })
     .default('ticker-local'),
+  SUBSCRIPTION_LIST_CACHE_MS: int(0, 60_000).default(1000),
   ORDERS_QUEUE_URL: httpUrl(['https:', 'http:']).optional(),
   ORDERS_DLQ_URL: httpUrl(['https:', 'http:']).optional(),
   WS_MANAGEMENT_ENDPOINT: httpUrl(['https:', 'http:']).optional(),
@@ -192,6 +193,11 @@ export interface Config {
     readonly tablePrefix: string;
     /** Local platform only: keep dynalite's data in this directory instead of in memory. */
     readonly localDataDir: string | undefined;
+    /**
+     * How long a page of `GET /subscriptions` is served from memory (0: never). Writes through the
+     * same process are seen at once; writes through another are seen within this long.
+     */
+    readonly subscriptionListCacheMs: number;
   };
   readonly orders: {
     readonly queueUrl: string | undefined;
@@ -286,7 +292,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       apiKeys: e.API_KEYS.map((k) => new Secret(k)),
     },
     redis: { url: e.REDIS_URL === undefined ? undefined : new Secret(e.REDIS_URL) },
-    dynamodb: { endpoint: e.DYNAMODB_ENDPOINT, tablePrefix: e.TABLE_PREFIX, localDataDir: e.LOCAL_DATA_DIR },
+    dynamodb: {
+      endpoint: e.DYNAMODB_ENDPOINT,
+      tablePrefix: e.TABLE_PREFIX,
+      localDataDir: e.LOCAL_DATA_DIR,
+      subscriptionListCacheMs: e.SUBSCRIPTION_LIST_CACHE_MS,
+    },
     orders: {
       queueUrl: e.ORDERS_QUEUE_URL,
       deadLetterQueueUrl: e.ORDERS_DLQ_URL,

@@ -3,6 +3,7 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { ApiGatewayConnectionGateway } from './adapters/apigateway/apigateway-connection-gateway.js';
+import { CachingSubscriptionStore } from './adapters/caching-subscription-store.js';
 import { DynamoDbBreakerStore } from './adapters/dynamodb/dynamodb-breaker-store.js';
 import { DynamoDbConnectionStore } from './adapters/dynamodb/dynamodb-connection-store.js';
 import { DynamoDbOrderStore } from './adapters/dynamodb/dynamodb-order-store.js';
@@ -154,7 +155,7 @@ export async function createComponents(
     bus,
     dynamodb,
     state,
-    subscriptions: new DynamoDbSubscriptionStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix }),
+    subscriptions: subscriptionStore(config, dynamodb, clock),
     connections: connectionIndex === undefined ? records : new IndexedConnectionStore(records, connectionIndex),
     connectionIndex,
     loadInstruments,
@@ -368,6 +369,13 @@ function kiteRestClient(
     clock,
     logger,
   });
+}
+
+/** The subscriptions table's store, its listing cached for `SUBSCRIPTION_LIST_CACHE_MS` unless that is 0. */
+function subscriptionStore(config: Config, client: DynamoDBClient, clock: Clock): SubscriptionStore {
+  const store = new DynamoDbSubscriptionStore({ client, tablePrefix: config.dynamodb.tablePrefix });
+  const ttlMs = config.dynamodb.subscriptionListCacheMs;
+  return ttlMs > 0 ? new CachingSubscriptionStore(store, { ttlMs, clock }) : store;
 }
 
 /** A DynamoDB client for the configured region, or for `DYNAMODB_ENDPOINT` (dynalite, LocalStack). */
