@@ -46,6 +46,14 @@ export interface ReconcilerOptions {
    * keep coming. Default 250 ms.
    */
   readonly minGapMs?: number;
+  /**
+   * Most of the time that reading the store may take while triggers keep coming, above 0 and at
+   * most 1: the gap after a reconcile is at least its read's duration × (1 / share − 1). Default
+   * 0.02 (the gap is at least 49 times the read).
+   */
+  readonly readShare?: number;
+  /** Longest gap, however long the read takes: bounds how long a change waits. Default 5 s. */
+  readonly maxGapMs?: number;
 }
 
 /** Rejects triggers that were waiting when the reconciler stopped. */
@@ -63,8 +71,12 @@ export class ReconcilerStoppedError extends Error {
  * triggers arrive, and every trigger's promise resolves after a reconcile that started after it.
  * A reconcile reads every active subscription, so under a stream of changes (an API client
  * creating a thousand a second) back-to-back runs would keep the store and this process busy
- * reading the same table: the one waiting starts `minGapMs` after the last one ended. A trigger
- * after a quiet spell starts at once.
+ * reading the same table: the one waiting starts a gap after the last one ended, `minGapMs`, or
+ * longer when the read is slow, so that reading takes at most `readShare` of the time, and never
+ * more than `maxGapMs`, so a change made while changes keep coming starts streaming within about
+ * 5 s, half the plan's 10. A read grows with the table: 1,000 subscriptions from DynamoDB took
+ * 20–30 ms while the local platform served 1,000 `POST /subscriptions` a second on the same event
+ * loop, and 9,000 would take most of a 250 ms gap. A trigger after a quiet spell starts at once.
  */
 export class Reconciler implements Service {
   readonly name = 'reconciler';
@@ -74,10 +86,16 @@ export class Reconciler implements Service {
   #queued: Promise<ApplyResult> | undefined;
   #last: ApplyResult | undefined;
   #lastEndedAt = Number.NEGATIVE_INFINITY;
+  /** How long the last reconcile's read of the store took. */
+  #lastReadMs = 0;
   #cancelWait: (() => void) | undefined;
   #stopped = false;
 
   constructor(options: ReconcilerOptions) {
+    const share = options.readShare;
+    if (share !== undefined && !(share > 0 && share <= 1)) {
+      throw new RangeError(`readShare must be above 0 and at most 1, got ${share}`);
+    }
     this.#options = options;
   }
 
@@ -108,9 +126,10 @@ export class Reconciler implements Service {
     return this.#queued;
   }
 
-  /** Milliseconds until the next reconcile may start, given when the last one ended. */
+  /** Milliseconds until the next reconcile may start, given when the last one ended and how long its read took. */
   #gapLeft(): number {
-    const gap = this.#options.minGapMs ?? 250;
+    const { minGapMs = 250, readShare = 0.02, maxGapMs = 5000 } = this.#options;
+    const gap = Math.max(minGapMs, Math.min(maxGapMs, this.#lastReadMs * (1 / readShare - 1)));
     // Never more than the gap, should the wall clock step back.
     return Math.min(gap, Math.max(0, this.#lastEndedAt + gap - this.#options.clock.now()));
   }
@@ -179,6 +198,7 @@ export class Reconciler implements Service {
     const started = clock.now();
     try {
       const active = await store.listActive();
+      this.#lastReadMs = Math.max(0, clock.now() - started);
       const desired = new Map(this.#options.baseline ?? []);
       for (const s of active)
         desired.set(s.instrumentToken, { mode: kiteMode(s.requestedMode), accountId: s.accountId });

@@ -114,6 +114,54 @@ describe('Reconciler', () => {
     expect(reconciler.counters).toMatchObject({ runs: 3, triggers: 7 });
   });
 
+  it('waits longer after a slow read, so reading takes at most readShare of the time, and never past maxGapMs', async () => {
+    const clock = new ManualClock();
+    const store = new MemorySubscriptionStore();
+    let readMs = 20;
+    const slowStore = Object.assign(Object.create(store) as MemorySubscriptionStore, {
+      listActive: async () => {
+        clock.advance(readMs);
+        return store.listActive();
+      },
+    });
+    const target = new RecordingTarget();
+    const reconciler = new Reconciler({
+      store: slowStore,
+      target,
+      bus: new MemoryTickBus(),
+      clock,
+      logger,
+      minGapMs: 250,
+      readShare: 0.02,
+      maxGapMs: 5_000,
+      intervalMs: 60_000,
+    });
+    await subscribe(store, 1, clock.now());
+    await reconciler.trigger();
+    // A read of 20 ms: the next reconcile starts 49 × 20 = 980 ms after this one ended.
+    await subscribe(store, 2, clock.now());
+    const second = reconciler.trigger();
+    clock.advance(979);
+    await settle();
+    expect(target.applied).toHaveLength(1);
+    clock.advance(1);
+    expect(await second).toMatchObject({ added: 2 });
+    // A read of 200 ms would ask for 9.8 s: the gap stops at maxGapMs.
+    readMs = 200;
+    clock.advance(980);
+    await reconciler.trigger();
+    await subscribe(store, 3, clock.now());
+    const fourth = reconciler.trigger();
+    clock.advance(4_999);
+    await settle();
+    expect(target.applied).toHaveLength(3);
+    clock.advance(1);
+    expect(await fourth).toMatchObject({ added: 3 });
+    expect(() => new Reconciler({ store, target, bus: new MemoryTickBus(), clock, logger, readShare: 0 })).toThrow(
+      RangeError,
+    );
+  });
+
   it('queues at most one reconcile behind a running one, and starts it the gap after that one ends', async () => {
     const { clock, store, target, reconciler } = rig(100, new ManualClock());
     await subscribe(store, 1, clock.now());
