@@ -91,9 +91,9 @@ export const httpRoutes: readonly HttpRoute[] = [
     doc: {
       summary: 'List subscriptions by token, one page at a time',
       description:
-        'Pages are served from memory for up to SUBSCRIPTION_LIST_CACHE_MS (1 s by default). A change made ' +
-        'through the same server shows at once; one made through another instance shows within that time, ' +
-        "plus the lag of DynamoDB's status index (about a second).",
+        'Pages are served from memory for up to SUBSCRIPTION_LIST_CACHE_MS (1 s by default): a change shows ' +
+        "within that time plus the lag of DynamoDB's status index (about a second). A change made through " +
+        'the same process (the local platform) drops its cached pages at once.',
       query: ListSubscriptionsQuery,
       responses: { 200: { description: 'One page (TC-REG-001)', schema: SubscriptionListResponse } },
     },

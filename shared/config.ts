@@ -194,8 +194,9 @@ export interface Config {
     /** Local platform only: keep dynalite's data in this directory instead of in memory. */
     readonly localDataDir: string | undefined;
     /**
-     * How long a page of `GET /subscriptions` is served from memory (0: never). Writes through the
-     * same process are seen at once; writes through another are seen within this long.
+     * How long a page of `GET /subscriptions` is served from memory (0: never). A write through the
+     * same process drops the cached pages; one through another (in the cloud, every write: each
+     * route is a function of its own) shows within this long plus the store's own lag.
      */
     readonly subscriptionListCacheMs: number;
   };

@@ -8,7 +8,7 @@ export interface CachingSubscriptionStoreOptions {
   /** How long a page is served without reading the store again; above zero. */
   readonly ttlMs: number;
   readonly clock: Clock;
-  /** Pages kept at most (the oldest read goes first); cursors come from callers, so this bounds memory. Default 256. */
+  /** Pages kept at most (the one read longest ago goes first); cursors come from callers, so this bounds memory. Default 256. */
   readonly maxPages?: number;
 }
 
@@ -39,11 +39,16 @@ function frozen(page: Page<StoredSubscription>): Page<StoredSubscription> {
  * query of two status partitions that costs more than the rest of the request together.
  *
  * Guarantees, on top of the store's own:
- * - A write made through this instance (`upsert`, `update`, `deactivate`) is seen by every `list`
- *   that starts after the write returns: the write drops every cached page, including a read
- *   that was still in flight, whose result might predate it.
- * - A write made elsewhere (another Lambda container) is seen within `ttlMs`, on top of the
- *   store's own lag (DynamoDB's status index: about a second).
+ * - A write made through this instance (`upsert`, `update`, `deactivate`) drops every cached
+ *   page, including a read still in flight, whose result might predate it: a `list` that starts
+ *   after the write returns reads the store. It then sees the write as the store lists it: at
+ *   once in memory, after the status index's lag on DynamoDB (a page read within that lag keeps
+ *   the old view for up to `ttlMs`).
+ * - A write made elsewhere (another Lambda container: in the cloud every route is a function of
+ *   its own, so every change is made elsewhere) is seen within `ttlMs` plus the store's own lag
+ *   (DynamoDB's status index: about a second).
+ * - A page is never served once `ttlMs` has passed since its read began, nor when the clock has
+ *   stepped back past that moment.
  * - Calls that miss together share one read of the store; a read that fails is not kept, so the
  *   next call reads again.
  * - A page served past half its TTL also starts the read of its replacement, which takes its
@@ -53,7 +58,7 @@ function frozen(page: Page<StoredSubscription>): Page<StoredSubscription> {
  *   burst of queries that stalls the calls arriving during it.
  * - `get` and `listActive` are not cached: `get` stays strongly consistent and the reconciler
  *   sees the store itself.
- * - Bad input is the store's to reject: a query is cached only once the store has answered it.
+ * - Bad input is the store's to reject; its read fails and is dropped like any failed read.
  *
  * Pages are frozen, records included.
  */
@@ -63,8 +68,11 @@ export class CachingSubscriptionStore implements SubscriptionStore {
   readonly #clock: Clock;
   readonly #maxPages: number;
   #pages = new Map<string, CachedPage>();
-  /** Whether a replacement read is in flight: one at a time, so pages read together do not all go back to the store together. */
-  #replacing = false;
+  /**
+   * When the replacement read in flight began: one at a time, so pages read together do not all
+   * go back to the store together.
+   */
+  #replacingSince: number | undefined;
 
   constructor(store: SubscriptionStore, options: CachingSubscriptionStoreOptions) {
     if (!(options.ttlMs > 0)) throw new RangeError(`ttlMs must be above zero, got ${options.ttlMs}`);
@@ -79,20 +87,26 @@ export class CachingSubscriptionStore implements SubscriptionStore {
     const now = this.#clock.now();
     const pages = this.#pages;
     const cached = pages.get(key);
-    if (cached === undefined || now - cached.readAt >= this.#ttlMs) return this.#read(pages, key, query, now).page;
-    if (now - cached.readAt >= this.#ttlMs * REFRESH_AT && !cached.refreshing && !this.#replacing) {
+    const age = cached === undefined ? Number.NaN : now - cached.readAt;
+    if (cached === undefined || !(age >= 0 && age < this.#ttlMs)) return this.#read(pages, key, query, now).page;
+    if (age >= this.#ttlMs * REFRESH_AT && !cached.refreshing && this.#mayReplace(now)) {
       // Read the next page while this one is still served: callers do not wait for the store
       // whenever a page expires, and no page is served past the TTL.
       cached.refreshing = true;
-      this.#replacing = true;
+      this.#replacingSince = now;
       const next: CachedPage = { page: this.#store.list(query).then(frozen), readAt: now, refreshing: false };
+      const settled = () => {
+        if (this.#replacingSince === now) this.#replacingSince = undefined;
+      };
       next.page.then(
         () => {
-          this.#replacing = false;
-          if (pages.get(key) === cached) pages.set(key, next);
+          settled();
+          if (pages.get(key) !== cached) return;
+          pages.delete(key);
+          pages.set(key, next);
         },
         () => {
-          this.#replacing = false;
+          settled();
           cached.refreshing = false;
         },
       );
@@ -110,6 +124,12 @@ export class CachingSubscriptionStore implements SubscriptionStore {
       if (pages.get(key) === entry) pages.delete(key);
     });
     return entry;
+  }
+
+  /** Whether a replacement read may start: none is in flight, or the one that is has taken a whole TTL (a hung read does not stop refreshes for good). */
+  #mayReplace(now: number): boolean {
+    const since = this.#replacingSince;
+    return since === undefined || !(now - since >= 0 && now - since < this.#ttlMs);
   }
 
   listActive(): Promise<readonly StoredSubscription[]> {

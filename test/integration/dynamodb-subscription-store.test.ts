@@ -128,6 +128,49 @@ describe('DynamoDbSubscriptionStore', () => {
     }
   });
 
+  it('gives a kept account to an item stored with a NULL account_id, as items were written before, and keeps a real one', async () => {
+    const { store, tableName, dispose } = await freshStore();
+    try {
+      const stored = {
+        tradingsymbol: { S: 'NIFTY 50' },
+        segment: { S: 'INDICES' },
+        status: { S: 'inactive' },
+        requested_mode: { S: 'LTP' },
+        created_at: { N: '1000' },
+        updated_at: { N: '1000' },
+      };
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: { instrument_token: { N: '256265' }, account_id: { NULL: true }, ...stored },
+        }),
+      );
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: { instrument_token: { N: '260105' }, account_id: { S: 'secondary' }, ...stored },
+        }),
+      );
+      const keep = ['requestedMode', 'accountId'] as const;
+      expect(await store.upsert({ ...input, accountId: 'primary', keep }, 2_000)).toEqual({
+        ...input,
+        requestedMode: 'LTP',
+        accountId: 'primary',
+        createdAt: 1_000,
+        updatedAt: 2_000,
+      });
+      expect(
+        await store.upsert({ ...input, instrumentToken: 260_105, accountId: 'primary', keep }, 2_000),
+      ).toMatchObject({ accountId: 'secondary', requestedMode: 'LTP', status: 'active', createdAt: 1_000 });
+      // A new record and one without an account take the kept account in one write, as before.
+      expect(
+        await store.upsert({ ...input, instrumentToken: 264_969, accountId: 'primary', keep }, 3_000),
+      ).toMatchObject({ accountId: 'primary', requestedMode: 'FULL', createdAt: 3_000 });
+    } finally {
+      await dispose();
+    }
+  });
+
   it('reports an item that does not have the stored shape instead of guessing', async () => {
     const { store, tableName, dispose } = await freshStore();
     try {

@@ -114,6 +114,35 @@ describe('CachingSubscriptionStore', () => {
     expect(inner.lists).toBe(4);
   });
 
+  it('reads again when the clock has stepped back past a page read', async () => {
+    const { inner, clock, store } = setUp(1_000);
+    await store.list({ limit: 10 });
+    await inner.upsert(subscription(101), 0);
+    clock.advance(-60_000);
+    expect(tokensOf(await store.list({ limit: 10 }))).toEqual([101]);
+    expect(inner.lists).toBe(2);
+  });
+
+  it('starts another replacement once one has hung for a whole TTL', async () => {
+    const { inner, clock, store } = setUp(1_000);
+    await store.list({ limit: 1 });
+    clock.advance(500);
+    inner.hold();
+    await store.list({ limit: 1 });
+    expect(inner.lists).toBe(2);
+    clock.advance(400);
+    await store.list({ limit: 2 });
+    expect(inner.lists).toBe(3);
+    // The page of limit 2 is past half its TTL, but the hung replacement began 900 ms ago.
+    clock.advance(500);
+    await store.list({ limit: 2 });
+    expect(inner.lists).toBe(3);
+    // Now it began 1,000 ms ago: it no longer holds the next one back.
+    clock.advance(100);
+    await store.list({ limit: 2 });
+    expect(inner.lists).toBe(4);
+  });
+
   it('keeps serving a page whose replacement failed until the TTL, then reads again', async () => {
     const { inner, clock, store } = setUp(1_000);
     await inner.upsert(subscription(101), 0);

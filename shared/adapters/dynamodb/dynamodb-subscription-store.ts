@@ -146,25 +146,68 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
       ':mode': input.requestedMode,
       ':now': now,
     };
-    // A record without an account has no `account_id` attribute (never a NULL one), so
-    // `if_not_exists` is exactly "unless the record has an account".
-    if (input.accountId !== null) {
-      sets.push(keep.has('accountId') ? '#account = if_not_exists(#account, :account)' : '#account = :account');
-      names['#account'] = NAMES['#account'];
-      values[':account'] = input.accountId;
+    if (input.accountId === null) return this.#upsertItem(input.instrumentToken, sets, names, values);
+    names['#account'] = NAMES['#account'];
+    values[':account'] = input.accountId;
+    if (!keep.has('accountId')) {
+      return this.#upsertItem(input.instrumentToken, [...sets, '#account = :account'], names, values);
     }
-    const output = await this.#send('UpdateItem', () =>
-      this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { instrument_token: input.instrumentToken },
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      ),
-    );
+    // A record without an account has no `account_id` attribute, so `if_not_exists` is "unless the
+    // record has an account". Items written before that rule hold a NULL one instead, which
+    // `if_not_exists` takes for an account: the condition turns those away, and they are given the
+    // account unless one was assigned in between (then the kept form applies after all).
+    const kept = [...sets, '#account = if_not_exists(#account, :account)'];
+    const nullType = { ...values, ':nullType': 'NULL' };
+    try {
+      return await this.#upsertItem(
+        input.instrumentToken,
+        kept,
+        names,
+        nullType,
+        'NOT attribute_type(#account, :nullType)',
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
+    }
+    try {
+      return await this.#upsertItem(
+        input.instrumentToken,
+        [...sets, '#account = :account'],
+        names,
+        nullType,
+        'attribute_not_exists(#account) OR attribute_type(#account, :nullType)',
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
+    }
+    return this.#upsertItem(input.instrumentToken, kept, names, values);
+  }
+
+  /**
+   * One `UpdateItem` of an upsert with `sets`, returning the record as it now is. Without a
+   * `condition` a failure rejects as {@link dynamoDbFailure}; with one, as the SDK raised it (a
+   * failed condition is `ConditionalCheckFailedException`), for the caller to tell apart.
+   */
+  async #upsertItem(
+    token: number,
+    sets: readonly string[],
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+    condition?: string,
+  ): Promise<StoredSubscription> {
+    const command = new UpdateCommand({
+      TableName: this.#table,
+      Key: { instrument_token: token },
+      UpdateExpression: `SET ${sets.join(', ')}`,
+      ...(condition !== undefined && { ConditionExpression: condition }),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+      ReturnValues: 'ALL_NEW',
+    });
+    const output =
+      condition === undefined
+        ? await this.#send('UpdateItem', () => this.#documents.send(command))
+        : await this.#documents.send(command);
     return this.#decode(output.Attributes);
   }
 
