@@ -23,7 +23,7 @@ export interface SubscriptionStoreContractOptions {
 type Input = Parameters<SubscriptionStore['upsert']>[0];
 
 /** A subscription to upsert, an NFO option unless `overrides` say otherwise. */
-function subscription(instrumentToken: number, overrides: Partial<Input> = {}): Input {
+export function subscription(instrumentToken: number, overrides: Partial<Input> = {}): Input {
   return {
     instrumentToken,
     tradingsymbol: `NIFTY25JAN${instrumentToken}CE`,

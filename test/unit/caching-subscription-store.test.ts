@@ -3,8 +3,7 @@ import { CachingSubscriptionStore } from '../../shared/adapters/caching-subscrip
 import { ManualClock } from '../../shared/adapters/manual-clock.js';
 import { MemorySubscriptionStore } from '../../shared/adapters/memory/memory-subscription-store.js';
 import { DependencyUnavailableError } from '../../shared/errors.js';
-import type { SubscriptionUpsert } from '../../shared/ports/subscription-store.js';
-import { subscriptionStoreContract } from '../support/subscription-store-contract.js';
+import { subscription, subscriptionStoreContract } from '../support/subscription-store-contract.js';
 
 // With a TTL longer than any test, the contract holds only if writes through the cache drop its pages.
 subscriptionStoreContract(
@@ -14,17 +13,6 @@ subscriptionStoreContract(
   }),
   { propertyRuns: 200 },
 );
-
-function subscription(instrumentToken: number): SubscriptionUpsert {
-  return {
-    instrumentToken,
-    tradingsymbol: `NIFTY${instrumentToken}CE`,
-    segment: 'NFO-OPT',
-    status: 'active',
-    requestedMode: 'FULL',
-    accountId: null,
-  };
-}
 
 /** A memory store that counts the listings it serves and can hold the next one until released. */
 class CountingStore extends MemorySubscriptionStore {
