@@ -71,7 +71,7 @@ function call(calls: readonly HttpCall[], i: number): Promise<boolean> {
         headers: { 'x-api-key': config.keys[i % config.keys.length] as string, 'content-type': 'application/json' },
       },
       (response) => {
-        response.on('data', () => {});
+        response.resume();
         response.on('end', () => {
           const status = response.statusCode ?? 0;
           resolve(status >= 200 && status < 300);

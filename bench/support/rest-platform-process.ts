@@ -1,10 +1,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpHandler } from '../../functions/http/http-handler.js';
-import { httpRoutes } from '../../functions/routes.js';
-import { createHttpGateway } from '../../infra/local/http-gateway.js';
-import { startLocalPlatform } from '../../infra/local/platform.js';
+import { createRestGateway, startLocalPlatform } from '../../infra/local/platform.js';
 import { DynamoDbSubscriptionStore } from '../../shared/adapters/dynamodb/dynamodb-subscription-store.js';
 import { MemorySubscriptionStore } from '../../shared/adapters/memory/memory-subscription-store.js';
 import { loadConfig } from '../../shared/config.js';
@@ -88,14 +85,7 @@ async function pageStarts(store: SubscriptionStore): Promise<(string | null)[]> 
 
 /** The REST routes on a gateway of their own whose components use `store` for subscriptions. */
 async function serveOnStore(base: Components, store: SubscriptionStore) {
-  const components: Components = { ...base, subscriptions: store };
-  const gateway = createHttpGateway(
-    httpRoutes.map((route) => ({
-      method: route.method,
-      path: route.path,
-      handler: httpHandler(components.logger, route.makeUseCase(components)),
-    })),
-  );
+  const gateway = createRestGateway({ ...base, subscriptions: store });
   const server = createServer((req, res) => {
     void gateway(req, res).then((handled) => {
       if (!handled) res.writeHead(404).end();
@@ -126,12 +116,14 @@ const uncached = await serveOnStore(components, direct);
 const memory = await serveOnStore(components, memoryStore);
 const instruments = await components.loadInstruments();
 
+const directStarts = await pageStarts(direct);
+
 serveParent<Record<string, never>>(
   {},
   {
-    platform: { url: platform.url, pageStarts: await pageStarts(direct) },
+    platform: { url: platform.url, pageStarts: directStarts },
     listCacheMs: components.config.dynamodb.subscriptionListCacheMs,
-    uncached: { url: uncached.url, pageStarts: await pageStarts(direct) },
+    uncached: { url: uncached.url, pageStarts: directStarts },
     memory: { url: memory.url, pageStarts: await pageStarts(memoryStore) },
     instrumentTokens: instruments.map((i) => i.instrumentToken),
     optionTokens: instruments

@@ -53,6 +53,20 @@ function notFound(req: IncomingMessage): ApiErrorResponse {
 }
 
 /**
+ * Every REST route of `functions/routes.ts` on `components`, served as API Gateway's HTTP API
+ * serves them (see {@link createHttpGateway}); false when no route matches.
+ */
+export function createRestGateway(components: Components) {
+  return createHttpGateway(
+    httpRoutes.map((route) => ({
+      method: route.method,
+      path: route.path,
+      handler: httpHandler(components.logger, route.makeUseCase(components)),
+    })),
+  );
+}
+
+/**
  * Starts the platform on this machine: dynalite with every table (unless `DYNAMODB_ENDPOINT` points
  * elsewhere), the bus, and the HTTP server on `config.port`. Each later part of the platform
  * (REST and WebSocket gateway, ingest, fan-out, order worker, dashboard) is started from here.
@@ -124,13 +138,7 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     components.logger,
   );
 
-  const rest = createHttpGateway(
-    httpRoutes.map((route) => ({
-      method: route.method,
-      path: route.path,
-      handler: httpHandler(components.logger, route.makeUseCase(components)),
-    })),
-  );
+  const rest = createRestGateway(components);
   // The live dashboard at `/` (static page, uPlot, and a development token for this machine).
   const dashboard = createDashboardServer(config);
   const server = createServer((req, res) => {

@@ -18,8 +18,6 @@ interface CachedPage {
   readonly page: Promise<Page<StoredSubscription>>;
   /** When the read began: a page is never older than the TTL counted from there. */
   readonly readAt: number;
-  /** Whether a read to replace this page has begun. */
-  refreshing: boolean;
 }
 
 /** Past this share of the TTL a page served also starts its replacement's read. */
@@ -70,7 +68,7 @@ export class CachingSubscriptionStore implements SubscriptionStore {
   #pages = new Map<string, CachedPage>();
   /**
    * When the replacement read in flight began: one at a time, so pages read together do not all
-   * go back to the store together.
+   * go back to the store together; one that has taken a whole TTL no longer holds the next back.
    */
   #replacingSince: number | undefined;
 
@@ -87,36 +85,39 @@ export class CachingSubscriptionStore implements SubscriptionStore {
     const now = this.#clock.now();
     const pages = this.#pages;
     const cached = pages.get(key);
-    const age = cached === undefined ? Number.NaN : now - cached.readAt;
-    if (cached === undefined || !(age >= 0 && age < this.#ttlMs)) return this.#read(pages, key, query, now).page;
-    if (age >= this.#ttlMs * REFRESH_AT && !cached.refreshing && this.#mayReplace(now)) {
-      // Read the next page while this one is still served: callers do not wait for the store
-      // whenever a page expires, and no page is served past the TTL.
-      cached.refreshing = true;
+    if (cached === undefined || !this.#within(cached.readAt, now)) return this.#read(pages, key, query, now).page;
+    // Past half its TTL, a page also starts the read of its replacement (unless one is in flight,
+    // this page's included): callers do not wait for the store whenever a page expires, and no
+    // page is served past the TTL.
+    if (now - cached.readAt >= this.#ttlMs * REFRESH_AT && !this.#within(this.#replacingSince, now)) {
       this.#replacingSince = now;
-      const next: CachedPage = { page: this.#store.list(query).then(frozen), readAt: now, refreshing: false };
+      const next = this.#load(query, now);
       const settled = () => {
         if (this.#replacingSince === now) this.#replacingSince = undefined;
       };
-      next.page.then(
-        () => {
-          settled();
-          if (pages.get(key) !== cached) return;
-          pages.delete(key);
-          pages.set(key, next);
-        },
-        () => {
-          settled();
-          cached.refreshing = false;
-        },
-      );
+      next.page.then(() => {
+        settled();
+        if (pages.get(key) !== cached) return;
+        pages.delete(key);
+        pages.set(key, next);
+      }, settled);
     }
     return cached.page;
   }
 
+  /** Whether `now` is less than a TTL after `since`, and not before it (the clock may step back). */
+  #within(since: number | undefined, now: number): boolean {
+    return since !== undefined && now - since >= 0 && now - since < this.#ttlMs;
+  }
+
+  /** A page read from the store, starting now. */
+  #load(query: ListQuery, now: number): CachedPage {
+    return { page: this.#store.list(query).then(frozen), readAt: now };
+  }
+
   /** Reads a page from the store and keeps it in `pages` (dropped again if the read fails). */
   #read(pages: Map<string, CachedPage>, key: string, query: ListQuery, now: number): CachedPage {
-    const entry: CachedPage = { page: this.#store.list(query).then(frozen), readAt: now, refreshing: false };
+    const entry = this.#load(query, now);
     pages.delete(key);
     pages.set(key, entry);
     if (pages.size > this.#maxPages) pages.delete(pages.keys().next().value as string);
@@ -124,12 +125,6 @@ export class CachingSubscriptionStore implements SubscriptionStore {
       if (pages.get(key) === entry) pages.delete(key);
     });
     return entry;
-  }
-
-  /** Whether a replacement read may start: none is in flight, or the one that is has taken a whole TTL (a hung read does not stop refreshes for good). */
-  #mayReplace(now: number): boolean {
-    const since = this.#replacingSince;
-    return since === undefined || !(now - since >= 0 && now - since < this.#ttlMs);
   }
 
   listActive(): Promise<readonly StoredSubscription[]> {
