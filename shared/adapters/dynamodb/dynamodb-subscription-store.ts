@@ -146,69 +146,67 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
       ':mode': input.requestedMode,
       ':now': now,
     };
-    if (input.accountId === null) return this.#upsertItem(input.instrumentToken, sets, names, values);
+    const token = input.instrumentToken;
+    if (input.accountId === null) return this.#write(this.#command(token, sets, names, values));
     names['#account'] = NAMES['#account'];
     values[':account'] = input.accountId;
-    if (!keep.has('accountId')) {
-      return this.#upsertItem(input.instrumentToken, [...sets, '#account = :account'], names, values);
-    }
+    const assigned = [...sets, '#account = :account'];
+    if (!keep.has('accountId')) return this.#write(this.#command(token, assigned, names, values));
     // A record without an account has no `account_id` attribute, so `if_not_exists` is "unless the
     // record has an account". Items written before that rule hold a NULL one instead, which
     // `if_not_exists` takes for an account: the condition turns those away, and they are given the
     // account unless one was assigned in between (then the kept form applies after all).
     const kept = [...sets, '#account = if_not_exists(#account, :account)'];
     const nullType = { ...values, ':nullType': 'NULL' };
-    try {
-      return await this.#upsertItem(
-        input.instrumentToken,
-        kept,
-        names,
-        nullType,
-        'NOT attribute_type(#account, :nullType)',
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
-    }
-    try {
-      return await this.#upsertItem(
-        input.instrumentToken,
-        [...sets, '#account = :account'],
-        names,
-        nullType,
-        'attribute_not_exists(#account) OR attribute_type(#account, :nullType)',
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
-    }
-    return this.#upsertItem(input.instrumentToken, kept, names, values);
+    return (
+      (await this.#writeIf(this.#command(token, kept, names, nullType, 'NOT attribute_type(#account, :nullType)'))) ??
+      (await this.#writeIf(
+        this.#command(
+          token,
+          assigned,
+          names,
+          nullType,
+          'attribute_not_exists(#account) OR attribute_type(#account, :nullType)',
+        ),
+      )) ??
+      this.#write(this.#command(token, kept, names, values))
+    );
   }
 
-  /**
-   * One `UpdateItem` of an upsert with `sets`, returning the record as it now is. Without a
-   * `condition` a failure rejects as {@link dynamoDbFailure}; with one, as the SDK raised it (a
-   * failed condition is `ConditionalCheckFailedException`), for the caller to tell apart.
-   */
-  async #upsertItem(
+  /** The `UpdateItem` of `token` that SETs `sets` (and REMOVEs `removes`) under `condition`, returning the new record. */
+  #command(
     token: number,
     sets: readonly string[],
     names: Record<string, string>,
     values: Record<string, unknown>,
     condition?: string,
-  ): Promise<StoredSubscription> {
-    const command = new UpdateCommand({
+    removes: readonly string[] = [],
+  ): UpdateCommand {
+    return new UpdateCommand({
       TableName: this.#table,
       Key: { instrument_token: token },
-      UpdateExpression: `SET ${sets.join(', ')}`,
+      UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
       ...(condition !== undefined && { ConditionExpression: condition }),
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
       ReturnValues: 'ALL_NEW',
     });
-    const output =
-      condition === undefined
-        ? await this.#send('UpdateItem', () => this.#documents.send(command))
-        : await this.#documents.send(command);
+  }
+
+  /** Sends an unconditional update; the record as it now is. */
+  async #write(command: UpdateCommand): Promise<StoredSubscription> {
+    const output = await this.#send('UpdateItem', () => this.#documents.send(command));
     return this.#decode(output.Attributes);
+  }
+
+  /** Sends a conditional update; the record as it now is, or `undefined` when the condition did not hold. */
+  async #writeIf(command: UpdateCommand): Promise<StoredSubscription | undefined> {
+    try {
+      return this.#decode((await this.#documents.send(command)).Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw this.#failure('UpdateItem', error);
+    }
   }
 
   async get(instrumentToken: number): Promise<StoredSubscription | undefined> {
@@ -248,23 +246,7 @@ export class DynamoDbSubscriptionStore implements SubscriptionStore {
       sets.push(`${name} = ${value}`);
       values[value] = changed;
     }
-    try {
-      const output = await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { instrument_token: token },
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression: 'attribute_exists(#token)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return this.#decode(output.Attributes);
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw this.#failure('UpdateItem', error);
-    }
+    return this.#writeIf(this.#command(token, sets, names, values, 'attribute_exists(#token)', removes));
   }
 
   async deactivate(instrumentToken: number, nowMs: number): Promise<StoredSubscription | undefined> {
