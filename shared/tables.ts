@@ -45,7 +45,7 @@ export const Tables = {
     timeToLiveAttribute: 'expires_at',
     globalSecondaryIndexes: [{ indexName: 'user-index', partitionKey: { name: 'user_id', type: 'S' } }],
   },
-  /** Order task status records; `status-index` lists dead letters newest first. */
+  /** Order task status records; `status-index` lists them by status, newest first; `open-index` the open broker orders. */
   orders: {
     name: 'orders',
     partitionKey: { name: 'task_id', type: 'S' },
@@ -56,7 +56,22 @@ export const Tables = {
         partitionKey: { name: 'status', type: 'S' },
         sortKey: { name: 'updated_at', type: 'N' },
       },
+      // Sparse: only tasks whose broker order is still open carry `open_account`.
+      {
+        indexName: 'open-index',
+        partitionKey: { name: 'open_account', type: 'S' },
+        sortKey: { name: 'updated_at', type: 'N' },
+      },
     ],
+  },
+  /**
+   * Broker order id → its task, and the updates that arrived before the link (a postback can beat
+   * the placement's own answer); both on one item, so linking and holding cannot miss each other.
+   */
+  brokerOrders: {
+    name: 'broker-orders',
+    partitionKey: { name: 'order_id', type: 'S' },
+    timeToLiveAttribute: 'expires_at',
   },
   /** Powertools idempotency records (its default attribute names). */
   idempotency: {

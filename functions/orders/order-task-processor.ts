@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   IdempotencyAlreadyInProgressError,
   IdempotencyConfig,
@@ -5,7 +6,8 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Context } from 'aws-lambda';
-import { OrderTask } from '../../shared/contracts/order.js';
+import { OrderTask, TaskId } from '../../shared/contracts/order.js';
+import { type BrokerOrderState, mergeBrokerOrder } from '../../shared/domain/orders/broker-order.js';
 import type { CircuitBreaker } from '../../shared/domain/orders/circuit-breaker.js';
 import { type ClassifiedError, classifyOrderError, OrderErrorType } from '../../shared/domain/orders/order-errors.js';
 import { attemptsThisRound, errorTypeOf, tagError } from '../../shared/domain/orders/order-status.js';
@@ -32,6 +34,15 @@ export interface OrderWorkerDependencies {
   readonly logger: Logger;
   /** How long a placed idempotency key is remembered. Default one day (a trading session and more). */
   readonly idempotencyTtlSeconds?: number;
+  /** The owner of a task whose producer named none (`ORDERS_DEFAULT_OWNER`). */
+  readonly defaultOwner?: string;
+  /**
+   * The exchange's rules for a task (lot size, market protection, price band, freeze quantity):
+   * the wrong fields, none when it may go to the broker. A refusal is a `validation` dead letter.
+   */
+  readonly validate?: (task: OrderTask) => Promise<readonly { path: string; message: string }[]>;
+  /** Told of every change of a task's broker order (pushed to its owner's connections). */
+  readonly onOrderChange?: (record: OrderRecord) => void;
 }
 
 /**
@@ -54,14 +65,11 @@ export function isRedelivered(outcome: OrderMessageOutcome): boolean {
 }
 
 /** What a successful placement leaves in the idempotency record (JSON), so a repeat can answer with it. */
-interface PlacedOrder {
+interface PlacedOrder extends BrokerOrderState {
   readonly taskId: string;
   readonly attempt: number;
   readonly at: number;
-  readonly orderId: string;
   readonly paper: boolean;
-  readonly status?: string;
-  readonly averagePrice?: number;
 }
 
 /** A broker call failed; the outer step records the attempt and retries or dead-letters. */
@@ -154,10 +162,42 @@ export class OrderTaskProcessor {
     this.#idempotency.registerLambdaContext(context);
   }
 
-  /** Processes one message; rejects only when the worker's own dependencies fail. */
+  /**
+   * Processes one message; rejects only when the worker's own dependencies fail, after logging the
+   * failure with the task id and, where the store still answers, recording it on the task.
+   */
   async process(message: QueueMessageRef): Promise<OrderMessageOutcome> {
+    try {
+      return await this.#process(message);
+    } catch (error) {
+      const taskId = readableTaskId(message.body);
+      this.#deps.logger.error('Order message failed; it comes back after the visibility timeout', {
+        taskId,
+        messageId: message.messageId,
+        error: describeError(error),
+      });
+      if (taskId !== undefined) await this.#recordInternalFailure(taskId, error);
+      throw error;
+    }
+  }
+
+  /** Best effort: the task shows why it is waiting (RETRYING with the error) rather than an old status. */
+  async #recordInternalFailure(taskId: string, error: unknown): Promise<void> {
+    try {
+      await this.#deps.orders.transition(
+        taskId,
+        'RETRYING',
+        { lastError: tagError(OrderErrorType.internal, `The worker failed: ${describeError(error)}`) },
+        this.#deps.clock.now(),
+      );
+    } catch {
+      // The store is what failed; the log line above and the queue's redelivery carry the task.
+    }
+  }
+
+  async #process(message: QueueMessageRef): Promise<OrderMessageOutcome> {
     const { logger } = this.#deps;
-    const task = this.#parse(message.body);
+    const task = this.#parse(message);
     if (!task.success) {
       logger.warn('Invalid order message dead-lettered', {
         messageId: message.messageId,
@@ -167,8 +207,11 @@ export class OrderTaskProcessor {
       return { kind: 'dead-lettered', taskId: undefined, reason: tagError(OrderErrorType.validation, task.error) };
     }
     const record = await this.#ensureRecord(task.data);
+    if (!samePayload(record.task, task.data)) return this.#conflict(message, record, task.data);
     const finished = await this.#whenFinished(message, record);
     if (finished) return finished;
+    const refused = await this.#refusal(task.data);
+    if (refused !== undefined) return this.#deadLetterUnplaced(message, task.data.task_id, refused);
 
     let placed: PlacedOrder;
     try {
@@ -179,17 +222,69 @@ export class OrderTaskProcessor {
     return this.#complete(task.data, placed);
   }
 
-  #parse(body: string): { success: true; data: OrderTask } | { success: false; error: string } {
+  #parse(message: QueueMessageRef): { success: true; data: OrderTask } | { success: false; error: string } {
     let json: unknown;
     try {
-      json = JSON.parse(body);
+      json = JSON.parse(message.body);
     } catch (error) {
       return { success: false, error: `Body is not JSON: ${describeError(error)}` };
+    }
+    // A producer may leave out when it submitted (the message says when it was sent) and whose it is.
+    if (isObject(json)) {
+      const sentMs = message.sentTimestampMs ?? this.#deps.clock.now();
+      const owner = this.#deps.defaultOwner;
+      json = {
+        ...json,
+        ...(json.submitted_at === undefined && { submitted_at: new Date(sentMs).toISOString() }),
+        ...(json.owner === undefined && owner !== undefined && { owner }),
+      };
     }
     const parsed = OrderTask.safeParse(json);
     if (parsed.success) return { success: true, data: parsed.data };
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
     return { success: false, error: `Not an order task: ${issues.join('; ')}` };
+  }
+
+  /**
+   * A task id already used by another order: the new payload is never placed and never replaces
+   * the first. It is kept as its own dead letter (`<task_id>.conflict.<digest>`, error type
+   * `conflict`) beside the untouched first task, and its message goes to the dead-letter queue.
+   */
+  async #conflict(message: QueueMessageRef, first: OrderRecord, task: OrderTask): Promise<OrderMessageOutcome> {
+    const { orders, clock, queue, logger } = this.#deps;
+    const digest = createHash('sha256').update(message.body).digest('hex').slice(0, 12);
+    const conflictId = `${task.task_id.slice(0, 100)}.conflict.${digest}`;
+    const reason = `Task id ${task.task_id} is taken by another order (${describeTask(first.task)}); this one (${describeTask(task)}) was not placed`;
+    try {
+      await orders.create({ ...task, task_id: conflictId }, clock.now());
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+    await orders.transition(
+      conflictId,
+      'DEAD_LETTER',
+      { lastError: tagError(OrderErrorType.conflict, reason) },
+      clock.now(),
+    );
+    logger.error('Order task id reused with another payload: dead-lettered', { taskId: task.task_id, conflictId });
+    await queue.deadLetter(message, { type: OrderErrorType.conflict, message: reason });
+    return { kind: 'dead-lettered', taskId: conflictId, reason: tagError(OrderErrorType.conflict, reason) };
+  }
+
+  /** Why the exchange would refuse the task, or undefined when it may go to the broker. */
+  async #refusal(task: OrderTask): Promise<string | undefined> {
+    const issues = (await this.#deps.validate?.(task)) ?? [];
+    return issues.length === 0 ? undefined : issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  }
+
+  /** Dead-letters a task that was never sent to the broker (refused by the exchange's rules). */
+  async #deadLetterUnplaced(message: QueueMessageRef, taskId: string, reason: string): Promise<OrderMessageOutcome> {
+    const { orders, clock, queue, logger } = this.#deps;
+    const lastError = tagError(OrderErrorType.validation, reason);
+    await orders.transition(taskId, 'DEAD_LETTER', { lastError }, clock.now());
+    logger.warn('Order task refused by the exchange rules: dead-lettered', { taskId, reason });
+    await queue.deadLetter(message, { type: OrderErrorType.validation, message: reason });
+    return { kind: 'dead-lettered', taskId, reason: lastError };
   }
 
   /** The task's record, created PENDING when the producer went straight to the queue. */
@@ -245,15 +340,7 @@ export class OrderTaskProcessor {
     try {
       const result = await this.#deps.brokerFor(task.account_id).execute(task, { attempt });
       await this.#report(key, true);
-      return {
-        taskId: task.task_id,
-        attempt,
-        at,
-        orderId: result.orderId,
-        paper: result.paper,
-        ...(result.status !== undefined && { status: result.status }),
-        ...(result.averagePrice !== undefined && { averagePrice: result.averagePrice }),
-      };
+      return { ...result, taskId: task.task_id, attempt, at };
     } catch (error) {
       const classified = classifyOrderError(error);
       await this.#report(key, !classified.tripsBreaker);
@@ -282,30 +369,41 @@ export class OrderTaskProcessor {
     if (record && record.status !== 'RUNNING') {
       record = (await orders.transition(task.task_id, 'RUNNING', {}, clock.now())) ?? record;
     }
+    const { taskId: _taskId, attempt, at, paper, ...state } = placed;
+    // A placement's order is linked to its task first, so news that beat the answer (held) is merged.
+    let order: BrokerOrderState = state;
+    if (task.operation === 'place_order') {
+      for (const held of await orders.linkBrokerOrder(state.orderId, task.task_id)) {
+        order = mergeBrokerOrder(order, held) ?? order;
+      }
+    }
     const completed = await orders.transition(
       task.task_id,
       'COMPLETED',
-      {
-        ...(own && { attempt: { attempt: placed.attempt, at: placed.at } }),
-        result: {
-          orderId: placed.orderId,
-          paper: placed.paper,
-          ...(placed.status !== undefined && { status: placed.status }),
-          ...(placed.averagePrice !== undefined && { averagePrice: placed.averagePrice }),
-        },
-      },
+      { ...(own && { attempt: { attempt, at } }), result: { ...order, paper } },
       clock.now(),
     );
-    if (own)
-      logger.info('Order task completed', { taskId: task.task_id, orderId: placed.orderId, paper: placed.paper });
+    if (completed) this.#deps.onOrderChange?.(completed);
+    // A modify or cancel changes the order another task placed: that task's result learns of it.
+    if (task.operation !== 'place_order') await this.#applyToPlacedOrder(state);
+    if (own) logger.info('Order task completed', { taskId: task.task_id, orderId: state.orderId, paper });
     else {
       logger.info('Order task is a repeat of an idempotency key already placed: nothing placed', {
         taskId: task.task_id,
         firstTaskId: placed.taskId,
-        orderId: placed.orderId,
+        orderId: state.orderId,
       });
     }
     return { kind: 'completed', record: completed };
+  }
+
+  /** Merges what a modify or cancel returned into the result of the task that placed the order. */
+  async #applyToPlacedOrder(state: BrokerOrderState): Promise<void> {
+    const { orders, clock } = this.#deps;
+    const owner = await orders.holdBrokerUpdate(state);
+    if (owner === undefined) return;
+    const applied = await orders.applyBrokerUpdate(owner, state, clock.now());
+    if (applied?.changed) this.#deps.onOrderChange?.(applied.record);
   }
 
   async #afterFailure(message: QueueMessageRef, task: OrderTask, error: unknown): Promise<OrderMessageOutcome> {
@@ -376,4 +474,39 @@ export class OrderTaskProcessor {
     await this.#deps.queue.requeue(message, delaySeconds);
     return { kind: 'busy', taskId, delaySeconds };
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The task id of a message body, when it has one that reads as a task id. */
+export function readableTaskId(body: string): string | undefined {
+  try {
+    const json: unknown = JSON.parse(body);
+    const id = isObject(json) ? json.task_id : undefined;
+    return TaskId.safeParse(id).success ? (id as string) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether two tasks with one task id are the same order: what would be placed is compared, not when
+ * it was sent nor who defaulted the owner, so a producer's resend is an ordinary duplicate.
+ */
+export function samePayload(a: OrderTask, b: OrderTask): boolean {
+  const what = (t: OrderTask) => JSON.stringify([t.operation, t.account_id, t.idempotency_key, sortedKeys(t.params)]);
+  return what(a) === what(b);
+}
+
+function sortedKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).sort(([x], [y]) => (x < y ? -1 : 1)));
+}
+
+/** A task in a few words, for a conflict's reason. */
+function describeTask(task: OrderTask): string {
+  if (task.operation !== 'place_order') return `${task.operation} of order ${task.params.order_id}`;
+  const p = task.params;
+  return `${p.transaction_type} ${p.quantity} ${p.tradingsymbol} ${p.order_type}`;
 }

@@ -1,18 +1,13 @@
 import { z } from 'zod';
 import { IsoTimestamp } from './common.js';
-import { OrderTask, OrderTaskStatus } from './order.js';
+import { OrderTask, OrderTaskStatus, TaskId } from './order.js';
 
 /**
  * REST shapes of the order pipeline: `POST /orders`, `GET /orders/{task_id}`, the dead-letter
  * listing (TC-ORD-031) and its redrive. The order task itself is the queue contract in `order.ts`.
  */
 
-/** A task id as the REST API takes it: safe in a URL path without encoding. */
-export const TaskId = z
-  .string()
-  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, { message: 'must be 1-128 letters, digits, _ . : or -' })
-  .refine((id) => id !== 'dead-letter', { message: 'dead-letter is reserved' })
-  .meta({ description: 'The order task id', example: 'ord-2025-01-08-0001' });
+export { TaskId };
 
 const generated = {
   task_id: TaskId.optional().meta({ description: 'The task id; a UUID is generated when absent' }),

@@ -1,6 +1,30 @@
 import { z } from 'zod';
 import { IsoTimestamp } from './common.js';
 
+/**
+ * A task id: safe in a URL path without encoding, so every task a producer can queue can also be
+ * read, cancelled and redriven over REST (`dead-letter` is the listing's own path segment).
+ */
+export const TaskId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, { message: 'must be 1-128 letters, digits, _ . : or -' })
+  .refine((id) => id !== 'dead-letter', { message: 'dead-letter is reserved' })
+  .meta({ description: 'The order task id', example: 'ord-2025-01-08-0001' });
+
+/**
+ * Kite's `market_protection` (April 2026): -1 lets the broker compute the band, otherwise a
+ * percentage above 0 and at most 100; 0 is what Kite refuses, so it is refused here first.
+ */
+export const MarketProtection = z
+  .number()
+  .refine((v) => v === -1 || (v > 0 && v <= 100), {
+    message: 'must be -1 (automatic) or a percentage above 0 and at most 100',
+  })
+  .meta({ description: 'Market protection for MARKET and SL-M orders: -1 (automatic, the default) or a percentage' });
+
+/** Order types that execute at market once triggered, which Kite requires `market_protection` for. */
+export const MARKET_PROTECTED_TYPES: ReadonlySet<string> = new Set(['MARKET', 'SL-M']);
+
 const Exchange = z.enum(['NSE', 'BSE', 'NFO', 'BFO', 'CDS', 'BCD', 'MCX']);
 const Variety = z.enum(['regular', 'amo', 'co', 'iceberg', 'auction']);
 
@@ -18,6 +42,9 @@ export const PlaceOrderParams = z
     trigger_price: z.number().positive().optional(),
     validity: z.enum(['DAY', 'IOC', 'TTL']).default('DAY'),
     tag: z.string().max(20).optional(),
+    market_protection: MarketProtection.optional(),
+    /** Split a quantity above the exchange's freeze quantity into child orders (at most 10); never sent to Kite. */
+    slice: z.boolean().optional(),
   })
   .refine((p) => (p.order_type !== 'LIMIT' && p.order_type !== 'SL') || p.price !== undefined, {
     message: 'price is required for LIMIT and SL orders',
@@ -26,7 +53,11 @@ export const PlaceOrderParams = z
   .refine((p) => (p.order_type !== 'SL' && p.order_type !== 'SL-M') || p.trigger_price !== undefined, {
     message: 'trigger_price is required for SL and SL-M orders',
     path: ['trigger_price'],
-  });
+  })
+  // Absent protection on a MARKET or SL-M order is the broker's automatic band, and the task shows it.
+  .transform((p) =>
+    MARKET_PROTECTED_TYPES.has(p.order_type) && p.market_protection === undefined ? { ...p, market_protection: -1 } : p,
+  );
 
 export const ModifyOrderParams = z.object({
   variety: Variety.default('regular'),
@@ -36,6 +67,7 @@ export const ModifyOrderParams = z.object({
   trigger_price: z.number().positive().optional(),
   order_type: z.enum(['MARKET', 'LIMIT', 'SL', 'SL-M']).optional(),
   validity: z.enum(['DAY', 'IOC', 'TTL']).optional(),
+  market_protection: MarketProtection.optional(),
 });
 
 export const CancelOrderParams = z.object({
@@ -44,11 +76,16 @@ export const CancelOrderParams = z.object({
 });
 
 const TaskBase = {
-  task_id: z.string().min(1).max(128),
+  task_id: TaskId,
   /** The business key: a repeat with the same key is placed at most once. */
   idempotency_key: z.string().min(1).max(256),
   account_id: z.string().min(1),
   submitted_at: IsoTimestamp,
+  /**
+   * Who the order belongs to: the caller's principal id on REST (set by the platform, never taken
+   * from the body), the producer's choice on SQS, else the queue's default owner.
+   */
+  owner: z.string().min(1).max(128).optional(),
 };
 
 /** The message an order system puts on the orders queue. Invalid ones are dead-lettered at once. */

@@ -1,4 +1,5 @@
 import type { OrderTask } from '../contracts/order.js';
+import type { BrokerOrderState } from '../domain/orders/broker-order.js';
 import { ErrorCode, PlatformError } from '../errors.js';
 
 /** Why a broker call failed, which decides whether retrying is safe. */
@@ -52,19 +53,16 @@ export class BrokerError extends PlatformError {
   }
 }
 
-/** The result of a broker call that succeeded. */
-export interface BrokerResult {
-  readonly orderId: string;
+/**
+ * The result of a broker call that succeeded: the order as the broker reported it right after the
+ * call. Kite's order endpoints return the order id alone, so a Kite result's status is an
+ * acknowledgement (`BROKER_ACKNOWLEDGEMENTS`: `PLACED`, `MODIFIED`, `CANCEL REQUESTED`) and the
+ * order's life is learnt from postbacks, order frames and the order book; the paper broker knows
+ * at once (`OPEN`, `COMPLETE`, …).
+ */
+export interface BrokerResult extends BrokerOrderState {
   /** True when no real order was placed (paper trading). */
   readonly paper: boolean;
-  /**
-   * The order's state as the broker reported it right after the call, in Kite's words (`COMPLETE`,
-   * `OPEN`, `CANCELLED`, …); `PLACED` when the broker only acknowledged the call (Kite's order
-   * endpoints return the order id alone).
-   */
-  readonly status?: string;
-  /** The fill price, when the order filled at once (paper trading fills market orders). */
-  readonly averagePrice?: number;
 }
 
 /** What the worker tells the broker about the call it is making. */

@@ -6,6 +6,8 @@ export interface QueueMessageRef {
   readonly body: string;
   /** The queue it came from (SQS `eventSourceARN`). */
   readonly eventSourceArn: string;
+  /** When the producer sent it (SQS `SentTimestamp`, epoch ms): a task's `submitted_at` when the body has none. */
+  readonly sentTimestampMs?: number;
 }
 
 /** Why a message was dead-lettered: an order error type (`validation`, `input`, `timeout`, …) and the message. */

@@ -1,4 +1,10 @@
 import type { OrderTask, OrderTaskStatus } from '../contracts/order.js';
+import type { BrokerOrderState } from '../domain/orders/broker-order.js';
+
+/** What a task's `result` holds: the broker order as it evolves, and whether it was paper-traded. */
+export interface OrderResult extends BrokerOrderState {
+  readonly paper: boolean;
+}
 
 /** One broker attempt of an order task. */
 export interface OrderAttempt {
@@ -13,13 +19,8 @@ export interface OrderRecord {
   readonly task: OrderTask;
   readonly status: OrderTaskStatus;
   readonly attempts: readonly OrderAttempt[];
-  readonly result?: {
-    readonly orderId: string;
-    readonly paper: boolean;
-    /** The broker's order status after the call (`COMPLETE`, `OPEN`, `PLACED`, …). */
-    readonly status?: string;
-    readonly averagePrice?: number;
-  };
+  /** The broker order of a COMPLETED task, kept up to date by {@link OrderStore.applyBrokerUpdate}. */
+  readonly result?: OrderResult;
   readonly lastError?: string;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -67,7 +68,37 @@ export interface OrderStore {
     changes: { attempt?: OrderAttempt; result?: OrderRecord['result']; lastError?: string },
     nowMs: number,
   ): Promise<OrderRecord | undefined>;
-  listDeadLetters(query: { errorType?: string; limit: number; cursor?: string }): Promise<{
+  listDeadLetters(query: { errorType?: string; owner?: string; limit: number; cursor?: string }): Promise<{
+    items: readonly OrderRecord[];
+    cursor?: string;
+  }>;
+  /**
+   * Merges news about a task's broker order into its `result` with `mergeBrokerOrder` (monotonic:
+   * a late or repeated update never moves it backwards) in one conditional write, retried when
+   * another writer changed the record in between. `changed` is false when the update brought
+   * nothing new; `undefined` when the task has no result to merge into.
+   */
+  applyBrokerUpdate(
+    taskId: string,
+    update: BrokerOrderState,
+    nowMs: number,
+  ): Promise<{ readonly record: OrderRecord; readonly changed: boolean } | undefined>;
+  /**
+   * Links a broker order id to its task and returns the updates {@link holdBrokerUpdate} kept for
+   * it before the link existed (a postback can beat the placement's own answer). Atomic with
+   * `holdBrokerUpdate`: each held update is either returned here or finds the link.
+   */
+  linkBrokerOrder(orderId: string, taskId: string): Promise<readonly BrokerOrderState[]>;
+  /**
+   * The task of a broker order; when none is linked yet, keeps `update` for {@link linkBrokerOrder}
+   * and resolves `undefined`.
+   */
+  holdBrokerUpdate(update: BrokerOrderState): Promise<string | undefined>;
+  /**
+   * COMPLETED tasks whose broker order is still open (not COMPLETE, CANCELLED or REJECTED), for
+   * the order-book poll and the paper exchange; eventually consistent (an index).
+   */
+  listOpenOrders(query: { limit: number; cursor?: string }): Promise<{
     items: readonly OrderRecord[];
     cursor?: string;
   }>;

@@ -19,6 +19,7 @@ export function placeOrderTask(
       product: 'NRML',
       order_type: 'MARKET',
       validity: 'DAY',
+      market_protection: -1,
     },
     submitted_at: '2025-01-08T09:15:00+05:30',
     ...overrides,

@@ -107,10 +107,20 @@ export function orderStoreContract(adapter: string, factory: () => Promise<Opene
       const store = await open();
       await store.create(placeOrderTask('t1'), T0);
       expect(
-        await store.transition('t1', 'COMPLETED', { result: { orderId: 'x', paper: true } }, T0 + 1),
+        await store.transition(
+          't1',
+          'COMPLETED',
+          { result: { orderId: 'x', paper: true, status: 'COMPLETE' } },
+          T0 + 1,
+        ),
       ).toBeUndefined();
       await store.transition('t1', 'RUNNING', {}, T0 + 1);
-      await store.transition('t1', 'COMPLETED', { result: { orderId: 'ORD1', paper: true } }, T0 + 2);
+      await store.transition(
+        't1',
+        'COMPLETED',
+        { result: { orderId: 'ORD1', paper: true, status: 'COMPLETE' } },
+        T0 + 2,
+      );
       for (const to of ['PENDING', 'RUNNING', 'RETRYING', 'DEAD_LETTER', 'COMPLETED'] as const) {
         expect(await store.transition('t1', to, { lastError: '[input] late' }, T0 + 3)).toBeUndefined();
       }
@@ -128,13 +138,13 @@ export function orderStoreContract(adapter: string, factory: () => Promise<Opene
         store.transition(
           't1',
           'COMPLETED',
-          { attempt: { attempt: 1, at: T0 + 2 }, result: { orderId: 'A', paper: true } },
+          { attempt: { attempt: 1, at: T0 + 2 }, result: { orderId: 'A', paper: true, status: 'COMPLETE' } },
           T0 + 2,
         ),
         store.transition(
           't1',
           'COMPLETED',
-          { attempt: { attempt: 1, at: T0 + 2 }, result: { orderId: 'B', paper: true } },
+          { attempt: { attempt: 1, at: T0 + 2 }, result: { orderId: 'B', paper: true, status: 'COMPLETE' } },
           T0 + 2,
         ),
       ]);
@@ -181,7 +191,12 @@ export function orderStoreContract(adapter: string, factory: () => Promise<Opene
       await store.create(placeOrderTask('alive'), T0);
       await store.create(placeOrderTask('done'), T0);
       await store.transition('done', 'RUNNING', {}, T0);
-      await store.transition('done', 'COMPLETED', { result: { orderId: 'x', paper: true } }, T0 + 500);
+      await store.transition(
+        'done',
+        'COMPLETED',
+        { result: { orderId: 'x', paper: true, status: 'COMPLETE' } },
+        T0 + 500,
+      );
 
       const all = await store.listDeadLetters({ limit: 10 });
       expect(all.items.map((r) => r.task.task_id)).toEqual(['dl4', 'dl3', 'dl2', 'dl1', 'dl0']);
@@ -218,6 +233,94 @@ export function orderStoreContract(adapter: string, factory: () => Promise<Opene
         ValidationError,
       );
       expect(await rejectionOf(store.listDeadLetters({ limit: 0 }))).toBeInstanceOf(ValidationError);
+    });
+
+    it('lists only the dead letters of one owner when asked', async () => {
+      const store = await open();
+      for (const [id, owner] of [
+        ['a1', 'alice'],
+        ['b1', 'bob'],
+        ['a2', 'alice'],
+      ] as const) {
+        await store.create(placeOrderTask(id, { owner }), T0);
+        await store.transition(id, 'DEAD_LETTER', { lastError: '[input] no' }, T0 + id.length + (id === 'a2' ? 5 : 0));
+      }
+      const alices = await store.listDeadLetters({ owner: 'alice', limit: 10 });
+      expect(alices.items.map((r) => r.task.task_id).sort()).toEqual(['a1', 'a2']);
+      expect((await store.listDeadLetters({ owner: 'carol', limit: 10 })).items).toEqual([]);
+      expect((await store.listDeadLetters({ owner: 'bob', errorType: 'input', limit: 10 })).items).toHaveLength(1);
+    });
+
+    it('merges broker updates monotonically: a late or repeated update never moves the order back', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('t1'), T0);
+      await store.transition('t1', 'RUNNING', {}, T0 + 1);
+      await store.transition('t1', 'COMPLETED', { result: { orderId: 'O1', paper: false, status: 'PLACED' } }, T0 + 2);
+      const open1 = {
+        orderId: 'O1',
+        status: 'OPEN',
+        filledQuantity: 0,
+        pendingQuantity: 65,
+        exchangeUpdateTimestamp: '2026-12-07 10:00:01',
+      };
+      const filled = {
+        orderId: 'O1',
+        status: 'COMPLETE',
+        filledQuantity: 65,
+        pendingQuantity: 0,
+        averagePrice: 101.5,
+        exchangeUpdateTimestamp: '2026-12-07 10:00:03',
+      };
+      expect((await store.applyBrokerUpdate('t1', open1, T0 + 3))?.changed).toBe(true);
+      expect((await store.applyBrokerUpdate('t1', open1, T0 + 4))?.changed).toBe(false);
+      const done = await store.applyBrokerUpdate('t1', filled, T0 + 5);
+      expect(done?.changed).toBe(true);
+      expect(done?.record.result).toEqual({ ...filled, paper: false });
+      // The OPEN arriving again, late, changes nothing.
+      expect((await store.applyBrokerUpdate('t1', open1, T0 + 6))?.changed).toBe(false);
+      expect((await store.get('t1'))?.result).toEqual({ ...filled, paper: false });
+      expect((await store.get('t1'))?.status).toBe('COMPLETED');
+      // A task without a result has nothing to merge into.
+      await store.create(placeOrderTask('t2'), T0);
+      expect(await store.applyBrokerUpdate('t2', open1, T0 + 7)).toBeUndefined();
+      expect(await store.applyBrokerUpdate('nope', open1, T0 + 7)).toBeUndefined();
+    });
+
+    it('holds updates for an order not linked yet and hands them to the link; later ones find the task', async () => {
+      const store = await open();
+      const early = { orderId: 'O9', status: 'OPEN', exchangeUpdateTimestamp: '2026-12-07 10:00:01' };
+      expect(await store.holdBrokerUpdate(early)).toBeUndefined();
+      expect(await store.holdBrokerUpdate({ ...early, status: 'COMPLETE' })).toBeUndefined();
+      expect(await store.linkBrokerOrder('O9', 't9')).toEqual([early, { ...early, status: 'COMPLETE' }]);
+      expect(await store.holdBrokerUpdate(early)).toBe('t9');
+      // Linking again (a redelivered placement) finds nothing more held.
+      expect(await store.linkBrokerOrder('O9', 't9')).toEqual([]);
+    });
+
+    it('lists the tasks whose broker order is still open, and drops them when it finishes', async () => {
+      const store = await open();
+      for (const [id, status] of [
+        ['o1', 'OPEN'],
+        ['o2', 'COMPLETE'],
+        ['o3', 'TRIGGER PENDING'],
+      ] as const) {
+        await store.create(placeOrderTask(id), T0);
+        await store.transition(id, 'RUNNING', {}, T0 + 1);
+        await store.transition(id, 'COMPLETED', { result: { orderId: `X${id}`, paper: true, status } }, T0 + 2);
+      }
+      const openIds = async () => {
+        const ids: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.listOpenOrders({ limit: 1, ...(cursor !== undefined && { cursor }) });
+          ids.push(...page.items.map((r) => r.task.task_id));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        return ids.sort();
+      };
+      await expect.poll(openIds).toEqual(['o1', 'o3']);
+      await store.applyBrokerUpdate('o1', { orderId: 'Xo1', status: 'CANCELLED' }, T0 + 3);
+      await expect.poll(openIds).toEqual(['o3']);
     });
   });
 }

@@ -15,6 +15,7 @@ import {
 import { ManualClock } from '../../shared/adapters/manual-clock.js';
 import { PaperBroker } from '../../shared/adapters/paper-broker.js';
 import type { OrderTask, OrderTaskStatus } from '../../shared/contracts/order.js';
+import type { BrokerOrderState } from '../../shared/domain/orders/broker-order.js';
 import {
   type BreakerPolicy,
   type BreakerTransition,
@@ -47,8 +48,20 @@ export class TransitionRecordingStore implements OrderStore {
     if (record) this.transitions.push({ taskId, to, at: nowMs });
     return record;
   }
-  listDeadLetters(query: { errorType?: string; limit: number; cursor?: string }) {
+  listDeadLetters(query: { errorType?: string; owner?: string; limit: number; cursor?: string }) {
     return this.inner.listDeadLetters(query);
+  }
+  applyBrokerUpdate(taskId: string, update: BrokerOrderState, nowMs: number) {
+    return this.inner.applyBrokerUpdate(taskId, update, nowMs);
+  }
+  linkBrokerOrder(orderId: string, taskId: string) {
+    return this.inner.linkBrokerOrder(orderId, taskId);
+  }
+  holdBrokerUpdate(update: BrokerOrderState) {
+    return this.inner.holdBrokerUpdate(update);
+  }
+  listOpenOrders(query: { limit: number; cursor?: string }) {
+    return this.inner.listOpenOrders(query);
   }
   /** The statuses `taskId` moved through, in order. */
   path(taskId: string): OrderTaskStatus[] {

@@ -1,10 +1,18 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { OrderTask, OrderTaskStatus } from '../../contracts/order.js';
+import { type BrokerOrderState, isOpenBrokerStatus, mergeBrokerOrder } from '../../domain/orders/broker-order.js';
 import { errorTypeOf, statusesBefore } from '../../domain/orders/order-status.js';
 import { ConflictError, type PlatformError } from '../../errors.js';
-import type { OrderAttempt, OrderRecord, OrderStore } from '../../ports/orders.js';
+import type { OrderAttempt, OrderRecord, OrderResult, OrderStore } from '../../ports/orders.js';
 import { physicalTableName, Tables } from '../../tables.js';
 import {
   decodeDeadLetterCursor,
@@ -16,9 +24,76 @@ import { decodeItem, dynamoDbFailure, sendToDynamoDb } from './dynamodb-calls.js
 
 /** The status index of the orders table (partition `status`, sort `updated_at`). */
 const STATUS_INDEX = Tables.orders.globalSecondaryIndexes[0].indexName;
+/** The sparse index of tasks whose broker order is open. */
+const OPEN_INDEX = Tables.orders.globalSecondaryIndexes[1].indexName;
+
+/** Tries of a read-merge-write of a broker update before giving up to a busier writer. */
+const MERGE_TRIES = 8;
+
+/** How long an order id → task link is kept: past any order's life on the exchange (a day). */
+const LINK_RETENTION_SECONDS = 7 * 86_400;
 
 /** How long a COMPLETED record is kept before DynamoDB's TTL deletes it. Others are kept until handled. */
 const COMPLETED_RETENTION_SECONDS = 30 * 86_400;
+
+const BrokerOrderItem = z.object({
+  order_id: z.string(),
+  status: z.string(),
+  filled_quantity: z.number().optional(),
+  pending_quantity: z.number().optional(),
+  average_price: z.number().optional(),
+  status_message: z.string().optional(),
+  order_timestamp: z.string().optional(),
+  exchange_timestamp: z.string().optional(),
+  exchange_update_timestamp: z.string().optional(),
+  order_type: z.string().optional(),
+  quantity: z.number().optional(),
+  price: z.number().optional(),
+  trigger_price: z.number().optional(),
+});
+
+/** A broker order state as stored: snake_case, no undefined values (DynamoDB has none). */
+function brokerOrderItem(o: BrokerOrderState): z.infer<typeof BrokerOrderItem> {
+  return {
+    order_id: o.orderId,
+    status: o.status,
+    ...(o.filledQuantity !== undefined && { filled_quantity: o.filledQuantity }),
+    ...(o.pendingQuantity !== undefined && { pending_quantity: o.pendingQuantity }),
+    ...(o.averagePrice !== undefined && { average_price: o.averagePrice }),
+    ...(o.statusMessage !== undefined && { status_message: o.statusMessage }),
+    ...(o.orderTimestamp !== undefined && { order_timestamp: o.orderTimestamp }),
+    ...(o.exchangeTimestamp !== undefined && { exchange_timestamp: o.exchangeTimestamp }),
+    ...(o.exchangeUpdateTimestamp !== undefined && { exchange_update_timestamp: o.exchangeUpdateTimestamp }),
+    ...(o.orderType !== undefined && { order_type: o.orderType }),
+    ...(o.quantity !== undefined && { quantity: o.quantity }),
+    ...(o.price !== undefined && { price: o.price }),
+    ...(o.triggerPrice !== undefined && { trigger_price: o.triggerPrice }),
+  };
+}
+
+function brokerOrderState(i: z.infer<typeof BrokerOrderItem>): BrokerOrderState {
+  return {
+    orderId: i.order_id,
+    status: i.status,
+    ...(i.filled_quantity !== undefined && { filledQuantity: i.filled_quantity }),
+    ...(i.pending_quantity !== undefined && { pendingQuantity: i.pending_quantity }),
+    ...(i.average_price !== undefined && { averagePrice: i.average_price }),
+    ...(i.status_message !== undefined && { statusMessage: i.status_message }),
+    ...(i.order_timestamp !== undefined && { orderTimestamp: i.order_timestamp }),
+    ...(i.exchange_timestamp !== undefined && { exchangeTimestamp: i.exchange_timestamp }),
+    ...(i.exchange_update_timestamp !== undefined && { exchangeUpdateTimestamp: i.exchange_update_timestamp }),
+    ...(i.order_type !== undefined && { orderType: i.order_type }),
+    ...(i.quantity !== undefined && { quantity: i.quantity }),
+    ...(i.price !== undefined && { price: i.price }),
+    ...(i.trigger_price !== undefined && { triggerPrice: i.trigger_price }),
+  };
+}
+
+const LinkItem = z.object({
+  order_id: z.string(),
+  task_id: z.string().optional(),
+  held: z.array(BrokerOrderItem).optional(),
+});
 
 const Attempt = z.object({
   attempt: z.number(),
@@ -32,14 +107,9 @@ const OrderItem = z.object({
   status: OrderTaskStatus,
   task: OrderTask,
   attempts: z.array(Attempt),
-  result: z
-    .object({
-      order_id: z.string(),
-      paper: z.boolean(),
-      status: z.string().optional(),
-      average_price: z.number().optional(),
-    })
-    .optional(),
+  // Records written before results carried the whole broker order may lack a status.
+  result: BrokerOrderItem.extend({ status: z.string().default('PLACED'), paper: z.boolean() }).optional(),
+  result_version: z.number().optional(),
   last_error: z.string().optional(),
   created_at: z.number(),
   updated_at: z.number(),
@@ -73,10 +143,12 @@ export interface DynamoDbOrderStoreOptions {
 export class DynamoDbOrderStore implements OrderStore {
   readonly #documents: DynamoDBDocumentClient;
   readonly #table: string;
+  readonly #links: string;
 
   constructor(options: DynamoDbOrderStoreOptions) {
     this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
     this.#table = physicalTableName(options.tablePrefix, Tables.orders);
+    this.#links = physicalTableName(options.tablePrefix, Tables.brokerOrders);
   }
 
   async create(task: OrderTask, nowMs: number): Promise<OrderRecord> {
@@ -117,6 +189,11 @@ export class DynamoDbOrderStore implements OrderStore {
   ): Promise<OrderRecord | undefined> {
     const from = statusesBefore(to);
     if (from.length === 0) return undefined;
+    let account: string | undefined;
+    if (changes.result && isOpenBrokerStatus(changes.result.status)) {
+      account = (await this.get(taskId))?.task.account_id;
+      if (account === undefined) return undefined;
+    }
     const sets = ['#status = :to', 'updated_at = :now'];
     const removes: string[] = [];
     const values: Record<string, unknown> = { ':to': to, ':now': nowMs };
@@ -128,9 +205,14 @@ export class DynamoDbOrderStore implements OrderStore {
       values[':attempt'] = [changes.attempt];
     }
     if (changes.result) {
-      const r = changes.result;
-      sets.push('#result = :result');
-      values[':result'] = { order_id: r.orderId, paper: r.paper, status: r.status, average_price: r.averagePrice };
+      sets.push('#result = :result', 'result_version = if_not_exists(result_version, :zero) + :one');
+      values[':result'] = { ...brokerOrderItem(changes.result), paper: changes.result.paper };
+      values[':zero'] = 0;
+      values[':one'] = 1;
+      if (isOpenBrokerStatus(changes.result.status)) {
+        sets.push('open_account = :account');
+        values[':account'] = account;
+      } else removes.push('open_account');
     }
     if (changes.lastError !== undefined) {
       sets.push('last_error = :lastError');
@@ -167,7 +249,7 @@ export class DynamoDbOrderStore implements OrderStore {
     }
   }
 
-  async listDeadLetters(query: { errorType?: string; limit: number; cursor?: string }): Promise<{
+  async listDeadLetters(query: { errorType?: string; owner?: string; limit: number; cursor?: string }): Promise<{
     items: readonly OrderRecord[];
     cursor?: string;
   }> {
@@ -178,6 +260,10 @@ export class DynamoDbOrderStore implements OrderStore {
       status: 'DEAD_LETTER',
       updated_at: after.updatedAt,
     };
+    const filters = [
+      ...(errorType !== undefined ? ['error_type = :type'] : []),
+      ...(query.owner !== undefined ? ['#task.#owner = :owner'] : []),
+    ];
     const found: OrderRecord[] = [];
     // One beyond the page says whether there is another page; the filter runs after DynamoDB's
     // Limit, so keep reading until enough matched or the index ends.
@@ -188,12 +274,16 @@ export class DynamoDbOrderStore implements OrderStore {
             TableName: this.#table,
             IndexName: STATUS_INDEX,
             KeyConditionExpression: '#status = :status',
-            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeNames: {
+              '#status': 'status',
+              ...(query.owner !== undefined && { '#task': 'task', '#owner': 'owner' }),
+            },
             ExpressionAttributeValues: {
               ':status': 'DEAD_LETTER',
               ...(errorType !== undefined && { ':type': errorType }),
+              ...(query.owner !== undefined && { ':owner': query.owner }),
             },
-            ...(errorType !== undefined && { FilterExpression: 'error_type = :type' }),
+            ...(filters.length > 0 && { FilterExpression: filters.join(' AND ') }),
             ScanIndexForward: false,
             Limit: Math.min(limit + 1, 1000),
             ...(startKey !== undefined && { ExclusiveStartKey: startKey }),
@@ -210,20 +300,138 @@ export class DynamoDbOrderStore implements OrderStore {
       : { items };
   }
 
+  async applyBrokerUpdate(
+    taskId: string,
+    update: BrokerOrderState,
+    nowMs: number,
+  ): Promise<{ readonly record: OrderRecord; readonly changed: boolean } | undefined> {
+    for (let tries = 0; tries < MERGE_TRIES; tries++) {
+      const output = await this.#send('GetItem', () =>
+        this.#documents.send(
+          new GetCommand({ TableName: this.#table, Key: { task_id: taskId }, ConsistentRead: true }),
+        ),
+      );
+      if (output.Item === undefined) return undefined;
+      const version = typeof output.Item.result_version === 'number' ? output.Item.result_version : undefined;
+      const record = this.#decode(output.Item);
+      if (record.result === undefined) return undefined;
+      const merged = mergeBrokerOrder(record.result, update);
+      if (merged === undefined) return { record, changed: false };
+      const result: OrderResult = { ...merged, paper: record.result.paper };
+      const open = isOpenBrokerStatus(result.status);
+      try {
+        const written = await this.#documents.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { task_id: taskId },
+            UpdateExpression: `SET #result = :result, result_version = :next, updated_at = :now${
+              open ? ', open_account = :account' : ' REMOVE open_account'
+            }`,
+            ConditionExpression:
+              version === undefined ? 'attribute_not_exists(result_version)' : 'result_version = :version',
+            ExpressionAttributeNames: { '#result': 'result' },
+            ExpressionAttributeValues: {
+              ':result': { ...brokerOrderItem(result), paper: result.paper },
+              ':next': (version ?? 0) + 1,
+              ':now': nowMs,
+              ...(open && { ':account': record.task.account_id }),
+              ...(version !== undefined && { ':version': version }),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return { record: this.#decode(written.Attributes), changed: true };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
+      }
+    }
+    throw this.#failure('UpdateItem', new Error(`broker update of ${taskId} kept losing to other writers`));
+  }
+
+  async linkBrokerOrder(orderId: string, taskId: string): Promise<readonly BrokerOrderState[]> {
+    const output = await this.#send('UpdateItem', () =>
+      this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#links,
+          Key: { order_id: orderId },
+          UpdateExpression: 'SET task_id = :task, expires_at = :expires REMOVE held',
+          ExpressionAttributeValues: { ':task': taskId, ':expires': this.#linkExpiry() },
+          ReturnValues: 'ALL_OLD',
+        }),
+      ),
+    );
+    if (output.Attributes === undefined) return [];
+    return (decodeItem(LinkItem, output.Attributes, 'broker order link', this.#links).held ?? []).map(brokerOrderState);
+  }
+
+  async holdBrokerUpdate(update: BrokerOrderState): Promise<string | undefined> {
+    const output = await this.#documents
+      .send(
+        new UpdateCommand({
+          TableName: this.#links,
+          Key: { order_id: update.orderId },
+          // Keeps the update only while no task is linked; a linked item answers with its task.
+          UpdateExpression: 'SET held = list_append(if_not_exists(held, :empty), :update), expires_at = :expires',
+          ConditionExpression: 'attribute_not_exists(task_id)',
+          ExpressionAttributeValues: {
+            ':empty': [],
+            ':update': [brokerOrderItem(update)],
+            ':expires': this.#linkExpiry(),
+          },
+        }),
+      )
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
+          return 'linked' as const;
+        },
+      );
+    if (output === undefined) return undefined;
+    // Linked: links never change once written, so a consistent read gives its task.
+    const link = await this.#send('GetItem', () =>
+      this.#documents.send(
+        new GetCommand({ TableName: this.#links, Key: { order_id: update.orderId }, ConsistentRead: true }),
+      ),
+    );
+    return decodeItem(LinkItem, link.Item, 'broker order link', this.#links).task_id;
+  }
+
+  async listOpenOrders(query: { limit: number; cursor?: string }): Promise<{
+    items: readonly OrderRecord[];
+    cursor?: string;
+  }> {
+    const startKey =
+      query.cursor === undefined
+        ? undefined
+        : (JSON.parse(Buffer.from(query.cursor, 'base64url').toString()) as Record<string, unknown>);
+    const output = await this.#send('Scan', () =>
+      this.#documents.send(
+        new ScanCommand({
+          TableName: this.#table,
+          IndexName: OPEN_INDEX,
+          Limit: query.limit,
+          ...(startKey !== undefined && { ExclusiveStartKey: startKey }),
+        }),
+      ),
+    );
+    const items = (output.Items ?? []).map((item) => this.#decode(item)).filter((r) => r.status === 'COMPLETED');
+    return output.LastEvaluatedKey === undefined
+      ? { items }
+      : { items, cursor: Buffer.from(JSON.stringify(output.LastEvaluatedKey)).toString('base64url') };
+  }
+
+  #linkExpiry(): number {
+    return Math.floor(Date.now() / 1000) + LINK_RETENTION_SECONDS;
+  }
+
   #decode(item: Record<string, unknown> | undefined): OrderRecord {
     const i = decodeItem(OrderItem, item, 'order', this.#table);
     return {
       task: i.task,
       status: i.status,
       attempts: i.attempts.map((a) => ({ attempt: a.attempt, at: a.at, ...(a.error && { error: a.error }) })),
-      ...(i.result && {
-        result: {
-          orderId: i.result.order_id,
-          paper: i.result.paper,
-          ...(i.result.status !== undefined && { status: i.result.status }),
-          ...(i.result.average_price !== undefined && { averagePrice: i.result.average_price }),
-        },
-      }),
+      ...(i.result && { result: { ...brokerOrderState(i.result), paper: i.result.paper } }),
       ...(i.last_error !== undefined && { lastError: i.last_error }),
       createdAt: i.created_at,
       updatedAt: i.updated_at,

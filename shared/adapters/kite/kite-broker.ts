@@ -46,7 +46,8 @@ export class KiteBroker implements Broker {
     try {
       switch (task.operation) {
         case 'place_order': {
-          const { variety, ...params } = task.params;
+          // `slice` is the platform's own instruction; Kite never sees it.
+          const { variety, slice: _slice, ...params } = task.params;
           const tag = params.tag ?? idempotencyTag(task.idempotency_key);
           if (context.attempt > 1) {
             const earlier = (await this.#client.orderBook()).find((o) => o.tags.includes(tag));
@@ -67,7 +68,7 @@ export class KiteBroker implements Broker {
             if (order?.status === 'CANCELLED') return { orderId: order_id, paper: false, status: 'CANCELLED' };
           }
           const orderId = await this.#client.cancelOrder(variety, order_id);
-          return { orderId, paper: false, status: 'CANCELLED' };
+          return { orderId, paper: false, status: 'CANCEL REQUESTED' };
         }
       }
     } catch (error) {

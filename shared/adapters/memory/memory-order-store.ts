@@ -1,4 +1,5 @@
 import type { OrderTask, OrderTaskStatus } from '../../contracts/order.js';
+import { type BrokerOrderState, isOpenBrokerStatus, mergeBrokerOrder } from '../../domain/orders/broker-order.js';
 import { canTransition, errorTypeOf } from '../../domain/orders/order-status.js';
 import { ConflictError } from '../../errors.js';
 import type { OrderAttempt, OrderRecord, OrderStore } from '../../ports/orders.js';
@@ -18,6 +19,8 @@ import {
  */
 export class MemoryOrderStore implements OrderStore {
   readonly #records = new Map<string, OrderRecord>();
+  readonly #links = new Map<string, string>();
+  readonly #held = new Map<string, BrokerOrderState[]>();
 
   async create(task: OrderTask, nowMs: number): Promise<OrderRecord> {
     const parsed = parseOrderTask(task);
@@ -59,7 +62,7 @@ export class MemoryOrderStore implements OrderStore {
     return structuredClone(record);
   }
 
-  async listDeadLetters(query: { errorType?: string; limit: number; cursor?: string }): Promise<{
+  async listDeadLetters(query: { errorType?: string; owner?: string; limit: number; cursor?: string }): Promise<{
     items: readonly OrderRecord[];
     cursor?: string;
   }> {
@@ -68,6 +71,7 @@ export class MemoryOrderStore implements OrderStore {
     const matching = [...this.#records.values()]
       .filter((r) => r.status === 'DEAD_LETTER')
       .filter((r) => errorType === undefined || errorTypeOf(r.lastError) === errorType)
+      .filter((r) => query.owner === undefined || r.task.owner === query.owner)
       .sort((a, b) => b.updatedAt - a.updatedAt || (a.task.task_id < b.task.task_id ? 1 : -1))
       .filter(
         (r) =>
@@ -80,5 +84,46 @@ export class MemoryOrderStore implements OrderStore {
     return matching.length > limit && last
       ? { items, cursor: encodeDeadLetterCursor(errorType, last.updatedAt, last.task.task_id) }
       : { items };
+  }
+
+  async applyBrokerUpdate(
+    taskId: string,
+    update: BrokerOrderState,
+    nowMs: number,
+  ): Promise<{ readonly record: OrderRecord; readonly changed: boolean } | undefined> {
+    const existing = this.#records.get(taskId);
+    if (existing?.result === undefined) return undefined;
+    const merged = mergeBrokerOrder(existing.result, update);
+    if (merged === undefined) return { record: structuredClone(existing), changed: false };
+    const record: OrderRecord = { ...existing, result: { ...merged, paper: existing.result.paper }, updatedAt: nowMs };
+    this.#records.set(taskId, structuredClone(record));
+    return { record: structuredClone(record), changed: true };
+  }
+
+  async linkBrokerOrder(orderId: string, taskId: string): Promise<readonly BrokerOrderState[]> {
+    const held = this.#held.get(orderId) ?? [];
+    this.#held.delete(orderId);
+    this.#links.set(orderId, taskId);
+    return structuredClone(held);
+  }
+
+  async holdBrokerUpdate(update: BrokerOrderState): Promise<string | undefined> {
+    const taskId = this.#links.get(update.orderId);
+    if (taskId !== undefined) return taskId;
+    this.#held.set(update.orderId, [...(this.#held.get(update.orderId) ?? []), structuredClone(update)]);
+    return undefined;
+  }
+
+  async listOpenOrders(query: { limit: number; cursor?: string }): Promise<{
+    items: readonly OrderRecord[];
+    cursor?: string;
+  }> {
+    const open = [...this.#records.values()]
+      .filter((r) => r.status === 'COMPLETED' && r.result !== undefined && isOpenBrokerStatus(r.result.status))
+      .sort((a, b) => (a.task.task_id < b.task.task_id ? -1 : 1))
+      .filter((r) => query.cursor === undefined || r.task.task_id > query.cursor);
+    const items = open.slice(0, query.limit).map((r) => structuredClone(r));
+    const last = items.at(-1);
+    return open.length > query.limit && last ? { items, cursor: last.task.task_id } : { items };
   }
 }

@@ -10,6 +10,10 @@ export const OrderErrorType = {
   validation: 'validation',
   circuitOpen: 'circuit-open',
   internal: 'internal',
+  /** A task id reused with another payload (neither placed over the first). */
+  conflict: 'conflict',
+  /** Moved to the dead-letter queue by SQS's redrive policy after `maxReceiveCount` receives. */
+  maxReceives: 'max_receives',
 } as const;
 export type OrderErrorType = (typeof OrderErrorType)[keyof typeof OrderErrorType];
 
