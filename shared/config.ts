@@ -62,27 +62,35 @@ const httpUrl = (protocols: readonly string[]) =>
 
 const isoDate = z.iso.date({ message: 'must be a date as YYYY-MM-DD' });
 
-/** `id:api_key:access_token` entries, comma-separated. */
+/**
+ * `id:api_key:access_token[:api_secret]` entries, comma-separated. The api secret is needed only to
+ * verify Kite's order postbacks (their checksum is keyed with it).
+ */
 const kiteAccounts = z
   .string()
   .transform((value, ctx) => {
-    const accounts: { id: string; apiKey: string; accessToken: Secret }[] = [];
+    const accounts: { id: string; apiKey: string; accessToken: Secret; apiSecret?: Secret }[] = [];
     for (const [index, entry] of value
       .split(',')
       .map((e) => e.trim())
       .filter(Boolean)
       .entries()) {
       const parts = entry.split(':');
-      const [id, apiKey, accessToken] = parts;
-      if (parts.length !== 3 || !id || !apiKey || !accessToken) {
-        ctx.addIssue({ code: 'custom', message: `entry ${index + 1} must be id:api_key:access_token` });
+      const [id, apiKey, accessToken, apiSecret] = parts;
+      if ((parts.length !== 3 && parts.length !== 4) || !id || !apiKey || !accessToken || apiSecret === '') {
+        ctx.addIssue({ code: 'custom', message: `entry ${index + 1} must be id:api_key:access_token[:api_secret]` });
         return z.NEVER;
       }
       if (accounts.some((a) => a.id === id)) {
         ctx.addIssue({ code: 'custom', message: `account id "${id}" appears twice` });
         return z.NEVER;
       }
-      accounts.push({ id, apiKey, accessToken: new Secret(accessToken) });
+      accounts.push({
+        id,
+        apiKey,
+        accessToken: new Secret(accessToken),
+        ...(apiSecret !== undefined && { apiSecret: new Secret(apiSecret) }),
+      });
     }
     return accounts;
   })
@@ -152,6 +160,11 @@ export const EnvSchema = z.object({
   ORDER_MAX_ATTEMPTS: int(1, 100).default(3),
   ORDER_RETRY_BASE_SECONDS: num(0, 900).default(1),
   ORDER_RETRY_MAX_SECONDS: num(0, 900).default(30),
+  ORDERS_DEFAULT_OWNER: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, { message: 'must be 1-128 letters, digits or _ . : @ -' })
+    .default('queue'),
+  ORDER_POLL_INTERVAL_SECONDS: num(0.1, 3600).default(1),
 
   INGEST_ROLES: z
     .string()
@@ -206,6 +219,10 @@ export interface Config {
     readonly maxAttempts: number;
     readonly retryBaseSeconds: number;
     readonly retryMaxSeconds: number;
+    /** Owner of SQS tasks that name none. */
+    readonly defaultOwner: string;
+    /** How often open orders are checked against the broker's order book (and paper orders against prices). */
+    readonly pollIntervalSeconds: number;
   };
   readonly circuitBreaker: {
     readonly failureThreshold: number;
@@ -213,7 +230,13 @@ export interface Config {
     readonly halfOpenMaxCalls: number;
   };
   readonly kite: {
-    readonly accounts: readonly { readonly id: string; readonly apiKey: string; readonly accessToken: Secret }[];
+    readonly accounts: readonly {
+      readonly id: string;
+      readonly apiKey: string;
+      readonly accessToken: Secret;
+      /** Verifies the account's order postbacks; without it they are refused. */
+      readonly apiSecret?: Secret;
+    }[];
     readonly apiUrl: string;
     readonly tickerUrl: string;
     readonly maxTokensPerConnection: number;
@@ -305,6 +328,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxAttempts: e.ORDER_MAX_ATTEMPTS,
       retryBaseSeconds: e.ORDER_RETRY_BASE_SECONDS,
       retryMaxSeconds: e.ORDER_RETRY_MAX_SECONDS,
+      defaultOwner: e.ORDERS_DEFAULT_OWNER,
+      pollIntervalSeconds: e.ORDER_POLL_INTERVAL_SECONDS,
     },
     circuitBreaker: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,

@@ -273,6 +273,7 @@ export function orderComponents(components: Components): OrderComponents {
   );
   const paperTrading = kite.size === 0;
   const paper = new PaperBroker({
+    now: () => clock.now(),
     lastPrice: async (exchange, tradingsymbol) => {
       const instrument = (await marketData.instruments()).find(
         (i) => i.exchange === exchange && i.tradingsymbol === tradingsymbol,
@@ -290,6 +291,7 @@ export function orderComponents(components: Components): OrderComponents {
     execute: async () => {
       throw new BrokerError('input', `No Kite account ${accountId} is configured`);
     },
+    refresh: async () => [],
   });
   const local = components.localOrderQueues;
   const built: OrderComponents = {

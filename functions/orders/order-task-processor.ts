@@ -14,7 +14,7 @@ import { attemptsThisRound, errorTypeOf, tagError } from '../../shared/domain/or
 import { backoffSeconds, type RetryPolicy, visibilitySeconds } from '../../shared/domain/orders/retry-policy.js';
 import { ConflictError, describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
-import type { Broker } from '../../shared/ports/broker.js';
+import type { Broker, OpenOrder } from '../../shared/ports/broker.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { OrderQueueControl, QueueMessageRef } from '../../shared/ports/order-queue-control.js';
 import type { OrderRecord, OrderStore } from '../../shared/ports/orders.js';
@@ -336,9 +336,12 @@ export class OrderTaskProcessor {
     const permit = await breaker.acquire(key);
     if (!permit.allowed) throw new CircuitOpen(permit.retryAfterMs);
 
+    const order = task.operation === 'place_order' ? undefined : await this.#orderOf(task.params.order_id);
     const at = clock.now();
     try {
-      const result = await this.#deps.brokerFor(task.account_id).execute(task, { attempt });
+      const result = await this.#deps
+        .brokerFor(task.account_id)
+        .execute(task, { attempt, ...(order !== undefined && { order }) });
       await this.#report(key, true);
       return { ...result, taskId: task.task_id, attempt, at };
     } catch (error) {
@@ -346,6 +349,13 @@ export class OrderTaskProcessor {
       await this.#report(key, !classified.tripsBreaker);
       throw new AttemptFailed(classified, attempt, at);
     }
+  }
+
+  /** The order a modify or cancel changes, when a task of the platform placed it. */
+  async #orderOf(orderId: string): Promise<OpenOrder | undefined> {
+    const taskId = await this.#deps.orders.taskOfBrokerOrder(orderId);
+    const placed = taskId === undefined ? undefined : await this.#deps.orders.get(taskId);
+    return placed?.result === undefined ? undefined : { task: placed.task, state: placed.result };
   }
 
   /**

@@ -73,6 +73,17 @@ export interface BrokerCallContext {
    * placed the order, and returns that order instead of placing another.
    */
   readonly attempt: number;
+  /**
+   * For a modify or cancel: the order it changes, as the platform knows it (the task that placed it
+   * and its latest state), when the order was placed through the platform.
+   */
+  readonly order?: OpenOrder;
+}
+
+/** An order the platform placed and still follows: the placing task and the order's latest state. */
+export interface OpenOrder {
+  readonly task: OrderTask;
+  readonly state: BrokerOrderState;
 }
 
 /**
@@ -84,4 +95,10 @@ export interface BrokerCallContext {
  */
 export interface Broker {
   execute(task: OrderTask, context?: BrokerCallContext): Promise<BrokerResult>;
+  /**
+   * The current state of open orders from the broker's own book (Kite's order book; the paper
+   * broker matches them against the latest prices): one state per order it knows, in any order.
+   * The poll that keeps statuses fresh when a postback or an order frame was missed.
+   */
+  refresh(orders: readonly OpenOrder[]): Promise<readonly BrokerOrderState[]>;
 }

@@ -94,6 +94,8 @@ export interface OrderStore {
    * and resolves `undefined`.
    */
   holdBrokerUpdate(update: BrokerOrderState): Promise<string | undefined>;
+  /** The task that placed a broker order, when one is linked. */
+  taskOfBrokerOrder(orderId: string): Promise<string | undefined>;
   /**
    * COMPLETED tasks whose broker order is still open (not COMPLETE, CANCELLED or REJECTED), for
    * the order-book poll and the paper exchange; eventually consistent (an index).

@@ -1,10 +1,12 @@
 import type { OrderTask } from '../../shared/contracts/order.js';
+import type { BrokerOrderState } from '../../shared/domain/orders/broker-order.js';
 import {
   type Broker,
   type BrokerCallContext,
   BrokerError,
   type BrokerErrorKind,
   type BrokerResult,
+  type OpenOrder,
 } from '../../shared/ports/broker.js';
 
 /** One call the broker received, and how it ended. */
@@ -110,5 +112,10 @@ export class FaultInjectingBroker implements Broker {
       this.#placements.set(task.idempotency_key, (this.#placements.get(task.idempotency_key) ?? 0) + 1);
     }
     return result;
+  }
+
+  /** The inner broker's book, unfaulted: faults are for the calls that change orders. */
+  refresh(orders: readonly OpenOrder[]): Promise<readonly BrokerOrderState[]> {
+    return this.#inner.refresh(orders);
   }
 }

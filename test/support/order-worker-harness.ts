@@ -60,6 +60,9 @@ export class TransitionRecordingStore implements OrderStore {
   holdBrokerUpdate(update: BrokerOrderState) {
     return this.inner.holdBrokerUpdate(update);
   }
+  taskOfBrokerOrder(orderId: string) {
+    return this.inner.taskOfBrokerOrder(orderId);
+  }
   listOpenOrders(query: { limit: number; cursor?: string }) {
     return this.inner.listOpenOrders(query);
   }
@@ -112,8 +115,9 @@ export async function startOrderWorker(
     policy,
     onTransition: (t) => breakerTransitions.push(t),
   });
-  const broker = new FaultInjectingBroker(new PaperBroker({ lastPrice: async () => options.lastPrice ?? 101.5 }), () =>
-    clock.now(),
+  const broker = new FaultInjectingBroker(
+    new PaperBroker({ lastPrice: async () => options.lastPrice ?? 101.5, now: () => clock.now() }),
+    () => clock.now(),
   );
   const queues: LocalOrderQueues = createLocalOrderQueues({ clock, maxReceiveCount: 100 });
   const outcomes: { taskId: string | undefined; outcome: OrderMessageOutcome; at: number }[] = [];

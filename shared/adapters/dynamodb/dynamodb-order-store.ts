@@ -387,14 +387,19 @@ export class DynamoDbOrderStore implements OrderStore {
           return 'linked' as const;
         },
       );
-    if (output === undefined) return undefined;
     // Linked: links never change once written, so a consistent read gives its task.
+    return output === undefined ? undefined : this.taskOfBrokerOrder(update.orderId);
+  }
+
+  async taskOfBrokerOrder(orderId: string): Promise<string | undefined> {
     const link = await this.#send('GetItem', () =>
       this.#documents.send(
-        new GetCommand({ TableName: this.#links, Key: { order_id: update.orderId }, ConsistentRead: true }),
+        new GetCommand({ TableName: this.#links, Key: { order_id: orderId }, ConsistentRead: true }),
       ),
     );
-    return decodeItem(LinkItem, link.Item, 'broker order link', this.#links).task_id;
+    return link.Item === undefined
+      ? undefined
+      : decodeItem(LinkItem, link.Item, 'broker order link', this.#links).task_id;
   }
 
   async listOpenOrders(query: { limit: number; cursor?: string }): Promise<{

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { OrderTask } from '../../contracts/order.js';
-import { type Broker, type BrokerCallContext, BrokerError, type BrokerResult } from '../../ports/broker.js';
+import type { BrokerOrderState } from '../../domain/orders/broker-order.js';
+import {
+  type Broker,
+  type BrokerCallContext,
+  BrokerError,
+  type BrokerResult,
+  type OpenOrder,
+} from '../../ports/broker.js';
 import { type KiteOrderBookEntry, type KiteRestClient, toKiteApiError } from './kite-rest-client.js';
 
 /** Kite accepts alphanumeric tags of up to 20 characters. */
@@ -78,15 +85,23 @@ export class KiteBroker implements Broker {
     }
   }
 
+  async refresh(orders: readonly OpenOrder[]): Promise<readonly BrokerOrderState[]> {
+    const wanted = new Set(
+      orders.filter((o) => o.task.account_id === this.#client.accountId).map((o) => o.state.orderId),
+    );
+    if (wanted.size === 0) return [];
+    try {
+      return (await this.#client.orderBook()).filter((o) => wanted.has(o.orderId)).map((o) => o.state);
+    } catch (error) {
+      const kite = toKiteApiError(error, this.#client.accountId);
+      throw new BrokerError(kite.kind, kite.message, { cause: kite });
+    }
+  }
+
   #earlier(order: KiteOrderBookEntry, task: OrderTask): BrokerResult {
     if (order.status === 'REJECTED') {
       throw new BrokerError('input', `Order ${order.orderId} of task ${task.task_id} was rejected by Kite`);
     }
-    return {
-      orderId: order.orderId,
-      paper: false,
-      status: order.status ?? 'PLACED',
-      ...(order.averagePrice !== null && order.averagePrice > 0 && { averagePrice: order.averagePrice }),
-    };
+    return { ...order.state, paper: false };
   }
 }

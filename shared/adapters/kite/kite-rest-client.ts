@@ -4,11 +4,13 @@ import { z } from 'zod';
 import { Interner } from '../../domain/interner.js';
 import { splitHistoricalRange } from '../../domain/kite/historical-range.js';
 import { type KiteEndpointClass, KiteRateLimits, RateLimiter } from '../../domain/kite/rate-limiter.js';
+import type { BrokerOrderState } from '../../domain/orders/broker-order.js';
 import { ErrorCode, PlatformError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { type BrokerErrorKind, RETRYABLE_BROKER_ERRORS } from '../../ports/broker.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Candle, CandleInterval, Instrument } from '../../ports/market-data.js';
+import { KiteOrder, kiteOrderState } from './kite-order.js';
 
 /**
  * Kite reads `from` and `to` as Indian wall-clock time. kiteconnect formats `Date`s in the
@@ -184,20 +186,14 @@ function platformInstrumentRows(data: unknown, headers: Record<string, unknown>)
 
 const LtpResponse = z.record(z.string(), z.object({ instrument_token: Num, last_price: Num }));
 const OrderResponse = z.object({ order_id: z.union([z.string(), z.number()]).transform(String) });
-const OrderBookRow = z.object({
-  order_id: z.union([z.string(), z.number()]).transform(String),
-  status: z.string().nullable().catch(null),
-  tag: z.string().nullable().optional().catch(null),
-  tags: z.array(z.string()).nullable().optional().catch(null),
-  average_price: Num.nullable().optional().catch(null),
-});
-
 /** One row of the day's order book, as the order broker reads it. */
 export interface KiteOrderBookEntry {
   readonly orderId: string;
   readonly status: string | null;
   readonly tags: readonly string[];
   readonly averagePrice: number | null;
+  /** The whole order as the platform follows it. */
+  readonly state: BrokerOrderState;
 }
 
 export interface KiteRestClientOptions {
@@ -370,12 +366,13 @@ export class KiteRestClient {
 
   /** The day's orders of this account (Kite's order book), with their tags. */
   async orderBook(): Promise<KiteOrderBookEntry[]> {
-    const rows = await this.#call('other', 'getOrders', z.array(OrderBookRow), (kite) => kite.getOrders());
+    const rows = await this.#call('other', 'getOrders', z.array(KiteOrder), (kite) => kite.getOrders());
     return rows.map((r) => ({
       orderId: r.order_id,
       status: r.status,
       tags: [...(r.tags ?? []), ...(r.tag ? [r.tag] : [])],
       averagePrice: r.average_price ?? null,
+      state: kiteOrderState(r),
     }));
   }
 

@@ -114,6 +114,10 @@ export class MemoryOrderStore implements OrderStore {
     return undefined;
   }
 
+  async taskOfBrokerOrder(orderId: string): Promise<string | undefined> {
+    return this.#links.get(orderId);
+  }
+
   async listOpenOrders(query: { limit: number; cursor?: string }): Promise<{
     items: readonly OrderRecord[];
     cursor?: string;

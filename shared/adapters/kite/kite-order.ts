@@ -1,0 +1,72 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { BrokerOrderState } from '../../domain/orders/broker-order.js';
+
+const Num = z.union([
+  z.number(),
+  z
+    .string()
+    .regex(/^-?\d+(\.\d+)?$/)
+    .transform(Number),
+]);
+const Text = z.string().nullable().optional();
+
+/**
+ * An order as Kite describes it in a postback, a `{"type":"order"}` ticker frame and a row of the
+ * order book: the same fields in all three. Only what the platform follows is read; the rest
+ * passes. Timestamps are Kite's `YYYY-MM-DD HH:MM:SS` (IST).
+ */
+export const KiteOrder = z.looseObject({
+  order_id: z.union([z.string(), z.number()]).transform(String),
+  status: z.string().min(1),
+  status_message: Text,
+  order_timestamp: Text,
+  exchange_timestamp: Text,
+  exchange_update_timestamp: Text,
+  order_type: Text,
+  quantity: Num.nullable().optional(),
+  price: Num.nullable().optional(),
+  trigger_price: Num.nullable().optional(),
+  average_price: Num.nullable().optional(),
+  filled_quantity: Num.nullable().optional(),
+  pending_quantity: Num.nullable().optional(),
+  tag: Text,
+  tags: z.array(z.string()).nullable().optional(),
+  checksum: Text,
+});
+export type KiteOrder = z.infer<typeof KiteOrder>;
+
+/** The platform's view of a Kite order; an average price of 0 (no fill yet) is no average price. */
+export function kiteOrderState(order: KiteOrder): BrokerOrderState {
+  const text = (v: string | null | undefined) => (v === null || v === undefined || v === '' ? undefined : v);
+  const num = (v: number | null | undefined) => (v === null || v === undefined ? undefined : v);
+  const average = num(order.average_price);
+  const fields: Record<string, unknown> = {
+    orderId: order.order_id,
+    status: order.status,
+    filledQuantity: num(order.filled_quantity),
+    pendingQuantity: num(order.pending_quantity),
+    averagePrice: average !== undefined && average > 0 ? average : undefined,
+    statusMessage: text(order.status_message),
+    orderTimestamp: text(order.order_timestamp),
+    exchangeTimestamp: text(order.exchange_timestamp),
+    exchangeUpdateTimestamp: text(order.exchange_update_timestamp),
+    orderType: text(order.order_type),
+    quantity: num(order.quantity),
+    price: num(order.price),
+    triggerPrice: num(order.trigger_price),
+  };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as unknown as BrokerOrderState;
+}
+
+/** Kite's postback checksum: SHA-256 (hex) of order_id + order_timestamp + api_secret. */
+export function postbackChecksum(orderId: string, orderTimestamp: string, apiSecret: string): string {
+  return createHash('sha256').update(`${orderId}${orderTimestamp}${apiSecret}`).digest('hex');
+}
+
+/** Whether a postback's checksum was made with `apiSecret` (compared in constant time). */
+export function verifyPostback(order: KiteOrder, apiSecret: string): boolean {
+  const given = order.checksum ?? '';
+  const expected = postbackChecksum(order.order_id, order.order_timestamp ?? '', apiSecret);
+  return given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+}
