@@ -15,7 +15,7 @@ import { roundToTick } from './tick-rounding.js';
  * (a day level from a slow seeded walk, then a seeded random walk through the session); between
  * two points, and across the nights, weekends and holidays between one session's close and the
  * next one's open, a seeded Brownian bridge joins the known points, refined by halving down to
- * one second. So the path is continuous, defined at every moment (the mock streams outside market
+ * 50 ms. So the path is continuous, defined at every moment (the mock streams outside market
  * hours too), and its minute points are exactly the minute candles' opens and closes.
  */
 
@@ -49,8 +49,8 @@ export const SESSION_MINUTES = 375;
 const TRADING_DAYS_PER_YEAR = 252;
 /** The path runs in trading time: a year of 252 sessions, so its volatility is the session's. */
 const TRADING_YEAR_MS = TRADING_DAYS_PER_YEAR * SESSION_MINUTES * MINUTE_MS;
-/** The bridge is refined down to this: the path changes at most once a second. */
-const RESOLUTION_MS = 1000;
+/** The bridge is refined down to this: the shortest stream interval the configuration allows. */
+const RESOLUTION_MS = 50;
 const MIN_VOLATILITY = 0.05;
 const MAX_VOLATILITY = 2;
 /** Holidays and weekends searched past when looking for the neighbouring session. */
@@ -180,7 +180,7 @@ export class MockPricePath {
   /**
    * The log-level at `at` of a Brownian bridge from (`t0`, `x0`) to (`t1`, `x1`), by halving the
    * interval around `at` and drawing each midpoint from a seed of its interval alone, so any `at`
-   * sees the same midpoints as its neighbours. `at` is taken down to the whole second.
+   * sees the same midpoints as its neighbours. `at` is taken down to a multiple of 50 ms.
    */
   #bridge(spec: MockUnderlying, t0: number, x0: number, t1: number, x1: number, at: number): number {
     let from = t0;
