@@ -12,7 +12,7 @@ function limit(taskId: string, side: 'BUY' | 'SELL', price: number): OrderTask {
 
 describe('PaperBroker', () => {
   const broker = () =>
-    new PaperBroker({ lastPrice: async (_e, symbol) => (symbol === 'NIFTY25JAN24000CE' ? 120 : undefined) });
+    new PaperBroker({ lastPrice: async (_e, symbol) => (symbol === 'NIFTY26JAN24000CE' ? 120 : undefined) });
 
   it('fills a market order at the last price and says it is paper', async () => {
     const result = await broker().execute(placeOrderTask('m1'));
