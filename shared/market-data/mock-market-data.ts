@@ -11,7 +11,7 @@ import type { Candle, CandleInterval, Instrument, MarketData } from '../ports/ma
  * Why it is shaped this way:
  * - **Any range gives the same candles.** Each trading day's index path is generated from
  *   (seed, token, day) alone, so asking for one hour or a whole month yields identical candles for
- *   the minutes they share, and a restart changes nothing.
+ *   the minutes they share, and a restart changes nothing (only the candle in progress grows).
  * - **History agrees with the live mock.** Prices come from the {@link MockPricePath} the live
  *   mock feed streams (same seed, rates and holidays): the candle in progress ends at `now` with
  *   the price a client is streamed at that moment, and `lastPrices` is that price, so a paper
@@ -45,6 +45,7 @@ const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const IST_OFFSET_MS = 5.5 * 3_600_000;
 
+/** Minutes in the continuous session, 09:15 to 15:30 (re-exported for the history's callers). */
 export { SESSION_MINUTES };
 
 const INTERVAL_MINUTES: Readonly<Record<Exclude<CandleInterval, 'day'>, number>> = {

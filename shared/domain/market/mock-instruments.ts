@@ -235,7 +235,9 @@ export function mockExpiries(
     ['weeklyExpiries', weeklyExpiries],
     ['monthlyExpiries', monthlyExpiries],
   ] as const) {
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`${field} must be a whole number >= 0, got ${count}`);
+    if (!Number.isInteger(count) || count < 0) {
+      throw new RangeError(`${field} must be a whole number >= 0, got ${count}`);
+    }
   }
   const anchor = epochDay(anchorDate, 'anchorDate');
   const closed = new Set(holidays.map((h) => epochDay(h, 'holidays')));
