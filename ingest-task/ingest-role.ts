@@ -119,6 +119,8 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
     priceVariationBps: config.market.mockPriceVariationBps,
     volumeVariation: config.market.mockVolumeVariation,
     pricing: { rate: pricing.rate, dividendYield: pricing.dividendYield },
+    // The mock history gets the same holidays, so both read one price path.
+    holidays: config.market.tradingHolidays,
   });
   const services: Service[] = [
     publisher,

@@ -145,7 +145,9 @@ export async function createComponents(
   let closed = false;
   const loadInstruments = async (): Promise<readonly Instrument[]> => {
     const account = config.kite.accounts[0];
-    if (config.market.mockData || account === undefined) return mockInstruments({ anchorDate: istDate(clock.now()) });
+    if (config.market.mockData || account === undefined) {
+      return mockInstruments({ anchorDate: istDate(clock.now()), holidays: config.market.tradingHolidays });
+    }
     return kiteRestClient(config, account, clock, logger).instruments();
   };
   return {

@@ -88,9 +88,9 @@ function placeTask(runId: string, i: number): OrderTask {
     params: {
       variety: 'regular',
       exchange: 'NFO',
-      tradingsymbol: 'NIFTY25JAN24000CE',
+      tradingsymbol: 'NIFTY26JAN24000CE',
       transaction_type: i % 2 === 0 ? 'BUY' : 'SELL',
-      quantity: 75,
+      quantity: 65,
       product: 'NRML',
       order_type: 'MARKET',
       validity: 'DAY',

@@ -2,6 +2,7 @@ import { price, timeToExpiryYears } from '../../shared/domain/greeks/index.js';
 import {
   kiteOptionSymbol,
   MOCK_UNDERLYINGS,
+  type MockRegistryOptions,
   mockInstruments,
   mockOptionToken,
 } from '../../shared/domain/market/mock-instruments.js';
@@ -19,15 +20,16 @@ import { seededRandom } from '../../test/support/random.js';
 export const SIMULATED_VOLATILITY = 0.14;
 
 /**
- * Weekly expiries a week apart for seven months (Kite lists fewer, but each needs its own token
- * space) and 94 strikes either side of the money: 24,192 options, enough for a 240,000 ticks/s
- * offered load at 100 ms per tick.
+ * Weekly Tuesday expiries for seven months on both indices (Kite lists fewer, and BANKNIFTY only
+ * monthlies, but each expiry needs its own token space) and 94 strikes either side of the money:
+ * 24,192 options, enough for a 240,000 ticks/s offered load at 100 ms per tick.
  */
 const CHAIN_LAYOUT = {
   strikesEachSide: 94,
-  weeklyExpiryOffsetsDays: Array.from({ length: 31 }, (_, k) => 2 + 7 * k),
-  monthlyExpiryOffsetDays: 225,
-} as const;
+  weeklyExpiries: 32,
+  monthlyExpiries: 0,
+  underlyings: [MOCK_UNDERLYINGS.NIFTY, { ...MOCK_UNDERLYINGS.BANKNIFTY, weekly: true }],
+} as const satisfies Omit<MockRegistryOptions, 'anchorDate'>;
 
 /** Probe strikes are this many strike steps: far beyond every listed strike, so no real token is reused. */
 const PROBE_STRIKE_UNITS = 4000;

@@ -17,7 +17,7 @@ Options:
 
 Examples:
   npm run tail -- 256265                         # NIFTY 50 bars
-  npm run tail -- NIFTY26N2624000CE 'NIFTY 50'   # by tradingsymbol
+  npm run tail -- NIFTY26DEC24000CE 'NIFTY 50'   # by tradingsymbol (GET /instruments lists them)
   npm run tail -- --json | jq .last_price`;
 
 /** `npm run tail`: a terminal client of the WebSocket API. */

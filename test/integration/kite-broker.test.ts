@@ -82,10 +82,10 @@ describe('KiteBroker', () => {
     expect(requestsTo('GET', /^\/orders$/, before)).toHaveLength(0);
     const placed = book().find((o) => o.order_id === result.orderId);
     expect(placed).toMatchObject({
-      tradingsymbol: 'NIFTY25JAN24000CE',
+      tradingsymbol: 'NIFTY26JAN24000CE',
       exchange: 'NFO',
       transaction_type: 'BUY',
-      quantity: 75,
+      quantity: 65,
       product: 'NRML',
       order_type: 'MARKET',
       variety: 'regular',

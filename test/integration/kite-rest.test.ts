@@ -80,11 +80,18 @@ describe('KiteRestClient', () => {
     expect(instruments.map((i) => [i.instrumentToken, i.name, i.instrumentType, i.expiry])).toEqual([
       [256265, 'NIFTY', 'INDEX', null],
       [260105, 'BANKNIFTY', 'INDEX', null],
-      [12345602, 'NIFTY', 'CE', '2025-01-30'],
-      [12345858, 'NIFTY', 'PE', '2025-01-30'],
-      [13345602, 'BANKNIFTY', 'FUT', '2025-01-30'],
+      [12345602, 'NIFTY', 'CE', '2026-01-27'],
+      [12345858, 'NIFTY', 'PE', '2026-01-27'],
+      [13345602, 'BANKNIFTY', 'FUT', '2026-01-27'],
     ]);
-    expect(instruments[2]).toMatchObject({ strike: 24000, lotSize: 75, tickSize: 0.05, segment: 'NFO-OPT' });
+    expect(instruments[2]).toMatchObject({
+      tradingsymbol: 'NIFTY26JAN24000CE',
+      strike: 24000,
+      lotSize: 65,
+      tickSize: 0.05,
+      segment: 'NFO-OPT',
+    });
+    expect(instruments[4]).toMatchObject({ tradingsymbol: 'BANKNIFTY26JANFUT', lotSize: 30 });
   });
 
   it("reads the instrument master with the client's own row-at-a-time parser, not kiteconnect's whole-list one", async () => {
@@ -107,9 +114,9 @@ describe('KiteRestClient', () => {
   it('places an order and returns the order id', async () => {
     const id = await client('keyA').placeOrder('regular', {
       exchange: 'NFO',
-      tradingsymbol: 'NIFTY25JAN19000CE',
+      tradingsymbol: 'NIFTY26JAN19000CE',
       transaction_type: 'BUY',
-      quantity: 75,
+      quantity: 65,
       product: 'NRML',
       order_type: 'MARKET',
     });

@@ -13,9 +13,9 @@ export function placeOrderTask(
     params: {
       variety: 'regular',
       exchange: 'NFO',
-      tradingsymbol: 'NIFTY25JAN24000CE',
+      tradingsymbol: 'NIFTY26JAN24000CE',
       transaction_type: 'BUY',
-      quantity: 75,
+      quantity: 65,
       product: 'NRML',
       order_type: 'MARKET',
       validity: 'DAY',

@@ -1,8 +1,8 @@
 /**
  * Calendar-date arithmetic on `YYYY-MM-DD` strings, in UTC so the result never depends on the
- * machine's time zone. The mock registry places expiries at day offsets from an anchor date with
- * it; it deliberately offers no weekday rules (NSE has moved expiry weekdays more than once, and
- * the real registry reads expiry dates from the instrument master).
+ * machine's time zone. It offers no expiry weekday rules: NSE has moved expiry weekdays more than
+ * once, so the real registry reads expiry dates from the instrument master, and only the mock
+ * registry (which is the mock's instrument master) keeps today's schedule, in one place.
  */
 
 const MS_PER_DAY = 86_400_000;

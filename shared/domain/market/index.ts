@@ -12,16 +12,19 @@ export type {
 export { EnrichmentWarningCode, enrichHistory } from './history-enrichment.js';
 export type { HistoryWithGreeksRequest } from './history-with-greeks.js';
 export { historyWithGreeks } from './history-with-greeks.js';
-export type { MockRegistryOptions, MockUnderlying } from './mock-instruments.js';
+export type { MockExpiry, MockRegistryOptions, MockUnderlying } from './mock-instruments.js';
 export {
   kiteOptionSymbol,
   MOCK_UNDERLYINGS,
+  mockExpiries,
   mockInstruments,
   mockOptionToken,
   OPTION_TICK_SIZE,
 } from './mock-instruments.js';
 export type { MarketSnapshot, MockMarketOptions, OptionState, UnderlyingState } from './mock-market.js';
 export { MockMarket } from './mock-market.js';
+export type { MockOptionPrice, MockPricePathOptions } from './mock-price-path.js';
+export { MockPricePath } from './mock-price-path.js';
 export type { OptionSnapshotInput } from './option-snapshot.js';
 export { buildOptionSnapshot, tickTimeMs } from './option-snapshot.js';
 export type { PricingParameters } from './pricing-parameters.js';

@@ -1,16 +1,19 @@
 import type { MarketTick } from '../../contracts/tick.js';
 import type { Instrument } from '../../ports/market-data.js';
-import { priceUnchecked, timeToExpiryYears } from '../greeks/index.js';
 import { epochDay } from './calendar-dates.js';
 import { MOCK_UNDERLYINGS, type MockUnderlying, OPTION_TICK_SIZE } from './mock-instruments.js';
+import { MockPricePath } from './mock-price-path.js';
 import { type SeededRandom, seededRandom } from './seeded-random.js';
-import { boundedTickStep, roundToTick } from './tick-rounding.js';
+import { boundedTickStep } from './tick-rounding.js';
 
 /**
- * A simulated market for running the platform without Kite: each index follows a geometric
- * Brownian motion, each option is priced from it by the Greeks engine on a volatility smile, and
- * the result comes out as the same `MarketTick`s the Kite connection produces, so everything
- * downstream (Greeks enrichment, the bus, the fan-out) runs unchanged on mock data.
+ * A simulated market for running the platform without Kite: each index follows the seeded
+ * {@link MockPricePath}, each option is priced from it by the Greeks engine on a volatility smile,
+ * and the result comes out as the same `MarketTick`s the Kite connection produces, so everything
+ * downstream (Greeks enrichment, the bus, the fan-out) runs unchanged on mock data. Prices come
+ * from the same path as the mock history, so what a client streams, what `GET /history` ends on
+ * and what a paper order fills at agree at every moment; only volumes and open interest are
+ * drawn step by step.
  *
  * State lives in immutable snapshots. Advancing the market builds a complete new snapshot and
  * swaps one reference, so a reader holding a snapshot never sees part of an update (TC-MATL-051),
@@ -45,9 +48,9 @@ export interface OptionState {
   readonly strike: number;
   readonly expiry: string;
   readonly lotSize: number;
-  /** The published price: on the tick grid, at least one tick. */
+  /** The published price: the model value on the tick grid, at least one tick. */
   readonly price: number;
-  /** The Black-Scholes value the published price moves towards. */
+  /** The Black-Scholes value before rounding. */
   readonly modelPrice: number;
   /** The smile volatility the model price was computed with. */
   readonly volatility: number;
@@ -87,21 +90,24 @@ export interface MockMarketOptions {
   readonly instruments: readonly Instrument[];
   /** How each underlying moves (default NIFTY and BANKNIFTY as in {@link MOCK_UNDERLYINGS}). */
   readonly underlyings?: readonly MockUnderlying[];
-  /** Largest move of any price in one step, in basis points of the previous price (config: 15). */
+  /**
+   * Largest move of an index in one step, in basis points of the previous level (config: 15);
+   * options move as the model prices them from the index. At one-second steps the path never
+   * moves this far, so the cap only binds for long or sparse steps, where the index then lags
+   * the path and history until it catches up.
+   */
   readonly priceVariationBps: number;
   /** Largest relative deviation of a step's traded quantity from its base quantity (config: 0.1). */
   readonly volumeVariation: number;
   /** Rates the option model uses (config `pricing`). */
   readonly pricing: { readonly rate: number; readonly dividendYield: number };
+  /**
+   * NSE holidays (`YYYY-MM-DD`, config `TRADING_HOLIDAYS`): the path has no session on them. Pass
+   * what the mock history gets, or the two paths differ on those days.
+   */
+  readonly holidays?: readonly string[];
 }
 
-/**
- * A trading year of 252 sessions of 6 h 15 min: the index's random walk runs in trading time, so
- * its volatility per second is what the market shows during a session.
- */
-const TRADING_YEAR_MS = 252 * 6.25 * 60 * 60 * 1000;
-const MIN_VOLATILITY = 0.05;
-const MAX_VOLATILITY = 2;
 /** Fraction of `volumeVariation` by which open interest may change in one step. */
 const OI_VARIATION_SHARE = 0.05;
 const DEPTH_LEVELS = 5;
@@ -121,8 +127,7 @@ export class MockMarket {
   readonly #instrumentsByToken: ReadonlyMap<number, Instrument>;
   readonly #maxMove: number;
   readonly #volumeVariation: number;
-  readonly #rate: number;
-  readonly #dividendYield: number;
+  readonly #path: MockPricePath;
   #snapshot: MarketSnapshot | undefined;
   #initialisations = 0;
 
@@ -143,8 +148,12 @@ export class MockMarket {
     this.#random = seededRandom(options.seed);
     this.#maxMove = priceVariationBps / 10_000;
     this.#volumeVariation = volumeVariation;
-    this.#rate = pricing.rate;
-    this.#dividendYield = pricing.dividendYield;
+    this.#path = new MockPricePath({
+      seed: options.seed,
+      rate: pricing.rate,
+      dividendYield: pricing.dividendYield,
+      ...(options.holidays !== undefined && { holidays: options.holidays }),
+    });
 
     const specs = new Map((options.underlyings ?? Object.values(MOCK_UNDERLYINGS)).map((u) => [u.name, u]));
     const used = new Set<string>();
@@ -287,7 +296,7 @@ export class MockMarket {
     const random = this.#random;
     const underlyings = new Map<string, UnderlyingState>();
     for (const spec of this.#underlyings) {
-      const price = roundToTick(spec.spot, OPTION_TICK_SIZE);
+      const price = this.#path.indexLevel(spec, nowMs);
       const baseQuantity = spec.lotSize * random.integer(500, 2000);
       underlyings.set(
         spec.name,
@@ -309,8 +318,8 @@ export class MockMarket {
     for (const option of this.#options) {
       const underlying = underlyings.get(option.name) as UnderlyingState;
       const spec = this.#spec(option.name);
-      const model = this.#model(option, spec, underlying.price, nowMs);
-      const price = roundToTick(Number.isFinite(model.price) ? model.price : OPTION_TICK_SIZE, OPTION_TICK_SIZE);
+      const model = this.#path.optionPrice(option, spec, underlying.price, nowMs);
+      const price = model.price;
       const lot = Math.max(1, option.lotSize);
       const oi = lot * random.integer(1000, 20_000);
       options.set(
@@ -323,7 +332,7 @@ export class MockMarket {
           expiry: option.expiry as string,
           lotSize: lot,
           price,
-          modelPrice: model.price,
+          modelPrice: model.modelPrice,
           volatility: model.volatility,
           underlyingPrice: underlying.price,
           volume: lot * random.integer(100, 2000),
@@ -345,12 +354,10 @@ export class MockMarket {
 
   #step(current: MarketSnapshot, nowMs: number): MarketSnapshot {
     const random = this.#random;
-    const dt = (nowMs - current.atMs) / TRADING_YEAR_MS;
     const underlyings = new Map<string, UnderlyingState>();
     for (const spec of this.#underlyings) {
       const previous = current.underlyings.get(spec.name) as UnderlyingState;
-      const sigma = spec.volatility;
-      const target = previous.price * Math.exp(-0.5 * sigma * sigma * dt + sigma * Math.sqrt(dt) * random.normal());
+      const target = this.#path.indexLevel(spec, nowMs);
       const price = boundedTickStep(previous.price, target, this.#maxMove, OPTION_TICK_SIZE);
       const quantity = this.#quantity(previous.baseQuantity);
       underlyings.set(
@@ -369,8 +376,8 @@ export class MockMarket {
     for (const option of this.#options) {
       const previous = current.options.get(option.instrumentToken) as OptionState;
       const underlying = underlyings.get(option.name) as UnderlyingState;
-      const model = this.#model(option, this.#spec(option.name), underlying.price, nowMs);
-      const price = boundedTickStep(previous.price, model.price, this.#maxMove, OPTION_TICK_SIZE);
+      const model = this.#path.optionPrice(option, this.#spec(option.name), underlying.price, nowMs);
+      const price = model.price;
       const quantity = this.#quantity(previous.baseQuantity);
       const volume = previous.volume + quantity;
       const oiMove = Math.round(previous.oi * this.#volumeVariation * OI_VARIATION_SHARE * random.uniform(-1, 1));
@@ -380,7 +387,7 @@ export class MockMarket {
         Object.freeze({
           ...previous,
           price,
-          modelPrice: model.price,
+          modelPrice: model.modelPrice,
           volatility: model.volatility,
           underlyingPrice: underlying.price,
           volume,
@@ -407,31 +414,6 @@ export class MockMarket {
 
   #spec(name: string): MockUnderlying {
     return this.#specs.get(name) as MockUnderlying;
-  }
-
-  /** Black-Scholes value on the smile; NaN price only for inputs the engine cannot price. */
-  #model(
-    option: Instrument,
-    spec: MockUnderlying,
-    spot: number,
-    nowMs: number,
-  ): { readonly price: number; readonly volatility: number } {
-    const time = timeToExpiryYears(option.expiry as string, nowMs);
-    const forward = spot * Math.exp((this.#rate - this.#dividendYield) * time);
-    const m = Math.log(option.strike / forward);
-    const raw = spec.volatility + spec.smile.skew * m + spec.smile.curvature * m * m;
-    const volatility = Math.min(MAX_VOLATILITY, Math.max(MIN_VOLATILITY, raw));
-    const price = priceUnchecked({
-      kind: option.instrumentType as 'CE' | 'PE',
-      model: 'black-scholes',
-      underlying: spot,
-      strike: option.strike,
-      timeToExpiryYears: time,
-      volatility,
-      rate: this.#rate,
-      dividendYield: this.#dividendYield,
-    });
-    return { price, volatility };
   }
 }
 

@@ -29,9 +29,9 @@ const ORDER = {
   operation: 'place_order',
   params: {
     exchange: 'NFO',
-    tradingsymbol: 'NIFTY25JAN24000CE',
+    tradingsymbol: 'NIFTY26JAN24000CE',
     transaction_type: 'BUY',
-    quantity: 75,
+    quantity: 65,
     product: 'NRML',
     order_type: 'MARKET',
   },

@@ -31,7 +31,7 @@ describe('orders on the local platform', () => {
       exchange: option.exchange,
       tradingsymbol: option.tradingsymbol,
       transaction_type: 'BUY',
-      quantity: 75,
+      quantity: 65,
       product: 'NRML',
       order_type: 'MARKET',
     },

@@ -292,7 +292,7 @@ describe('REST API on the local platform', () => {
           exchange: option.exchange,
           tradingsymbol: option.tradingsymbol,
           transaction_type: 'BUY',
-          quantity: 75,
+          quantity: 65,
           product: 'NRML',
           order_type: 'MARKET',
         },

@@ -6,7 +6,9 @@ import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import { MarketTick, TickPayload } from '../../../shared/contracts/tick.js';
 import { greeks, impliedVolatility, price, timeToExpiryYears } from '../../../shared/domain/greeks/index.js';
 import { TICK_DECIMALS } from '../../../shared/domain/market/decimal-places.js';
+import { MOCK_UNDERLYINGS } from '../../../shared/domain/market/mock-instruments.js';
 import type { MarketSnapshot } from '../../../shared/domain/market/mock-market.js';
+import { MockPricePath } from '../../../shared/domain/market/mock-price-path.js';
 import { buildOptionSnapshot } from '../../../shared/domain/market/option-snapshot.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
 import {
@@ -27,6 +29,27 @@ function assertConsistent(snapshot: MarketSnapshot): void {
     expect(Object.isFrozen(option)).toBe(true);
     expect(option.underlyingPrice).toBe(snapshot.underlyings.get(option.underlying)?.price);
   }
+}
+
+/**
+ * The option's value on its underlying's smile (σ = atm + skew·m + curvature·m², m = ln(K/F)),
+ * written out here rather than taken from the mock, to the nearest tick and at least one tick.
+ */
+function smilePrice(option: Instrument, spot: number, atMs: number): number {
+  const spec = option.name === 'NIFTY' ? MOCK_UNDERLYINGS.NIFTY : MOCK_UNDERLYINGS.BANKNIFTY;
+  const time = timeToExpiryYears(option.expiry ?? '', atMs);
+  const m = Math.log(option.strike / (spot * Math.exp(PRICING.rate * time)));
+  const volatility = spec.volatility + spec.smile.skew * m + spec.smile.curvature * m * m;
+  const value = price({
+    kind: option.instrumentType as 'CE' | 'PE',
+    model: 'black-scholes',
+    underlying: spot,
+    strike: option.strike,
+    timeToExpiryYears: time,
+    volatility,
+    rate: PRICING.rate,
+  });
+  return Math.max(0.05, Math.round(value * 20) / 20);
 }
 
 /** `actual` is `exact` rounded to `decimals` places (within half a unit of the last place, and a little for the clock's arithmetic). */
@@ -62,11 +85,18 @@ describe('MockMarket', () => {
     for (const option of options) expect(snapshot.options.has(option.instrumentToken)).toBe(true);
 
     const prices = new Map(initial.map((t) => [t.instrumentToken, t.lastPrice]));
-    expect(prices.get(256265)).toBe(24000);
-    expect(prices.get(260105)).toBe(52000);
+    // Base prices: the seeded path's level at the start, within 10 % of the configured spot.
+    const path = new MockPricePath({ seed: MOCK_CONFIG.seed, ...PRICING });
+    const spots = new Map<string, number>();
+    for (const spec of [MOCK_UNDERLYINGS.NIFTY, MOCK_UNDERLYINGS.BANKNIFTY]) {
+      const level = prices.get(spec.indexToken) ?? Number.NaN;
+      expect(level).toBe(path.indexLevel(spec, MARKET_OPEN_MS));
+      expect(Math.abs(level / spec.spot - 1)).toBeLessThan(0.1);
+      spots.set(spec.name, level);
+    }
     for (const option of options) {
       const value = prices.get(option.instrumentToken) ?? Number.NaN;
-      const spot = option.name === 'NIFTY' ? 24000 : 52000;
+      const spot = spots.get(option.name) ?? Number.NaN;
       // No-arbitrage floor of a European option: the discounted forward's intrinsic value.
       const discountedStrike =
         option.strike * Math.exp(-PRICING.rate * timeToExpiryYears(option.expiry ?? '', MARKET_OPEN_MS));
@@ -78,6 +108,8 @@ describe('MockMarket', () => {
   });
 
   it('TC-MATL-021: generates 100 consecutive option ticks within the configured bounds, with correct Greeks', () => {
+    // The configured bound caps each index step; every option is priced by the model from its index's
+    // tick (on the smile, to the tick), so its variation is what the bounded index move implies.
     const instruments = registry();
     const mock = market(instruments);
     const bps = MOCK_CONFIG.priceVariationBps;
@@ -92,7 +124,12 @@ describe('MockMarket', () => {
     const series = byToken(ticks);
     const problems: string[] = [];
     let moves = 0;
+    const instrumentOf = new Map(instruments.map((i) => [i.instrumentToken, i]));
+    const indexSeries = new Map<string, MarketTick[]>(
+      [MOCK_UNDERLYINGS.NIFTY, MOCK_UNDERLYINGS.BANKNIFTY].map((u) => [u.name, series.get(u.indexToken) ?? []]),
+    );
     for (const [token, list] of series) {
+      const instrument = instrumentOf.get(token) as Instrument;
       if (list.length !== 100) problems.push(`${token}: ${list.length} ticks`);
       const base = mock.snapshot()?.options.get(token)?.baseQuantity;
       for (let i = 0; i < list.length; i++) {
@@ -105,8 +142,16 @@ describe('MockMarket', () => {
         if (!((tick.exchangeTimestampMs ?? 0) > (previous.exchangeTimestampMs ?? Number.POSITIVE_INFINITY))) {
           problems.push(`${at}: timestamp not increasing`);
         }
-        if (Math.abs(tick.lastPrice - previous.lastPrice) > (previous.lastPrice * bps) / 10_000 + 1e-9) {
-          problems.push(`${at}: ${previous.lastPrice} -> ${tick.lastPrice} exceeds ${bps} bps`);
+        if (instrument.instrumentType === 'INDEX') {
+          if (Math.abs(tick.lastPrice - previous.lastPrice) > (previous.lastPrice * bps) / 10_000 + 1e-9) {
+            problems.push(`${at}: ${previous.lastPrice} -> ${tick.lastPrice} exceeds ${bps} bps`);
+          }
+        } else {
+          const spot = indexSeries.get(instrument.name)?.[i]?.lastPrice ?? Number.NaN;
+          const expected = smilePrice(instrument, spot, tick.exchangeTimestampMs ?? Number.NaN);
+          if (Math.abs(tick.lastPrice - expected) > 0.05 + 1e-9) {
+            problems.push(`${at}: ${tick.lastPrice} is not the model's ${expected} at index ${spot}`);
+          }
         }
         if (tick.lastPrice !== previous.lastPrice) moves++;
         const traded = (tick.volumeTraded ?? 0) - (previous.volumeTraded ?? 0);
@@ -121,7 +166,8 @@ describe('MockMarket', () => {
     expect(moves).toBeGreaterThan(1000);
 
     // Greeks of the 100 ticks of the at-the-money NIFTY call and put of the nearest expiry.
-    const atm = instruments.filter((i) => i.name === 'NIFTY' && i.strike === 24000 && i.expiry === '2025-01-10');
+    const atm = instruments.filter((i) => i.name === 'NIFTY' && i.strike === 24000 && i.expiry === '2025-01-14');
+    expect(atm).toHaveLength(2);
     for (const instrument of atm) {
       const list = series.get(instrument.instrumentToken) ?? [];
       for (const [i, tick] of list.entries()) {
@@ -140,7 +186,7 @@ describe('MockMarket', () => {
           model: PRICING.model,
           underlying: spots[i] ?? Number.NaN,
           strike: instrument.strike,
-          timeToExpiryYears: (Date.UTC(2025, 0, 10, 10) - (tick.exchangeTimestampMs ?? 0)) / (365 * 86_400_000),
+          timeToExpiryYears: (Date.UTC(2025, 0, 14, 10) - (tick.exchangeTimestampMs ?? 0)) / (365 * 86_400_000),
           rate: PRICING.rate,
         };
         // The snapshot carries the volatility its price implies, and the Greeks at it, to TICK_DECIMALS places.
@@ -288,7 +334,7 @@ describe('MockMarket', () => {
       instrumentType: 'FUT',
       strike: 0,
       expiry: '2025-01-30',
-      lotSize: 75,
+      lotSize: 65,
       tickSize: 0.05,
     };
     expect(() => market([future])).toThrow(/not FUT/);

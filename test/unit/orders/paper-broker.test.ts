@@ -32,7 +32,7 @@ describe('PaperBroker', () => {
     let price = initial;
     let now = T0;
     const broker = new PaperBroker({
-      lastPrice: async (_e, symbol) => (symbol === 'NIFTY25JAN24000CE' ? price : undefined),
+      lastPrice: async (_e, symbol) => (symbol === 'NIFTY26JAN24000CE' ? price : undefined),
       now: () => now,
     });
     return {
@@ -50,7 +50,7 @@ describe('PaperBroker', () => {
       paper: true,
       status: 'COMPLETE',
       averagePrice: 120,
-      filledQuantity: 75,
+      filledQuantity: 65,
       pendingQuantity: 0,
       orderTimestamp: '2026-12-07 10:00:00',
     });
@@ -61,7 +61,7 @@ describe('PaperBroker', () => {
     expect(await broker.execute(limit('l1', 'BUY', 121))).toMatchObject({ status: 'COMPLETE', averagePrice: 120 });
     expect(await broker.execute(limit('l2', 'SELL', 119))).toMatchObject({ status: 'COMPLETE', averagePrice: 120 });
     const resting = await broker.execute(limit('l3', 'BUY', 110));
-    expect(resting).toMatchObject({ status: 'OPEN', filledQuantity: 0, pendingQuantity: 75, price: 110 });
+    expect(resting).toMatchObject({ status: 'OPEN', filledQuantity: 0, pendingQuantity: 65, price: 110 });
     expect(resting.averagePrice).toBeUndefined();
   });
 
@@ -77,7 +77,7 @@ describe('PaperBroker', () => {
       orderId: resting.orderId,
       status: 'COMPLETE',
       averagePrice: 109.5,
-      filledQuantity: 75,
+      filledQuantity: 65,
       exchangeUpdateTimestamp: '2026-12-07 10:00:02',
     });
   });

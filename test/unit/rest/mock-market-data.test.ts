@@ -48,7 +48,7 @@ describe('MockMarketData', () => {
 
   it('prices options on the smile from the index, so their closes imply sensible volatilities', async () => {
     const option = instruments.find(
-      (i) => i.instrumentType === 'PE' && i.name === 'NIFTY' && i.strike === 24_000 && i.expiry === '2025-01-15',
+      (i) => i.instrumentType === 'PE' && i.name === 'NIFTY' && i.strike === 24_000 && i.expiry === '2025-01-14',
     );
     if (!option) throw new Error('no option');
     const query = { from: day('2025-01-07'), to: day('2025-01-08') - 1, interval: '15minute', oi: true } as const;
@@ -64,7 +64,7 @@ describe('MockMarketData', () => {
         model: 'black-scholes',
         underlying: index[i]?.close ?? 0,
         strike: 24_000,
-        timeToExpiryYears: timeToExpiryYears('2025-01-15', c.date + 15 * 60_000),
+        timeToExpiryYears: timeToExpiryYears('2025-01-14', c.date + 15 * 60_000),
         rate: 0.1,
         price: c.close,
       });
@@ -85,7 +85,8 @@ describe('MockMarketData', () => {
     });
     expect(candles.every((c) => c.date <= now)).toBe(true);
     expect(candles.length).toBeGreaterThan(0);
-    const expiring = instruments.find((i) => i.instrumentType === 'CE' && i.expiry === '2025-01-08');
+    const expiring = instruments.find((i) => i.instrumentType === 'CE' && i.expiry === '2025-01-07');
+    expect(expiring).toBeDefined();
     const after = await data().historical({
       instrumentToken: expiring?.instrumentToken ?? 0,
       from: day('2025-01-09'),
