@@ -151,7 +151,10 @@ async function runPipeline(settings: OrdersRunSettings): Promise<ScenarioResult>
       onTransition: (t) => transitions.push(t),
     });
     const random = seededRandom(20_250_108);
-    const broker = new FaultInjectingBroker(new PaperBroker({ lastPrice: async () => 101.5, now: () => clock.now() }), () => clock.now());
+    const broker = new FaultInjectingBroker(
+      new PaperBroker({ lastPrice: async () => 101.5, now: () => clock.now() }),
+      () => clock.now(),
+    );
     broker.failRandomly(settings.transientShare, TRANSIENT_KINDS, random);
     const queues = createLocalOrderQueues({ clock, maxReceiveCount: settings.maxReceiveCount });
 

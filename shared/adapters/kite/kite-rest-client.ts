@@ -1,6 +1,7 @@
 import { KiteConnect } from 'kiteconnect';
 import Papa from 'papaparse';
 import { z } from 'zod';
+import { KiteOrder, kiteOrderState } from '../../contracts/kite-order.js';
 import { Interner } from '../../domain/interner.js';
 import { splitHistoricalRange } from '../../domain/kite/historical-range.js';
 import { type KiteEndpointClass, KiteRateLimits, RateLimiter } from '../../domain/kite/rate-limiter.js';
@@ -10,7 +11,6 @@ import type { Logger } from '../../logging.js';
 import { type BrokerErrorKind, RETRYABLE_BROKER_ERRORS } from '../../ports/broker.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Candle, CandleInterval, Instrument } from '../../ports/market-data.js';
-import { KiteOrder, kiteOrderState } from './kite-order.js';
 
 /**
  * Kite reads `from` and `to` as Indian wall-clock time. kiteconnect formats `Date`s in the

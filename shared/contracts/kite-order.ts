@@ -1,6 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { BrokerOrderState } from '../../domain/orders/broker-order.js';
+import type { BrokerOrderState } from '../domain/orders/broker-order.js';
 
 const Num = z.union([
   z.number(),
@@ -57,16 +56,4 @@ export function kiteOrderState(order: KiteOrder): BrokerOrderState {
     triggerPrice: num(order.trigger_price),
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as unknown as BrokerOrderState;
-}
-
-/** Kite's postback checksum: SHA-256 (hex) of order_id + order_timestamp + api_secret. */
-export function postbackChecksum(orderId: string, orderTimestamp: string, apiSecret: string): string {
-  return createHash('sha256').update(`${orderId}${orderTimestamp}${apiSecret}`).digest('hex');
-}
-
-/** Whether a postback's checksum was made with `apiSecret` (compared in constant time). */
-export function verifyPostback(order: KiteOrder, apiSecret: string): boolean {
-  const given = order.checksum ?? '';
-  const expected = postbackChecksum(order.order_id, order.order_timestamp ?? '', apiSecret);
-  return given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
 }
