@@ -112,6 +112,7 @@ describe('KiteRestClient', () => {
       quantity: 75,
       product: 'NRML',
       order_type: 'MARKET',
+      market_protection: -1,
     });
     expect(id).toMatch(/^ORD\d+$/);
   });
