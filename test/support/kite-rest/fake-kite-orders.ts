@@ -165,6 +165,7 @@ export class FakeKiteOrders {
     for (const [apiKey, url] of Object.entries(options.postbackUrls ?? {})) this.#postbackUrls.set(apiKey, url);
   }
 
+  /** The live order book of `apiKey` (made empty on first use), oldest first. */
   book(apiKey: string): FakeKiteOrder[] {
     let book = this.#books.get(apiKey);
     if (!book) {
@@ -174,6 +175,7 @@ export class FakeKiteOrders {
     return book;
   }
 
+  /** The order `orderId` with its api key and history; undefined for an id never given out. */
   entry(orderId: string): OrderEntry | undefined {
     return this.#entries.get(orderId);
   }
@@ -185,6 +187,7 @@ export class FakeKiteOrders {
     return entry;
   }
 
+  /** The last traded price MARKET orders fill at: the one a test set, else {@link FAKE_KITE_LAST_PRICE}. */
   lastPrice(tradingsymbol: string): number {
     return this.#lastPrices.get(tradingsymbol) ?? FAKE_KITE_LAST_PRICE;
   }
@@ -194,6 +197,7 @@ export class FakeKiteOrders {
     return this.#referencePrices.get(tradingsymbol) ?? this.lastPrice(tradingsymbol);
   }
 
+  /** Sets or (undefined) clears the band's reference price; resting orders are not re-checked, as on the exchange. */
   setReferencePrice(tradingsymbol: string, price: number | undefined): void {
     if (price === undefined) this.#referencePrices.delete(tradingsymbol);
     else this.#referencePrices.set(tradingsymbol, positivePrice(price));
@@ -252,7 +256,7 @@ export class FakeKiteOrders {
       cancelled_quantity: 0,
       meta: {},
       tags: params.tag ? [params.tag] : [],
-      guid: `${seq}FK${apiKey.length}`,
+      guid: `${String(seq).padStart(6, '0')}FK`,
       ...params,
     };
     const entry: OrderEntry = { apiKey, order, history: [] };
@@ -357,28 +361,34 @@ export class FakeKiteOrders {
     if (atMarket || (buy ? order.price >= last : order.price <= last)) this.fill(entry, order.pending_quantity, last);
   }
 
+  /** Calls `listener` with every update as it is delivered; returns the unsubscribe. */
   onUpdate(listener: (update: FakeKiteOrderUpdate) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
 
+  /** Every update emitted (of `orderId`, if given), in emission order, whether delivered yet or held. */
   updates(orderId?: string): readonly FakeKiteOrderUpdate[] {
     return orderId === undefined ? [...this.#log] : this.#log.filter((u) => u.orderId === orderId);
   }
 
+  /** Where `apiKey`'s postbacks go from now on; undefined: nowhere. */
   setPostbackUrl(apiKey: string, url: string | undefined): void {
     if (url === undefined) this.#postbackUrls.delete(apiKey);
     else this.#postbackUrls.set(apiKey, url);
   }
 
+  /** The outcome of every postback POST, in completion order. */
   deliveries(): readonly PostbackDelivery[] {
     return [...this.#deliveries];
   }
 
+  /** Queues updates instead of delivering them, until `release`. */
   hold(): void {
     this.#held ??= [];
   }
 
+  /** The updates queued since `hold`. */
   held(): readonly FakeKiteOrderUpdate[] {
     return [...(this.#held ?? [])];
   }
