@@ -10,6 +10,25 @@ const Num = z.union([
 ]);
 const Text = z.string().nullable().optional();
 
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * A Kite timestamp as Kite writes it (`YYYY-MM-DD HH:MM:SS`, IST). kiteconnect turns the order
+ * book's into `Date`s parsed as local time, so the local fields give Kite's text back exactly.
+ */
+const KiteTime = z
+  .union([
+    z.string(),
+    z
+      .date()
+      .transform(
+        (d) =>
+          `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`,
+      ),
+  ])
+  .nullable()
+  .optional();
+
 /**
  * An order as Kite describes it in a postback, a `{"type":"order"}` ticker frame and a row of the
  * order book: the same fields in all three. Only what the platform follows is read; the rest
@@ -19,9 +38,9 @@ export const KiteOrder = z.looseObject({
   order_id: z.union([z.string(), z.number()]).transform(String),
   status: z.string().min(1),
   status_message: Text,
-  order_timestamp: Text,
-  exchange_timestamp: Text,
-  exchange_update_timestamp: Text,
+  order_timestamp: KiteTime,
+  exchange_timestamp: KiteTime,
+  exchange_update_timestamp: KiteTime,
   order_type: Text,
   quantity: Num.nullable().optional(),
   price: Num.nullable().optional(),

@@ -259,7 +259,7 @@ describe('KiteBroker', () => {
       expect(reached).toHaveLength(1);
 
       const retry = await broker().execute(task, { attempt: 2 });
-      expect(retry).toEqual({
+      expect(retry).toMatchObject({
         orderId: reached[0]?.order_id,
         paper: false,
         status: 'COMPLETE',

@@ -119,6 +119,7 @@ describe('KiteRestClient', () => {
       quantity: 65,
       product: 'NRML',
       order_type: 'MARKET',
+      market_protection: -1,
     });
     expect(id).toMatch(/^ORD\d+$/);
   });

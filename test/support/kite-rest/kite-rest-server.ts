@@ -2,6 +2,36 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Instrument } from '../../../shared/ports/market-data.js';
+import {
+  FAKE_KITE_LAST_PRICE,
+  type FakeKiteAppIdentity,
+  type FakeKiteOrder,
+  FakeKiteOrders,
+  type FakeKiteOrderUpdate,
+  type ModifiableField,
+  OPEN_STATUSES,
+  type OrderEntry,
+  type PostbackDelivery,
+} from './fake-kite-orders.js';
+import {
+  KITE_MESSAGES,
+  KITE_ORDER_LIMITS,
+  LOOPBACK_ADDRESSES,
+  limitPriceBand,
+  normalizeAddress,
+  OrderCallLedger,
+  type OrderRateLimits,
+  outsideBand,
+} from './kite-order-rules.js';
+
+export {
+  FAKE_KITE_LAST_PRICE,
+  type FakeKiteOrder,
+  type FakeKiteOrderUpdate,
+  type KitePostbackPayload,
+  type PostbackDelivery,
+} from './fake-kite-orders.js';
+export { KITE_MESSAGES, KITE_ORDER_LIMITS, type OrderRateLimits } from './kite-order-rules.js';
 
 /** What the fake does with the next matching requests, in place of a normal answer. */
 export type KiteRestFault =
@@ -12,34 +42,21 @@ export type KiteRestFault =
   | { readonly kind: 'apply-then-hang' }
   | { readonly kind: 'malformed'; readonly body: string };
 
-/** An order in the fake's order book, with the fields of Kite's `GET /orders` rows the platform reads and a few more. */
-export interface FakeKiteOrder {
-  readonly order_id: string;
-  readonly variety: string;
-  status: string;
-  readonly exchange: string;
-  readonly tradingsymbol: string;
-  readonly transaction_type: string;
-  order_type: string;
-  readonly product: string;
-  readonly validity: string;
-  quantity: number;
-  price: number;
-  trigger_price: number;
-  average_price: number;
-  filled_quantity: number;
-  pending_quantity: number;
-  readonly tag: string | null;
-  readonly tags: string[];
-  readonly order_timestamp: string;
-  status_message: string | null;
-}
-
-/** The price the fake fills MARKET orders at, and crosses LIMIT orders against. */
-export const FAKE_KITE_LAST_PRICE = 101.5;
-
-const ORDER_FIELDS = ['exchange', 'tradingsymbol', 'transaction_type', 'quantity', 'product', 'order_type'] as const;
-const OPEN_STATUSES = new Set(['OPEN', 'TRIGGER PENDING']);
+/** The instrument master served when a test gives none: the indices, a stock and a few NFO contracts. */
+const BUILT_IN_MASTER: Readonly<Record<'NSE' | 'NFO', readonly string[]>> = {
+  NSE: [
+    '256265,1001,NIFTY 50,NIFTY 50,0,,0,0,0,EQ,INDICES,NSE',
+    '260105,1016,NIFTY BANK,NIFTY BANK,0,,0,0,0,EQ,INDICES,NSE',
+    '738561,2885,RELIANCE,RELIANCE INDUSTRIES,0,,0,0.05,1,EQ,NSE,NSE',
+  ],
+  // The January 2026 series: monthly contracts expire on the last Tuesday, NIFTY lot 65, BANKNIFTY 30.
+  NFO: [
+    '12345602,48225,NIFTY26JAN24000CE,NIFTY,0,2026-01-27,24000,0.05,65,CE,NFO-OPT,NFO',
+    '12345858,48226,NIFTY26JAN24000PE,NIFTY,0,2026-01-27,24000,0.05,65,PE,NFO-OPT,NFO',
+    '13345602,52225,BANKNIFTY26JANFUT,BANKNIFTY,0,2026-01-27,0,0.05,30,FUT,NFO-FUT,NFO',
+    '14345602,62225,FINNIFTY26JAN23000CE,FINNIFTY,0,2026-01-27,23000,0.05,60,CE,NFO-OPT,NFO',
+  ],
+};
 
 const INSTRUMENT_MASTER_HEADER =
   'instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,instrument_type,segment,exchange';
@@ -80,60 +97,285 @@ export interface RecordedRequest {
   readonly query: URLSearchParams;
   readonly at: number;
   readonly apiKey: string | undefined;
+  /** The caller's address as the socket saw it (`::ffff:` dropped from IPv4 peers). */
+  readonly address: string;
+}
+
+/** Kite's order rules since April 2026. Each is on unless a test turns it off, so tests meet the real Kite. */
+export interface KiteOrderRuleOptions {
+  /** 429 once an account's order calls (place, modify, cancel) fill a window; `false`: no limits. Default {@link KITE_ORDER_LIMITS}. */
+  readonly orderRateLimits?: false | Partial<OrderRateLimits>;
+  /** MARKET and SL-M orders without `market_protection`, or with 0, are refused (400 InputException). Default on. */
+  readonly marketProtection?: boolean;
+  /**
+   * The source addresses order calls must come from, for every api key (`setRegisteredAddresses`
+   * changes one key's); data routes answer any address, as on Kite. `false`: any. Default loopback.
+   */
+  readonly registeredAddresses?: false | readonly string[];
+  /**
+   * A LIMIT price (an SL price: around its trigger) outside the exchange's band is refused with
+   * Kite's "circuit limits" message: `'response'` answers the call 400 InputException, `'order'`
+   * accepts it and the order goes REJECTED with that `status_message`. `false`: no band. Default `'response'`.
+   */
+  readonly priceBand?: false | 'response' | 'order';
+}
+
+/** How a fake Kite REST server is set up; everything but `accounts` has a default. */
+export interface KiteRestServerOptions {
+  /** Access token by api key: the accounts the fake accepts. */
+  readonly accounts: Readonly<Record<string, string>>;
+  /** The instrument master to serve instead of the built-in handful of rows (benchmarks need thousands). */
+  readonly instruments?: readonly Instrument[];
+  /** `api_secret` by api key, for postback checksums. Default `<api_key>-secret`. */
+  readonly apiSecrets?: Readonly<Record<string, string>>;
+  /** Postback URL by api key (the app's registered one); none: updates reach only listeners. */
+  readonly postbackUrls?: Readonly<Record<string, string>>;
+  /** Kite user id (`user_id`, `placed_by`) by api key. Default `FK0001`, `FK0002`, … in `accounts` order. */
+  readonly userIds?: Readonly<Record<string, string>>;
+  readonly rules?: KiteOrderRuleOptions;
+  /** The clock of order timestamps and rate windows. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * A running fake Kite REST server: the routes, the order book and market behind them, and the
+ * controls a test uses to move orders along, observe Kite's updates, and break things.
+ */
+export interface FakeKiteRest {
+  /** `http://127.0.0.1:<port>`: kiteconnect's `root`. */
+  readonly root: string;
+  /** Every request, in arrival order. */
+  readonly requests: RecordedRequest[];
+  /** The order book of `apiKey`, oldest first (live: tests may change an order's fields, as Kite's RMS would). */
+  orders(apiKey: string): FakeKiteOrder[];
+  /** The order `orderId` (live); a RangeError for an id the fake never gave out. */
+  order(orderId: string): FakeKiteOrder;
+  /** Snapshots of `orderId` at every status it passed through, oldest first: what `GET /orders/{order_id}` answers. */
+  orderHistory(orderId: string): readonly FakeKiteOrder[];
+  /** The next `times` requests whose path matches (for `apiKey`, if given) get `fault`. */
+  inject(path: RegExp, fault: KiteRestFault, times?: number, apiKey?: string): void;
+
+  /**
+   * Fills an OPEN order as the exchange would: `quantity` (default: all that is pending) at `price`
+   * (default: the instrument's last price). Part of it: the order stays OPEN and the update says
+   * `UPDATE`; the rest: COMPLETE. A RangeError for an order that is not OPEN or a quantity above
+   * what is pending.
+   */
+  fill(orderId: string, fill?: { quantity?: number; price?: number }): FakeKiteOrder;
+  /** Rejects an order that has not finished (OPEN, TRIGGER PENDING), with `message` as its `status_message`. */
+  reject(orderId: string, message?: string): FakeKiteOrder;
+  /**
+   * Sets the last traded price of `tradingsymbol` (default {@link FAKE_KITE_LAST_PRICE}): MARKET
+   * orders fill at it, and every resting order of the instrument is matched against it at once
+   * (a stop whose trigger it reaches goes OPEN; a LIMIT it crosses fills at it).
+   */
+  setLastPrice(tradingsymbol: string, price: number): void;
+  lastPrice(tradingsymbol: string): number;
+  /** Sets (or, with undefined, clears) the reference price of the band; without one the band is around the last price. */
+  setReferencePrice(tradingsymbol: string, price: number | undefined): void;
+  referencePrice(tradingsymbol: string): number;
+
+  /** Calls `listener` with every order update as it is delivered; returns the unsubscribe. Forward them to the ticker with `forwardOrderUpdates`. */
+  onOrderUpdate(listener: (update: FakeKiteOrderUpdate) => void): () => void;
+  /** Every update emitted so far (of `orderId` only, if given), in emission order. */
+  orderUpdates(orderId?: string): readonly FakeKiteOrderUpdate[];
+  /** From now on updates wait instead of being delivered (listeners and postbacks alike), until `releaseUpdates`. */
+  holdUpdates(): void;
+  /** The updates waiting since `holdUpdates`. */
+  heldUpdates(): readonly FakeKiteOrderUpdate[];
+  /**
+   * Delivers the held updates as `arrange` orders them (reversed, shuffled, repeated: any array of
+   * them; default as emitted), resumes prompt delivery, and resolves when their postbacks are answered.
+   */
+  releaseUpdates(arrange?: (held: readonly FakeKiteOrderUpdate[]) => readonly FakeKiteOrderUpdate[]): Promise<void>;
+  /** Delivers the updates of `orderId` emitted so far again (through `arrange`, default as emitted), as a repeating Kite would. */
+  replayUpdates(
+    orderId: string,
+    arrange?: (updates: readonly FakeKiteOrderUpdate[]) => readonly FakeKiteOrderUpdate[],
+  ): Promise<void>;
+  /** Sets (or removes) where `apiKey`'s postbacks go. */
+  setPostbackUrl(apiKey: string, url: string | undefined): void;
+  /** What became of every postback POST, in completion order. */
+  postbackDeliveries(): readonly PostbackDelivery[];
+  /** Resolves once every postback POST started so far has been answered or has failed. */
+  postbacksSettled(): Promise<void>;
+  /** The `api_secret` the checksums of `apiKey`'s postbacks use. */
+  apiSecret(apiKey: string): string;
+
+  /** Sets the registered source addresses of `apiKey` (undefined: back to the default of `rules.registeredAddresses`). */
+  setRegisteredAddresses(apiKey: string, addresses: readonly string[] | undefined): void;
+  /** The account the order limits count by: `<api_key>:<access_token>`. */
+  accountKey(apiKey: string): string;
+  /** Accept times (epoch ms, the fake's clock) of the account's order calls, oldest first; calls answered 429 are not in it. `account`: an api key or an account key. */
+  orderCallTimes(account: string): readonly number[];
+  /** The most order calls of `account` accepted within any `windowMs`: `maxOrdersInAnyWindow(key, 1000) <= 10` is Kite's rule. */
+  maxOrdersInAnyWindow(account: string, windowMs: number): number;
+  stop(): Promise<void>;
 }
 
 /**
  * A Kite Connect REST server that speaks the real wire format (the `{status, data}` envelope,
  * `Authorization: token key:token`, error bodies with `error_type`), so tests drive the real
  * `kiteconnect` client against it. Routes: historical candles, the instrument master (a few fixed
- * rows, or `instruments` as Kite would list them), LTP, and the order routes (place, modify, cancel,
- * the order book) over an order book per api key.
+ * rows, or `instruments` as Kite would list them), LTP, and the order routes (place, modify,
+ * cancel, the order book, an order's history) over an order book per api key, under Kite's 2026
+ * order rules. Every change of an order is emitted as Kite reports it: a postback POSTed to the api
+ * key's postback URL, and an update to listeners (the ticker's order frames).
  */
-export async function startKiteRestServer(options: {
-  accounts: Record<string, string>;
-  /** The instrument master to serve instead of the built-in handful of rows (benchmarks need thousands). */
-  instruments?: readonly Instrument[];
-}) {
-  const masterRows = options.instruments && instrumentMasterRows(options.instruments);
+export async function startKiteRestServer(options: KiteRestServerOptions): Promise<FakeKiteRest> {
+  const now = options.now ?? Date.now;
+  const rules = options.rules ?? {};
+  const masterRows = options.instruments ? instrumentMasterRows(options.instruments) : undefined;
+  const tokens = instrumentTokens(options.instruments);
   const requests: RecordedRequest[] = [];
-  /** Each api key's order book (the day's orders), oldest first. */
-  const books = new Map<string, FakeKiteOrder[]>();
-  const bookOf = (apiKey: string) => {
-    const book = books.get(apiKey) ?? [];
-    books.set(apiKey, book);
-    return book;
+  const apiKeys = Object.keys(options.accounts);
+  const identities = new Map<string, FakeKiteAppIdentity>(
+    apiKeys.map((apiKey, i) => [
+      apiKey,
+      {
+        userId: options.userIds?.[apiKey] ?? `FK${String(i + 1).padStart(4, '0')}`,
+        appId: 1001 + i,
+        apiSecret: options.apiSecrets?.[apiKey] ?? `${apiKey}-secret`,
+      },
+    ]),
+  );
+  const identity = (apiKey: string): FakeKiteAppIdentity => {
+    const found = identities.get(apiKey);
+    if (!found) throw new RangeError(`The fake Kite has no account with api key ${apiKey}`);
+    return found;
   };
+  const orders = new FakeKiteOrders({
+    now,
+    identity,
+    instrumentToken: (symbol) => tokens.get(symbol) ?? 0,
+    ...(options.postbackUrls !== undefined && { postbackUrls: options.postbackUrls }),
+  });
+  const limits = rules.orderRateLimits === false ? undefined : { ...KITE_ORDER_LIMITS, ...rules.orderRateLimits };
+  const ledgers = new Map<string, OrderCallLedger>();
+  const accountKey = (apiKey: string) => `${apiKey}:${options.accounts[apiKey] ?? ''}`;
+  const ledger = (account: string) => {
+    const key = account.includes(':') ? account : accountKey(account);
+    let found = ledgers.get(key);
+    if (!found) {
+      found = new OrderCallLedger(limits ?? { perSecond: Infinity, perMinute: Infinity, perDay: Infinity });
+      ledgers.set(key, found);
+    }
+    return found;
+  };
+  const defaultAddresses =
+    rules.registeredAddresses === false ? undefined : (rules.registeredAddresses ?? LOOPBACK_ADDRESSES);
+  const registered = new Map<string, readonly string[]>();
+  const marketProtectionRule = rules.marketProtection ?? true;
+  const priceBandRule = rules.priceBand ?? 'response';
+
   const faults: { path: RegExp; fault: KiteRestFault; remaining: number; apiKey?: string }[] = [];
   const hanging = new Set<ServerResponse>();
-  let orderSeq = 0;
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
+  const kiteError = (errorType: string, message: string) => ({
+    status: 'error',
+    message,
+    error_type: errorType,
+    data: null,
+  });
+
+  /**
+   * The checks every order call passes before Kite looks at it: the source address (403
+   * PermissionException) and the account's rate windows (429 NetworkException). A call that
+   * passes is recorded as accepted. Undefined when it passes, else the answer.
+   */
+  const gate = (apiKey: string, address: string): { status: number; body: unknown } | undefined => {
+    const allowed = registered.get(apiKey) ?? defaultAddresses;
+    if (allowed && !allowed.map(normalizeAddress).includes(address)) {
+      return { status: 403, body: kiteError('PermissionException', KITE_MESSAGES.unregisteredAddress(address)) };
+    }
+    if (!ledger(apiKey).tryAccept(now())) {
+      return { status: 429, body: kiteError('NetworkException', KITE_MESSAGES.tooManyRequests) };
+    }
+    return undefined;
+  };
+
+  /**
+   * What Kite refuses in an order (a new one, or one as a modification would leave it): a MARKET or
+   * SL-M without market protection, and a price outside the band. Undefined when it is acceptable.
+   */
+  const orderRuleBreach = (order: {
+    tradingsymbol: string;
+    transaction_type: string;
+    order_type: string;
+    price: number;
+    trigger_price: number;
+    market_protection: number | undefined;
+  }): 'market-protection' | 'price-band' | undefined => {
+    const atMarket = order.order_type === 'MARKET' || order.order_type === 'SL-M';
+    if (marketProtectionRule && atMarket && (order.market_protection === undefined || order.market_protection === 0)) {
+      return 'market-protection';
+    }
+    if (priceBandRule !== false && (order.order_type === 'LIMIT' || order.order_type === 'SL')) {
+      // The exchange checks an SL when it triggers, against the reference of that moment; its trigger is the best guess of that reference.
+      const around = order.order_type === 'SL' ? order.trigger_price : orders.referencePrice(order.tradingsymbol);
+      if (outsideBand(order.transaction_type, order.price, limitPriceBand(around))) return 'price-band';
+    }
+    return undefined;
+  };
 
   /**
    * Kite's order routes: `POST /orders/{variety}` places (form-encoded parameters, answered with
    * the order id), `PUT /orders/{variety}/{order_id}` modifies an open order, `DELETE
-   * /orders/{variety}/{order_id}` cancels one, `GET /orders` lists the day's orders with their
-   * tags. Errors are Kite's: a missing parameter is an `InputException`, an unknown order id an
-   * `InputException`, a change to a finished order an `OrderException`. Returns false for other paths.
+   * /orders/{variety}/{order_id}` cancels one, `GET /orders` lists the day's orders, `GET
+   * /orders/{order_id}` is one order's history. Errors are Kite's: a missing or bad parameter is
+   * an `InputException`, an unknown order id an `InputException`, a change to a finished order an
+   * `OrderException`. Returns false for other paths.
    */
   const orderRoute = (
     method: string,
     path: string,
     form: URLSearchParams,
-    book: FakeKiteOrder[],
+    apiKey: string,
+    address: string,
     respond: (status: number, body: unknown) => void,
   ): boolean => {
     const error = (status: number, errorType: string, message: string) =>
-      respond(status, { status: 'error', message, error_type: errorType, data: null });
+      respond(status, kiteError(errorType, message));
+    const book = orders.book(apiKey);
     if (method === 'GET' && path === '/orders') {
       respond(200, { status: 'success', data: book });
       return true;
     }
-    const place = /^\/orders\/(\w+)$/.exec(path);
-    if (method === 'POST' && place) {
+    const one = /^\/orders\/([\w-]+)$/.exec(path);
+    if (method === 'GET' && one) {
+      const entry = orders.entry(one[1] ?? '');
+      if (!entry || entry.apiKey !== apiKey) error(400, 'InputException', "Couldn't find that `order_id`.");
+      else respond(200, { status: 'success', data: entry.history });
+      return true;
+    }
+    const change = /^\/orders\/(\w+)\/([\w-]+)$/.exec(path);
+    const placing = method === 'POST' && one !== null;
+    const changing = (method === 'PUT' || method === 'DELETE') && change !== null;
+    if (!placing && !changing) return false;
+    const refused = gate(apiKey, address);
+    if (refused) {
+      respond(refused.status, refused.body);
+      return true;
+    }
+    const number = (field: string): number | undefined | 'invalid' => {
+      const raw = form.get(field);
+      if (raw === null || raw === '') return undefined;
+      const value = Number(raw);
+      return Number.isFinite(value) ? value : 'invalid';
+    };
+    const protection = number('market_protection');
+    if (
+      protection === 'invalid' ||
+      (protection !== undefined && protection !== -1 && !(protection >= 0 && protection <= 100))
+    ) {
+      error(400, 'InputException', 'Invalid `market_protection`.');
+      return true;
+    }
+    if (placing) {
       const missing = ORDER_FIELDS.find((field) => !form.get(field));
       if (missing) {
         error(400, 'InputException', `Missing or empty field \`${missing}\``);
@@ -142,85 +384,91 @@ export async function startKiteRestServer(options: {
       const quantity = Number(form.get('quantity'));
       const orderType = form.get('order_type') ?? 'MARKET';
       const price = Number(form.get('price') ?? 0);
+      const triggerPrice = Number(form.get('trigger_price') ?? 0);
       if (!Number.isInteger(quantity) || quantity <= 0) {
         error(400, 'InputException', 'Invalid `quantity`.');
         return true;
       }
-      if (orderType === 'LIMIT' && !(price > 0)) {
+      if (!ORDER_TYPES.has(orderType)) {
+        error(400, 'InputException', 'Invalid `order_type`.');
+        return true;
+      }
+      if ((orderType === 'LIMIT' || orderType === 'SL') && !(price > 0)) {
         error(400, 'InputException', 'Invalid `price`.');
         return true;
       }
-      const tag = form.get('tag');
-      const order: FakeKiteOrder = {
-        order_id: `ORD${++orderSeq}`,
-        variety: place[1] ?? 'regular',
-        status: 'OPEN',
+      if ((orderType === 'SL' || orderType === 'SL-M') && !(triggerPrice > 0)) {
+        error(400, 'InputException', 'Invalid `trigger_price`.');
+        return true;
+      }
+      const params = {
+        variety: one?.[1] ?? 'regular',
         exchange: form.get('exchange') ?? '',
         tradingsymbol: form.get('tradingsymbol') ?? '',
         transaction_type: form.get('transaction_type') ?? '',
         order_type: orderType,
         product: form.get('product') ?? '',
-        validity: form.get('validity') ?? 'DAY',
+        validity: form.get('validity') || 'DAY',
         quantity,
+        disclosed_quantity: Number(form.get('disclosed_quantity') ?? 0) || 0,
         price,
-        trigger_price: Number(form.get('trigger_price') ?? 0),
-        average_price: 0,
-        filled_quantity: 0,
-        pending_quantity: quantity,
-        tag: tag || null,
-        tags: tag ? [tag] : [],
-        order_timestamp: '2025-01-08 09:15:00',
-        status_message: null,
+        trigger_price: triggerPrice,
+        market_protection: protection ?? 0,
+        tag: form.get('tag') || null,
       };
-      match(order);
-      book.push(order);
+      const breach = orderRuleBreach({ ...params, market_protection: protection });
+      if (breach === 'market-protection') {
+        error(400, 'InputException', KITE_MESSAGES.marketProtection);
+        return true;
+      }
+      if (breach === 'price-band' && priceBandRule === 'response') {
+        error(400, 'InputException', KITE_MESSAGES.circuitLimits);
+        return true;
+      }
+      const entry = orders.place(apiKey, params, breach === 'price-band' ? KITE_MESSAGES.circuitLimits : undefined);
+      respond(200, { status: 'success', data: { order_id: entry.order.order_id } });
+      return true;
+    }
+    const entry = orders.entry(change?.[2] ?? '');
+    if (!entry || entry.apiKey !== apiKey) {
+      error(400, 'InputException', 'Invalid `order_id`.');
+      return true;
+    }
+    const { order } = entry;
+    if (!OPEN_STATUSES.has(order.status)) {
+      error(
+        400,
+        'OrderException',
+        `Order cannot be ${method === 'PUT' ? 'modified' : 'cancelled'} as it is ${order.status}.`,
+      );
+      return true;
+    }
+    if (method === 'DELETE') {
+      orders.cancel(entry);
       respond(200, { status: 'success', data: { order_id: order.order_id } });
       return true;
     }
-    const change = /^\/orders\/(\w+)\/([\w-]+)$/.exec(path);
-    if ((method === 'PUT' || method === 'DELETE') && change) {
-      const order = book.find((o) => o.order_id === change[2]);
-      if (!order) {
-        error(400, 'InputException', 'Invalid `order_id`.');
-        return true;
-      }
-      if (!OPEN_STATUSES.has(order.status)) {
-        error(
-          400,
-          'OrderException',
-          `Order cannot be ${method === 'PUT' ? 'modified' : 'cancelled'} as it is ${order.status}.`,
-        );
-        return true;
-      }
-      if (method === 'DELETE') {
-        order.status = 'CANCELLED';
-        order.pending_quantity = 0;
-      } else {
-        if (form.get('quantity')) order.quantity = Number(form.get('quantity'));
-        if (form.get('price')) order.price = Number(form.get('price'));
-        if (form.get('trigger_price')) order.trigger_price = Number(form.get('trigger_price'));
-        if (form.get('order_type')) order.order_type = form.get('order_type') ?? order.order_type;
-        order.pending_quantity = order.quantity;
-        match(order);
-      }
-      respond(200, { status: 'success', data: { order_id: order.order_id } });
+    const modification = modificationOf(form, protection);
+    if (typeof modification === 'string') {
+      error(400, 'InputException', modification);
       return true;
     }
-    return false;
-  };
-
-  /** Fills a MARKET order, or a LIMIT order whose price crosses {@link FAKE_KITE_LAST_PRICE}; leaves others OPEN. */
-  const match = (order: FakeKiteOrder) => {
-    const buy = order.transaction_type === 'BUY';
-    const crossed =
-      order.order_type === 'MARKET' ||
-      (order.order_type === 'LIMIT' &&
-        (buy ? order.price >= FAKE_KITE_LAST_PRICE : order.price <= FAKE_KITE_LAST_PRICE));
-    if (!crossed) return;
-    order.status = 'COMPLETE';
-    order.average_price = FAKE_KITE_LAST_PRICE;
-    order.filled_quantity = order.quantity;
-    order.pending_quantity = 0;
+    const breach = orderRuleBreach({
+      ...order,
+      ...modification,
+      market_protection: modification.market_protection ?? (order.market_protection || undefined),
+    });
+    if (breach) {
+      error(
+        400,
+        'InputException',
+        breach === 'market-protection' ? KITE_MESSAGES.marketProtection : KITE_MESSAGES.circuitLimits,
+      );
+      return true;
+    }
+    orders.modify(entry, modification);
+    respond(200, { status: 'success', data: { order_id: order.order_id } });
+    return true;
   };
 
   const readBody = async (req: IncomingMessage): Promise<string> => {
@@ -235,22 +483,26 @@ export async function startKiteRestServer(options: {
       req.method === 'POST' || req.method === 'PUT' ? new URLSearchParams(await readBody(req)) : url.searchParams;
     const auth = /^token ([^:]+):(.+)$/.exec(req.headers.authorization ?? '');
     const apiKey = auth?.[1];
-    requests.push({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, at: Date.now(), apiKey });
+    const address = normalizeAddress(req.socket.remoteAddress ?? '');
+    requests.push({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      at: now(),
+      apiKey,
+      address,
+    });
     if (!auth || options.accounts[auth[1] ?? ''] !== auth[2]) {
-      json(res, 403, {
-        status: 'error',
-        message: 'Incorrect `api_key` or `access_token`.',
-        error_type: 'TokenException',
-      });
+      json(res, 403, kiteError('TokenException', 'Incorrect `api_key` or `access_token`.'));
       return;
     }
+    const key = auth[1] ?? '';
     const fault = faults.find((f) => f.path.test(url.pathname) && (f.apiKey === undefined || f.apiKey === apiKey));
-    const book = bookOf(auth[1] ?? '');
     if (fault) {
       if (--fault.remaining <= 0) faults.splice(faults.indexOf(fault), 1);
       if (fault.fault.kind === 'apply-then-hang') {
         hanging.add(res);
-        orderRoute(req.method ?? 'GET', url.pathname, form, book, () => {});
+        orderRoute(req.method ?? 'GET', url.pathname, form, key, address, () => {});
         return;
       }
       if (fault.fault.kind === 'hang') {
@@ -282,21 +534,8 @@ export async function startKiteRestServer(options: {
     }
     const master = /^\/instruments\/(NSE|NFO)$/.exec(url.pathname);
     if (master) {
-      const rows = masterRows
-        ? (masterRows.get(master[1] ?? '') ?? [])
-        : master[1] === 'NSE'
-          ? [
-              '256265,1001,NIFTY 50,NIFTY 50,0,,0,0,0,EQ,INDICES,NSE',
-              '260105,1016,NIFTY BANK,NIFTY BANK,0,,0,0,0,EQ,INDICES,NSE',
-              '738561,2885,RELIANCE,RELIANCE INDUSTRIES,0,,0,0.05,1,EQ,NSE,NSE',
-            ]
-          : [
-              // The January 2026 series: monthly contracts expire on the last Tuesday, NIFTY lot 65, BANKNIFTY 30.
-              '12345602,48225,NIFTY26JAN24000CE,NIFTY,0,2026-01-27,24000,0.05,65,CE,NFO-OPT,NFO',
-              '12345858,48226,NIFTY26JAN24000PE,NIFTY,0,2026-01-27,24000,0.05,65,PE,NFO-OPT,NFO',
-              '13345602,52225,BANKNIFTY26JANFUT,BANKNIFTY,0,2026-01-27,0,0.05,30,FUT,NFO-FUT,NFO',
-              '14345602,62225,FINNIFTY26JAN23000CE,FINNIFTY,0,2026-01-27,23000,0.05,60,CE,NFO-OPT,NFO',
-            ];
+      const exchange = (master[1] ?? 'NSE') as 'NSE' | 'NFO';
+      const rows = masterRows ? (masterRows.get(exchange) ?? []) : BUILT_IN_MASTER[exchange];
       res.writeHead(200, { 'content-type': 'text/csv' });
       res.end([INSTRUMENT_MASTER_HEADER, ...rows].join('\n'));
       return;
@@ -308,30 +547,75 @@ export async function startKiteRestServer(options: {
       json(res, 200, { status: 'success', data });
       return;
     }
-    if (orderRoute(req.method ?? 'GET', url.pathname, form, book, (status, body) => json(res, status, body))) return;
-    json(res, 404, { status: 'error', message: 'Route not found', error_type: 'GeneralException' });
+    if (orderRoute(req.method ?? 'GET', url.pathname, form, key, address, (status, body) => json(res, status, body)))
+      return;
+    json(res, 404, kiteError('GeneralException', 'Route not found'));
   };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      json(res, 500, { status: 'error', message: String(error), error_type: 'GeneralException' });
+      json(res, 500, kiteError('GeneralException', String(error)));
     });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
 
+  const openEntry = (orderId: string): OrderEntry => {
+    const entry = orders.required(orderId);
+    if (!OPEN_STATUSES.has(entry.order.status)) {
+      throw new RangeError(`Order ${orderId} is ${entry.order.status}; only an open order can change`);
+    }
+    return entry;
+  };
+
   return {
     root: `http://127.0.0.1:${port}`,
     requests,
-    /** The order book of `apiKey` (live: tests may change an order's status, as Kite's RMS would). */
-    orders(apiKey: string): FakeKiteOrder[] {
-      return bookOf(apiKey);
-    },
-    /** The next `times` requests whose path matches (for `apiKey`, if given) get `fault`. */
-    inject(path: RegExp, fault: KiteRestFault, times = 1, apiKey?: string) {
+    orders: (apiKey) => orders.book(apiKey),
+    order: (orderId) => orders.required(orderId).order,
+    orderHistory: (orderId) => orders.required(orderId).history,
+    inject(path, fault, times = 1, apiKey) {
       faults.push({ path, fault, remaining: times, ...(apiKey !== undefined && { apiKey }) });
     },
+    fill(orderId, fill = {}) {
+      const entry = openEntry(orderId);
+      const { order } = entry;
+      if (order.status !== 'OPEN')
+        throw new RangeError(`Order ${orderId} is ${order.status}: set a last price that triggers it first`);
+      const quantity = fill.quantity ?? order.pending_quantity;
+      if (!Number.isInteger(quantity) || quantity <= 0 || quantity > order.pending_quantity) {
+        throw new RangeError(`Order ${orderId} has ${order.pending_quantity} pending; cannot fill ${quantity}`);
+      }
+      orders.fill(entry, quantity, fill.price ?? orders.lastPrice(order.tradingsymbol));
+      return order;
+    },
+    reject(orderId, message = 'Order rejected by the exchange.') {
+      const entry = openEntry(orderId);
+      orders.reject(entry, message);
+      return entry.order;
+    },
+    setLastPrice: (symbol, price) => orders.setLastPrice(symbol, price),
+    lastPrice: (symbol) => orders.lastPrice(symbol),
+    setReferencePrice: (symbol, price) => orders.setReferencePrice(symbol, price),
+    referencePrice: (symbol) => orders.referencePrice(symbol),
+    onOrderUpdate: (listener) => orders.onUpdate(listener),
+    orderUpdates: (orderId) => orders.updates(orderId),
+    holdUpdates: () => orders.hold(),
+    heldUpdates: () => orders.held(),
+    releaseUpdates: (arrange = (held) => held) => orders.release(arrange),
+    replayUpdates: (orderId, arrange = (updates) => updates) => orders.redeliver(arrange(orders.updates(orderId))),
+    setPostbackUrl: (apiKey, url) => orders.setPostbackUrl(apiKey, url),
+    postbackDeliveries: () => orders.deliveries(),
+    postbacksSettled: () => orders.settled(),
+    apiSecret: (apiKey) => identity(apiKey).apiSecret,
+    setRegisteredAddresses(apiKey, addresses) {
+      if (addresses === undefined) registered.delete(apiKey);
+      else registered.set(apiKey, [...addresses]);
+    },
+    accountKey,
+    orderCallTimes: (account) => ledger(account).times(),
+    maxOrdersInAnyWindow: (account, windowMs) => ledger(account).maxInAnyWindow(windowMs),
     async stop() {
       for (const res of hanging) res.destroy();
       server.close();
@@ -339,4 +623,44 @@ export async function startKiteRestServer(options: {
       await once(server, 'close');
     },
   };
+}
+
+const ORDER_FIELDS = ['exchange', 'tradingsymbol', 'transaction_type', 'quantity', 'product', 'order_type'] as const;
+const ORDER_TYPES: ReadonlySet<string> = new Set(['MARKET', 'LIMIT', 'SL', 'SL-M']);
+
+/** The fields a `PUT` changes, or Kite's message for the first bad one. */
+function modificationOf(
+  form: URLSearchParams,
+  protection: number | undefined,
+): Partial<Pick<FakeKiteOrder, ModifiableField>> | string {
+  const change: Partial<Pick<FakeKiteOrder, ModifiableField>> = {};
+  for (const field of ['quantity', 'price', 'trigger_price', 'disclosed_quantity'] as const) {
+    const raw = form.get(field);
+    if (raw === null || raw === '') continue;
+    const value = Number(raw);
+    if (!(Number.isFinite(value) && value >= 0) || (field === 'quantity' && !(Number.isInteger(value) && value > 0))) {
+      return `Invalid \`${field}\`.`;
+    }
+    change[field] = value;
+  }
+  const orderType = form.get('order_type');
+  if (orderType) {
+    if (!ORDER_TYPES.has(orderType)) return 'Invalid `order_type`.';
+    change.order_type = orderType;
+  }
+  const validity = form.get('validity');
+  if (validity) change.validity = validity;
+  if (protection !== undefined) change.market_protection = protection;
+  return change;
+}
+
+/** Instrument token by tradingsymbol, for the `instrument_token` of orders. */
+function instrumentTokens(instruments: readonly Instrument[] | undefined): Map<string, number> {
+  if (instruments) return new Map(instruments.map((i) => [i.tradingsymbol, i.instrumentToken]));
+  const tokens = new Map<string, number>();
+  for (const row of [...BUILT_IN_MASTER.NSE, ...BUILT_IN_MASTER.NFO]) {
+    const [token, , symbol] = row.split(',');
+    tokens.set(symbol ?? '', Number(token));
+  }
+  return tokens;
 }

@@ -104,7 +104,10 @@ export interface KiteSimulator {
   counters(): KiteSimulatorCounters;
   /** Sets (or adds) the access token Kite accepts for `apiKey`. Open connections stay open, as on Kite: an expired token shows at the next upgrade. */
   setAccessToken(apiKey: string, accessToken: string): void;
-  /** Sends `{"type":"order","data":…}` to every connection of `apiKey`; returns how many got it. */
+  /**
+   * Sends `{"type":"order","data":…}` to every connection of `apiKey`, as Kite streams an account's
+   * order updates; returns how many got it. `forwardOrderUpdates` feeds it the fake REST server's updates.
+   */
   sendOrderUpdate(apiKey: string, data: KiteOrderUpdate): number;
   /** Sends `{"type":"message","data":…}` to every connection of `apiKey`; returns how many got it. */
   sendMessage(apiKey: string, text: string): number;
