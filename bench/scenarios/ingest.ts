@@ -287,6 +287,14 @@ class TimedStateStore implements LiveStateStore {
     return this.#inner.getLatest(tokens);
   }
 
+  putReferencePrices(prices: ReadonlyMap<number, number>, ttlMs: number): Promise<void> {
+    return this.#inner.putReferencePrices(prices, ttlMs);
+  }
+
+  getReferencePrices(tokens: readonly number[]): Promise<Map<number, number>> {
+    return this.#inner.getReferencePrices(tokens);
+  }
+
   putHeartbeat(name: string, value: string, ttlMs: number): Promise<void> {
     return this.#inner.putHeartbeat(name, value, ttlMs);
   }
