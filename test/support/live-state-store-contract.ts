@@ -206,9 +206,10 @@ export function liveStateStoreContract(adapter: string, factory: LiveStateStoreF
         while (!done) reads.push(await store.getReferencePrices(tokens));
         await writing;
         reads.push(await store.getReferencePrices(tokens));
+        // The old set may also have run out its (short) TTL on a busy machine: none is not a mix.
         for (const read of reads) {
-          expect(read.size).toBe(2000);
-          expect(new Set(read.values()).size).toBe(1);
+          expect([0, 2000]).toContain(read.size);
+          expect(new Set(read.values()).size).toBeLessThanOrEqual(1);
         }
         expect(reads.at(-1)?.get(1)).toBe(2);
       });
