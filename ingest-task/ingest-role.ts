@@ -4,6 +4,7 @@ import type { MarketTick } from '../shared/contracts/tick.js';
 import { isMarketOpen } from '../shared/domain/market/market-hours.js';
 import { MOCK_UNDERLYINGS } from '../shared/domain/market/mock-instruments.js';
 import { MockMarket } from '../shared/domain/market/mock-market.js';
+import { ReferencePriceWindow } from '../shared/domain/market/reference-price-window.js';
 import { UnderlyingBarAggregator } from '../shared/domain/market/underlying-bars.js';
 import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logging.js';
@@ -15,6 +16,7 @@ import type { TickBus } from '../shared/ports/tick-bus.js';
 import { MockFeed } from './feeds/mock-feed.js';
 import { UnderlyingBarPublisher } from './feeds/underlying-bar-publisher.js';
 import { KitePool } from './kite/kite-pool.js';
+import { ReferencePricePublisher } from './pipeline/reference-price-publisher.js';
 import { TickPipeline } from './pipeline/tick-pipeline.js';
 import { type BackpressureLevel, TickPublisher, type TickPublisherOptions } from './pipeline/tick-publisher.js';
 import { type DesiredStreams, Reconciler, type StreamTarget } from './reconcile/reconciler.js';
@@ -53,6 +55,8 @@ export interface IngestRole {
   readonly services: readonly Service[];
   readonly pipeline: TickPipeline;
   readonly publisher: TickPublisher;
+  /** Writes the 30-s average trade prices the pipeline records, once a second. */
+  readonly referencePrices: ReferencePricePublisher;
   readonly reconciler: Reconciler;
   readonly pool: KitePool | undefined;
   status(): IngestStatus;
@@ -60,8 +64,9 @@ export interface IngestRole {
 
 /**
  * Assembles the ingest role: the source (the Kite pool, or the mock feed when mock data is on),
- * the pipeline that prices ticks, the publisher onto the bus, the underlying bars, the reconciler
- * that keeps streams equal to the active subscriptions, and a heartbeat. Every piece is a
+ * the pipeline that prices ticks, the publisher onto the bus, the underlying bars, the reference
+ * prices (the exchange's 30-s average trade price, for order checks), the reconciler that keeps
+ * streams equal to the active subscriptions, and a heartbeat. Every piece is a
  * `Service`, so the supervisor starts them together and stops them together.
  */
 export function ingestRole(deps: IngestDependencies): IngestRole {
@@ -80,6 +85,8 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
     ...(deps.onPublished !== undefined && { onPublished: deps.onPublished }),
   });
   const mockSource = 'mock-feed';
+  const window = new ReferencePriceWindow();
+  const referencePrices = new ReferencePricePublisher({ window, state, clock, logger });
   const pipeline = new TickPipeline({
     instruments,
     pricing,
@@ -87,6 +94,7 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
     clock,
     logger,
     isMock: (source) => mock || source === mockSource,
+    referencePrices: window,
   });
   const aggregator = new UnderlyingBarAggregator({
     intervalSeconds: config.market.streamIntervalSeconds,
@@ -124,6 +132,7 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
   });
   const services: Service[] = [
     publisher,
+    referencePrices,
     bars,
     new MockFeed({
       name: mockSource,
@@ -216,5 +225,5 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
     },
   });
 
-  return { services, pipeline, publisher, reconciler, pool, status };
+  return { services, pipeline, publisher, referencePrices, reconciler, pool, status };
 }

@@ -287,6 +287,14 @@ class TimedStateStore implements LiveStateStore {
     return this.#inner.getLatest(tokens);
   }
 
+  putReferencePrices(prices: ReadonlyMap<number, number>, ttlMs: number): Promise<void> {
+    return this.#inner.putReferencePrices(prices, ttlMs);
+  }
+
+  getReferencePrices(tokens: readonly number[]): Promise<Map<number, number>> {
+    return this.#inner.getReferencePrices(tokens);
+  }
+
   putHeartbeat(name: string, value: string, ttlMs: number): Promise<void> {
     return this.#inner.putHeartbeat(name, value, ttlMs);
   }
@@ -414,7 +422,15 @@ class Rig {
     } satisfies FeedProcessConfig);
     this.#closer.add(() => this.feed.stop());
 
-    const { KitePool, RedisLiveStateStore, RedisTickBus, TickPipeline, TickPublisher } = env.ingest;
+    const {
+      KitePool,
+      RedisLiveStateStore,
+      RedisTickBus,
+      ReferencePricePublisher,
+      ReferencePriceWindow,
+      TickPipeline,
+      TickPublisher,
+    } = env.ingest;
     // As the ingest task connects it (see `createComponents` in `ingest-task/main.ts`).
     const redisBus = await RedisTickBus.connect(env.redisUrl, { autoPipelining: false });
     this.#closer.add(() => redisBus.close());
@@ -444,6 +460,19 @@ class Rig {
       stop.abort();
       await publishing;
     });
+    // The reference prices as the ingest role runs them: recorded per tick, written once a second.
+    const referencePrices = new ReferencePriceWindow();
+    const referencePublisher = new ReferencePricePublisher({
+      window: referencePrices,
+      state: this.state,
+      clock: systemClock,
+      logger,
+    });
+    const referencesWriting = referencePublisher.run(stop.signal);
+    this.#closer.add(async () => {
+      stop.abort();
+      await referencesWriting;
+    });
     this.pipeline = new TickPipeline({
       instruments: env.bench.all,
       pricing: PRICING,
@@ -451,6 +480,7 @@ class Rig {
       clock: systemClock,
       logger,
       isMock: () => false,
+      referencePrices,
     });
     const probes = new Set(env.bench.probes.map((p) => p.instrumentToken));
     const onTicks = (accountId: string, ticks: MarketTick[]) => {

@@ -6,6 +6,7 @@ import {
   prepareOption,
 } from '../../shared/domain/market/option-snapshot-batch.js';
 import { DEFAULT_FALLBACK_VOLATILITY, type PricingParameters } from '../../shared/domain/market/pricing-parameters.js';
+import type { ReferencePriceWindow } from '../../shared/domain/market/reference-price-window.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
@@ -25,6 +26,11 @@ export interface TickPipelineOptions {
   readonly logger: Logger;
   /** Whether ticks from `source` are mock data (clients see `is_mock`); the mock feed, or everything in mock mode. */
   readonly isMock: (source: string | undefined) => boolean;
+  /**
+   * Where every option tick's trade is recorded for the exchange's reference price (the 30-s
+   * average trade price); none when nothing publishes reference prices.
+   */
+  readonly referencePrices?: ReferencePriceWindow;
 }
 
 interface OptionEntry {
@@ -32,6 +38,8 @@ interface OptionEntry {
   readonly channel: string;
   /** Key of the future whose price is the forward of this option's expiry (Black-76). */
   readonly forwardKey: string;
+  /** The option's slot in the reference price window, looked up once (-1 without a window). */
+  readonly referenceSlot: number;
   lastIv: number;
 }
 
@@ -99,6 +107,8 @@ export class TickPipeline {
       const lastIv = previous.get(token);
       if (lastIv !== undefined) this.#carriedIv.set(token, lastIv);
     }
+    // An option that left the master frees its window slot; one still in it keeps its trades.
+    this.#options.referencePrices?.retain((token) => this.#instruments.has(token));
   }
 
   /** The option entry of `token`, prepared on first use; undefined for an unknown token. */
@@ -115,6 +125,7 @@ export class TickPipeline {
           prepared,
           channel: this.#shared.intern(Channels.options(instrument.name)),
           forwardKey: this.#shared.intern(`${instrument.name}:${instrument.expiry}`),
+          referenceSlot: this.#options.referencePrices?.slotOf(token) ?? -1,
           lastIv: this.#carriedIv.get(token) ?? DEFAULT_FALLBACK_VOLATILITY,
         };
         this.#carriedIv.delete(token);
@@ -133,7 +144,7 @@ export class TickPipeline {
 
   /** Processes one batch of ticks from one source (an account's connection or the mock feed). */
   readonly handle = (ticks: readonly MarketTick[], source?: string): void => {
-    const { sink, clock, pricing, logger } = this.#options;
+    const { sink, clock, pricing, logger, referencePrices } = this.#options;
     const now = clock.now();
     const isMock = this.#options.isMock(source);
     this.counters.ticksIn += ticks.length;
@@ -163,6 +174,7 @@ export class TickPipeline {
         }
         continue;
       }
+      referencePrices?.record(entry.referenceSlot, tick.lastPrice, tick.volumeTraded, now);
       const spot = this.#spot.get(entry.prepared.instrument.name) ?? Number.NaN;
       const underlyingPrice = pricing.model === 'black-76' ? (this.#forward.get(entry.forwardKey) ?? spot) : spot;
       this.#batch.add(tick, entry.prepared, underlyingPrice, entry.lastIv);

@@ -16,11 +16,19 @@ import type { EncodedMessage } from './tick-bus.js';
  * - Group membership: `joinGroup` records (or renews) a member until `ttlMs` from now, on the
  *   store's own clock (so members on different hosts agree), and returns every live member of the
  *   group, sorted; a member not renewed within its TTL is gone; `leaveGroup` removes one at once.
+ * - Reference prices (the 30-s average trade price the exchange bands limit prices around):
+ *   `putReferencePrices` replaces the whole set, so afterwards exactly the given tokens have one,
+ *   each readable until `ttlMs` after the write (a writer that stops leaves none behind, and
+ *   readers fall back to the latest tick); a reader sees the set before a write or after it,
+ *   never a mix; values come back exactly as written. `getReferencePrices` returns those it has.
+ *   A price that is not a finite number is refused with a RangeError, as is a bad TTL.
  * - Every method rejects with `DependencyUnavailableError` when the store cannot be reached.
  */
 export interface LiveStateStore {
   putLatest(entries: ReadonlyMap<number, EncodedMessage>): Promise<void>;
   getLatest(tokens: readonly number[]): Promise<Map<number, string>>;
+  putReferencePrices(prices: ReadonlyMap<number, number>, ttlMs: number): Promise<void>;
+  getReferencePrices(tokens: readonly number[]): Promise<Map<number, number>>;
   putHeartbeat(name: string, value: string, ttlMs: number): Promise<void>;
   getHeartbeat(name: string): Promise<string | undefined>;
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;

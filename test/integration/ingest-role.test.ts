@@ -10,6 +10,7 @@ import { SystemClock } from '../../shared/adapters/system-clock.js';
 import { loadConfig } from '../../shared/config.js';
 import { MOCK_UNDERLYINGS, mockInstruments } from '../../shared/domain/market/mock-instruments.js';
 import { createLogger } from '../../shared/logging.js';
+import { referencePriceOf } from '../../shared/market-data/reference-price.js';
 import { Heartbeats } from '../../shared/ports/live-state-store.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import { Channels } from '../../shared/ports/tick-bus.js';
@@ -168,6 +169,19 @@ describe('ingest role', () => {
     const heartbeat = JSON.parse((await r.state.getHeartbeat(Heartbeats.ingest)) ?? '{}');
     expect(heartbeat).toMatchObject({ running: true, source: 'kite', backpressure: 'HEALTHY' });
     expect(r.role.status().active_subscriptions).toBe(5);
+  });
+
+  it('writes the 30-s average trade price of every streamed option to the live state, once a second', async () => {
+    const r = await start(3);
+    const tokens = optionTokens.slice(0, 3);
+    await waitFor(async () => (await r.state.getReferencePrices(tokens)).size === 3, {
+      timeoutMs: 10_000,
+      message: 'reference prices of the streamed options',
+    });
+    // Written again each second, so each read may see a newer average: both are prices.
+    for (const price of (await r.state.getReferencePrices(tokens)).values()) expect(price).toBeGreaterThan(0);
+    for (const token of tokens) expect(await referencePriceOf(r.state, token)).toBeGreaterThan(0);
+    expect(r.role.services.map((service) => service.name)).toContain('reference-prices');
   });
 
   it('TC-MATL-002: starts with no active subscriptions, stays ready and picks up new ones', async () => {

@@ -132,6 +132,98 @@ export function liveStateStoreContract(adapter: string, factory: LiveStateStoreF
       });
     });
 
+    describe('reference prices', () => {
+      it('returns the price of each token asked for, exactly as written, and leaves out tokens it does not have', async () => {
+        const { store, ttl } = await setup();
+        const prices = new Map([
+          [12_345_602, 101.35],
+          [12_345_858, 0.05],
+          [12_346_114, 1 / 3],
+          [12_346_370, 24_150.123456789013],
+        ]);
+        await store.putReferencePrices(prices, ttl);
+        expect(await store.getReferencePrices([...prices.keys(), 999_999])).toEqual(prices);
+        expect(await store.getReferencePrices([1, 2])).toEqual(new Map());
+        expect(await store.getReferencePrices([])).toEqual(new Map());
+      });
+
+      it('replaces the whole set: a token left out of a write has no price afterwards', async () => {
+        const { store, ttl } = await setup();
+        await store.putReferencePrices(
+          new Map([
+            [1, 10],
+            [2, 20],
+          ]),
+          ttl,
+        );
+        await store.putReferencePrices(
+          new Map([
+            [2, 21],
+            [3, 30],
+          ]),
+          ttl,
+        );
+        expect(await store.getReferencePrices([1, 2, 3])).toEqual(
+          new Map([
+            [2, 21],
+            [3, 30],
+          ]),
+        );
+        await store.putReferencePrices(new Map(), ttl);
+        expect(await store.getReferencePrices([1, 2, 3])).toEqual(new Map());
+      });
+
+      it('shows a set until its TTL has passed, then nothing; a new write starts a new TTL', async () => {
+        const { store, ttl, elapse } = await setup();
+        await store.putReferencePrices(new Map([[1, 10]]), ttl);
+        await elapse(0.6);
+        await store.putReferencePrices(new Map([[1, 11]]), ttl);
+        await elapse(0.6);
+        expect(await store.getReferencePrices([1])).toEqual(new Map([[1, 11]]));
+        await elapse(0.7);
+        expect(await store.getReferencePrices([1])).toEqual(new Map());
+      });
+
+      it('writes and reads 9,000 prices in one call each', async () => {
+        const { store, ttl } = await setup();
+        const prices = new Map<number, number>();
+        for (let i = 0; i < 9000; i++) prices.set(10_000_000 + i * 256 + 3, 50 + i / 20);
+        await store.putReferencePrices(prices, ttl);
+        expect(await store.getReferencePrices([...prices.keys()])).toEqual(prices);
+      });
+
+      it('never shows a mix of two sets to a reader that reads during a write', async () => {
+        const { store, ttl } = await setup();
+        const set = (price: number) => new Map(Array.from({ length: 2000 }, (_, i) => [i + 1, price] as const));
+        await store.putReferencePrices(set(1), ttl);
+        const tokens = [...set(0).keys()];
+        const writing = store.putReferencePrices(set(2), ttl);
+        const reads: Map<number, number>[] = [];
+        let done = false;
+        void writing.finally(() => {
+          done = true;
+        });
+        while (!done) reads.push(await store.getReferencePrices(tokens));
+        await writing;
+        reads.push(await store.getReferencePrices(tokens));
+        // The old set may also have run out its (short) TTL on a busy machine: none is not a mix.
+        for (const read of reads) {
+          expect([0, 2000]).toContain(read.size);
+          expect(new Set(read.values()).size).toBeLessThanOrEqual(1);
+        }
+        expect(reads.at(-1)?.get(1)).toBe(2);
+      });
+
+      it('refuses a price that is not a finite number with a RangeError and keeps the set it had', async () => {
+        const { store, ttl } = await setup();
+        await store.putReferencePrices(new Map([[1, 10]]), ttl);
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+          await expect(store.putReferencePrices(new Map([[1, bad]]), ttl)).rejects.toBeInstanceOf(RangeError);
+        }
+        expect(await store.getReferencePrices([1])).toEqual(new Map([[1, 10]]));
+      });
+    });
+
     describe('heartbeats', () => {
       it('shows a heartbeat until its TTL has passed, then nothing', async () => {
         const { store, ttl, elapse } = await setup();
@@ -261,7 +353,9 @@ export function liveStateStoreContract(adapter: string, factory: LiveStateStoreF
         await expect(store.putHeartbeat('ingest', 'x', bad)).rejects.toBeInstanceOf(RangeError);
         await expect(store.acquireLease('ingest', 'task-a', bad)).rejects.toBeInstanceOf(RangeError);
         await expect(store.renewLease('ingest', 'task-a', bad)).rejects.toBeInstanceOf(RangeError);
+        await expect(store.putReferencePrices(new Map([[1, 10]]), bad)).rejects.toBeInstanceOf(RangeError);
       }
+      expect(await store.getReferencePrices([1])).toEqual(new Map());
       expect(await store.getHeartbeat('ingest')).toBeUndefined();
     });
 
@@ -273,6 +367,8 @@ export function liveStateStoreContract(adapter: string, factory: LiveStateStoreF
         ['putLatest', () => store.putLatest(new Map([[1, 'y']]))],
         ['putLatest (empty)', () => store.putLatest(new Map())],
         ['getLatest', () => store.getLatest([1])],
+        ['putReferencePrices', () => store.putReferencePrices(new Map([[1, 10]]), ttl)],
+        ['getReferencePrices', () => store.getReferencePrices([1])],
         ['putHeartbeat', () => store.putHeartbeat('ingest', 'x', ttl)],
         ['getHeartbeat', () => store.getHeartbeat('ingest')],
         ['acquireLease', () => store.acquireLease('ingest', 'task-a', ttl)],

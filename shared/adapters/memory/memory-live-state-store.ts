@@ -27,6 +27,14 @@ function assertTtl(ttlMs: number): void {
   }
 }
 
+/** Throws unless every reference price is a finite number, as the Redis store must parse it back. */
+function assertPrices(prices: ReadonlyMap<number, number>): void {
+  for (const [token, price] of prices) {
+    if (!Number.isFinite(price))
+      throw new RangeError(`reference price of ${token} must be a finite number, got ${price}`);
+  }
+}
+
 /**
  * The {@link LiveStateStore} inside one process: for `npm start` without Redis and for unit tests.
  * It keeps the port's guarantees the Redis store keeps (checked by the same contract suite): an
@@ -37,6 +45,7 @@ function assertTtl(ttlMs: number): void {
 export class MemoryLiveStateStore implements LiveStateStore {
   readonly #now: () => number;
   readonly #latest = new Map<number, string>();
+  #reference: { readonly prices: ReadonlyMap<number, number>; readonly expiresAt: number } | undefined;
   readonly #heartbeats = new Map<string, Expiring>();
   readonly #leases = new Map<string, Expiring>();
   /** Group → member → expiry (epoch ms). */
@@ -78,6 +87,26 @@ export class MemoryLiveStateStore implements LiveStateStore {
     return found;
   }
 
+  async putReferencePrices(prices: ReadonlyMap<number, number>, ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    assertTtl(ttlMs);
+    assertPrices(prices);
+    // A copy: the caller may reuse its map, and the set must stay as it was written.
+    this.#reference = { prices: new Map(prices), expiresAt: this.#now() + ttlMs };
+  }
+
+  async getReferencePrices(tokens: readonly number[]): Promise<Map<number, number>> {
+    this.#assertOpen();
+    const found = new Map<number, number>();
+    const reference = this.#reference;
+    if (reference === undefined || this.#now() >= reference.expiresAt) return found;
+    for (const token of tokens) {
+      const price = reference.prices.get(token);
+      if (price !== undefined) found.set(token, price);
+    }
+    return found;
+  }
+
   async putHeartbeat(name: string, value: string, ttlMs: number): Promise<void> {
     this.#assertOpen();
     assertTtl(ttlMs);
@@ -114,6 +143,7 @@ export class MemoryLiveStateStore implements LiveStateStore {
   async close(): Promise<void> {
     this.#closed = true;
     this.#latest.clear();
+    this.#reference = undefined;
     this.#heartbeats.clear();
     this.#leases.clear();
   }

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { DependencyUnavailableError, describeError } from '../../errors.js';
 import type { LiveStateStore } from '../../ports/live-state-store.js';
 import type { EncodedMessage } from '../../ports/tick-bus.js';
@@ -28,6 +29,10 @@ export interface RedisLiveStateStoreOptions {
 export const LiveStateKeys = {
   /** One hash: field = instrument token, value = the encoded tick. */
   latest: 'ticker:latest',
+  /** One hash: field = instrument token, value = the reference price as a decimal string. */
+  reference: 'ticker:reference',
+  /** Where a new set of reference prices is written before it replaces the old one. */
+  referenceStaging: (id: string) => `ticker:reference:next:${id}`,
   heartbeat: (name: string) => `ticker:heartbeat:${name}`,
   lease: (name: string) => `lease:${name}`,
   /** A sorted set: member → expiry (ms, Redis's clock). */
@@ -101,6 +106,16 @@ function assertTtl(ttlMs: number): void {
  */
 const LATEST_FIELDS_PER_COMMAND = 25;
 const LATEST_COMMANDS_IN_FLIGHT = 4;
+/**
+ * Reference prices are short (a token and a number, some 20 bytes a field), so 200 fields make a
+ * command of about 4 KB: 45 commands for 9,000 tokens, none of them large.
+ */
+const REFERENCE_FIELDS_PER_COMMAND = 200;
+/**
+ * A staging hash outlives the set's TTL by this much, so a write that dies half-way (the process
+ * stops between two commands) leaves nothing behind for longer.
+ */
+const REFERENCE_STAGING_GRACE_MS = 60_000;
 
 export class RedisLiveStateStore implements LiveStateStore {
   readonly #redis: Redis;
@@ -156,6 +171,58 @@ export class RedisLiveStateStore implements LiveStateStore {
     tokens.forEach((token, index) => {
       const encoded = values[index];
       if (encoded !== null && encoded !== undefined) found.set(token, encoded);
+    });
+    return found;
+  }
+
+  /**
+   * Writes the set into a staging hash of its own (each chunk an `HSET` with its `PEXPIRE` in one
+   * `MULTI`, so even an abandoned staging hash expires), then `RENAME`s it over the live hash and
+   * sets the TTL in one `MULTI`: readers see the old set or the new one, and tokens missing from
+   * the new one are gone with the old hash. An empty set deletes the live hash.
+   */
+  async putReferencePrices(prices: ReadonlyMap<number, number>, ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    assertTtl(ttlMs);
+    const fields: string[] = [];
+    for (const [token, price] of prices) {
+      if (!Number.isFinite(price))
+        throw new RangeError(`reference price of ${token} must be a finite number, got ${price}`);
+      // String(number) is the shortest text that parses back to the same double.
+      fields.push(String(token), String(price));
+    }
+    if (fields.length === 0) {
+      await this.#run('Clearing the reference prices', () => this.#redis.del(LiveStateKeys.reference));
+      return;
+    }
+    const staging = LiveStateKeys.referenceStaging(randomUUID());
+    const stagingTtl = ttlMs + REFERENCE_STAGING_GRACE_MS;
+    for (let at = 0; at < fields.length; at += REFERENCE_FIELDS_PER_COMMAND * 2) {
+      const chunk = fields.slice(at, at + REFERENCE_FIELDS_PER_COMMAND * 2);
+      await this.#exec(
+        'Writing the reference prices',
+        this.#redis
+          .multi()
+          .hset(staging, ...chunk)
+          .pexpire(staging, stagingTtl),
+      );
+    }
+    await this.#exec(
+      'Replacing the reference prices',
+      this.#redis.multi().rename(staging, LiveStateKeys.reference).pexpire(LiveStateKeys.reference, ttlMs),
+    );
+  }
+
+  async getReferencePrices(tokens: readonly number[]): Promise<Map<number, number>> {
+    this.#assertOpen();
+    const found = new Map<number, number>();
+    if (tokens.length === 0) return found;
+    const values = await this.#run('Reading the reference prices', () =>
+      this.#redis.hmget(LiveStateKeys.reference, ...tokens.map(String)),
+    );
+    tokens.forEach((token, index) => {
+      const value = values[index];
+      if (value !== null && value !== undefined) found.set(token, Number(value));
     });
     return found;
   }
@@ -226,6 +293,15 @@ export class RedisLiveStateStore implements LiveStateStore {
       }
     }
     this.#redis.disconnect();
+  }
+
+  /** Sends a `MULTI` and fails, as `#run` does, when it or any command in it failed. */
+  async #exec(action: string, transaction: ChainableCommander): Promise<void> {
+    const replies = await this.#run(action, () => transaction.exec());
+    const failed = replies === null ? new Error('transaction aborted') : replies.find(([error]) => error)?.[0];
+    if (failed) {
+      throw new DependencyUnavailableError('redis', `${action} failed: ${describeError(failed)}`, { cause: failed });
+    }
   }
 
   async #run<T>(action: string, command: () => Promise<T>): Promise<T> {
