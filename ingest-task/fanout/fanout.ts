@@ -23,8 +23,9 @@ import { jsonArrayElements } from './json-elements.js';
  * - **Gone means gone.** A 410 removes the connection at once (and tells `onGone`, which cleans
  *   the registry); a throttled post pauses that connection for a moment.
  * - **Order updates go to their owner only.** Each connection may carry the principal id of its
- *   user (the owner id orders are recorded under); an update on `orders:<owner>` is queued, as
- *   the publisher wrote it, for that owner's connections here and nobody else's. Shards each hold
+ *   user (the owner id orders are recorded under); an update on `orders:<owner>` is encoded once,
+ *   every field the publisher sent kept, and queued for that owner's connections here and nobody
+ *   else's, in either delivery mode (never batched). Shards each hold
  *   only their own connections, so every shard hears every update and delivers to its own. When a
  *   slow client's queue overflows, its ticks are dropped before its order updates.
  */
