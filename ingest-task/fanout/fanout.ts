@@ -25,9 +25,9 @@ import { jsonArrayElements } from './json-elements.js';
  * - **Order updates go to their owner only.** Each connection may carry the principal id of its
  *   user (the owner id orders are recorded under); an update on `orders:<owner>` is encoded once,
  *   every field the publisher sent kept, and queued for that owner's connections here and nobody
- *   else's, in either delivery mode (never batched). Shards each hold
- *   only their own connections, so every shard hears every update and delivers to its own. When a
- *   slow client's queue overflows, its ticks are dropped before its order updates.
+ *   else's, in either delivery mode (never batched). Shards each hold only their own connections,
+ *   so every shard hears every update and delivers to its own. When a slow client's queue
+ *   overflows, its ticks are dropped before its order updates.
  */
 
 /** How a connection wants its ticks. */
