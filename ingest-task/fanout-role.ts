@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { ownerIdOfSubject } from '../shared/auth/owner.js';
 import { describeError } from '../shared/errors.js';
 import type { ConnectionGateway } from '../shared/ports/connection-gateway.js';
 import type { Components } from '../shared/wiring.js';
@@ -44,7 +45,8 @@ export interface FanoutRole {
  * the connections it no longer serves and loads the ones it now does from the Redis connection
  * index: a client may miss ticks for up to a membership TTL, never gets them twice for long.
  * Connection events of connections served elsewhere are ignored. A 410 from the gateway removes
- * the connection from the registry.
+ * the connection from the registry. Every instance hears every order update and posts it to the
+ * connections of its owner that it serves (the index records each connection's user for that).
  */
 export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
   const { bus, state, connections, connectionIndex, clock, logger, gateway, config } = deps;
@@ -102,7 +104,12 @@ export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
       for (const connection of await connectionIndex.snapshot()) {
         const id = connection.connectionId;
         if (!owns(id) || connection.expiresAt <= nowSeconds || touched.has(id)) continue;
-        fanout.addConnection(id, deliveryOf(connection.delivery, connection.batchIntervalMs));
+        fanout.addConnection(
+          id,
+          deliveryOf(connection.delivery, connection.batchIntervalMs),
+          // '' only for an entry indexed without its user: it gets ticks, and no order updates.
+          connection.userId === '' ? undefined : ownerIdOfSubject(connection.userId),
+        );
         fanout.subscribe(id, connection.tokens);
         loaded++;
       }
@@ -111,7 +118,7 @@ export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
         const record = await connections.get(id);
         fanout.removeConnection(id);
         if (record === undefined || record.expiresAt <= Math.floor(clock.now() / 1000)) continue;
-        fanout.addConnection(id, deliveryOf(record.delivery, record.batchIntervalMs));
+        fanout.addConnection(id, deliveryOf(record.delivery, record.batchIntervalMs), ownerIdOfSubject(record.userId));
         fanout.subscribe(id, record.tokens);
       }
       return loaded;

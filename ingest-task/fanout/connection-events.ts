@@ -1,3 +1,4 @@
+import { ownerIdOfSubject } from '../../shared/auth/owner.js';
 import { ConnectionEvent } from '../../shared/contracts/connection-event.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
@@ -29,6 +30,7 @@ export interface ConnectionEventsOptions {
  * - the `connected` greeting: API Gateway refuses posts while `$connect` runs (410), so it is
  *   posted right after, retried over a short schedule until the connection is established;
  * - the latest known tick of each newly subscribed token, so a client sees a value at once.
+ * It also tells the fan-out whose each connection is, so order updates reach their owner.
  */
 export class ConnectionEvents implements Service {
   readonly name = 'connection-events';
@@ -66,7 +68,8 @@ export class ConnectionEvents implements Service {
     if (this.#options.owns && !this.#options.owns(parsed.connection_id)) return;
     switch (parsed.type) {
       case 'connected':
-        fanout.addConnection(parsed.connection_id);
+        // Filed under its user's principal id: the owner id its user's orders are recorded under.
+        fanout.addConnection(parsed.connection_id, { mode: 'tick' }, ownerIdOfSubject(parsed.user.user_id));
         await this.#greet(
           parsed.connection_id,
           JSON.stringify({ type: 'connected', connection_id: parsed.connection_id, user: parsed.user }),

@@ -1,8 +1,9 @@
+import { OrderMessage } from '../../shared/contracts/websocket.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { ConnectionGateway } from '../../shared/ports/connection-gateway.js';
-import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import { Channels, ownerOfOrderChannel, type TickBus } from '../../shared/ports/tick-bus.js';
 import type { Service } from '../supervisor.js';
 import { jsonArrayElements } from './json-elements.js';
 
@@ -21,6 +22,12 @@ import { jsonArrayElements } from './json-elements.js';
  *   thousands of clients fit the account's PostToConnection quota.
  * - **Gone means gone.** A 410 removes the connection at once (and tells `onGone`, which cleans
  *   the registry); a throttled post pauses that connection for a moment.
+ * - **Order updates go to their owner only.** Each connection may carry the principal id of its
+ *   user (the owner id orders are recorded under); an update on `orders:<owner>` is encoded once,
+ *   every field the publisher sent kept, and queued for that owner's connections here and nobody
+ *   else's, in either delivery mode (never batched). Shards each hold only their own connections,
+ *   so every shard hears every update and delivers to its own. When a slow client's queue
+ *   overflows, its ticks are dropped before its order updates.
  */
 
 /** How a connection wants its ticks. */
@@ -45,6 +52,8 @@ export interface FanoutOptions {
 export interface FanoutCounters {
   messagesIn: number;
   ticksIn: number;
+  /** Order updates heard on the order channels (delivered or not: their owner may be served elsewhere). */
+  orderUpdatesIn: number;
   malformed: number;
   /** Ticks handed to a connection's queue (one per subscriber). */
   deliveries: number;
@@ -80,6 +89,8 @@ interface Subscription {
 
 interface Connection {
   readonly id: string;
+  /** The principal id of the connection's user (what orders are owned by); unknown until set. */
+  owner?: string;
   readonly tokens: Map<number, Subscription>;
   delivery: Delivery;
   /** Frames waiting (tick mode, and everything after a batch is flushed). */
@@ -92,6 +103,9 @@ interface Connection {
   closed: boolean;
 }
 
+/** How every order frame the fan-out writes starts; a full queue drops other frames first. */
+const ORDER_FRAME_START = '{"type":"order"';
+
 /** Largest message API Gateway accepts (128 KB); batch messages are split below it. */
 const MAX_MESSAGE_BYTES = 128 * 1024 - 64;
 
@@ -100,6 +114,7 @@ export class Fanout implements Service {
   readonly counters: FanoutCounters = {
     messagesIn: 0,
     ticksIn: 0,
+    orderUpdatesIn: 0,
     malformed: 0,
     deliveries: 0,
     posts: 0,
@@ -113,6 +128,8 @@ export class Fanout implements Service {
   readonly #maxInFlight: number;
   readonly #connections = new Map<string, Connection>();
   readonly #tokens = new Map<number, TokenIndex>();
+  /** Connections by the owner id of their user, for order updates. */
+  readonly #owners = new Map<string, Set<Connection>>();
   /** Counts option ticks with a batch subscriber; orders them against subscriptions and flushes. */
   #version = 0;
   /** Connections with something to send, waiting for a post slot. */
@@ -135,10 +152,18 @@ export class Fanout implements Service {
     return [...this.#connections.keys()];
   }
 
-  /** Registers a connection (idempotent); it receives nothing until it subscribes. */
-  addConnection(connectionId: string, delivery: Delivery = { mode: 'tick' }): void {
-    if (this.#connections.has(connectionId)) return;
-    this.#connections.set(connectionId, {
+  /**
+   * Registers a connection (idempotent); it receives no ticks until it subscribes. With `owner`
+   * (the principal id of its user, `ownerIdOfSubject(sub)`) it receives that owner's order
+   * updates; a connection registered without one gets its owner from a later call.
+   */
+  addConnection(connectionId: string, delivery: Delivery = { mode: 'tick' }, owner?: string): void {
+    const known = this.#connections.get(connectionId);
+    if (known) {
+      if (owner !== undefined && known.owner === undefined) this.#own(known, owner);
+      return;
+    }
+    const connection: Connection = {
       id: connectionId,
       tokens: new Map(),
       delivery: { mode: 'tick' },
@@ -147,8 +172,20 @@ export class Fanout implements Service {
       posting: false,
       pausedUntil: 0,
       closed: false,
-    });
+    };
+    this.#connections.set(connectionId, connection);
+    if (owner !== undefined) this.#own(connection, owner);
     if (delivery.mode === 'batch') this.setDelivery(connectionId, delivery);
+  }
+
+  #own(connection: Connection, owner: string): void {
+    connection.owner = owner;
+    let connections = this.#owners.get(owner);
+    if (!connections) {
+      connections = new Set();
+      this.#owners.set(owner, connections);
+    }
+    connections.add(connection);
   }
 
   /** Forgets a connection and everything queued for it. */
@@ -158,6 +195,10 @@ export class Fanout implements Service {
     connection.closed = true;
     connection.cancelFlush?.();
     for (const token of connection.tokens.keys()) this.#unindex(token, connection);
+    if (connection.owner !== undefined) {
+      const owned = this.#owners.get(connection.owner);
+      if (owned?.delete(connection) && owned.size === 0) this.#owners.delete(connection.owner);
+    }
     this.#connections.delete(connectionId);
     this.#ready.delete(connection);
   }
@@ -281,25 +322,65 @@ export class Fanout implements Service {
     }
   };
 
+  /**
+   * Delivers one message of an order channel (`orders:<owner>`, an `{"type":"order"}` frame) to
+   * the owner's connections this instance serves. Anything that is not an order frame is counted
+   * as malformed and skipped: it would reach clients unchecked otherwise.
+   */
+  readonly deliverOrder = (channel: string, message: string): void => {
+    this.counters.messagesIn++;
+    const owner = ownerOfOrderChannel(channel);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(message);
+    } catch {
+      raw = undefined;
+    }
+    if (owner === undefined || !OrderMessage.safeParse(raw).success) {
+      this.counters.malformed++;
+      this.#options.logger.warn('Malformed order update skipped', { channel, sample: message.slice(0, 200) });
+      return;
+    }
+    this.counters.orderUpdatesIn++;
+    const connections = this.#owners.get(owner);
+    if (!connections) return;
+    // Written once, from the message as published (fields this version does not know included),
+    // in a form that starts as every order frame does, which is what keeps it from being dropped.
+    const frame = `${ORDER_FRAME_START},"data":${JSON.stringify((raw as { data: unknown }).data)}}`;
+    for (const connection of connections) this.#enqueue(connection, frame);
+  };
+
   #enqueue(connection: Connection, frame: string): void {
     this.counters.deliveries++;
     connection.queue.push(frame);
-    if (connection.queue.length > this.#maxQueue) {
-      connection.queue.shift();
-      this.counters.dropped++;
-    }
+    this.#trim(connection);
     this.#markReady(connection);
   }
 
-  /** Subscribes to every tick channel and delivers until `signal` aborts. */
+  /** Past `maxQueue`, drops the oldest frame that is not an order update (the oldest of all when every one is). */
+  #trim(connection: Connection): void {
+    const queue = connection.queue;
+    if (queue.length <= this.#maxQueue) return;
+    let index = 0;
+    while (index < queue.length && (queue[index] as string).startsWith(ORDER_FRAME_START)) index++;
+    queue.splice(index < queue.length ? index : 0, 1);
+    this.counters.dropped++;
+  }
+
+  /** Subscribes to every tick channel and every order channel, and delivers until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
     const subscription = await this.#options.bus.psubscribe(Channels.allTicks, this.deliver);
+    const orders = await this.#options.bus.psubscribe(Channels.allOrders, this.deliverOrder).catch(async (error) => {
+      await subscription.unsubscribe().catch(() => {});
+      throw error;
+    });
     try {
       if (!signal.aborted) {
         await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       }
     } finally {
       await subscription.unsubscribe().catch(() => {});
+      await orders.unsubscribe().catch(() => {});
       for (const id of [...this.#connections.keys()]) this.removeConnection(id);
     }
   }
@@ -394,10 +475,7 @@ export class Fanout implements Service {
     const emit = () => {
       if (chunk.length === 0) return;
       connection.queue.push(`{"type":"ticks","data":[${chunk.join(',')}]}`);
-      if (connection.queue.length > this.#maxQueue) {
-        connection.queue.shift();
-        this.counters.dropped++;
-      }
+      this.#trim(connection);
       chunk = [];
       size = 0;
     };

@@ -5,6 +5,7 @@ import { parseConnectionInput } from './connection-store-input.js';
 
 const indexed = (record: ConnectionRecord): IndexedConnection => ({
   connectionId: record.connectionId,
+  userId: record.userId,
   tokens: record.tokens,
   delivery: record.delivery,
   batchIntervalMs: record.batchIntervalMs,

@@ -2,14 +2,16 @@ import type { Config } from '../config.js';
 import { ApiKeyVerifier } from './api-keys.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
 import { JwtVerifier, type JwtVerifierOptions } from './jwt-verifier.js';
+import { ownerIdOfSubject } from './owner.js';
 
 /** Who is calling, once authenticated. */
 export interface Principal {
   /** How the caller proved it. */
   readonly method: 'api-key' | 'jwt';
   /**
-   * A stable id of the caller to throttle and log by: the token's `sub`, or a short digest of the
-   * API key (never the key itself).
+   * A stable id of the caller to throttle and log by, and the owner of its orders: the token's
+   * `sub` as {@link ownerIdOfSubject} prefixes it, or a short digest of the API key (never the key
+   * itself).
    */
   readonly id: string;
 }
@@ -53,7 +55,7 @@ export class Authenticator {
   async authenticate(credentials: Credentials): Promise<Principal> {
     if (credentials.bearerToken !== undefined) {
       const token = await this.#jwt.verify(credentials.bearerToken);
-      return { method: 'jwt', id: `sub-${token.subject}` };
+      return { method: 'jwt', id: ownerIdOfSubject(token.subject) };
     }
     if (credentials.apiKey !== undefined) {
       if (this.#apiKeys === undefined) {

@@ -13,5 +13,6 @@ export {
 export { ForbiddenError, RateLimitedError, UnauthorizedError } from './errors.js';
 export type { JwtVerifierOptions, VerifiedToken } from './jwt-verifier.js';
 export { ASYMMETRIC_ALGORITHMS, JwtVerifier, SYMMETRIC_ALGORITHMS } from './jwt-verifier.js';
+export { ownerIdOfSubject } from './owner.js';
 export type { TakeResult, TokenBucketOptions } from './token-bucket.js';
 export { TokenBuckets } from './token-bucket.js';

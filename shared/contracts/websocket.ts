@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InstrumentToken } from './common.js';
+import { InstrumentToken, IsoTimestamp } from './common.js';
 import { TickPayload, UnderlyingBar } from './tick.js';
 
 /** Most tokens one message may name; a larger list is answered with an error frame. */
@@ -48,6 +48,31 @@ export const TickMessage = z.object({ type: z.literal('tick'), data: TickPayload
 export const TicksMessage = z.object({ type: z.literal('ticks'), data: z.array(TickPayload) });
 /** A bar of the underlying (`ticker:<underlying>:underlying`), for clients subscribed to the index token. */
 export const BarMessage = z.object({ type: z.literal('bar'), data: UnderlyingBar });
+/**
+ * One change of an order, as Kite's own `{"type":"order"}` frames report it (snake_case, Kite's
+ * statuses), with the order task it belongs to. Sent after every change, to the owner's
+ * connections only; updates from different sources (the worker, postbacks, the order book) may
+ * arrive out of order, so a client keeps the one with the latest `updated_at`.
+ */
+export const OrderUpdate = z.object({
+  /** The order task whose broker order this is. */
+  task_id: z.string(),
+  order_id: z.string(),
+  /** Kite's status: OPEN, TRIGGER PENDING, COMPLETE, CANCELLED, REJECTED, or a transient one. */
+  status: z.string(),
+  filled_quantity: z.int().nonnegative(),
+  /** What is left to fill; 0 once the order is finished, null while the quantity is not known. */
+  pending_quantity: z.int().nonnegative().nullable(),
+  /** Absent until there is a fill. */
+  average_price: z.number().optional(),
+  status_message: z.string().nullable(),
+  /** When the platform recorded the change. */
+  updated_at: IsoTimestamp,
+});
+export type OrderUpdate = z.infer<typeof OrderUpdate>;
+/** An update of one of the connection's user's orders. */
+export const OrderMessage = z.object({ type: z.literal('order'), data: OrderUpdate });
+export type OrderMessage = z.infer<typeof OrderMessage>;
 export const ErrorMessage = z.object({ type: z.literal('error'), message: z.string() });
 export const PongMessage = z.object({ type: z.literal('pong') });
 export const ConfiguredMessage = z.object({
@@ -64,6 +89,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
   TickMessage,
   TicksMessage,
   BarMessage,
+  OrderMessage,
   ErrorMessage,
   PongMessage,
   ConfiguredMessage,

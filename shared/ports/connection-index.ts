@@ -1,6 +1,8 @@
 /** One connection as the index holds it: what a fan-out instance needs to deliver to it. */
 export interface IndexedConnection {
   readonly connectionId: string;
+  /** The user's id (the JWT subject), so a fan-out instance that loads the connection knows whose orders it gets. */
+  readonly userId: string;
   /** Ascending, without repeats. */
   readonly tokens: readonly number[];
   readonly delivery: 'tick' | 'batch';

@@ -60,6 +60,8 @@ export interface TickBus {
   close(): Promise<void>;
 }
 
+const ORDER_CHANNEL_PREFIX = 'orders:';
+
 /** Channel names the platform uses (plan §3.3: consumers `psubscribe ticker:*`). */
 export const Channels = {
   options: (underlying: string) => `ticker:${underlying.toLowerCase()}:options`,
@@ -70,4 +72,16 @@ export const Channels = {
   control: 'control:subscriptions',
   /** Connection changes: the ws functions publish here, the fan-out updates its index. */
   connections: 'control:connections',
+  /**
+   * Updates of one owner's orders (`owner` as the order task records it), for the fan-out. A
+   * prefix of its own: `ticker:*` and `control:*` never match it, whatever the owner is.
+   */
+  orders: (owner: string) => `${ORDER_CHANNEL_PREFIX}${owner}`,
+  /** Every order channel, for the fan-out (each shard delivers to the connections it serves). */
+  allOrders: `${ORDER_CHANNEL_PREFIX}*`,
 } as const;
+
+/** The owner an order channel is for; `undefined` for any other channel. */
+export function ownerOfOrderChannel(channel: string): string | undefined {
+  return channel.startsWith(ORDER_CHANNEL_PREFIX) ? channel.slice(ORDER_CHANNEL_PREFIX.length) : undefined;
+}

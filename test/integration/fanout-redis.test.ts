@@ -1,12 +1,22 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Fanout } from '../../ingest-task/fanout/fanout.js';
+import { ownerOf } from '../../ingest-task/fanout/shard.js';
+import { type FanoutRole, fanoutRole } from '../../ingest-task/fanout-role.js';
+import { supervise } from '../../ingest-task/supervisor.js';
 import { MemoryConnectionGateway } from '../../shared/adapters/memory/memory-connection-gateway.js';
+import { MemoryConnectionStore } from '../../shared/adapters/memory/memory-connection-store.js';
+import { RedisConnectionIndex } from '../../shared/adapters/redis/redis-connection-index.js';
+import { RedisLiveStateStore } from '../../shared/adapters/redis/redis-live-state-store.js';
 import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
+import { ownerIdOfSubject } from '../../shared/auth/owner.js';
+import { loadConfig } from '../../shared/config.js';
 import { ServerMessage } from '../../shared/contracts/websocket.js';
 import { createLogger } from '../../shared/logging.js';
+import { orderUpdateOf, publishOrderUpdate } from '../../shared/order-updates.js';
 import { Channels } from '../../shared/ports/tick-bus.js';
 import { sampleOptionSnapshot } from '../support/fixtures.js';
+import { orderRecordOf } from '../support/order-update-fixtures.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
 
@@ -73,6 +83,99 @@ describe('Fanout on Redis', () => {
     await waitFor(() => messages().some((m) => m.type === 'bar'));
     expect(messages().find((m) => m.type === 'bar')).toEqual({ type: 'bar', data: bar });
     expect(fanout.counters.malformed).toBe(0);
+  });
+
+  it("delivers an order update on orders:<owner> to the owner's connection only", async () => {
+    const server = await startRedisServer();
+    cleanup.push(() => server.stop());
+    const { fanout, publisher, messages } = await running(server);
+    fanout.addConnection('client', { mode: 'tick' }, ownerIdOfSubject('asha'));
+    const probe = orderRecordOf('probe', 'nobody', { status: 'OPEN' });
+    await waitFor(async () => (await publishOrderUpdate(publisher, probe)) > 0, { message: 'the listener' });
+    const balus = orderRecordOf('t-balu', ownerIdOfSubject('balu'), { status: 'OPEN' });
+    const ashas = orderRecordOf('t-asha', ownerIdOfSubject('asha'), { status: 'COMPLETE', averagePrice: 99.5 });
+    await publishOrderUpdate(publisher, balus);
+    await publishOrderUpdate(publisher, ashas);
+    // Balu's went out first on the same connection: had it been delivered, it would be first here.
+    await waitFor(() => messages().length > 0);
+    expect(messages()).toEqual([{ type: 'order', data: orderUpdateOf(ashas) }]);
+  });
+
+  it("shards: every fan-out instance hears an update and posts it to the owner's connections it serves", async () => {
+    const server = await startRedisServer();
+    cleanup.push(() => server.stop());
+    const clock = new SystemClock();
+    const publisher = await RedisTickBus.connect(server.url);
+    const index = await RedisConnectionIndex.connect(server.url);
+    cleanup.push(async () => {
+      await publisher.close();
+      await index.close();
+    });
+    // Asha has a connection on each of two instances (rendezvous hashing decides which), Balu one.
+    const members = ['fanout-a', 'fanout-b'];
+    const ids = Array.from({ length: 40 }, (_, i) => `conn-${i}`);
+    const onA = ids.find((id) => ownerOf(id, members) === 'fanout-a') as string;
+    const onB = ids.find((id) => ownerOf(id, members) === 'fanout-b') as string;
+    const balusConnection = ids.find((id) => id !== onA && id !== onB) as string;
+    const users = new Map([
+      [onA, 'asha'],
+      [onB, 'asha'],
+      [balusConnection, 'balu'],
+    ]);
+    const expiresAt = Math.floor(clock.now() / 1000) + 3600;
+    const gateway = new MemoryConnectionGateway();
+    for (const [connectionId, userId] of users) {
+      // Loaded from the index: the instances never hear these connections' `connected` events.
+      await index.put({ connectionId, userId, tokens: [], delivery: 'tick', batchIntervalMs: null, expiresAt });
+      gateway.connect(connectionId);
+    }
+    const state = await RedisLiveStateStore.connect(server.url);
+    cleanup.push(() => state.close());
+    const roles: FanoutRole[] = [];
+    for (const instanceId of members) {
+      const bus = await RedisTickBus.connect(server.url);
+      const role = fanoutRole({
+        config: loadConfig({}),
+        bus,
+        state,
+        connections: new MemoryConnectionStore(),
+        connectionIndex: index,
+        clock,
+        logger,
+        gateway,
+        instanceId,
+        heartbeatMs: 100,
+        membershipTtlMs: 400,
+      });
+      await role.restore();
+      const stop = new AbortController();
+      const run = supervise(role.services, stop.signal, logger);
+      cleanup.push(async () => {
+        stop.abort();
+        await run;
+        await bus.close();
+      });
+      roles.push(role);
+    }
+    // Once each sees the other, each has dropped what the other serves (the first loaded all three).
+    await waitFor(() => roles.every((role) => role.members().join() === members.join()), { message: 'both members' });
+    expect(roles.map((role) => role.fanout.connectionIds().sort())).toEqual([
+      [onA, ...(ownerOf(balusConnection, members) === 'fanout-a' ? [balusConnection] : [])].sort(),
+      [onB, ...(ownerOf(balusConnection, members) === 'fanout-b' ? [balusConnection] : [])].sort(),
+    ]);
+    const probe = orderRecordOf('probe', 'nobody', { status: 'OPEN' });
+    await waitFor(async () => (await publishOrderUpdate(publisher, probe)) === 2, { message: 'both listeners' });
+    const ashas = orderRecordOf('t-asha', ownerIdOfSubject('asha'), { status: 'OPEN', pendingQuantity: 75 });
+    const balus = orderRecordOf('t-balu', ownerIdOfSubject('balu'), { status: 'OPEN', pendingQuantity: 75 });
+    await publishOrderUpdate(publisher, ashas);
+    await publishOrderUpdate(publisher, balus);
+    const orders = (id: string) => gateway.received(id).map((m) => ServerMessage.parse(JSON.parse(m)));
+    await waitFor(() => [onA, onB, balusConnection].every((id) => orders(id).length > 0), {
+      message: 'an update on every connection',
+    });
+    expect(orders(onA)).toEqual([{ type: 'order', data: orderUpdateOf(ashas) }]);
+    expect(orders(onB)).toEqual([{ type: 'order', data: orderUpdateOf(ashas) }]);
+    expect(orders(balusConnection)).toEqual([{ type: 'order', data: orderUpdateOf(balus) }]);
   });
 
   it('TC-WSS-042: recovers from a Redis restart without intervention', async () => {

@@ -55,7 +55,14 @@ describe('the fanout role on Redis', () => {
     const ids = Array.from({ length: 20 }, (_, i) => `conn-${i}`);
     const expiresAt = Math.floor(clock.now() / 1000) + 3600;
     for (const connectionId of ids) {
-      await index.put({ connectionId, tokens: [TOKEN], delivery: 'tick', batchIntervalMs: null, expiresAt });
+      await index.put({
+        connectionId,
+        userId: `user-${connectionId}`,
+        tokens: [TOKEN],
+        delivery: 'tick',
+        batchIntervalMs: null,
+        expiresAt,
+      });
     }
     const gateway = new MemoryConnectionGateway();
     for (const id of ids) gateway.connect(id);
@@ -201,7 +208,14 @@ describe('the fanout role on Redis', () => {
       connectedAt: clock.now(),
       expiresAt,
     });
-    await index.put({ connectionId: 'x', tokens: [TOKEN, OTHER], delivery: 'tick', batchIntervalMs: null, expiresAt });
+    await index.put({
+      connectionId: 'x',
+      userId: 'u',
+      tokens: [TOKEN, OTHER],
+      delivery: 'tick',
+      batchIntervalMs: null,
+      expiresAt,
+    });
     // The second snapshot (the load after start-up) is read at once but handed over only on release.
     let snapshots = 0;
     let release: () => void = () => {};

@@ -105,6 +105,7 @@ describe('IndexedConnectionStore on DynamoDB and Redis', () => {
       expect(await index.snapshot()).toEqual([
         {
           connectionId: id,
+          userId: 'ZX1234',
           tokens: [11, 12, 13],
           delivery: 'tick',
           batchIntervalMs: null,
@@ -121,6 +122,7 @@ describe('IndexedConnectionStore on DynamoDB and Redis', () => {
     try {
       await index.put({
         connectionId: 'k1',
+        userId: 'u1',
         tokens: [7],
         delivery: 'tick',
         batchIntervalMs: null,
@@ -149,6 +151,7 @@ describe('IndexedConnectionStore on DynamoDB and Redis', () => {
       const index = await RedisConnectionIndex.connect(server.url, { clock, commandTimeoutMs: 500 });
       await index.put({
         connectionId: 'r1',
+        userId: 'u1',
         tokens: [1],
         delivery: 'tick',
         batchIntervalMs: null,

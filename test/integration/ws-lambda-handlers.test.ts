@@ -180,7 +180,12 @@ describe('WebSocket Lambda handlers with the fan-out on Redis', () => {
     });
     expect(await components.connections.get(c.id)).toMatchObject({ userId: 'user-7', tokens: [] });
     const indexed = await components.connectionIndex?.snapshot();
-    expect(indexed?.find((i) => i.connectionId === c.id)).toMatchObject({ tokens: [], delivery: 'tick' });
+    // The user too: a fan-out instance that loads the connection from the index knows whose orders it gets.
+    expect(indexed?.find((i) => i.connectionId === c.id)).toMatchObject({
+      userId: 'user-7',
+      tokens: [],
+      delivery: 'tick',
+    });
     c.ws.close();
   });
 

@@ -18,6 +18,7 @@ const LIFETIME_S = 2 * 3600 + 600;
 function connection(connectionId: string, overrides: Partial<IndexedConnection> = {}): IndexedConnection {
   return {
     connectionId,
+    userId: `user-${connectionId}`,
     tokens: [],
     delivery: 'tick',
     batchIntervalMs: null,
@@ -60,12 +61,11 @@ export function connectionIndexContract(adapter: string, factory: ConnectionInde
     it('replaces everything on a second put, the old tokens included', async () => {
       const { index } = await open();
       await index.put(connection('c1', { tokens: [1, 2] }));
-      await index.put(connection('c1', { tokens: [3], delivery: 'batch', batchIntervalMs: 500 }));
+      const replacement = { tokens: [3], delivery: 'batch', batchIntervalMs: 500, userId: 'someone-else' } as const;
+      await index.put(connection('c1', replacement));
       expect(await index.connectionsFor(1)).toEqual([]);
       expect(await index.connectionsFor(3)).toEqual(['c1']);
-      expect(await index.snapshot()).toEqual([
-        connection('c1', { tokens: [3], delivery: 'batch', batchIntervalMs: 500 }),
-      ]);
+      expect(await index.snapshot()).toEqual([connection('c1', replacement)]);
     });
 
     it('removes a connection from every token; removing again, or an unknown id, is a no-op', async () => {
@@ -93,14 +93,14 @@ export function connectionIndexContract(adapter: string, factory: ConnectionInde
       expect(await index.snapshot()).toEqual([]);
     });
 
-    it('loads every live connection with its tokens and delivery in a snapshot', async () => {
+    it('loads every live connection with its user, tokens and delivery in a snapshot', async () => {
       const { index } = await open();
-      await index.put(connection('a', { tokens: [3, 1, 2] }));
+      await index.put(connection('a', { tokens: [3, 1, 2], userId: 'asha' }));
       await index.put(connection('b'));
       await index.setDelivery('b', 'batch', 1000);
       await index.addTokens('b', [9]);
       expect(byId(await index.snapshot())).toEqual([
-        connection('a', { tokens: [1, 2, 3] }),
+        connection('a', { tokens: [1, 2, 3], userId: 'asha' }),
         connection('b', { tokens: [9], delivery: 'batch', batchIntervalMs: 1000 }),
       ]);
       await index.setDelivery('b', 'tick', null);

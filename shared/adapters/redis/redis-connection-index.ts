@@ -34,22 +34,22 @@ local tset = meta .. ':tokens'
 local exp = redis.call('HGET', meta, 'expires_at')
 if not exp or tonumber(exp) <= now then return 0 end`;
 
-/** ARGV: base, id, now, expiresAt, delivery, interval ('' for none), ttlSeconds, tokens… */
+/** ARGV: base, id, now, expiresAt, delivery, interval ('' for none), ttlSeconds, user, tokens… */
 const PUT = `
 local base, id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local meta = base .. 'conn:' .. id
 local tset = meta .. ':tokens'
 for _, t in ipairs(redis.call('SMEMBERS', tset)) do redis.call('ZREM', base .. 'token:' .. t, id) end
 redis.call('DEL', tset)
-redis.call('HSET', meta, 'expires_at', ARGV[4], 'delivery', ARGV[5], 'interval', ARGV[6])
+redis.call('HSET', meta, 'expires_at', ARGV[4], 'delivery', ARGV[5], 'interval', ARGV[6], 'user', ARGV[8])
 redis.call('EXPIRE', meta, ARGV[7])
-for i = 8, #ARGV do
+for i = 9, #ARGV do
   local key = base .. 'token:' .. ARGV[i]
   redis.call('SADD', tset, ARGV[i])
   redis.call('ZADD', key, ARGV[4], id)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 end
-if #ARGV >= 8 then redis.call('EXPIRE', tset, ARGV[7]) end
+if #ARGV >= 9 then redis.call('EXPIRE', tset, ARGV[7]) end
 local conns = base .. 'conns'
 redis.call('ZADD', conns, ARGV[4], id)
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
@@ -97,7 +97,7 @@ return 1`;
  * - `token:<token>`: a sorted set of the connections holding the token, scored by their
  *   `expiresAt`, so `connectionsFor` is one `ZRANGEBYSCORE (now +inf` that skips expired holders
  *   without anyone having cleaned them up (writes prune the entries they pass);
- * - `conn:<id>` (hash: `expires_at`, `delivery`, `interval`) and `conn:<id>:tokens` (set): one
+ * - `conn:<id>` (hash: `expires_at`, `delivery`, `interval`, `user`) and `conn:<id>:tokens` (set): one
  *   connection, for `snapshot` and to find the token sets on removal; Redis expires both at the
  *   connection's end, so a connection whose `$disconnect` never came leaves nothing for long;
  * - `conns`: a sorted set of every connection by `expiresAt`, which `snapshot` walks.
@@ -149,6 +149,7 @@ export class RedisConnectionIndex implements ConnectionIndex {
       connection.delivery,
       connection.batchIntervalMs === null ? '' : String(connection.batchIntervalMs),
       String(ttl),
+      connection.userId,
       ...normaliseTokens(connection.tokens).map(String),
     ]);
   }
@@ -226,6 +227,7 @@ export class RedisConnectionIndex implements ConnectionIndex {
         if (!fields || !(expiresAt > now)) return;
         found.push({
           connectionId,
+          userId: fields.user ?? '',
           tokens: normaliseTokens((tokens as string[]).map(Number)),
           delivery: fields.delivery === 'batch' ? 'batch' : 'tick',
           batchIntervalMs: fields.interval ? Number(fields.interval) : null,

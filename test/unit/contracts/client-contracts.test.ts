@@ -5,6 +5,7 @@ import {
   ErrorMessage,
   HealthResponse,
   HistoryResponse,
+  OrderMessage,
   PongMessage,
   ServerMessage,
   SubscribedMessage,
@@ -160,6 +161,41 @@ describe('WebSocket contracts', () => {
     for (const message of examples) expect(ServerMessage.parse(message)).toEqual(message);
     expect(ServerMessage.safeParse({ type: 'subscribed', tokens: [256265] }).success).toBe(false);
     expect(TicksMessage.safeParse({ type: 'ticks', data: {} }).success).toBe(false);
+  });
+
+  it('order updates keep their fields and types; average_price appears only with a fill', () => {
+    expect(requiredFields(OrderMessage)).toEqual(['data', 'type']);
+    expect(
+      contractViolations(OrderMessage, {
+        type: 'string',
+        data: 'object',
+        'data.task_id': 'string',
+        'data.order_id': 'string',
+        'data.status': 'string',
+        'data.filled_quantity': 'integer',
+        'data.pending_quantity': 'integer | null',
+        'data.status_message': 'string | null',
+        'data.updated_at': ISO,
+      }),
+    ).toEqual([]);
+    const open = {
+      type: 'order',
+      data: {
+        task_id: 't-1',
+        order_id: '250108000000001',
+        status: 'OPEN',
+        filled_quantity: 0,
+        pending_quantity: 75,
+        status_message: null,
+        updated_at: '2025-01-08T09:15:01.000Z',
+      },
+    };
+    const filled = {
+      ...open,
+      data: { ...open.data, status: 'COMPLETE', filled_quantity: 75, pending_quantity: 0, average_price: 101.5 },
+    };
+    for (const message of [open, filled]) expect(ServerMessage.parse(message)).toEqual(message);
+    expect(OrderMessage.safeParse({ ...open, data: { ...open.data, updated_at: 'now' } }).success).toBe(false);
   });
 
   it('TC-REG-031: the tick payload keeps the frozen fields and types', () => {
