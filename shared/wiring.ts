@@ -175,6 +175,8 @@ export async function createComponents(
       await connectionIndex?.close();
       dynamodb.destroy();
       sqs?.destroy();
+      queues.localOrderQueues?.main.close();
+      queues.localOrderQueues?.deadLetter.close();
     },
   };
 }
@@ -187,7 +189,7 @@ export const LOCAL_ORDER_MAX_RECEIVE_COUNT = 5;
 
 /**
  * The orders queue `config` asks for: SQS at `ORDERS_QUEUE_URL`; without it, the in-process queue
- * in development and test, and in staging or production a queue that refuses every order (an order
+ * in development and test (kept in `LOCAL_DATA_DIR` when set), and in staging or production a queue that refuses every order (an order
  * accepted into a queue no worker reads would be lost).
  */
 function createOrderQueues(
@@ -216,6 +218,8 @@ function createOrderQueues(
     clock,
     maxReceiveCount: LOCAL_ORDER_MAX_RECEIVE_COUNT,
     region: config.awsRegion,
+    // Beside dynalite's data: the queues outlive a crash as the status records do.
+    ...(config.dynamodb.localDataDir !== undefined && { dataDir: config.dynamodb.localDataDir }),
   });
   return { orderQueue: new LocalOrderQueue(localOrderQueues), localOrderQueues };
 }
