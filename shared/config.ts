@@ -152,6 +152,7 @@ export const EnvSchema = z.object({
   ORDER_MAX_ATTEMPTS: int(1, 100).default(3),
   ORDER_RETRY_BASE_SECONDS: num(0, 900).default(1),
   ORDER_RETRY_MAX_SECONDS: num(0, 900).default(30),
+  ORDER_SWEEP_INTERVAL_SECONDS: int(1, 3600).optional(),
 
   INGEST_ROLES: z
     .string()
@@ -206,6 +207,11 @@ export interface Config {
     readonly maxAttempts: number;
     readonly retryBaseSeconds: number;
     readonly retryMaxSeconds: number;
+    /**
+     * How often the local platform sweeps for orders whose message is lost; undefined: its
+     * default. The cloud's sweeper runs on its EventBridge schedule (every minute).
+     */
+    readonly sweepIntervalSeconds: number | undefined;
   };
   readonly circuitBreaker: {
     readonly failureThreshold: number;
@@ -305,6 +311,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxAttempts: e.ORDER_MAX_ATTEMPTS,
       retryBaseSeconds: e.ORDER_RETRY_BASE_SECONDS,
       retryMaxSeconds: e.ORDER_RETRY_MAX_SECONDS,
+      sweepIntervalSeconds: e.ORDER_SWEEP_INTERVAL_SECONDS,
     },
     circuitBreaker: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,

@@ -34,6 +34,7 @@ import { CircuitBreaker } from './domain/orders/circuit-breaker.js';
 import { ConfigError, DependencyUnavailableError, describeError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
 import { MockMarketData } from './market-data/mock-market-data.js';
+import { ORDER_VISIBILITY_TIMEOUT_SECONDS } from './order-queue-settings.js';
 import { type Broker, BrokerError } from './ports/broker.js';
 import type { CircuitBreakerStore } from './ports/circuit-breaker-store.js';
 import type { Clock } from './ports/clock.js';
@@ -236,6 +237,14 @@ export function createSqsClient(config: Config): SQSClient {
     maxAttempts: 3,
     ...(local && { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
   });
+}
+
+/**
+ * The visibility timeout of the orders queue these components send to: the local queue's own, or
+ * the cloud queue's as the orders stack sets it. The sweeper's wait is derived from it.
+ */
+export function orderQueueVisibilityTimeoutSeconds(components: Components): number {
+  return components.localOrderQueues?.main.visibilityTimeoutSeconds ?? ORDER_VISIBILITY_TIMEOUT_SECONDS;
 }
 
 /** What the order worker runs on, beside the shared {@link Components}. */
