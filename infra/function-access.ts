@@ -3,7 +3,7 @@ import { type TableDefinition, type TableName, Tables } from '../shared/tables.j
 import type { FunctionSettings, SecretName } from './function-settings.js';
 
 /** How a function uses a table: `describe` is the health check's `DescribeTable` only. */
-export type TableAccess = 'describe' | 'read' | 'readWrite';
+export type TableAccess = 'describe' | 'read' | 'readWrite' | 'sweep';
 
 /** Everything one function may touch, and nothing more: the input to its IAM policy. */
 export interface FunctionAccess {
@@ -70,6 +70,15 @@ export const orderWorkerAccess: FunctionAccess = {
   secrets: [...BASE_SECRETS, 'kiteAccounts'],
 };
 
+/**
+ * The order sweeper: stale records from the orders table's status index, a conditional touch of
+ * each it requeues (the queue is granted by the orders stack).
+ */
+export const orderSweeperAccess: FunctionAccess = {
+  tables: { orders: 'sweep' },
+  secrets: BASE_SECRETS,
+};
+
 /** The DynamoDB actions of each access mode: named one by one, never `dynamodb:*`. */
 export const TABLE_ACTIONS = {
   describe: ['dynamodb:DescribeTable'],
@@ -93,6 +102,8 @@ export const TABLE_ACTIONS = {
     'dynamodb:DeleteItem',
     'dynamodb:BatchWriteItem',
   ],
+  /** Query the indexes, update items in place: no reads of whole items by key, no puts or deletes. */
+  sweep: ['dynamodb:Query', 'dynamodb:UpdateItem'],
 } as const satisfies Record<TableAccess, readonly string[]>;
 
 /**

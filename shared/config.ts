@@ -165,6 +165,7 @@ export const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, { message: 'must be 1-128 letters, digits or _ . : @ -' })
     .default('queue'),
   ORDER_POLL_INTERVAL_SECONDS: num(0.1, 3600).default(1),
+  ORDER_SWEEP_INTERVAL_SECONDS: int(1, 3600).optional(),
 
   INGEST_ROLES: z
     .string()
@@ -223,6 +224,11 @@ export interface Config {
     readonly defaultOwner: string;
     /** How often open orders are checked against the broker's order book (and paper orders against prices). */
     readonly pollIntervalSeconds: number;
+    /**
+     * How often the local platform sweeps for orders whose message is lost; undefined: its
+     * default. The cloud's sweeper runs on its EventBridge schedule (every minute).
+     */
+    readonly sweepIntervalSeconds: number | undefined;
   };
   readonly circuitBreaker: {
     readonly failureThreshold: number;
@@ -330,6 +336,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       retryMaxSeconds: e.ORDER_RETRY_MAX_SECONDS,
       defaultOwner: e.ORDERS_DEFAULT_OWNER,
       pollIntervalSeconds: e.ORDER_POLL_INTERVAL_SECONDS,
+      sweepIntervalSeconds: e.ORDER_SWEEP_INTERVAL_SECONDS,
     },
     circuitBreaker: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,

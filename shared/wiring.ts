@@ -34,6 +34,7 @@ import { CircuitBreaker } from './domain/orders/circuit-breaker.js';
 import { ConfigError, DependencyUnavailableError, describeError } from './errors.js';
 import { createLogger, type Logger } from './logging.js';
 import { MockMarketData } from './market-data/mock-market-data.js';
+import { ORDER_VISIBILITY_TIMEOUT_SECONDS } from './order-queue-settings.js';
 import { type Broker, BrokerError } from './ports/broker.js';
 import type { CircuitBreakerStore } from './ports/circuit-breaker-store.js';
 import type { Clock } from './ports/clock.js';
@@ -177,6 +178,8 @@ export async function createComponents(
       await connectionIndex?.close();
       dynamodb.destroy();
       sqs?.destroy();
+      queues.localOrderQueues?.main.close();
+      queues.localOrderQueues?.deadLetter.close();
     },
   };
 }
@@ -189,7 +192,7 @@ export const LOCAL_ORDER_MAX_RECEIVE_COUNT = 5;
 
 /**
  * The orders queue `config` asks for: SQS at `ORDERS_QUEUE_URL`; without it, the in-process queue
- * in development and test, and in staging or production a queue that refuses every order (an order
+ * in development and test (kept in `LOCAL_DATA_DIR` when set), and in staging or production a queue that refuses every order (an order
  * accepted into a queue no worker reads would be lost).
  */
 function createOrderQueues(
@@ -218,6 +221,8 @@ function createOrderQueues(
     clock,
     maxReceiveCount: LOCAL_ORDER_MAX_RECEIVE_COUNT,
     region: config.awsRegion,
+    // Beside dynalite's data: the queues outlive a crash as the status records do.
+    ...(config.dynamodb.localDataDir !== undefined && { dataDir: config.dynamodb.localDataDir }),
   });
   return { orderQueue: new LocalOrderQueue(localOrderQueues), localOrderQueues };
 }
@@ -234,6 +239,14 @@ export function createSqsClient(config: Config): SQSClient {
     maxAttempts: 3,
     ...(local && { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
   });
+}
+
+/**
+ * The visibility timeout of the orders queue these components send to: the local queue's own, or
+ * the cloud queue's as the orders stack sets it. The sweeper's wait is derived from it.
+ */
+export function orderQueueVisibilityTimeoutSeconds(components: Components): number {
+  return components.localOrderQueues?.main.visibilityTimeoutSeconds ?? ORDER_VISIBILITY_TIMEOUT_SECONDS;
 }
 
 /** What the order worker runs on, beside the shared {@link Components}. */

@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpHandler } from '../../functions/http/http-handler.js';
+import { orderSweeperDependencies } from '../../functions/order-sweeper.js';
 import { orderWorkerDependencies, orderWorkerHandler } from '../../functions/order-worker.js';
+import { OrderSweeper } from '../../functions/orders/order-sweeper.js';
 import { httpRoutes } from '../../functions/routes.js';
 import { wsRouteTable } from '../../functions/ws/route-table.js';
 import { wsRouteHandlers } from '../../functions/ws/ws-handler.js';
@@ -22,6 +24,7 @@ import { createConnectionsEndpoint } from './connections-endpoint.js';
 import { createDashboardServer } from './dashboard-server.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
 import { createHttpGateway } from './http-gateway.js';
+import { OrderSweepService } from './order-sweep-service.js';
 import { LocalSqsEndpoint } from './sqs-endpoint.js';
 import { LocalWsGateway } from './ws-gateway.js';
 
@@ -129,7 +132,10 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   // The order pipeline: the worker's handler on the in-process orders queue, invoked as Lambda's
   // SQS event source invokes it, and the queues on SQS's API for producers using the AWS SDK.
   const orderQueues = components.localOrderQueues;
-  const orderWorker = orderQueues === undefined ? [] : [localOrderWorker(components, orderQueues)];
+  // With the worker, the sweeper: orders whose message was lost (a crash between the record and the
+  // send) are queued again. Where orders go to SQS, the cloud's sweeper does it.
+  const orderWorker =
+    orderQueues === undefined ? [] : [localOrderWorker(components, orderQueues), localOrderSweeper(components)];
   const sqs = new LocalSqsEndpoint(orderQueues === undefined ? [] : [orderQueues.main, orderQueues.deadLetter]);
   const stopIngest = new AbortController();
   const ingesting = supervise(
@@ -196,6 +202,14 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   };
 }
 
+/**
+ * How often the local platform sweeps for stranded orders unless `ORDER_SWEEP_INTERVAL_SECONDS`
+ * says: a record is due once unchanged for the derived window (90 s on the local queue's 30 s
+ * visibility and the default retry and breaker delays), and a short interval adds at most this
+ * much to it. A sweep is three index queries, so sweeping often costs next to nothing.
+ */
+const LOCAL_ORDER_SWEEP_INTERVAL_SECONDS = 10;
+
 /** Invocations of the order worker at a time: the cloud's reserved concurrency (infra/stacks/orders-stack.ts). */
 const LOCAL_ORDER_WORKER_CONCURRENCY = 5;
 
@@ -216,6 +230,16 @@ function localOrderWorker(components: Components, queues: LocalOrderQueues): Loc
       components.logger.error('Order worker invocation failed; its records come back after the visibility timeout', {
         error: describeError(error),
       }),
+  });
+}
+
+/** The order sweeper on this platform's components, every `ORDER_SWEEP_INTERVAL_SECONDS` (default {@link LOCAL_ORDER_SWEEP_INTERVAL_SECONDS}). */
+function localOrderSweeper(components: Components): OrderSweepService {
+  return new OrderSweepService({
+    sweeper: new OrderSweeper(orderSweeperDependencies(components)),
+    intervalSeconds: components.config.orders.sweepIntervalSeconds ?? LOCAL_ORDER_SWEEP_INTERVAL_SECONDS,
+    clock: components.clock,
+    logger: components.logger,
   });
 }
 

@@ -326,14 +326,20 @@ export class LocalSqsEndpoint {
           messageAttributes: messageAttributes(input),
           ...(delaySeconds !== undefined && { delaySeconds }),
         });
+        // Answered only once the message would survive a crash (the queue's journal, when it has one).
+        await queue.sync();
         return {
           MessageId: sent.messageId,
           MD5OfMessageBody: sent.md5OfMessageBody,
           ...(sent.md5OfMessageAttributes !== undefined && { MD5OfMessageAttributes: sent.md5OfMessageAttributes }),
         };
       }
-      case 'SendMessageBatch':
-        return this.#sendBatch(this.#queue(input), entries(input));
+      case 'SendMessageBatch': {
+        const queue = this.#queue(input);
+        const output = this.#sendBatch(queue, entries(input));
+        await queue.sync();
+        return output;
+      }
       case 'ReceiveMessage':
         return this.#receive(this.#queue(input), input, signal);
       case 'DeleteMessage':

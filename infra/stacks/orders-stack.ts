@@ -1,10 +1,17 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import {
+  ORDER_SWEEP_INTERVAL_SECONDS,
+  ORDER_VISIBILITY_TIMEOUT_SECONDS,
+  ORDER_WORKER_TIMEOUT_SECONDS,
+} from '../../shared/order-queue-settings.js';
 import type { PlatformFunction } from '../constructs/platform-function.js';
-import { orderWorkerAccess } from '../function-access.js';
+import { orderSweeperAccess, orderWorkerAccess } from '../function-access.js';
 import type { FunctionSettings } from '../function-settings.js';
 import { createFunction } from '../platform-functions.js';
 
@@ -12,17 +19,18 @@ export interface OrdersStackProps extends StackProps {
   readonly settings: FunctionSettings;
   /** The worker's module (exports `handler`); absent, the queues exist without a consumer. */
   readonly workerEntry: string | undefined;
+  /** The sweeper's module (exports `handler`); absent, nothing requeues orders whose message was lost. */
+  readonly sweeperEntry?: string | undefined;
   /** Alarm names start with this, so the observability stack can route them. */
   readonly alarmPrefix: string;
 }
 
-/** How long one worker invocation may run: a batch of orders, each a few Kite calls with retries. */
-export const ORDER_WORKER_TIMEOUT = Duration.seconds(30);
-/**
- * Lambda's guidance for SQS sources: at least six times the function timeout, so a message is not
- * redelivered while an invocation that holds it is still running (or being retried by Lambda).
- */
-export const ORDER_VISIBILITY_TIMEOUT = Duration.seconds(ORDER_WORKER_TIMEOUT.toSeconds() * 6);
+/** How long one worker invocation may run (shared/order-queue-settings.ts, which the sweeper reads too). */
+export const ORDER_WORKER_TIMEOUT = Duration.seconds(ORDER_WORKER_TIMEOUT_SECONDS);
+/** Six times the worker's timeout, Lambda's guidance for SQS sources (shared/order-queue-settings.ts). */
+export const ORDER_VISIBILITY_TIMEOUT = Duration.seconds(ORDER_VISIBILITY_TIMEOUT_SECONDS);
+/** How often the sweeper runs. */
+export const ORDER_SWEEP_INTERVAL = Duration.seconds(ORDER_SWEEP_INTERVAL_SECONDS);
 /** Receives before SQS moves a message to the dead-letter queue. */
 export const ORDER_MAX_RECEIVE_COUNT = 5;
 /** Concurrent worker invocations at most: Kite allows 10 orders a second per account. */
@@ -38,6 +46,7 @@ export class OrdersStack extends Stack {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
   readonly worker: PlatformFunction | undefined;
+  readonly sweeper: PlatformFunction | undefined;
   readonly alarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: OrdersStackProps) {
@@ -80,6 +89,7 @@ export class OrdersStack extends Stack {
       this.deadLetterQueue.grantSendMessages(worker.function);
       this.worker = worker;
     }
+    this.sweeper = props.sweeperEntry === undefined ? undefined : this.#sweeper(props.settings, props.sweeperEntry);
     this.alarms = [
       new Alarm(this, 'DeadLettersAlarm', {
         alarmName: `${props.alarmPrefix}-orders-dead-letters`,
@@ -109,5 +119,29 @@ export class OrdersStack extends Stack {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+  }
+
+  /**
+   * The sweeper: one invocation a minute (an EventBridge rule) requeues orders whose message was
+   * lost. It reads the orders table's status index, touches what it requeues and sends to the
+   * orders queue, nothing else. One at a time (a sweep is seconds; overlapping ones would only
+   * lose their conditional claims) and no retries of a failed invocation: the next minute's is one.
+   */
+  #sweeper(settings: FunctionSettings, entry: string): PlatformFunction {
+    const sweeper = createFunction(this, 'order-sweeper', settings, {
+      entry,
+      serviceName: 'order-sweeper',
+      access: orderSweeperAccess,
+      timeout: Duration.seconds(ORDER_SWEEP_INTERVAL_SECONDS / 2),
+      reservedConcurrentExecutions: 1,
+      environment: { ORDERS_QUEUE_URL: this.queue.queueUrl, ORDERS_DLQ_URL: this.deadLetterQueue.queueUrl },
+    });
+    this.queue.grantSendMessages(sweeper.function);
+    new Rule(this, 'OrderSweepSchedule', {
+      description: 'Requeues orders left PENDING, RUNNING or RETRYING whose queue message was lost',
+      schedule: Schedule.rate(ORDER_SWEEP_INTERVAL),
+      targets: [new LambdaFunction(sweeper.function, { retryAttempts: 0, maxEventAge: ORDER_SWEEP_INTERVAL })],
+    });
+    return sweeper;
   }
 }

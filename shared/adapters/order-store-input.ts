@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OrderTask } from '../contracts/order.js';
+import { OrderTask, OrderTaskStatus } from '../contracts/order.js';
 import { ValidationError } from '../errors.js';
 
 /**
@@ -79,4 +79,25 @@ export function decodeDeadLetterCursor(
     throw cursorError(`issued for error type ${payload.data.e ?? 'any'}, used with ${errorType ?? 'any'}`);
   }
   return { updatedAt: payload.data.u, taskId: payload.data.t };
+}
+
+/** The most records one `listStale` call returns. */
+export const MAX_STALE_PAGE = 1000;
+
+/** A stale-record query, checked. */
+export function parseStaleQuery(query: {
+  statuses: readonly OrderTaskStatus[];
+  updatedBefore: number;
+  limit: number;
+}): { readonly statuses: readonly OrderTaskStatus[]; readonly updatedBefore: number; readonly limit: number } {
+  const problems: { path: string; message: string }[] = [];
+  if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_STALE_PAGE) {
+    problems.push({ path: 'limit', message: `must be a whole number 1-${MAX_STALE_PAGE}` });
+  }
+  if (!Number.isFinite(query.updatedBefore)) problems.push({ path: 'updatedBefore', message: 'must be a time' });
+  if (query.statuses.length === 0 || !query.statuses.every((s) => OrderTaskStatus.safeParse(s).success)) {
+    problems.push({ path: 'statuses', message: 'must name one or more order statuses' });
+  }
+  if (problems.length > 0) throw invalid('stale-record query', problems);
+  return { statuses: [...new Set(query.statuses)], updatedBefore: query.updatedBefore, limit: query.limit };
 }

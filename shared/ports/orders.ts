@@ -104,4 +104,26 @@ export interface OrderStore {
     items: readonly OrderRecord[];
     cursor?: string;
   }>;
+  /**
+   * Records in one of `statuses` whose `updatedAt` is before `updatedBefore` (epoch ms), oldest
+   * first, at most `limit` (1-1000): what the sweeper looks for, tasks whose queue message may be
+   * gone. It may lag the latest writes by about a second (DynamoDB reads it from an index), so a
+   * caller acts on a record only through {@link touch}, which checks it is still as listed.
+   */
+  listStale(query: {
+    statuses: readonly OrderTaskStatus[];
+    updatedBefore: number;
+    limit: number;
+  }): Promise<readonly OrderRecord[]>;
+  /**
+   * Sets `updatedAt` to `nowMs` and nothing else, if the record still has the `status` and
+   * `updatedAt` the caller read (a conditional write); `undefined` when it changed since, or does not
+   * exist. Any progress of a worker changes `updatedAt`, so a worker moving the task wins over a
+   * sweeper that read it before, and of two sweepers that read the same record only one touches it.
+   */
+  touch(
+    taskId: string,
+    seen: { readonly status: OrderTaskStatus; readonly updatedAt: number },
+    nowMs: number,
+  ): Promise<OrderRecord | undefined>;
 }

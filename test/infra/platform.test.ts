@@ -1,4 +1,6 @@
+import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { httpRoutes } from '../../functions/routes.js';
 import { wsRouteTable } from '../../functions/ws/route-table.js';
@@ -169,6 +171,10 @@ describe('RealtimeStack', () => {
   });
 });
 
+/** The logical id of a construct's resource in the orders stack. */
+const ordersLogicalId = (construct: IConstruct | undefined): string =>
+  platform.orders.resolve(platform.orders.getLogicalId(construct?.node.defaultChild as CfnElement)) as string;
+
 describe('OrdersStack', () => {
   it('dead-letters after the redrive count, with a visibility timeout at least six times the worker timeout', () => {
     const t = template('orders');
@@ -177,7 +183,8 @@ describe('OrdersStack', () => {
       SqsManagedSseEnabled: true,
     });
     const queue = Object.values(t.findResources('AWS::SQS::Queue')).find((q) => q.Properties.RedrivePolicy);
-    const worker = Object.values(t.findResources('AWS::Lambda::Function'))[0];
+    const workerId = ordersLogicalId(platform.orders.worker?.function);
+    const worker = t.findResources('AWS::Lambda::Function')[workerId];
     expect(worker).toBeDefined();
     expect(queue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * worker?.Properties.Timeout);
   });
@@ -197,6 +204,51 @@ describe('OrdersStack', () => {
       'Idempotency',
       'Orders',
     ]);
+  });
+
+  it('runs the sweeper every minute from an EventBridge rule, without retrying a missed run', () => {
+    const sweeper = platform.orders.sweeper;
+    if (!sweeper) throw new Error('no order sweeper');
+    const sweeperId = ordersLogicalId(sweeper.function);
+    const t = template('orders');
+    t.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [sweeperId, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+        }),
+      ],
+    });
+    t.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'events.amazonaws.com',
+      FunctionName: { 'Fn::GetAtt': [sweeperId, 'Arn'] },
+    });
+    expect(t.findResources('AWS::Lambda::Function')[sweeperId]?.Properties).toMatchObject({
+      ReservedConcurrentExecutions: 1,
+    });
+  });
+
+  it('lets the sweeper query and update the orders table and send to the orders queue, nothing more', () => {
+    const sweeper = platform.orders.sweeper;
+    if (!sweeper) throw new Error('no order sweeper');
+    const statements = statementsOf('orders', sweeper);
+    const dynamo = dynamoStatements(statements);
+    expect(tablesReached(dynamo)).toEqual(['Orders']);
+    expect([...new Set(dynamo.flatMap((s) => [s.Action].flat()))].sort()).toEqual([
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+    const sqs = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('sqs:')));
+    expect(sqs.flatMap((s) => [s.Action].flat()).sort()).toEqual([
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+    ]);
+    const queueId = ordersLogicalId(platform.orders.queue);
+    expect(sqs.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
   });
 
   it('alarms on any dead letter and on an old one', () => {

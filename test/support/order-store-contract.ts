@@ -322,5 +322,67 @@ export function orderStoreContract(adapter: string, factory: () => Promise<Opene
       await store.applyBrokerUpdate('o1', { orderId: 'Xo1', status: 'CANCELLED' }, T0 + 3);
       await expect.poll(openIds).toEqual(['o3']);
     });
+
+    it('lists records of the given statuses changed before a time, oldest first, up to the limit', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('pending-old'), T0);
+      await store.create(placeOrderTask('running'), T0);
+      await store.transition('running', 'RUNNING', {}, T0 + 20);
+      await store.create(placeOrderTask('retrying'), T0);
+      await store.transition('retrying', 'RETRYING', { lastError: '[circuit_open] open' }, T0 + 10);
+      await store.create(placeOrderTask('pending-new'), T0 + 100);
+      await store.create(placeOrderTask('done'), T0);
+      await store.transition('done', 'RUNNING', {}, T0 + 1);
+      await store.transition(
+        'done',
+        'COMPLETED',
+        { result: { orderId: 'x', paper: true, status: 'COMPLETE' } },
+        T0 + 2,
+      );
+      await store.create(placeOrderTask('dead'), T0);
+      await store.transition('dead', 'DEAD_LETTER', { lastError: '[input] bad' }, T0 + 3);
+
+      const statuses = ['PENDING', 'RUNNING', 'RETRYING'] as const;
+      const stale = await store.listStale({ statuses, updatedBefore: T0 + 100, limit: 10 });
+      expect(stale.map((r) => [r.task.task_id, r.status, r.updatedAt])).toEqual([
+        ['pending-old', 'PENDING', T0],
+        ['retrying', 'RETRYING', T0 + 10],
+        ['running', 'RUNNING', T0 + 20],
+      ]);
+      expect(stale[0]).toEqual(await store.get('pending-old'));
+      expect(
+        (await store.listStale({ statuses, updatedBefore: T0 + 100, limit: 2 })).map((r) => r.task.task_id),
+      ).toEqual(['pending-old', 'retrying']);
+      expect(
+        (await store.listStale({ statuses: ['RUNNING'], updatedBefore: T0 + 20, limit: 10 })).map(
+          (r) => r.task.task_id,
+        ),
+      ).toEqual([]);
+      expect(await rejectionOf(store.listStale({ statuses, updatedBefore: T0, limit: 0 }))).toBeInstanceOf(
+        ValidationError,
+      );
+      expect(await rejectionOf(store.listStale({ statuses: [], updatedBefore: T0, limit: 1 }))).toBeInstanceOf(
+        ValidationError,
+      );
+    });
+
+    it('touches a record only while it has the status and updatedAt the caller read', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('t1'), T0);
+      const touched = await store.touch('t1', { status: 'PENDING', updatedAt: T0 }, T0 + 50);
+      expect(touched).toEqual({ ...(await store.get('t1')), updatedAt: T0 + 50 });
+      expect(touched).toMatchObject({ status: 'PENDING', createdAt: T0, attempts: [] });
+      // Read before that touch: it changed since, so a second sweeper does nothing.
+      expect(await store.touch('t1', { status: 'PENDING', updatedAt: T0 }, T0 + 60)).toBeUndefined();
+      // A worker moved it meanwhile: its progress wins.
+      await store.transition('t1', 'RUNNING', {}, T0 + 70);
+      expect(await store.touch('t1', { status: 'PENDING', updatedAt: T0 + 50 }, T0 + 80)).toBeUndefined();
+      expect(await store.touch('t1', { status: 'PENDING', updatedAt: T0 + 70 }, T0 + 80)).toBeUndefined();
+      expect(await store.get('t1')).toMatchObject({ status: 'RUNNING', updatedAt: T0 + 70 });
+      expect(await store.touch('missing', { status: 'PENDING', updatedAt: T0 }, T0)).toBeUndefined();
+      // A touched record leaves the stale list until it is stale again.
+      await store.touch('t1', { status: 'RUNNING', updatedAt: T0 + 70 }, T0 + 200);
+      expect(await store.listStale({ statuses: ['RUNNING'], updatedBefore: T0 + 100, limit: 10 })).toEqual([]);
+    });
   });
 }

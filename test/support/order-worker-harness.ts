@@ -66,6 +66,12 @@ export class TransitionRecordingStore implements OrderStore {
   listOpenOrders(query: { limit: number; cursor?: string }) {
     return this.inner.listOpenOrders(query);
   }
+  listStale(query: { statuses: readonly OrderTaskStatus[]; updatedBefore: number; limit: number }) {
+    return this.inner.listStale(query);
+  }
+  touch(taskId: string, seen: { status: OrderTaskStatus; updatedAt: number }, nowMs: number) {
+    return this.inner.touch(taskId, seen, nowMs);
+  }
   /** The statuses `taskId` moved through, in order. */
   path(taskId: string): OrderTaskStatus[] {
     return this.transitions.filter((t) => t.taskId === taskId).map((t) => t.to);

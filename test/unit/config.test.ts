@@ -96,6 +96,12 @@ describe('loadConfig', () => {
     expect(configError.message.split('\n')).toHaveLength(4);
   });
 
+  it('leaves the order sweep interval to the platform unless set, and takes 1-3600 s', () => {
+    expect(loadConfig({}).orders.sweepIntervalSeconds).toBeUndefined();
+    expect(loadConfig({ ORDER_SWEEP_INTERVAL_SECONDS: '5' }).orders.sweepIntervalSeconds).toBe(5);
+    expect(problemsOf({ ORDER_SWEEP_INTERVAL_SECONDS: '0' })[0]?.variable).toBe('ORDER_SWEEP_INTERVAL_SECONDS');
+  });
+
   it('checks rules that span variables', () => {
     expect(problemsOf({ ORDER_RETRY_BASE_SECONDS: '10', ORDER_RETRY_MAX_SECONDS: '5' })[0]?.variable).toBe(
       'ORDER_RETRY_MAX_SECONDS',

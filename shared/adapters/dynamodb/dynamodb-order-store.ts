@@ -19,6 +19,7 @@ import {
   encodeDeadLetterCursor,
   parseDeadLetterQuery,
   parseOrderTask,
+  parseStaleQuery,
 } from '../order-store-input.js';
 import { decodeItem, dynamoDbFailure, sendToDynamoDb } from './dynamodb-calls.js';
 
@@ -450,5 +451,69 @@ export class DynamoDbOrderStore implements OrderStore {
 
   #failure(operation: string, error: unknown): PlatformError {
     return dynamoDbFailure(this.#table, operation, error);
+  }
+
+  /**
+   * One query of `status-index` per status (`updated_at` before the time, ascending), merged oldest
+   * first. Eventually consistent, as the index is.
+   */
+  async listStale(query: {
+    statuses: readonly OrderTaskStatus[];
+    updatedBefore: number;
+    limit: number;
+  }): Promise<readonly OrderRecord[]> {
+    const { statuses, updatedBefore, limit } = parseStaleQuery(query);
+    const found: OrderRecord[] = [];
+    for (const status of statuses) {
+      let startKey: Record<string, unknown> | undefined;
+      let taken = 0;
+      do {
+        const output = await this.#send('Query', () =>
+          this.#documents.send(
+            new QueryCommand({
+              TableName: this.#table,
+              IndexName: STATUS_INDEX,
+              KeyConditionExpression: '#status = :status AND updated_at < :before',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':status': status, ':before': updatedBefore },
+              ScanIndexForward: true,
+              Limit: limit - taken,
+              ...(startKey !== undefined && { ExclusiveStartKey: startKey }),
+            }),
+          ),
+        );
+        for (const item of output.Items ?? []) found.push(this.#decode(item));
+        taken += output.Items?.length ?? 0;
+        startKey = output.LastEvaluatedKey;
+      } while (startKey !== undefined && taken < limit);
+    }
+    return found
+      .sort((a, b) => a.updatedAt - b.updatedAt || (a.task.task_id < b.task.task_id ? -1 : 1))
+      .slice(0, limit);
+  }
+
+  /** One `UpdateItem` of `updated_at` conditioned on the status and `updated_at` read. */
+  async touch(
+    taskId: string,
+    seen: { readonly status: OrderTaskStatus; readonly updatedAt: number },
+    nowMs: number,
+  ): Promise<OrderRecord | undefined> {
+    try {
+      const output = await this.#documents.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { task_id: taskId },
+          UpdateExpression: 'SET updated_at = :now',
+          ConditionExpression: '#status = :status AND updated_at = :seen',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':now': nowMs, ':status': seen.status, ':seen': seen.updatedAt },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return this.#decode(output.Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw this.#failure('UpdateItem', error);
+    }
   }
 }

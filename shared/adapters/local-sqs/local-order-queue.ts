@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { OrderTask } from '../../contracts/order.js';
 import type { Clock } from '../../ports/clock.js';
 import type { DeadLetterReason, OrderQueueControl, QueueMessageRef } from '../../ports/order-queue-control.js';
@@ -14,25 +15,39 @@ export interface LocalOrderQueues {
 /** Queue names as the CDK app names them, so a producer's `GetQueueUrl` works unchanged locally. */
 export const LocalOrderQueueNames = { main: 'orders', deadLetter: 'orders-dlq' } as const;
 
+/** Where the journal of a local queue lives under a data directory. */
+export function localQueueJournalPath(dataDir: string, queueName: string): string {
+  return join(dataDir, 'queues', `${queueName}.jsonl`);
+}
+
 /**
  * Creates the local orders queue with its dead-letter queue. `maxReceiveCount` is the redrive
  * policy's (deliveries before a message is dead-lettered); the visibility timeout defaults to SQS's
- * 30 s.
+ * 30 s. With `dataDir` both queues keep their messages there across restarts (a journal each under
+ * `queues/`); without, in memory.
  */
 export function createLocalOrderQueues(options: {
   readonly clock: Clock;
   readonly maxReceiveCount: number;
   readonly visibilityTimeoutSeconds?: number;
   readonly region?: string;
+  readonly dataDir?: string;
 }): LocalOrderQueues {
   const common = {
     clock: options.clock,
     ...(options.region !== undefined && { region: options.region }),
   };
-  const deadLetter = new LocalQueue({ ...common, name: LocalOrderQueueNames.deadLetter });
+  const journal = (name: string) =>
+    options.dataDir === undefined ? {} : { journalPath: localQueueJournalPath(options.dataDir, name) };
+  const deadLetter = new LocalQueue({
+    ...common,
+    name: LocalOrderQueueNames.deadLetter,
+    ...journal(LocalOrderQueueNames.deadLetter),
+  });
   const main = new LocalQueue({
     ...common,
     name: LocalOrderQueueNames.main,
+    ...journal(LocalOrderQueueNames.main),
     ...(options.visibilityTimeoutSeconds !== undefined && {
       visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     }),
@@ -54,6 +69,8 @@ export class LocalOrderQueue implements OrderQueue {
 
   async enqueue(task: OrderTask): Promise<void> {
     this.#queues.main.send(JSON.stringify(task));
+    // The caller answers 202 after this: the message must survive a crash first.
+    await this.#queues.main.sync();
   }
 
   async redrive(taskId: string): Promise<boolean> {
@@ -92,6 +109,8 @@ export class LocalOrderQueueControl implements OrderQueueControl {
     const queue = [this.#queues.main, this.#queues.deadLetter].find((q) => q.arn === message.eventSourceArn);
     if (queue === undefined) throw new Error(`No local queue has the ARN ${message.eventSourceArn}`);
     queue.send(message.body, { delaySeconds: Math.max(0, Math.min(900, Math.ceil(seconds))) });
+    // The original is deleted once this resolves: the copy must be on disk first.
+    await queue.sync();
   }
 
   async deadLetter(message: QueueMessageRef, reason: DeadLetterReason): Promise<void> {
@@ -103,5 +122,6 @@ export class LocalOrderQueueControl implements OrderQueueControl {
         source_message_id: { DataType: 'String', StringValue: message.messageId },
       },
     });
+    await this.#queues.deadLetter.sync();
   }
 }

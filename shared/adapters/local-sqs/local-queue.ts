@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../../ports/clock.js';
+import { type JournalMessage, type JournalRecord, QueueJournal } from './queue-journal.js';
 
 /**
  * An in-process queue with Amazon SQS standard-queue semantics, for `npm start`, the tests and the
@@ -14,6 +15,11 @@ import type { Clock } from '../../ports/clock.js';
  *   moved to the dead-letter queue instead of being delivered a further time. As in SQS, the move
  *   happens when the queue is next polled (or counted), which a running event source does at once.
  * - Delivery order is roughly first in, first out, never guaranteed; duplicates are the producer's.
+ * - With a `journalPath` the queue keeps its messages across a crash (see {@link QueueJournal}):
+ *   sends, receives, deletes and moves are appended as they happen, and a restarted queue holds
+ *   what the killed one held, with the same ids, bodies, attributes, receive counts, send times and
+ *   delays. Messages that were in flight come back visible at once. Visibility changes are not
+ *   kept: they only concern in-flight messages, which a restart releases anyway.
  *
  * Not modelled: FIFO queues, retention expiry, per-message delay beyond `DelaySeconds`, KMS.
  */
@@ -198,6 +204,8 @@ export interface LocalQueueOptions {
   readonly redrivePolicy?: RedrivePolicy;
   readonly region?: string;
   readonly accountId?: string;
+  /** Keep the messages in this journal file across restarts (the local platform's `LOCAL_DATA_DIR`); in memory when absent. */
+  readonly journalPath?: string;
 }
 
 const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
@@ -303,6 +311,30 @@ function decodeHandle(handle: string): { queue: string; messageId: string } | un
   return { queue: parts[0], messageId: parts[1] };
 }
 
+/** A stored message as its journal keeps it. */
+function toJournal(message: StoredMessage): JournalMessage {
+  const attributes: Record<string, { DataType: string; StringValue?: string; BinaryValue?: string }> = {};
+  for (const [name, value] of Object.entries(message.messageAttributes)) {
+    attributes[name] = {
+      DataType: value.DataType,
+      ...(value.StringValue !== undefined && { StringValue: value.StringValue }),
+      ...(value.BinaryValue !== undefined && { BinaryValue: Buffer.from(value.BinaryValue).toString('base64') }),
+    };
+  }
+  return {
+    id: message.messageId,
+    body: message.body,
+    attributes,
+    sentAt: message.sentAt,
+    senderId: message.senderId,
+    ...(message.sourceArn !== undefined && { sourceArn: message.sourceArn }),
+    receiveCount: message.receiveCount,
+    ...(message.firstReceivedAt !== undefined && { firstReceivedAt: message.firstReceivedAt }),
+    visibleAt: message.visibleAt,
+    inFlight: message.state === 'inFlight',
+  };
+}
+
 /** One local queue. See the file comment for the semantics. */
 export class LocalQueue {
   readonly name: string;
@@ -322,6 +354,7 @@ export class LocalQueue {
   #inFlight = 0;
   #delayed = 0;
   readonly #waiters = new Set<() => void>();
+  readonly #journal: QueueJournal | undefined;
 
   constructor(options: LocalQueueOptions) {
     if (!QUEUE_NAME.test(options.name)) {
@@ -340,6 +373,25 @@ export class LocalQueue {
     this.#visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 30;
     this.#delaySeconds = options.delaySeconds ?? 0;
     this.#redrive = options.redrivePolicy;
+    if (options.journalPath !== undefined) {
+      const { journal, messages } = QueueJournal.open(options.journalPath);
+      for (const message of messages) this.#restore(message);
+      this.#journal = journal;
+    }
+  }
+
+  /**
+   * Resolves once every message sent so far would survive a power loss as well as a crash (one
+   * `fdatasync` for all sends of a turn); at once without a journal. Whoever answers a producer
+   * awaits this first: an accepted message is never lost.
+   */
+  sync(): Promise<void> {
+    return this.#journal?.sync() ?? Promise.resolve();
+  }
+
+  /** Syncs and closes the journal; the queue must not be used after. */
+  close(): void {
+    this.#journal?.close();
   }
 
   /** The queue's visibility timeout in seconds. */
@@ -486,8 +538,10 @@ export class LocalQueue {
     let moved = 0;
     for (const message of [...this.#messages.values()]) {
       if (message.state === 'inFlight' || !select(message.body)) continue;
-      this.#remove(message);
+      // On the target (and on its disk) before it leaves here: a crash between keeps two, never none.
       target.send(message.body, { messageAttributes: message.messageAttributes, delaySeconds: 0 });
+      target.#journal?.syncNow();
+      this.#remove(message);
       moved++;
     }
     return moved;
@@ -513,6 +567,7 @@ export class LocalQueue {
     this.#inFlight = 0;
     this.#delayed = 0;
     while (this.#hidden.pop() !== undefined) {}
+    this.#append({ op: 'purge' });
   }
 
   /** Takes a message another queue dead-lettered. */
@@ -525,9 +580,11 @@ export class LocalQueue {
       receiptHandle: undefined,
       version: 0,
     });
+    // On this queue's disk before the source forgets it: a crash between keeps two, never none.
+    this.#journal?.syncNow();
   }
 
-  #accept(message: StoredMessage): void {
+  #accept(message: StoredMessage, journal = true): void {
     this.#messages.set(message.messageId, message);
     if (message.visibleAt > this.#clock.now()) {
       message.state = 'delayed';
@@ -536,6 +593,7 @@ export class LocalQueue {
     } else {
       this.#visible.push(message.messageId);
     }
+    if (journal) this.#append({ op: 'put', message: toJournal(message) });
     this.#notify();
   }
 
@@ -544,6 +602,59 @@ export class LocalQueue {
     if (message.state === 'delayed') this.#delayed--;
     else if (message.state === 'inFlight') this.#inFlight--;
     // Entries left in the visible list or the heap are skipped when reached.
+    this.#append({ op: 'delete', id: message.messageId });
+  }
+
+  /**
+   * Takes back a message from the journal. One that was in flight belonged to a consumer of the
+   * process that died, so it is due at once (released, or dead-lettered when its receives are
+   * spent, on the next poll, as when its visibility times out). Delivering it again is safe: the
+   * order worker places under an idempotency key and moves status records only by conditional
+   * transitions, so a second delivery of an order already placed places nothing.
+   */
+  #restore(saved: JournalMessage): void {
+    const attributes: Record<string, MessageAttributeValue> = {};
+    for (const [name, value] of Object.entries(saved.attributes)) {
+      attributes[name] = {
+        DataType: value.DataType,
+        ...(value.StringValue !== undefined && { StringValue: value.StringValue }),
+        ...(value.BinaryValue !== undefined && {
+          BinaryValue: new Uint8Array(Buffer.from(value.BinaryValue, 'base64')),
+        }),
+      };
+    }
+    const now = this.#clock.now();
+    const message: StoredMessage = {
+      messageId: saved.id,
+      body: saved.body,
+      md5OfBody: md5(saved.body),
+      md5OfMessageAttributes: md5OfMessageAttributes(attributes),
+      messageAttributes: attributes,
+      sentAt: saved.sentAt,
+      senderId: saved.senderId,
+      sourceArn: saved.sourceArn,
+      receiveCount: saved.receiveCount,
+      firstReceivedAt: saved.firstReceivedAt,
+      state: saved.inFlight ? 'inFlight' : 'visible',
+      visibleAt: saved.inFlight ? now : saved.visibleAt,
+      receiptHandle: undefined,
+      version: 0,
+    };
+    if (!saved.inFlight) {
+      this.#accept(message, false);
+      return;
+    }
+    this.#messages.set(message.messageId, message);
+    this.#inFlight++;
+    this.#hidden.push({ at: message.visibleAt, id: message.messageId, version: message.version });
+  }
+
+  /** Journals one change (when the queue has a journal), compacting it once it outgrows the messages. */
+  #append(record: JournalRecord): void {
+    const journal = this.#journal;
+    if (journal === undefined) return;
+    journal.append(record);
+    if (journal.shouldCompact(this.#messages.size)) journal.compact([...this.#messages.values()].map(toJournal));
   }
 
   #byHandle(receiptHandle: string): StoredMessage | undefined {
@@ -572,6 +683,7 @@ export class LocalQueue {
       if (redrive !== undefined && message.receiveCount >= redrive.maxReceiveCount) {
         this.#messages.delete(message.messageId);
         redrive.deadLetterQueue.#acceptDeadLetter(message, this.arn);
+        this.#append({ op: 'delete', id: message.messageId });
         continue;
       }
       this.#visible.push(message.messageId);
@@ -594,6 +706,7 @@ export class LocalQueue {
       message.version++;
       this.#inFlight++;
       this.#hidden.push({ at: message.visibleAt, id: message.messageId, version: message.version });
+      this.#append({ op: 'receive', id: message.messageId, receiveCount: message.receiveCount, firstReceivedAt: now });
       taken.push({
         messageId: message.messageId,
         receiptHandle: message.receiptHandle,

@@ -8,6 +8,7 @@ import {
   encodeDeadLetterCursor,
   parseDeadLetterQuery,
   parseOrderTask,
+  parseStaleQuery,
 } from '../order-store-input.js';
 
 /**
@@ -129,5 +130,30 @@ export class MemoryOrderStore implements OrderStore {
     const items = open.slice(0, query.limit).map((r) => structuredClone(r));
     const last = items.at(-1);
     return open.length > query.limit && last ? { items, cursor: last.task.task_id } : { items };
+  }
+
+  async listStale(query: {
+    statuses: readonly OrderTaskStatus[];
+    updatedBefore: number;
+    limit: number;
+  }): Promise<readonly OrderRecord[]> {
+    const { statuses, updatedBefore, limit } = parseStaleQuery(query);
+    return [...this.#records.values()]
+      .filter((r) => statuses.includes(r.status) && r.updatedAt < updatedBefore)
+      .sort((a, b) => a.updatedAt - b.updatedAt || (a.task.task_id < b.task.task_id ? -1 : 1))
+      .slice(0, limit)
+      .map((r) => structuredClone(r));
+  }
+
+  async touch(
+    taskId: string,
+    seen: { readonly status: OrderTaskStatus; readonly updatedAt: number },
+    nowMs: number,
+  ): Promise<OrderRecord | undefined> {
+    const existing = this.#records.get(taskId);
+    if (!existing || existing.status !== seen.status || existing.updatedAt !== seen.updatedAt) return undefined;
+    const record: OrderRecord = { ...existing, updatedAt: nowMs };
+    this.#records.set(taskId, structuredClone(record));
+    return structuredClone(record);
   }
 }

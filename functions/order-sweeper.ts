@@ -1,0 +1,44 @@
+import type { ScheduledEvent } from 'aws-lambda';
+import { staleAfterSeconds } from '../shared/domain/orders/stale-orders.js';
+import { type Components, orderQueueVisibilityTimeoutSeconds, processComponents } from '../shared/wiring.js';
+import { OrderSweeper, type OrderSweeperDependencies, type SweepResult } from './orders/order-sweeper.js';
+
+export type { SweepResult } from './orders/order-sweeper.js';
+
+/**
+ * The sweeper's dependencies from the composition root's components (the Lambda's and the local
+ * platform's): the order records, the queue new orders go to, and the wait derived from that
+ * queue's visibility timeout and the worker's retry and breaker delays.
+ */
+export function orderSweeperDependencies(components: Components): OrderSweeperDependencies {
+  const { config } = components;
+  return {
+    orders: components.orders,
+    queue: components.orderQueue,
+    clock: components.clock,
+    logger: components.logger,
+    staleAfterSeconds: staleAfterSeconds({
+      visibilityTimeoutSeconds: orderQueueVisibilityTimeoutSeconds(components),
+      retry: config.orders,
+      breakerRecoveryTimeoutSeconds: config.circuitBreaker.recoveryTimeoutSeconds,
+    }),
+  };
+}
+
+let built: Promise<OrderSweeper> | undefined;
+
+/**
+ * The Lambda handler, run by an EventBridge schedule: one sweep per invocation. Nothing happens at
+ * import; the first invocation builds the components, later ones reuse them. A failed sweep
+ * rejects, so the invocation shows as an error; the next schedule tries again.
+ */
+export const handler = async (_event: ScheduledEvent): Promise<SweepResult> => {
+  built ??= processComponents('order-sweeper').then(
+    (components) => new OrderSweeper(orderSweeperDependencies(components)),
+    (error: unknown) => {
+      built = undefined;
+      throw error;
+    },
+  );
+  return (await built).sweep();
+};
