@@ -8,7 +8,7 @@ import { type CommandConnectionEvent, connectCommandClient } from './redis-conne
 /**
  * The library's increment script with the expiry in milliseconds (`PX`) rather than whole seconds:
  * its own script sets `EX` with the duration floored to seconds, and a ring permit is held
- * 1.1 s. ARGV: points to add, duration in whole seconds, the limiter's points, its duration in
+ * 1.25 s. ARGV: points to add, duration in whole seconds, the limiter's points, its duration in
  * (fractional) seconds. One script, so the first consume of a key sets its expiry atomically.
  */
 const INCR_WITH_PX = `
