@@ -19,15 +19,18 @@ import {
   type LocalOrderQueues,
 } from './adapters/local-sqs/local-order-queue.js';
 import { MemoryLiveStateStore } from './adapters/memory/memory-live-state-store.js';
+import { MemoryRateBudget } from './adapters/memory/memory-rate-budget.js';
 import { MemoryTickBus } from './adapters/memory/memory-tick-bus.js';
 import { PaperBroker } from './adapters/paper-broker.js';
 import { RedisConnectionIndex } from './adapters/redis/redis-connection-index.js';
 import { RedisLiveStateStore } from './adapters/redis/redis-live-state-store.js';
+import { lazyRedisRateBudget } from './adapters/redis/redis-rate-budget.js';
 import { RedisTickBus } from './adapters/redis/redis-tick-bus.js';
 import { SqsOrderQueue } from './adapters/sqs/sqs-order-queue.js';
 import { SqsOrderQueueControl } from './adapters/sqs/sqs-order-queue-control.js';
 import { SystemClock } from './adapters/system-clock.js';
 import { type Config, loadConfig } from './config.js';
+import { KiteRateLimits } from './domain/kite/rate-limiter.js';
 import { istDate } from './domain/market/calendar-dates.js';
 import { mockInstruments } from './domain/market/mock-instruments.js';
 import { CircuitBreaker } from './domain/orders/circuit-breaker.js';
@@ -45,6 +48,7 @@ import type { LiveStateStore } from './ports/live-state-store.js';
 import type { Instrument, MarketData } from './ports/market-data.js';
 import type { OrderQueueControl } from './ports/order-queue-control.js';
 import type { OrderQueue, OrderStore } from './ports/orders.js';
+import type { RateBudget } from './ports/rate-budget.js';
 import type { SubscriptionStore } from './ports/subscription-store.js';
 import type { TickBus } from './ports/tick-bus.js';
 import { physicalTableName, Tables } from './tables.js';
@@ -94,6 +98,11 @@ export interface Components {
    * mock history of the mock registry when mock data is on.
    */
   readonly marketData: MarketData;
+  /**
+   * Kite's REST limits, shared by every process on the same Redis when `REDIS_URL` is set
+   * (connected on first use), kept in this process otherwise.
+   */
+  readonly kiteBudget: RateBudget;
   /** Order task status records (DynamoDB). */
   readonly orders: OrderStore;
   /**
@@ -144,12 +153,13 @@ export async function createComponents(
   const sqs = config.orders.queueUrl === undefined ? undefined : createSqsClient(config);
   const queues = createOrderQueues(config, clock, sqs);
   let closed = false;
+  const kiteBudget = createKiteBudget(config, logger);
   const loadInstruments = async (): Promise<readonly Instrument[]> => {
     const account = config.kite.accounts[0];
     if (config.market.mockData || account === undefined) {
       return mockInstruments({ anchorDate: istDate(clock.now()), holidays: config.market.tradingHolidays });
     }
-    return kiteRestClient(config, account, clock, logger).instruments();
+    return kiteRestClient(config, account, clock, logger, kiteBudget).instruments();
   };
   return {
     config,
@@ -162,7 +172,8 @@ export async function createComponents(
     connections: connectionIndex === undefined ? records : new IndexedConnectionStore(records, connectionIndex),
     connectionIndex,
     loadInstruments,
-    marketData: createMarketData(config, clock, logger, loadInstruments),
+    kiteBudget,
+    marketData: createMarketData(config, clock, logger, loadInstruments, kiteBudget),
     orders: new DynamoDbOrderStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix }),
     ...queues,
     sqs,
@@ -176,6 +187,7 @@ export async function createComponents(
       await bus.close();
       await state.close();
       await connectionIndex?.close();
+      await kiteBudget.close();
       dynamodb.destroy();
       sqs?.destroy();
       queues.localOrderQueues?.main.close();
@@ -278,12 +290,12 @@ const orderComponentsOf = new WeakMap<Components, OrderComponents>();
 export function orderComponents(components: Components): OrderComponents {
   const existing = orderComponentsOf.get(components);
   if (existing) return existing;
-  const { config, clock, logger, dynamodb, marketData } = components;
+  const { config, clock, logger, dynamodb, marketData, kiteBudget } = components;
   const breakers = new DynamoDbBreakerStore({ client: dynamodb, tablePrefix: config.dynamodb.tablePrefix });
   const kite = new Map(
     config.kite.accounts.map((account) => [
       account.id,
-      new KiteBroker({ client: kiteRestClient(config, account, clock, logger) }),
+      new KiteBroker({ client: kiteRestClient(config, account, clock, logger, kiteBudget) }),
     ]),
   );
   const paperTrading = kite.size === 0;
@@ -348,6 +360,7 @@ function createMarketData(
   clock: Clock,
   logger: Logger,
   loadInstruments: () => Promise<readonly Instrument[]>,
+  budget: RateBudget,
 ): MarketData {
   if (config.market.mockData || config.kite.accounts.length === 0) {
     let cached: { date: string; instruments: Promise<readonly Instrument[]> } | undefined;
@@ -366,7 +379,7 @@ function createMarketData(
     });
   }
   return new KiteMarketData({
-    clients: config.kite.accounts.map((account) => kiteRestClient(config, account, clock, logger)),
+    clients: config.kite.accounts.map((account) => kiteRestClient(config, account, clock, logger, budget)),
     logger,
   });
 }
@@ -377,14 +390,30 @@ function kiteRestClient(
   account: Config['kite']['accounts'][number],
   clock: Clock,
   logger: Logger,
+  budget: RateBudget,
 ): KiteRestClient {
   return new KiteRestClient({
+    budget,
     accountId: account.id,
     apiKey: account.apiKey,
     accessToken: account.accessToken.reveal(),
     root: config.kite.apiUrl,
     clock,
     logger,
+  });
+}
+
+/** Kite's limits: on Redis when `REDIS_URL` is set, so every Lambda and task shares them; in this process otherwise. */
+function createKiteBudget(config: Config, logger: Logger): RateBudget {
+  const url = config.redis.url?.reveal();
+  const options = { budgets: KiteRateLimits, keyPrefix: 'kite-budget' };
+  if (url === undefined) return new MemoryRateBudget(options);
+  return lazyRedisRateBudget(url, {
+    ...options,
+    onEvent: (event) => {
+      if (event.kind === 'error')
+        logger.warn('Redis rate budget connection error', { error: describeError(event.error) });
+    },
   });
 }
 

@@ -14,7 +14,7 @@ import { attemptsThisRound, errorTypeOf, tagError } from '../../shared/domain/or
 import { backoffSeconds, type RetryPolicy, visibilitySeconds } from '../../shared/domain/orders/retry-policy.js';
 import { ConflictError, describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
-import type { Broker, OpenOrder } from '../../shared/ports/broker.js';
+import { type Broker, BrokerError, type OpenOrder } from '../../shared/ports/broker.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { OrderQueueControl, QueueMessageRef } from '../../shared/ports/order-queue-control.js';
 import type { OrderRecord, OrderStore } from '../../shared/ports/orders.js';
@@ -48,8 +48,9 @@ export interface OrderWorkerDependencies {
 /**
  * What became of one message. A `retry` is reported failed, so SQS delivers it again after the
  * backoff its visibility was set to (an attempt: it counts toward the queue's redrive limit);
- * `circuit-open` and `busy` are waits, not attempts: a delayed copy went back on the queue and the
- * original is reported processed.
+ * `circuit-open`, `throttled` (the account's shared rate budget had no room: nothing was sent) and
+ * `busy` are waits, not attempts: a delayed copy went back on the queue and the original is
+ * reported processed.
  */
 export type OrderMessageOutcome =
   | { readonly kind: 'completed'; readonly record: OrderRecord | undefined }
@@ -57,6 +58,7 @@ export type OrderMessageOutcome =
   | { readonly kind: 'dead-lettered'; readonly taskId: string | undefined; readonly reason: string }
   | { readonly kind: 'retry'; readonly taskId: string; readonly delaySeconds: number }
   | { readonly kind: 'circuit-open'; readonly taskId: string; readonly delaySeconds: number }
+  | { readonly kind: 'throttled'; readonly taskId: string; readonly delaySeconds: number }
   | { readonly kind: 'busy'; readonly taskId: string; readonly delaySeconds: number };
 
 /** The outcomes after which this very message must come back (reported failed). */
@@ -89,6 +91,17 @@ class CircuitOpen extends Error {
   constructor(readonly retryAfterMs: number) {
     super('Circuit breaker open');
     this.name = 'CircuitOpen';
+  }
+}
+
+/** The broker never sent the call: its rate budget has room only after `retryAfterMs`. Not an attempt. */
+class Throttled extends Error {
+  constructor(
+    readonly retryAfterMs: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'Throttled';
   }
 }
 
@@ -345,8 +358,11 @@ export class OrderTaskProcessor {
       await this.#report(key, true);
       return { ...result, taskId: task.task_id, attempt, at };
     } catch (error) {
+      // A call never sent says nothing of the broker's health: the breaker hears nothing of it.
+      const sent = !(error instanceof BrokerError) || error.sent;
+      if (!sent && error.retryAfterMs !== undefined) throw new Throttled(error.retryAfterMs, error.message);
       const classified = classifyOrderError(error);
-      await this.#report(key, !classified.tripsBreaker);
+      if (sent) await this.#report(key, !classified.tripsBreaker);
       throw new AttemptFailed(classified, attempt, at);
     }
   }
@@ -457,6 +473,18 @@ export class OrderTaskProcessor {
       logger.warn('Order task held: circuit breaker open', { taskId, accountId: task.account_id, delaySeconds });
       await queue.requeue(message, delaySeconds);
       return { kind: 'circuit-open', taskId, delaySeconds };
+    }
+    if (error instanceof Throttled) {
+      const delaySeconds = visibilitySeconds(error.retryAfterMs / 1000, 1);
+      await orders.transition(
+        taskId,
+        'RETRYING',
+        { lastError: tagError(OrderErrorType.rateLimited, error.message) },
+        clock.now(),
+      );
+      logger.warn('Order task held: rate budget full', { taskId, accountId: task.account_id, delaySeconds });
+      await queue.requeue(message, delaySeconds);
+      return { kind: 'throttled', taskId, delaySeconds };
     }
     if (error instanceof AttemptsExhausted) {
       const current = await orders.get(taskId);

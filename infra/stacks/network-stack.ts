@@ -1,10 +1,12 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import {
+  CfnEIP,
   FlowLogDestination,
   FlowLogTrafficType,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
   IpAddresses,
+  NatProvider,
   Peer,
   Port,
   SecurityGroup,
@@ -25,23 +27,45 @@ export interface NetworkStackProps extends StackProps {
 /**
  * The VPC everything that reaches Redis runs in: public subnets (NAT only), private subnets with
  * egress for the functions and the ingest tasks (Kite and API Gateway's `@connections` endpoint
- * are on the internet), and the endpoints that keep AWS traffic off the NAT: DynamoDB and S3
+ * are on the internet) through NAT gateways on retained Elastic IPs (Kite's static-IP rule), and the endpoints that keep AWS traffic off the NAT: DynamoDB and S3
  * (gateway, free), Secrets Manager, SQS, ECR and CloudWatch Logs (interface). There is no
  * `execute-api` interface endpoint on purpose: with private DNS it would capture the public
  * WebSocket API's hostname, and PostToConnection to a public API through it fails.
  */
 export class NetworkStack extends Stack {
   readonly vpc: Vpc;
+  /**
+   * The Elastic IPs the NAT gateways send from, one per gateway: every call to Kite leaves from
+   * one of them, and Kite accepts order calls only from an account's registered static IPs (at
+   * most two, changed at most once a calendar week; docs/deploy.md). Retained when the stack or a
+   * gateway is deleted, so the registered addresses survive a rebuild.
+   */
+  readonly egressIps: readonly CfnEIP[];
   /** The functions and the ingest tasks: allowed to Redis and the endpoints. */
   readonly workloadSecurityGroup: SecurityGroup;
 
   constructor(scope: Construct, id: string, props: NetworkStackProps) {
     super(scope, id, props);
     const flowLogs = new LogGroup(this, 'FlowLogs', { retention: RetentionDays.ONE_MONTH });
+    if (props.natGateways < 1 || props.natGateways > 2) {
+      // Kite registers at most two static IPs per account, and orders need at least one.
+      throw new RangeError(
+        `natGateways must be 1 or 2 (Kite accepts at most two static IPs), not ${props.natGateways}`,
+      );
+    }
+    this.egressIps = Array.from({ length: props.natGateways }, (_, i) => {
+      const eip = new CfnEIP(this, `NatEgressIp${i + 1}`, {
+        domain: 'vpc',
+        tags: [{ key: 'Name', value: `${this.stackName}-kite-egress-${i + 1}` }],
+      });
+      eip.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      return eip;
+    });
     this.vpc = new Vpc(this, 'Vpc', {
       ipAddresses: IpAddresses.cidr(VPC_CIDR),
       maxAzs: 2,
       natGateways: props.natGateways,
+      natGatewayProvider: NatProvider.gateway({ eipAllocationIds: this.egressIps.map((eip) => eip.attrAllocationId) }),
       subnetConfiguration: [
         { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
         { name: 'private', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
@@ -82,5 +106,12 @@ export class NetworkStack extends Stack {
         subnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
       });
     }
+    this.egressIps.forEach((eip, i) => {
+      new CfnOutput(this, `KiteEgressIp${i + 1}`, {
+        value: eip.attrPublicIp,
+        description: `Static IP ${i + 1} of the NAT egress: register it for each Kite account (docs/deploy.md)`,
+        exportName: `${this.stackName}-KiteEgressIp${i + 1}`,
+      });
+    });
   }
 }

@@ -31,13 +31,26 @@ export const RETRYABLE_BROKER_ERRORS: ReadonlySet<BrokerErrorKind> = new Set([
 export class BrokerError extends PlatformError {
   readonly code: ErrorCode;
   override readonly retryable: boolean;
+  /**
+   * False when the call was never sent to the broker (its rate budget had no room before the
+   * caller's deadline, or could not be read): the failure says nothing about the broker's health
+   * and no order can have been placed by it. True (the default) when it may have been sent.
+   */
+  readonly sent: boolean;
+  /**
+   * For a call held back by the rate budget: how long until the budget has room, in ms. The worker
+   * puts the task back for that long instead of counting an attempt.
+   */
+  readonly retryAfterMs: number | undefined;
   constructor(
     readonly kind: BrokerErrorKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; sent?: boolean; retryAfterMs?: number },
   ) {
     super(message, options);
     this.retryable = RETRYABLE_BROKER_ERRORS.has(kind);
+    this.sent = options?.sent ?? true;
+    this.retryAfterMs = options?.retryAfterMs;
     this.code =
       kind === 'rate-limited'
         ? ErrorCode.rateLimited
@@ -73,6 +86,12 @@ export interface BrokerCallContext {
    * placed the order, and returns that order instead of placing another.
    */
   readonly attempt: number;
+  /**
+   * Epoch ms by which the broker must have sent its calls (what the worker's invocation has left,
+   * less the time to record the outcome). A broker whose rate budget would make it wait longer
+   * fails unsent with a `rate-limited` {@link BrokerError} carrying `retryAfterMs`.
+   */
+  readonly deadline?: number;
   /**
    * For a modify or cancel: the order it changes, as the platform knows it (the task that placed it
    * and its latest state), when the order was placed through the platform.

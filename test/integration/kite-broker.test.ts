@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idempotencyTag, KiteBroker } from '../../shared/adapters/kite/kite-broker.js';
 import { KiteApiError, KiteRestClient } from '../../shared/adapters/kite/kite-rest-client.js';
+import { MemoryRateBudget } from '../../shared/adapters/memory/memory-rate-budget.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
 import type { OrderTask } from '../../shared/contracts/order.js';
+import { KiteRateLimits } from '../../shared/domain/kite/rate-limiter.js';
 import { classifyOrderError } from '../../shared/domain/orders/order-errors.js';
 import { createLogger } from '../../shared/logging.js';
 import { BrokerError, type BrokerErrorKind } from '../../shared/ports/broker.js';
@@ -17,6 +19,8 @@ const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' })
 const API_KEY = 'brokerKey';
 const ACCOUNT = 'ZX1234';
 let server: Awaited<ReturnType<typeof startKiteRestServer>>;
+/** One budget for the file's clients, as one process shares Kite's limits. */
+const budget = new MemoryRateBudget({ budgets: KiteRateLimits });
 let taskSeq = 0;
 
 /** A Kite broker over the real kiteconnect client, pointed at the fake; `timeoutMs` is the client's per-request timeout. */
@@ -29,6 +33,7 @@ function broker(timeoutMs = 2000): KiteBroker {
       root: server.root,
       timeoutMs,
       clock: new SystemClock(),
+      budget,
       logger,
     }),
   });

@@ -2,7 +2,9 @@ import { KiteConnect } from 'kiteconnect';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KiteMarketData } from '../../shared/adapters/kite/kite-market-data.js';
 import { KiteApiError, KiteRestClient } from '../../shared/adapters/kite/kite-rest-client.js';
+import { MemoryRateBudget } from '../../shared/adapters/memory/memory-rate-budget.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
+import { KiteRateLimits } from '../../shared/domain/kite/rate-limiter.js';
 import { createLogger } from '../../shared/logging.js';
 import { startKiteRestServer } from '../support/kite-rest/kite-rest-server.js';
 import { captureLogs } from '../support/log-capture.js';
@@ -10,6 +12,8 @@ import { captureLogs } from '../support/log-capture.js';
 const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
 const accounts = { keyA: 'tokenA', keyB: 'tokenB' };
 let server: Awaited<ReturnType<typeof startKiteRestServer>>;
+/** One budget for the file's clients, as one process shares Kite's limits. */
+const budget = new MemoryRateBudget({ budgets: KiteRateLimits });
 
 function client(apiKey: string, timeoutMs = 10_000, accessToken?: string, log = logger): KiteRestClient {
   return new KiteRestClient({
@@ -19,6 +23,7 @@ function client(apiKey: string, timeoutMs = 10_000, accessToken?: string, log = 
     root: server.root,
     timeoutMs,
     clock: new SystemClock(),
+    budget,
     logger: log,
   });
 }

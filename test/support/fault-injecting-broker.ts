@@ -31,6 +31,7 @@ export class FaultInjectingBroker implements Broker {
   readonly #inner: Broker;
   readonly #now: () => number;
   #next: BrokerErrorKind[] = [];
+  #held: number[] = [];
   #always: BrokerErrorKind | undefined;
   #rate: { share: number; kinds: readonly BrokerErrorKind[]; random: () => number } | undefined;
   #outage: { from: number; to: number; kind: BrokerErrorKind } | undefined;
@@ -44,6 +45,15 @@ export class FaultInjectingBroker implements Broker {
   /** The next `times` calls fail with `kind`. */
   failNext(kind: BrokerErrorKind, times = 1): this {
     for (let i = 0; i < times; i++) this.#next.push(kind);
+    return this;
+  }
+
+  /**
+   * The next `times` calls are held back unsent, as a broker whose shared rate budget has no room
+   * before the call's deadline: `rate-limited`, `sent: false`, `retryAfterMs`.
+   */
+  holdNext(retryAfterMs: number, times = 1): this {
+    for (let i = 0; i < times; i++) this.#held.push(retryAfterMs);
     return this;
   }
 
@@ -73,6 +83,7 @@ export class FaultInjectingBroker implements Broker {
   /** Stops every injected failure. */
   heal(): this {
     this.#next = [];
+    this.#held = [];
     this.#always = undefined;
     this.#rate = undefined;
     this.#outage = undefined;
@@ -90,6 +101,13 @@ export class FaultInjectingBroker implements Broker {
 
   async execute(task: OrderTask, context: BrokerCallContext = { attempt: 1 }): Promise<BrokerResult> {
     const at = this.#now();
+    const held = this.#held.shift();
+    if (held !== undefined) {
+      throw new BrokerError('rate-limited', `Held back: the rate budget has room in ${held} ms`, {
+        sent: false,
+        retryAfterMs: held,
+      });
+    }
     const kind =
       this.#next.shift() ??
       this.#always ??

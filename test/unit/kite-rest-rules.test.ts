@@ -1,29 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAX_DAYS_PER_REQUEST, splitHistoricalRange } from '../../shared/domain/kite/historical-range.js';
-import { KiteRateLimits, RateLimiter } from '../../shared/domain/kite/rate-limiter.js';
-
-describe('RateLimiter', () => {
-  it('lets 3 historical requests through per second and says how long to wait for the 4th', () => {
-    const limiter = new RateLimiter(KiteRateLimits.historical);
-    expect([limiter.tryTake(0), limiter.tryTake(0), limiter.tryTake(0)]).toEqual([0, 0, 0]);
-    const wait = limiter.tryTake(0);
-    expect(wait).toBe(1000);
-    expect(limiter.tryTake(wait)).toBe(0);
-  });
-
-  it('never admits more orders than 10 in any second or 400 in any minute', () => {
-    const limiter = new RateLimiter(KiteRateLimits.orders);
-    const admitted: number[] = [];
-    for (let now = 0; now < 180_000; now += 5) if (limiter.tryTake(now) === 0) admitted.push(now);
-    for (let i = 0; i < admitted.length; i++) {
-      const t = admitted[i] ?? 0;
-      expect(admitted.filter((a) => a >= t && a < t + 1000).length).toBeLessThanOrEqual(10);
-      expect(admitted.filter((a) => a >= t && a < t + 60_000).length).toBeLessThanOrEqual(400);
-    }
-    expect(admitted.length).toBe(1200);
-  });
-});
 
 describe('splitHistoricalRange', () => {
   it('splits a year of minute candles into 60-day requests that cover the range exactly once', () => {

@@ -26,9 +26,10 @@ export function idempotencyTag(idempotencyKey: string): string {
 
 /**
  * The {@link Broker} of one Kite account: place, modify and cancel through its rate-limited
- * {@link KiteRestClient} (orders 10/s, 400/min, 5000/day), with every failure a
- * {@link BrokerError} of the kind the client classified (token, input, margin, permission are not
- * retried; network, timeout, 429 and 5xx are).
+ * {@link KiteRestClient} (orders 10/s, 400/min, 5000/day, shared by every process), with every
+ * failure a {@link BrokerError} of the kind the client classified (token, input, margin, permission
+ * are not retried; network, timeout, 429 and 5xx are). A call the budget held back past the
+ * context's deadline is a `rate-limited` error marked unsent, with the wait as `retryAfterMs`.
  *
  * At most once: a placement is tagged with the task's own `tag` or else {@link idempotencyTag}.
  * From the second attempt on the broker first reads the day's order book: an order with the tag
@@ -50,6 +51,7 @@ export class KiteBroker implements Broker {
         `Order task ${task.task_id} is for account ${task.account_id}, this broker is ${this.#client.accountId}`,
       );
     }
+    const call = context.deadline === undefined ? {} : { deadline: context.deadline };
     try {
       switch (task.operation) {
         case 'place_order': {
@@ -57,31 +59,35 @@ export class KiteBroker implements Broker {
           const { variety, slice: _slice, ...params } = task.params;
           const tag = params.tag ?? idempotencyTag(task.idempotency_key);
           if (context.attempt > 1) {
-            const earlier = (await this.#client.orderBook()).find((o) => o.tags.includes(tag));
+            const earlier = (await this.#client.orderBook(call)).find((o) => o.tags.includes(tag));
             if (earlier) return this.#earlier(earlier, task);
           }
-          const orderId = await this.#client.placeOrder(variety, { ...params, tag });
+          const orderId = await this.#client.placeOrder(variety, { ...params, tag }, call);
           return { orderId, paper: false, status: 'PLACED' };
         }
         case 'modify_order': {
           const { variety, order_id, ...params } = task.params;
-          const orderId = await this.#client.modifyOrder(variety, order_id, params);
+          const orderId = await this.#client.modifyOrder(variety, order_id, params, call);
           return { orderId, paper: false, status: 'MODIFIED' };
         }
         case 'cancel_order': {
           const { variety, order_id } = task.params;
           if (context.attempt > 1) {
-            const order = (await this.#client.orderBook()).find((o) => o.orderId === order_id);
+            const order = (await this.#client.orderBook(call)).find((o) => o.orderId === order_id);
             if (order?.status === 'CANCELLED') return { orderId: order_id, paper: false, status: 'CANCELLED' };
           }
-          const orderId = await this.#client.cancelOrder(variety, order_id);
+          const orderId = await this.#client.cancelOrder(variety, order_id, call);
           return { orderId, paper: false, status: 'CANCEL REQUESTED' };
         }
       }
     } catch (error) {
       if (error instanceof BrokerError) throw error;
       const kite = toKiteApiError(error, this.#client.accountId);
-      throw new BrokerError(kite.kind, kite.message, { cause: kite });
+      throw new BrokerError(kite.kind, kite.message, {
+        cause: kite,
+        sent: kite.sent,
+        ...(kite.retryAfterMs !== undefined && { retryAfterMs: kite.retryAfterMs }),
+      });
     }
   }
 

@@ -4,13 +4,14 @@ import { z } from 'zod';
 import { KiteOrder, kiteOrderState } from '../../contracts/kite-order.js';
 import { Interner } from '../../domain/interner.js';
 import { splitHistoricalRange } from '../../domain/kite/historical-range.js';
-import { type KiteEndpointClass, KiteRateLimits, RateLimiter } from '../../domain/kite/rate-limiter.js';
+import type { KiteEndpointClass } from '../../domain/kite/rate-limiter.js';
 import type { BrokerOrderState } from '../../domain/orders/broker-order.js';
-import { ErrorCode, PlatformError } from '../../errors.js';
+import { describeError, ErrorCode, PlatformError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
 import { type BrokerErrorKind, RETRYABLE_BROKER_ERRORS } from '../../ports/broker.js';
 import type { Clock } from '../../ports/clock.js';
 import type { Candle, CandleInterval, Instrument } from '../../ports/market-data.js';
+import type { RateBudget } from '../../ports/rate-budget.js';
 
 /**
  * Kite reads `from` and `to` as Indian wall-clock time. kiteconnect formats `Date`s in the
@@ -64,15 +65,25 @@ type Connect = InstanceType<typeof KiteConnect>;
 export class KiteApiError extends PlatformError {
   readonly code: ErrorCode;
   override readonly retryable: boolean;
+  /**
+   * Whether the request may have reached Kite. False when the client never sent it (the rate
+   * budget said wait longer than the caller could, or could not be read): such a failure says
+   * nothing about Kite's health.
+   */
+  readonly sent: boolean;
+  /** For a call never sent for want of budget: how long until the budget has room, in ms. */
+  readonly retryAfterMs: number | undefined;
   constructor(
     readonly accountId: string,
     readonly kind: BrokerErrorKind,
     readonly errorType: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; sent?: boolean; retryAfterMs?: number },
   ) {
     super(message, options);
     this.retryable = RETRYABLE_BROKER_ERRORS.has(kind);
+    this.sent = options?.sent ?? true;
+    this.retryAfterMs = options?.retryAfterMs;
     this.code =
       kind === 'rate-limited'
         ? ErrorCode.rateLimited
@@ -206,24 +217,51 @@ export interface KiteRestClientOptions {
   readonly timeoutMs?: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  /**
+   * Kite's limits, shared with every other process calling Kite (DESIGN.md §3): orders are counted
+   * per account id, the other classes per api key.
+   */
+  readonly budget: RateBudget;
+  /**
+   * How long a call may wait for budget when its caller names no deadline. Default 5 s: a REST
+   * Lambda answers well within API Gateway's 29 s, and a longer wait is better told to the caller.
+   */
+  readonly maxWaitMs?: number;
+}
+
+/** What a caller tells one call. */
+export interface KiteCallOptions {
+  /**
+   * Epoch ms by which the call must have been sent (the caller's own deadline, e.g. what a Lambda
+   * has left). A wait for budget that would end later is not waited: the call fails at once with a
+   * `rate-limited` {@link KiteApiError} that was never sent and carries the wait.
+   */
+  readonly deadline?: number;
 }
 
 /**
  * Kite REST for one account through `kiteconnect`, within Kite's rate limits: each endpoint class
- * (quote 1/s, historical 3/s, orders 10/s + 400/min + 5000/day, others 10/s) has its own limiter and
- * a FIFO of waiting calls, so callers never cause a 429 that waiting could have avoided. Responses
- * are validated; a malformed one is an error logged with its raw body, never a crash.
+ * (quote 1/s, historical 3/s, orders 10/s + 400/min + 5000/day, others 10/s) takes a permit of the
+ * shared {@link RateBudget} before it is sent (orders per account, the rest per api key), so no
+ * process sends a call that Kite would answer with 429. Calls of one class wait in a FIFO; a call
+ * that would have to wait past its deadline fails unsent with the wait it was told. Responses are
+ * validated; a malformed one is an error logged with its raw body, never a crash.
  */
 export class KiteRestClient {
   readonly accountId: string;
+  readonly #apiKey: string;
   readonly #kite: Connect;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #limiters: Record<KiteEndpointClass, RateLimiter>;
+  readonly #budget: RateBudget;
+  readonly #maxWaitMs: number;
   readonly #queues: Record<KiteEndpointClass, Promise<void>>;
 
   constructor(options: KiteRestClientOptions) {
     this.accountId = options.accountId;
+    this.#apiKey = options.apiKey;
+    this.#budget = options.budget;
+    this.#maxWaitMs = options.maxWaitMs ?? 5000;
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#kite = new KiteConnect({
@@ -240,12 +278,6 @@ export class KiteRestClient {
       return config;
     });
     (this.#kite as unknown as InstrumentsParserHolder).transformInstrumentsResponse = platformInstrumentRows;
-    this.#limiters = {
-      quote: new RateLimiter(KiteRateLimits.quote),
-      historical: new RateLimiter(KiteRateLimits.historical),
-      orders: new RateLimiter(KiteRateLimits.orders),
-      other: new RateLimiter(KiteRateLimits.other),
-    };
     this.#queues = {
       quote: Promise.resolve(),
       historical: Promise.resolve(),
@@ -258,16 +290,19 @@ export class KiteRestClient {
    * Candles for [from, to] (epoch ms), split into as many requests as the interval's day limit
    * needs and concatenated in time order.
    */
-  async historical(query: {
-    instrumentToken: number;
-    from: number;
-    to: number;
-    interval: CandleInterval;
-    oi: boolean;
-  }): Promise<Candle[]> {
+  async historical(
+    query: {
+      instrumentToken: number;
+      from: number;
+      to: number;
+      interval: CandleInterval;
+      oi: boolean;
+    },
+    options: KiteCallOptions = {},
+  ): Promise<Candle[]> {
     const candles: Candle[] = [];
     for (const piece of splitHistoricalRange(query.from, query.to, query.interval)) {
-      const rows = await this.#call('historical', 'getHistoricalData', z.array(HistoricalRow), (kite) =>
+      const rows = await this.#call('historical', 'getHistoricalData', z.array(HistoricalRow), options, (kite) =>
         kite.getHistoricalData(
           query.instrumentToken,
           query.interval,
@@ -296,11 +331,11 @@ export class KiteRestClient {
    * The instrument master rows the platform uses: NIFTY and BANKNIFTY options and futures (NFO)
    * and the two indices (NSE), with each index named by its underlying.
    */
-  async instruments(): Promise<Instrument[]> {
+  async instruments(options: KiteCallOptions = {}): Promise<Instrument[]> {
     const out: Instrument[] = [];
     const texts = new Interner();
     for (const exchange of ['NSE', 'NFO'] as const) {
-      const rows = await this.#call('other', 'getInstruments', z.array(z.unknown()), (kite) =>
+      const rows = await this.#call('other', 'getInstruments', z.array(z.unknown()), options, (kite) =>
         kite.getInstruments(exchange),
       );
       for (const raw of rows) {
@@ -332,23 +367,29 @@ export class KiteRestClient {
   /** Last prices of `instruments` (`EXCHANGE:TRADINGSYMBOL`), by that key. */
   async lastPrices(
     instruments: readonly string[],
+    options: KiteCallOptions = {},
   ): Promise<Map<string, { instrumentToken: number; lastPrice: number }>> {
-    const data = await this.#call('quote', 'getLTP', LtpResponse, (kite) => kite.getLTP([...instruments]));
+    const data = await this.#call('quote', 'getLTP', LtpResponse, options, (kite) => kite.getLTP([...instruments]));
     return new Map(
       Object.entries(data).map(([key, v]) => [key, { instrumentToken: v.instrument_token, lastPrice: v.last_price }]),
     );
   }
 
   /** Places an order; resolves with Kite's order id. */
-  placeOrder(variety: string, params: Record<string, unknown>): Promise<string> {
-    return this.#call('orders', 'placeOrder', OrderResponse, (kite) =>
+  placeOrder(variety: string, params: Record<string, unknown>, options: KiteCallOptions = {}): Promise<string> {
+    return this.#call('orders', 'placeOrder', OrderResponse, options, (kite) =>
       kite.placeOrder(variety as Parameters<Connect['placeOrder']>[0], params as Parameters<Connect['placeOrder']>[1]),
     ).then((r) => r.order_id);
   }
 
   /** Modifies an open order; resolves with its order id. */
-  modifyOrder(variety: string, orderId: string, params: Record<string, unknown>): Promise<string> {
-    return this.#call('orders', 'modifyOrder', OrderResponse, (kite) =>
+  modifyOrder(
+    variety: string,
+    orderId: string,
+    params: Record<string, unknown>,
+    options: KiteCallOptions = {},
+  ): Promise<string> {
+    return this.#call('orders', 'modifyOrder', OrderResponse, options, (kite) =>
       kite.modifyOrder(
         variety as Parameters<Connect['modifyOrder']>[0],
         orderId,
@@ -358,15 +399,15 @@ export class KiteRestClient {
   }
 
   /** Cancels an open order; resolves with its order id. */
-  cancelOrder(variety: string, orderId: string): Promise<string> {
-    return this.#call('orders', 'cancelOrder', OrderResponse, (kite) =>
+  cancelOrder(variety: string, orderId: string, options: KiteCallOptions = {}): Promise<string> {
+    return this.#call('orders', 'cancelOrder', OrderResponse, options, (kite) =>
       kite.cancelOrder(variety as Parameters<Connect['cancelOrder']>[0], orderId),
     ).then((r) => r.order_id);
   }
 
   /** The day's orders of this account (Kite's order book), with their tags. */
-  async orderBook(): Promise<KiteOrderBookEntry[]> {
-    const rows = await this.#call('other', 'getOrders', z.array(KiteOrder), (kite) => kite.getOrders());
+  async orderBook(options: KiteCallOptions = {}): Promise<KiteOrderBookEntry[]> {
+    const rows = await this.#call('other', 'getOrders', z.array(KiteOrder), options, (kite) => kite.getOrders());
     return rows.map((r) => ({
       orderId: r.order_id,
       status: r.status,
@@ -380,9 +421,10 @@ export class KiteRestClient {
     endpoint: KiteEndpointClass,
     name: string,
     schema: z.ZodType<T>,
+    options: KiteCallOptions,
     request: (kite: Connect) => Promise<unknown>,
   ): Promise<T> {
-    await this.#permit(endpoint);
+    await this.#permit(endpoint, name, options.deadline ?? this.#clock.now() + this.#maxWaitMs);
     let raw: unknown;
     try {
       raw = await request(this.#kite);
@@ -417,13 +459,44 @@ export class KiteRestClient {
     });
   }
 
-  /** Waits for a permit of `endpoint`'s limiter; callers of one endpoint are served in order. */
-  #permit(endpoint: KiteEndpointClass): Promise<void> {
-    const limiter = this.#limiters[endpoint];
+  /**
+   * Waits for a permit of `endpoint`'s budget, callers of one class in order. The budget says how
+   * long to wait; a wait that would end after `deadline` is not started: the call fails unsent and
+   * retryable, carrying the wait, so a queue consumer can put its message back for that long.
+   */
+  #permit(endpoint: KiteEndpointClass, name: string, deadline: number): Promise<void> {
+    const key = endpoint === 'orders' ? this.accountId : this.#apiKey;
     const turn = this.#queues[endpoint].then(async () => {
       for (;;) {
-        const wait = limiter.tryTake(this.#clock.now());
+        let wait: number;
+        try {
+          wait = await this.#budget.take(endpoint, key);
+        } catch (error) {
+          throw new KiteApiError(
+            this.accountId,
+            'network',
+            'RateBudgetUnavailable',
+            `Kite ${name} for account ${this.accountId} not sent: the rate budget could not be read (${describeError(error)})`,
+            { cause: error, sent: false },
+          );
+        }
         if (wait === 0) return;
+        const now = this.#clock.now();
+        if (now + wait > deadline) {
+          this.#logger.warn('Kite call not sent: rate budget wait exceeds the deadline', {
+            accountId: this.accountId,
+            call: name,
+            waitMs: wait,
+            deadlineInMs: deadline - now,
+          });
+          throw new KiteApiError(
+            this.accountId,
+            'rate-limited',
+            'RateBudgetExceeded',
+            `Kite ${name} for account ${this.accountId} not sent: the ${endpoint} budget has room in ${wait} ms, after the call's deadline`,
+            { sent: false, retryAfterMs: wait },
+          );
+        }
         await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, wait));
       }
     });

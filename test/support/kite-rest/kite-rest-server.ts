@@ -126,6 +126,11 @@ export interface KiteRestServerOptions {
   readonly accounts: Readonly<Record<string, string>>;
   /** The instrument master to serve instead of the built-in handful of rows (benchmarks need thousands). */
   readonly instruments?: readonly Instrument[];
+  /**
+   * Answer 429 (`NetworkException`, "Too many requests"), as Kite does, to a call that would be the
+   * 11th order, 4th historical or 2nd quote call of an api key in any sliding second. Off by default.
+   */
+  readonly enforceLimits?: boolean;
   /** `api_secret` by api key, for postback checksums. Default `<api_key>-secret`. */
   readonly apiSecrets?: Readonly<Record<string, string>>;
   /** Postback URL by api key (the app's registered one); none: updates reach only listeners. */
@@ -146,6 +151,10 @@ export interface FakeKiteRest {
   readonly root: string;
   /** Every request, in arrival order. */
   readonly requests: RecordedRequest[];
+  /** When `apiKey`'s calls of `cls` were accepted (epoch ms at arrival), oldest first; 429s are not in it. */
+  accepted(apiKey: string, cls: FakeKiteLimitClass): readonly number[];
+  /** How many of `apiKey`'s calls of `cls` were answered 429 for exceeding a limit (with `enforceLimits`). */
+  throttled(apiKey: string, cls: FakeKiteLimitClass): number;
   /** The order book of `apiKey`, oldest first (live: tests may change an order's fields, as Kite's RMS would). */
   orders(apiKey: string): FakeKiteOrder[];
   /** The order `orderId` (live); a RangeError for an id the fake never gave out. */
@@ -213,6 +222,20 @@ export interface FakeKiteRest {
   stop(): Promise<void>;
 }
 
+/** Kite's rate-limited endpoint classes, as the fake counts them. */
+export type FakeKiteLimitClass = 'orders' | 'historical' | 'quote';
+
+/** Kite's limits per api key that the fake enforces when asked: at most `limit` in any sliding second. */
+const FAKE_KITE_LIMITS: Record<FakeKiteLimitClass, number> = { orders: 10, historical: 3, quote: 1 };
+
+/** The class of a request, or undefined for the endpoints the fake does not limit. */
+function limitClass(method: string, path: string): FakeKiteLimitClass | undefined {
+  if (path.startsWith('/orders/') && method !== 'GET') return 'orders';
+  if (path.startsWith('/instruments/historical/')) return 'historical';
+  if (path.startsWith('/quote')) return 'quote';
+  return undefined;
+}
+
 /**
  * A Kite Connect REST server that speaks the real wire format (the `{status, data}` envelope,
  * `Authorization: token key:token`, error bodies with `error_type`), so tests drive the real
@@ -270,6 +293,16 @@ export async function startKiteRestServer(options: KiteRestServerOptions): Promi
 
   const faults: { path: RegExp; fault: KiteRestFault; remaining: number; apiKey?: string }[] = [];
   const hanging = new Set<ServerResponse>();
+  /** When each api key's calls of each class were accepted (answered other than 429), in arrival order. */
+  const accepted = new Map<string, number[]>();
+  const acceptedOf = (apiKey: string, cls: FakeKiteLimitClass) => {
+    const key = `${apiKey}:${cls}`;
+    const times = accepted.get(key) ?? [];
+    accepted.set(key, times);
+    return times;
+  };
+  /** How many calls of each api key and class were answered 429 for exceeding a limit. */
+  const throttled = new Map<string, number>();
 
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -496,6 +529,19 @@ export async function startKiteRestServer(options: KiteRestServerOptions): Promi
       json(res, 403, kiteError('TokenException', 'Incorrect `api_key` or `access_token`.'));
       return;
     }
+    const cls = limitClass(req.method ?? 'GET', url.pathname);
+    if (cls) {
+      const times = acceptedOf(auth[1] ?? '', cls);
+      const at = Date.now();
+      let inLastSecond = 0;
+      for (let i = times.length - 1; i >= 0 && (times[i] ?? 0) > at - 1000; i--) inLastSecond++;
+      if (options.enforceLimits && inLastSecond >= FAKE_KITE_LIMITS[cls]) {
+        throttled.set(`${auth[1]}:${cls}`, (throttled.get(`${auth[1]}:${cls}`) ?? 0) + 1);
+        json(res, 429, { status: 'error', message: 'Too many requests', error_type: 'NetworkException', data: null });
+        return;
+      }
+      times.push(at);
+    }
     const key = auth[1] ?? '';
     const fault = faults.find((f) => f.path.test(url.pathname) && (f.apiKey === undefined || f.apiKey === apiKey));
     if (fault) {
@@ -572,6 +618,14 @@ export async function startKiteRestServer(options: KiteRestServerOptions): Promi
   return {
     root: `http://127.0.0.1:${port}`,
     requests,
+    /** When `apiKey`'s calls of `cls` were accepted (epoch ms at arrival), oldest first; 429s are not in it. */
+    accepted(apiKey: string, cls: FakeKiteLimitClass): readonly number[] {
+      return acceptedOf(apiKey, cls);
+    },
+    /** How many of `apiKey`'s calls of `cls` were answered 429 for exceeding a limit (with `enforceLimits`). */
+    throttled(apiKey: string, cls: FakeKiteLimitClass): number {
+      return throttled.get(`${apiKey}:${cls}`) ?? 0;
+    },
     orders: (apiKey) => orders.book(apiKey),
     order: (orderId) => orders.required(orderId).order,
     orderHistory: (orderId) => orders.required(orderId).history,

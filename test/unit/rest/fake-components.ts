@@ -7,9 +7,11 @@ import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import { MemoryConnectionStore } from '../../../shared/adapters/memory/memory-connection-store.js';
 import { MemoryLiveStateStore } from '../../../shared/adapters/memory/memory-live-state-store.js';
 import { MemoryOrderStore } from '../../../shared/adapters/memory/memory-order-store.js';
+import { MemoryRateBudget } from '../../../shared/adapters/memory/memory-rate-budget.js';
 import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-subscription-store.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
 import { loadConfig } from '../../../shared/config.js';
+import { KiteRateLimits } from '../../../shared/domain/kite/rate-limiter.js';
 import { istDate } from '../../../shared/domain/market/calendar-dates.js';
 import { mockInstruments } from '../../../shared/domain/market/mock-instruments.js';
 import { createLogger } from '../../../shared/logging.js';
@@ -41,6 +43,7 @@ export function fakeComponents(
     dynamodb: undefined as unknown as DynamoDBClient,
     checkDatabase: async () => {},
     loadInstruments,
+    kiteBudget: new MemoryRateBudget({ budgets: KiteRateLimits }),
     marketData: new MockMarketData({
       instruments: loadInstruments,
       seed: 42,

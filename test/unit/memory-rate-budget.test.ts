@@ -1,0 +1,13 @@
+import { MemoryRateBudget } from '../../shared/adapters/memory/memory-rate-budget.js';
+import { CONTRACT_BUDGETS, rateBudgetContract } from '../support/rate-budget-contract.js';
+
+rateBudgetContract('memory', () => {
+  let budget: MemoryRateBudget | undefined;
+  return {
+    // One process: both handles are the same budget.
+    open: async (calendar) => {
+      budget ??= new MemoryRateBudget({ budgets: CONTRACT_BUDGETS, clock: calendar });
+      return budget;
+    },
+  };
+});
