@@ -1,12 +1,15 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { referencePriceOf } from '../shared/market-data/reference-price.js';
 import { type Components, orderComponents, processComponents } from '../shared/wiring.js';
+import { exchangeIssues } from './orders/exchange-check.js';
 import {
   isRedelivered,
   type OrderMessageOutcome,
   OrderTaskProcessor,
   type OrderWorkerDependencies,
 } from './orders/order-task-processor.js';
+import { orderChangeNotifier } from './orders/order-updates.js';
 
 export type { OrderMessageOutcome, OrderWorkerDependencies } from './orders/order-task-processor.js';
 
@@ -42,6 +45,9 @@ export function orderWorkerHandler(
       receiptHandle: record.receiptHandle,
       body: record.body,
       eventSourceArn: record.eventSourceARN,
+      ...(record.attributes?.SentTimestamp !== undefined && {
+        sentTimestampMs: Number(record.attributes.SentTimestamp),
+      }),
     });
     options.onOutcome?.(record, outcome);
     if (isRedelivered(outcome)) throw new OrderRedeliveryRequested(outcome);
@@ -70,6 +76,16 @@ export function orderWorkerDependencies(components: Components): OrderWorkerDepe
     clock: components.clock,
     retry: components.config.orders,
     logger: components.logger,
+    defaultOwner: components.config.orders.defaultOwner,
+    validate: (task) =>
+      exchangeIssues(
+        {
+          instruments: () => components.marketData.instruments(),
+          referencePrice: (token) => referencePriceOf(components.state, token),
+        },
+        task,
+      ),
+    onOrderChange: orderChangeNotifier(components.bus, components.logger),
   };
 }
 

@@ -1,6 +1,7 @@
 import { HealthResponse } from '../shared/contracts/health.js';
 import { HistoryResponse } from '../shared/contracts/history.js';
 import { InstrumentListResponse, InstrumentResponse } from '../shared/contracts/instrument.js';
+import { KiteOrder } from '../shared/contracts/kite-order.js';
 import {
   CreateOrderRequest,
   CreateOrderResponse,
@@ -19,12 +20,17 @@ import {
 import type { Components } from '../shared/wiring.js';
 import { HistoryQuery, historyUseCase } from './api/history.js';
 import { getInstrumentUseCase, listInstrumentsUseCase } from './api/instruments.js';
+import { kitePostbackUseCase, PostbackResponse } from './api/kite-postback.js';
 import { type DocumentedRoute, openApiUseCase, type RouteDoc } from './api/openapi.js';
 import {
+  cancelOrderUseCase,
   createOrderUseCase,
   DeadLetterQuery,
   getOrderUseCase,
   listDeadLettersUseCase,
+  ModifyOrderRequest,
+  modifyOrderUseCase,
+  OrderChangeResponse,
   redriveOrderUseCase,
   TaskIdPath,
 } from './api/orders.js';
@@ -203,6 +209,49 @@ export const httpRoutes: readonly HttpRoute[] = [
       summary: "An order task's status record: status, attempts, result, last error",
       path: TaskIdPath,
       responses: { 200: { description: 'The status record (TC-ORD-001 to 003)', schema: OrderResponse } },
+    },
+  },
+  {
+    method: 'DELETE',
+    path: '/orders/{task_id}',
+    entry: 'functions/http-orders-cancel.ts',
+    makeUseCase: cancelOrderUseCase,
+    doc: {
+      summary: "Cancel the caller's placed order: a cancel_order task is queued",
+      description:
+        "Idempotent: a repeat answers with the same cancel task. 404 for an unknown task or another caller's; " +
+        '409 when the order is not placed yet, was never placed, or is finished at the broker. ' +
+        "The placing task's result shows CANCELLED once the broker confirms.",
+      path: TaskIdPath,
+      responses: { 202: { description: 'The cancel task is queued', schema: OrderChangeResponse } },
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/orders/{task_id}',
+    entry: 'functions/http-orders-modify.ts',
+    makeUseCase: modifyOrderUseCase,
+    doc: {
+      summary: "Modify the caller's placed order (price, quantity, trigger price, type): a modify_order task is queued",
+      description: "Idempotent for the same body. 404 for an unknown task or another caller's; 409 as for DELETE.",
+      path: TaskIdPath,
+      body: ModifyOrderRequest,
+      responses: { 202: { description: 'The modify task is queued', schema: OrderChangeResponse } },
+    },
+  },
+  {
+    method: 'POST',
+    path: '/kite/postback',
+    entry: 'functions/http-kite-postback.ts',
+    makeUseCase: kitePostbackUseCase,
+    doc: {
+      summary: "Kite's order postback: verified by its checksum and merged into the order's task",
+      description:
+        "Register this URL as the app's postback URL on Kite. No token: the checksum (SHA-256 of order_id + " +
+        'order_timestamp + api_secret of a configured account) authenticates it; a bad one is a 401.',
+      public: true,
+      body: KiteOrder,
+      responses: { 200: { description: 'Accepted', schema: PostbackResponse } },
     },
   },
 ];

@@ -44,6 +44,10 @@ export function httpRouteAccess(route: { readonly method: string; readonly path:
       queues: { orders: 'send', ...(redrive && { deadLetters: 'consume' as const }) },
     };
   }
+  // A postback merges into its task through the order id's link.
+  if (route.path === '/kite/postback') {
+    return { tables: { orders: 'readWrite', brokerOrders: 'readWrite' }, secrets: REST_SECRETS };
+  }
   return { tables: {}, secrets: REST_SECRETS };
 }
 
@@ -66,17 +70,19 @@ export function wsRouteAccess(routeKey: string): FunctionAccess {
 
 /** The order worker: its status records, idempotency records and circuit breakers; Kite to place orders. */
 export const orderWorkerAccess: FunctionAccess = {
-  tables: { orders: 'readWrite', idempotency: 'readWrite', breakers: 'readWrite' },
+  tables: { orders: 'readWrite', brokerOrders: 'readWrite', idempotency: 'readWrite', breakers: 'readWrite' },
   secrets: [...BASE_SECRETS, 'kiteAccounts'],
 };
 
 /**
  * The order sweeper: stale records from the orders table's status index, a conditional touch of
- * each it requeues (the queue is granted by the orders stack).
+ * each it requeues (the queue is granted by the orders stack); and the poll of open orders in the
+ * same run, which reads them from the open index, asks the accounts' brokers (Kite's secret) and
+ * merges what changed through the order id links.
  */
 export const orderSweeperAccess: FunctionAccess = {
-  tables: { orders: 'sweep' },
-  secrets: BASE_SECRETS,
+  tables: { orders: 'readWrite', brokerOrders: 'readWrite' },
+  secrets: [...BASE_SECRETS, 'kiteAccounts'],
 };
 
 /** The DynamoDB actions of each access mode: named one by one, never `dynamodb:*`. */

@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { OrderTask } from '../../shared/contracts/order.js';
+import type { Principal } from '../../shared/auth/authenticator.js';
+import { MarketProtection, OrderTask, OrderTaskStatus } from '../../shared/contracts/order.js';
 import {
   CreateOrderRequest,
   type CreateOrderResponse,
@@ -10,11 +11,16 @@ import {
   type RedriveOrderResponse,
   TaskId,
 } from '../../shared/contracts/order-api.js';
+import { isOpenBrokerStatus } from '../../shared/domain/orders/broker-order.js';
 import { errorTypeOf, tagError } from '../../shared/domain/orders/order-status.js';
 import { ConflictError, describeError, NotFoundError, ValidationError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logging.js';
+import { referencePriceOf } from '../../shared/market-data/reference-price.js';
 import type { OrderRecord } from '../../shared/ports/orders.js';
 import type { Components } from '../../shared/wiring.js';
 import type { HttpUseCase } from '../http/http-handler.js';
+import { type ExchangeCheckDependencies, exchangeIssues } from '../orders/exchange-check.js';
+import { apiContext } from './context.js';
 import { authenticated } from './protected.js';
 import { parseJsonBody, parsePath, parseQuery } from './request.js';
 
@@ -121,11 +127,20 @@ export function createOrderUseCase(components: Components): HttpUseCase {
       ]);
     }
     const now = components.clock.now();
+    // The caller owns the order, whatever the body says: an owner is never taken from a request.
     const task = OrderTask.parse({
       ...value,
       task_id: value.task_id ?? randomUUID(),
       submitted_at: value.submitted_at ?? iso(now),
+      owner: principal.id,
     });
+    const issues = await exchangeIssues(exchangeCheck(components), task);
+    if (issues.length > 0) {
+      throw new ValidationError(
+        `The exchange would refuse this order: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+        [...issues],
+      );
+    }
     await components.orders.create(task, now);
     try {
       await components.orderQueue.enqueue(task);
@@ -149,12 +164,29 @@ export function createOrderUseCase(components: Components): HttpUseCase {
   });
 }
 
-/** `GET /orders/{task_id}` (TC-ORD-001 to 003): the task's status record; 404 for an unknown id. */
+/**
+ * The caller's task `taskId`. Someone else's order is a 404, exactly as an unknown one: a caller
+ * cannot even learn that another's task id exists.
+ */
+export async function ownOrder(components: Components, taskId: string, principal: Principal): Promise<OrderRecord> {
+  const record = await components.orders.get(taskId);
+  if (record === undefined || record.task.owner !== principal.id) throw new NotFoundError(`No order task ${taskId}`);
+  return record;
+}
+
+/** The exchange rules' view of this platform: its instrument registry and the live reference prices. */
+function exchangeCheck(components: Components): ExchangeCheckDependencies {
+  return {
+    instruments: () => apiContext(components).registry.all(),
+    referencePrice: (token) => referencePriceOf(components.state, token),
+  };
+}
+
+/** `GET /orders/{task_id}` (TC-ORD-001 to 003): the caller's task's status record; 404 for an unknown id or another's. */
 export function getOrderUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+  return authenticated(components, async (event, _context, principal) => {
     const { task_id } = parsePath(event, TaskIdPath);
-    const record = await components.orders.get(task_id);
-    if (record === undefined) throw new NotFoundError(`No order task ${task_id}`);
+    const record = await ownOrder(components, task_id, principal);
     const body: OrderResponse = { order: toOrderStatus(record, paperTrading(components)) };
     return { status: 200, body };
   });
@@ -212,5 +244,148 @@ export function redriveOrderUseCase(components: Components): HttpUseCase {
     logger.info('Order redriven', { taskId: task_id, source, caller: principal.id });
     const body: RedriveOrderResponse = { message: 'Order redriven', task_id, status: 'PENDING', source };
     return { status: 202, body };
+  });
+}
+
+/** `PATCH /orders/{task_id}` body: the terms to change; at least one. */
+export const ModifyOrderRequest = z
+  .strictObject({
+    quantity: z.int().positive().optional(),
+    price: z.number().positive().optional(),
+    trigger_price: z.number().positive().optional(),
+    order_type: z.enum(['MARKET', 'LIMIT', 'SL', 'SL-M']).optional(),
+    validity: z.enum(['DAY', 'IOC', 'TTL']).optional(),
+    market_protection: MarketProtection.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, {
+    message: 'name at least one of quantity, price, trigger_price, order_type, validity, market_protection',
+  })
+  .meta({ description: 'What to change on the placed order' });
+
+/** `DELETE` / `PATCH /orders/{task_id}` response, status 202: the change task is queued. */
+export const OrderChangeResponse = z.object({
+  message: z.enum(['Cancel accepted', 'Modify accepted']),
+  /** The cancel or modify task: follow it with `GET /orders/{task_id}`. */
+  task_id: z.string(),
+  /** The task that placed the order; its `result` shows the order's new state. */
+  order_task_id: z.string(),
+  order_id: z.string(),
+  status: OrderTaskStatus,
+});
+export type OrderChangeResponse = z.infer<typeof OrderChangeResponse>;
+
+/**
+ * The id of the task that changes order task `taskId`: derived from it and what it asks, so a
+ * repeated DELETE or the same PATCH again finds the task already queued (idempotent) instead of
+ * cancelling or modifying twice.
+ */
+export function changeTaskId(taskId: string, kind: 'cancel' | 'modify', body?: unknown): string {
+  const digest = createHash('sha256')
+    .update(`${taskId}\n${kind}\n${JSON.stringify(body ?? null)}`)
+    .digest('hex')
+    .slice(0, 16);
+  return `${kind}-${digest}`;
+}
+
+/**
+ * Queues a cancel or modify of the caller's placed order (TC-ORD: cancel and modify): 202 with the
+ * change task, the same one for a repeat; 404 for an unknown or another's task; 409 when the order
+ * is not placed yet (retry once it is), was never placed (dead letter) or is finished at the broker.
+ */
+async function changeOrder(
+  components: Components,
+  principal: Principal,
+  taskId: string,
+  kind: 'cancel' | 'modify',
+  changes: z.infer<typeof ModifyOrderRequest> | undefined,
+  logger: Logger,
+): Promise<{ status: number; body: OrderChangeResponse }> {
+  const placed = await ownOrder(components, taskId, principal);
+  if (placed.task.operation !== 'place_order') {
+    throw new ConflictError(`Order task ${taskId} is a ${placed.task.operation}, not a placement`);
+  }
+  if (placed.status !== 'COMPLETED' || placed.result === undefined) {
+    throw new ConflictError(
+      placed.status === 'DEAD_LETTER'
+        ? `Order task ${taskId} was never placed (DEAD_LETTER)`
+        : `Order task ${taskId} is ${placed.status}: not placed yet; try again once it is COMPLETED`,
+    );
+  }
+  const order = placed.result;
+  if (!isOpenBrokerStatus(order.status)) {
+    throw new ConflictError(`Order ${order.orderId} is ${order.status} and cannot be changed`);
+  }
+  const id = changeTaskId(taskId, kind, changes);
+  const message = kind === 'cancel' ? 'Cancel accepted' : 'Modify accepted';
+  const existing = await components.orders.get(id);
+  if (existing !== undefined) {
+    return {
+      status: 202,
+      body: { message, task_id: id, order_task_id: taskId, order_id: order.orderId, status: existing.status },
+    };
+  }
+  const now = components.clock.now();
+  const base = {
+    task_id: id,
+    idempotency_key: id,
+    account_id: placed.task.account_id,
+    submitted_at: iso(now),
+    owner: principal.id,
+  };
+  const variety = placed.task.params.variety;
+  const task = OrderTask.parse(
+    kind === 'cancel'
+      ? { ...base, operation: 'cancel_order', params: { variety, order_id: order.orderId } }
+      : { ...base, operation: 'modify_order', params: { variety, order_id: order.orderId, ...changes } },
+  );
+  try {
+    await components.orders.create(task, now);
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    // The same change raced in from another call: it is queued once, by whichever created it.
+    const raced = await components.orders.get(id);
+    return {
+      status: 202,
+      body: {
+        message,
+        task_id: id,
+        order_task_id: taskId,
+        order_id: order.orderId,
+        status: raced?.status ?? 'PENDING',
+      },
+    };
+  }
+  try {
+    await components.orderQueue.enqueue(task);
+  } catch (error) {
+    await deadLetterUnqueued(components, id, error);
+    throw error;
+  }
+  logger.info(`Order ${kind} accepted`, {
+    taskId: id,
+    orderTaskId: taskId,
+    orderId: order.orderId,
+    caller: principal.id,
+  });
+  return {
+    status: 202,
+    body: { message, task_id: id, order_task_id: taskId, order_id: order.orderId, status: 'PENDING' },
+  };
+}
+
+/** `DELETE /orders/{task_id}`: cancels the caller's placed order (a queued `cancel_order` task). */
+export function cancelOrderUseCase(components: Components): HttpUseCase {
+  return authenticated(components, async (event, { logger }, principal) => {
+    const { task_id } = parsePath(event, TaskIdPath);
+    return changeOrder(components, principal, task_id, 'cancel', undefined, logger);
+  });
+}
+
+/** `PATCH /orders/{task_id}`: modifies the caller's placed order (a queued `modify_order` task). */
+export function modifyOrderUseCase(components: Components): HttpUseCase {
+  return authenticated(components, async (event, { logger }, principal) => {
+    const { task_id } = parsePath(event, TaskIdPath);
+    const { value } = parseJsonBody(event, ModifyOrderRequest);
+    return changeOrder(components, principal, task_id, 'modify', value, logger);
   });
 }

@@ -121,6 +121,12 @@ class TaskMoved extends Error {
   }
 }
 
+/** Time kept back from the invocation's end to record an outcome and steer the message. */
+const RECORD_OUTCOME_MS = 3_000;
+
+/** How long a broker call may wait for its rate budget outside Lambda (the local platform). */
+const DEFAULT_BROKER_WAIT_MS = 5_000;
+
 /** The key of an account's circuit breaker. */
 export function breakerKey(accountId: string): string {
   return `orders#${accountId}`;
@@ -173,7 +179,11 @@ export class OrderTaskProcessor {
    */
   registerContext(context: Context): void {
     this.#idempotency.registerLambdaContext(context);
+    this.#remainingMs = () => context.getRemainingTimeInMillis();
   }
+
+  /** What the current invocation has left (ms); unbounded outside Lambda's context. */
+  #remainingMs: () => number = () => Number.POSITIVE_INFINITY;
 
   /**
    * Processes one message; rejects only when the worker's own dependencies fail, after logging the
@@ -354,7 +364,7 @@ export class OrderTaskProcessor {
     try {
       const result = await this.#deps
         .brokerFor(task.account_id)
-        .execute(task, { attempt, ...(order !== undefined && { order }) });
+        .execute(task, { attempt, deadline: this.#deadline(), ...(order !== undefined && { order }) });
       await this.#report(key, true);
       return { ...result, taskId: task.task_id, attempt, at };
     } catch (error) {
@@ -365,6 +375,17 @@ export class OrderTaskProcessor {
       if (sent) await this.#report(key, !classified.tripsBreaker);
       throw new AttemptFailed(classified, attempt, at);
     }
+  }
+
+  /**
+   * By when the broker must have sent its call: the invocation's end less the time to record the
+   * outcome, so a call that must wait for its rate budget longer is requeued instead of timed out.
+   */
+  #deadline(): number {
+    const remaining = this.#remainingMs();
+    return Number.isFinite(remaining)
+      ? this.#deps.clock.now() + remaining - RECORD_OUTCOME_MS
+      : this.#deps.clock.now() + DEFAULT_BROKER_WAIT_MS;
   }
 
   /** The order a modify or cancel changes, when a task of the platform placed it. */

@@ -1,9 +1,23 @@
 import type { BrokerOrderState } from '../../shared/domain/orders/broker-order.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
+import { publishOrderUpdate } from '../../shared/order-updates.js';
 import type { Broker, OpenOrder } from '../../shared/ports/broker.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { OrderRecord, OrderStore } from '../../shared/ports/orders.js';
+import type { TickBus } from '../../shared/ports/tick-bus.js';
+
+/**
+ * Tells the owner's connections that a task's broker order changed (the fan-out delivers it). Best
+ * effort: the change is stored already, and `GET /orders/{task_id}` shows it if the push is lost.
+ */
+export function orderChangeNotifier(bus: TickBus, logger: Logger): (record: OrderRecord) => void {
+  return (record) => {
+    publishOrderUpdate(bus, record).catch((error: unknown) =>
+      logger.warn('Order update not pushed to its owner', { taskId: record.task.task_id, error: describeError(error) }),
+    );
+  };
+}
 
 /** What applying news about broker orders needs. */
 export interface OrderUpdateDependencies {

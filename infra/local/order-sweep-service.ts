@@ -9,13 +9,21 @@ import type { Clock } from '../../shared/ports/clock.js';
  * cloud's EventBridge rule runs the Lambda. A failed sweep is logged and the next one tries again.
  */
 export class OrderSweepService {
-  readonly name = 'order-sweeper';
-  readonly #sweeper: OrderSweeper;
+  readonly name: string;
+  readonly #sweeper: { sweep(): Promise<unknown> };
   readonly #intervalMs: number;
   readonly #clock: Clock;
   readonly #logger: Logger;
 
-  constructor(options: { sweeper: OrderSweeper; intervalSeconds: number; clock: Clock; logger: Logger }) {
+  /** `sweeper`: any periodic pass over the orders (the stranded-order sweep, the open-order poll). */
+  constructor(options: {
+    sweeper: { sweep(): Promise<unknown> };
+    intervalSeconds: number;
+    clock: Clock;
+    logger: Logger;
+    name?: string;
+  }) {
+    this.name = options.name ?? 'order-sweeper';
     this.#sweeper = options.sweeper;
     this.#intervalMs = options.intervalSeconds * 1000;
     this.#clock = options.clock;

@@ -5,6 +5,7 @@ import { httpHandler } from '../../functions/http/http-handler.js';
 import { orderSweeperDependencies } from '../../functions/order-sweeper.js';
 import { orderWorkerDependencies, orderWorkerHandler } from '../../functions/order-worker.js';
 import { OrderSweeper } from '../../functions/orders/order-sweeper.js';
+import { orderChangeNotifier, pollOpenOrders } from '../../functions/orders/order-updates.js';
 import { httpRoutes } from '../../functions/routes.js';
 import { wsRouteTable } from '../../functions/ws/route-table.js';
 import { wsRouteHandlers } from '../../functions/ws/ws-handler.js';
@@ -19,7 +20,7 @@ import type { ApiErrorResponse } from '../../shared/contracts/common.js';
 import { describeError } from '../../shared/errors.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
-import { type Components, createComponents } from '../../shared/wiring.js';
+import { type Components, createComponents, orderComponents } from '../../shared/wiring.js';
 import { createConnectionsEndpoint } from './connections-endpoint.js';
 import { createDashboardServer } from './dashboard-server.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
@@ -135,7 +136,9 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   // With the worker, the sweeper: orders whose message was lost (a crash between the record and the
   // send) are queued again. Where orders go to SQS, the cloud's sweeper does it.
   const orderWorker =
-    orderQueues === undefined ? [] : [localOrderWorker(components, orderQueues), localOrderSweeper(components)];
+    orderQueues === undefined
+      ? []
+      : [localOrderWorker(components, orderQueues), localOrderSweeper(components), localOrderPoller(components)];
   const sqs = new LocalSqsEndpoint(orderQueues === undefined ? [] : [orderQueues.main, orderQueues.deadLetter]);
   const stopIngest = new AbortController();
   const ingesting = supervise(
@@ -240,6 +243,28 @@ function localOrderSweeper(components: Components): OrderSweepService {
     intervalSeconds: components.config.orders.sweepIntervalSeconds ?? LOCAL_ORDER_SWEEP_INTERVAL_SECONDS,
     clock: components.clock,
     logger: components.logger,
+  });
+}
+
+/**
+ * The poll of open orders every `ORDER_POLL_INTERVAL_SECONDS` (1 s): resting paper orders fill when
+ * the live price crosses them, and Kite orders catch up on a missed postback or order frame.
+ */
+function localOrderPoller(components: Components): OrderSweepService {
+  const { orders, clock, logger, config } = components;
+  const deps = {
+    orders,
+    clock,
+    logger,
+    brokerFor: orderComponents(components).brokerFor,
+    onOrderChange: orderChangeNotifier(components.bus, logger),
+  };
+  return new OrderSweepService({
+    name: 'order-poller',
+    sweeper: { sweep: () => pollOpenOrders(deps) },
+    intervalSeconds: config.orders.pollIntervalSeconds,
+    clock,
+    logger,
   });
 }
 
