@@ -35,6 +35,11 @@ export interface IngestDependencies {
   readonly instruments: readonly Instrument[];
   /** Receives the receive → publish latency of every published tick (the metrics' histogram). */
   readonly onPublished?: TickPublisherOptions['onPublished'];
+  /**
+   * Receives every `{"type":"order"}` frame Kite sends on the ticker sockets (an order of the
+   * account changed): one of the three sources of order updates, with postbacks and the poll.
+   */
+  readonly onOrderFrame?: (accountId: string, order: Readonly<Record<string, unknown>>) => void;
 }
 
 /** The ingest task's state as the heartbeat reports it to `/health`. */
@@ -158,6 +163,9 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
       maxTokensPerConnection: config.kite.maxTokensPerConnection,
       maxConnectionsPerAccount: config.kite.maxConnectionsPerAccount,
       onTicks: (accountId, ticks) => onTicks(ticks, accountId),
+      onText: (accountId, message) => {
+        if (message.type === 'order') deps.onOrderFrame?.(accountId, message.data);
+      },
       // The client tick carries no market depth, so full-mode packets are decoded without it.
       connection: { decodeDepth: false },
     });

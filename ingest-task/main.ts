@@ -1,3 +1,4 @@
+import { orderChangeNotifier, orderFrameHandler } from '../functions/orders/order-updates.js';
 import { describeConnectionFailure } from '../shared/errors.js';
 import { configFromEnvironment, createComponents, createConnectionGateway, runMain } from '../shared/wiring.js';
 import { fanoutRole } from './fanout-role.js';
@@ -65,7 +66,17 @@ async function main(): Promise<void> {
       return;
     }
     const instruments = await components.loadInstruments();
-    role = ingestRole({ ...components, instruments, onPublished: publishLatencyRecorder(registry) });
+    role = ingestRole({
+      ...components,
+      instruments,
+      onPublished: publishLatencyRecorder(registry),
+      onOrderFrame: orderFrameHandler({
+        orders: components.orders,
+        clock: components.clock,
+        logger,
+        onOrderChange: orderChangeNotifier(components.bus, logger),
+      }),
+    });
     registerIngestMetrics(registry, role);
     services.push(lease, ...role.services);
     logger.info('Ingest role ready', { instruments: instruments.length, source: role.status().source });

@@ -1,3 +1,4 @@
+import { KiteOrder, kiteOrderState } from '../../shared/contracts/kite-order.js';
 import type { BrokerOrderState } from '../../shared/domain/orders/broker-order.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
@@ -118,4 +119,29 @@ export async function pollOpenOrders(deps: OrderPollDependencies): Promise<Order
     }
   }
   return { open, applied, failedAccounts };
+}
+
+/**
+ * The handler of Kite's `{"type":"order"}` ticker frames: each is an order update like a postback
+ * (without a checksum: the authenticated socket vouches for it), merged through
+ * {@link applyOrderUpdate}. One that does not read as an order is logged and dropped; a failure to
+ * apply it is logged too, since the poll will bring the same news.
+ */
+export function orderFrameHandler(
+  deps: OrderUpdateDependencies & { readonly logger: Logger },
+): (accountId: string, data: Readonly<Record<string, unknown>>) => void {
+  return (accountId, data) => {
+    const order = KiteOrder.safeParse(data);
+    if (!order.success) {
+      deps.logger.warn('Kite order frame not understood; the poll will bring the order', { accountId });
+      return;
+    }
+    applyOrderUpdate(deps, kiteOrderState(order.data)).catch((error: unknown) =>
+      deps.logger.warn('Kite order frame not applied; the poll will bring the order', {
+        accountId,
+        orderId: order.data.order_id,
+        error: describeError(error),
+      }),
+    );
+  };
 }

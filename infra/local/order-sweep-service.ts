@@ -1,4 +1,3 @@
-import type { OrderSweeper } from '../../functions/orders/order-sweeper.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';

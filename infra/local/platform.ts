@@ -5,7 +5,7 @@ import { httpHandler } from '../../functions/http/http-handler.js';
 import { orderSweeperDependencies } from '../../functions/order-sweeper.js';
 import { orderWorkerDependencies, orderWorkerHandler } from '../../functions/order-worker.js';
 import { OrderSweeper } from '../../functions/orders/order-sweeper.js';
-import { orderChangeNotifier, pollOpenOrders } from '../../functions/orders/order-updates.js';
+import { orderChangeNotifier, orderFrameHandler, pollOpenOrders } from '../../functions/orders/order-updates.js';
 import { httpRoutes } from '../../functions/routes.js';
 import { wsRouteTable } from '../../functions/ws/route-table.js';
 import { wsRouteHandlers } from '../../functions/ws/ws-handler.js';
@@ -103,7 +103,16 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
 
   const instruments = await components.loadInstruments();
   await seedSubscriptions(components.subscriptions, instruments, components.clock.now());
-  const ingest = ingestRole({ ...components, instruments });
+  const ingest = ingestRole({
+    ...components,
+    instruments,
+    onOrderFrame: orderFrameHandler({
+      orders: components.orders,
+      clock: components.clock,
+      logger: components.logger,
+      onOrderChange: orderChangeNotifier(components.bus, components.logger),
+    }),
+  });
 
   // The WebSocket API: exactly the routes of the table the CDK stack deploys, through the same
   // middy handlers as the Lambdas, behind a gateway that behaves like API Gateway (its management

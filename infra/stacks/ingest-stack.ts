@@ -167,7 +167,8 @@ export class IngestStack extends Stack {
 
     // Both roles check the subscriptions table at start; ingest reads the active subscriptions.
     grantTables(this.ingestService.taskDefinition.taskRole, settings, {
-      tables: { subscriptions: 'read' },
+      // Orders: the order frames Kite sends on the ticker sockets are merged into their tasks.
+      tables: { subscriptions: 'read', orders: 'readWrite', brokerOrders: 'readWrite' },
       secrets: [],
     });
     grantTables(this.fanoutService.taskDefinition.taskRole, settings, {
