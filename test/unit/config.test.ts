@@ -114,7 +114,7 @@ describe('loadConfig', () => {
     const secretish = 'ZQ9-not-long-enough';
     const problems = problemsOf({
       JWT_SECRET: secretish,
-      KITE_ACCOUNTS: 'a:b:TOKEN-XYZ-123:extra',
+      KITE_ACCOUNTS: 'a:b:TOKEN-XYZ-123:secret:extra',
       REDIS_URL: 'pw-777',
     });
     expect(problems.map((p) => p.variable).sort()).toEqual(['JWT_SECRET', 'KITE_ACCOUNTS', 'REDIS_URL']);
@@ -123,12 +123,13 @@ describe('loadConfig', () => {
 
     const config = loadConfig({
       JWT_SECRET: 's'.repeat(40),
-      KITE_ACCOUNTS: 'primary:key1:access-token-value',
+      KITE_ACCOUNTS: 'primary:key1:access-token-value:api-secret-value',
       API_KEYS: 'api-key-value',
       REDIS_URL: 'redis://:redis-password@127.0.0.1:6379',
     });
+    expect(config.kite.accounts[0]?.apiSecret?.reveal()).toBe('api-secret-value');
     for (const rendered of [JSON.stringify(config), inspect(config, { depth: 10 }), String(config.auth.jwtSecret)]) {
-      for (const value of ['s'.repeat(40), 'access-token-value', 'api-key-value', 'redis-password']) {
+      for (const value of ['s'.repeat(40), 'access-token-value', 'api-secret-value', 'api-key-value', 'redis-password']) {
         expect(rendered).not.toContain(value);
       }
     }
