@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LOCAL_USER_SUBJECT, ownerIdOf } from './auth/owner.js';
 import { ConfigError } from './errors.js';
 import { Secret } from './secret.js';
 
@@ -163,7 +164,7 @@ export const EnvSchema = z.object({
   ORDERS_DEFAULT_OWNER: z
     .string()
     .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, { message: 'must be 1-128 letters, digits or _ . : @ -' })
-    .default('queue'),
+    .optional(),
   ORDER_POLL_INTERVAL_SECONDS: num(0.1, 3600).default(1),
   ORDER_SWEEP_INTERVAL_SECONDS: int(1, 3600).optional(),
 
@@ -220,7 +221,7 @@ export interface Config {
     readonly maxAttempts: number;
     readonly retryBaseSeconds: number;
     readonly retryMaxSeconds: number;
-    /** Owner of SQS tasks that name none. */
+    /** Owner of SQS tasks that name none (a principal id, as REST records owners). */
     readonly defaultOwner: string;
     /** How often open orders are checked against the broker's order book (and paper orders against prices). */
     readonly pollIntervalSeconds: number;
@@ -334,7 +335,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       maxAttempts: e.ORDER_MAX_ATTEMPTS,
       retryBaseSeconds: e.ORDER_RETRY_BASE_SECONDS,
       retryMaxSeconds: e.ORDER_RETRY_MAX_SECONDS,
-      defaultOwner: e.ORDERS_DEFAULT_OWNER,
+      // On one machine, the user of the token `npm start` prints, so its SQS orders show on REST.
+      defaultOwner: ownerIdOf(
+        e.ORDERS_DEFAULT_OWNER ??
+          (e.ENVIRONMENT === 'development' || e.ENVIRONMENT === 'test' ? LOCAL_USER_SUBJECT : 'queue'),
+      ),
       pollIntervalSeconds: e.ORDER_POLL_INTERVAL_SECONDS,
       sweepIntervalSeconds: e.ORDER_SWEEP_INTERVAL_SECONDS,
     },

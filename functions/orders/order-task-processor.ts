@@ -6,6 +6,7 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Context } from 'aws-lambda';
+import { ownerIdOf } from '../../shared/auth/owner.js';
 import { OrderTask, TaskId } from '../../shared/contracts/order.js';
 import { type BrokerOrderState, mergeBrokerOrder } from '../../shared/domain/orders/broker-order.js';
 import type { CircuitBreaker } from '../../shared/domain/orders/circuit-breaker.js';
@@ -260,6 +261,7 @@ export class OrderTaskProcessor {
         ...json,
         ...(json.submitted_at === undefined && { submitted_at: new Date(sentMs).toISOString() }),
         ...(json.owner === undefined && owner !== undefined && { owner }),
+        ...(typeof json.owner === 'string' && json.owner !== '' && { owner: ownerIdOf(json.owner) }),
       };
     }
     const parsed = OrderTask.safeParse(json);

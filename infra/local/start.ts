@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { LOCAL_USER_SUBJECT } from '../../shared/auth/owner.js';
 import type { Config } from '../../shared/config.js';
 import { Secret } from '../../shared/secret.js';
 import { configFromEnvironment, runMain } from '../../shared/wiring.js';
@@ -31,7 +32,7 @@ runMain(async () => {
   // configured secret, so it is as good as any other token this platform accepts.
   const jwt = await new SignJWT({ name: 'Local user', email: 'local@example.in' })
     .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('local-user')
+    .setSubject(LOCAL_USER_SUBJECT)
     .setIssuedAt()
     .setExpirationTime('12h')
     .sign(new TextEncoder().encode(config.auth.jwtSecret.reveal()));

@@ -55,7 +55,8 @@ export const PlaceOrderParams = z
     path: ['trigger_price'],
   })
   // Absent protection on a MARKET or SL-M order is the broker's automatic band, and the task shows it.
-  .transform((p) =>
+  // `overwrite`, not `transform`: the shape stays the same, so the OpenAPI document can describe it.
+  .overwrite((p) =>
     MARKET_PROTECTED_TYPES.has(p.order_type) && p.market_protection === undefined ? { ...p, market_protection: -1 } : p,
   );
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { TickPayload } from '../../shared/contracts/tick.js';
 import type { Candle } from '../../shared/ports/market-data.js';
 
@@ -40,3 +41,11 @@ export function sampleCandles(): Candle[] {
 
 /** Tokens the plan's cases use: NIFTY 19000 CE and PE. */
 export const TOKENS = { niftyCall: 256265, niftyPut: 260105 } as const;
+
+/**
+ * The principal id the platform gives an API-key caller (`key-` and the first 8 bytes of the key's
+ * SHA-256), so a test can name such a caller as the owner of orders sent through SQS.
+ */
+export function apiKeyPrincipalId(key: string): string {
+  return `key-${createHash('sha256').update(key, 'utf8').digest().subarray(0, 8).toString('hex')}`;
+}

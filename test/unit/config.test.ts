@@ -129,7 +129,13 @@ describe('loadConfig', () => {
     });
     expect(config.kite.accounts[0]?.apiSecret?.reveal()).toBe('api-secret-value');
     for (const rendered of [JSON.stringify(config), inspect(config, { depth: 10 }), String(config.auth.jwtSecret)]) {
-      for (const value of ['s'.repeat(40), 'access-token-value', 'api-secret-value', 'api-key-value', 'redis-password']) {
+      for (const value of [
+        's'.repeat(40),
+        'access-token-value',
+        'api-secret-value',
+        'api-key-value',
+        'redis-password',
+      ]) {
         expect(rendered).not.toContain(value);
       }
     }

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OrderResponse } from '../../../shared/contracts/order-api.js';
 import { istDate } from '../../../shared/domain/market/calendar-dates.js';
 import { mockInstruments } from '../../../shared/domain/market/mock-instruments.js';
+import { apiKeyPrincipalId } from '../../support/fixtures.js';
 import { waitFor } from '../../support/wait.js';
 
 const API_KEY = 'crash-test-key';
@@ -21,6 +22,8 @@ async function startPlatform(dataDir: string): Promise<{ child: ChildProcess; ur
       PORT: '0',
       LOCAL_DATA_DIR: dataDir,
       API_KEYS: API_KEY,
+      // The SQS orders belong to the caller that reads them back.
+      ORDERS_DEFAULT_OWNER: apiKeyPrincipalId(API_KEY),
       REDIS_URL: '',
       DYNAMODB_ENDPOINT: '',
       ORDERS_QUEUE_URL: '',

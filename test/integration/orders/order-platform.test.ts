@@ -138,28 +138,35 @@ describe('orders on the local platform', () => {
   });
 
   it('TC-ORD-031: lists dead letters by error type, and a redrive queues the task again', async () => {
-    const unknown = task('dl-input-1', { params: { ...task('x').params, tradingsymbol: 'NOSUCHSYMBOL' } });
-    expect((await api.post('/orders', unknown)).status).toBe(202);
-    const dead = await settled('dl-input-1', 'DEAD_LETTER');
-    expect(dead.error_type).toBe('input');
+    const unknown = task('dl-validation-1', { params: { ...task('x').params, tradingsymbol: 'NOSUCHSYMBOL' } });
+    // REST refuses it at once, naming the field; a producer on the queue gets a validation dead letter.
+    const refused = await api.post('/orders', unknown);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.details.map((d: { path: string }) => d.path)).toContain('params.tradingsymbol');
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'orders' }));
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(unknown) }));
+    const dead = await settled('dl-validation-1', 'DEAD_LETTER');
+    expect(dead.error_type).toBe('validation');
     expect(dead.last_error).toContain('NOSUCHSYMBOL');
+    expect(dead.attempts).toEqual([]);
 
-    const listed = DeadLetterListResponse.parse((await api.get('/orders/dead-letter?error_type=input')).body);
-    expect(listed.dead_letters.map((d) => d.task_id)).toContain('dl-input-1');
-    expect(listed.dead_letters.every((d) => d.error_type === 'input')).toBe(true);
+    const listed = DeadLetterListResponse.parse((await api.get('/orders/dead-letter?error_type=validation')).body);
+    expect(listed.dead_letters.map((d) => d.task_id)).toContain('dl-validation-1');
+    expect(listed.dead_letters.every((d) => d.error_type === 'validation')).toBe(true);
     const other = DeadLetterListResponse.parse((await api.get('/orders/dead-letter?error_type=timeout')).body);
-    expect(other.dead_letters.map((d) => d.task_id)).not.toContain('dl-input-1');
+    expect(other.dead_letters.map((d) => d.task_id)).not.toContain('dl-validation-1');
 
-    const redriven = await api.post('/orders/dead-letter/dl-input-1/redrive', undefined);
+    const redriven = await api.post('/orders/dead-letter/dl-validation-1/redrive', undefined);
     expect(redriven.status).toBe(202);
-    expect(RedriveOrderResponse.parse(redriven.body).task_id).toBe('dl-input-1');
-    // The broker still refuses the symbol: the task runs once more and is dead-lettered again.
-    await waitFor(async () => ((await statusOf('dl-input-1'))?.attempts.length ?? 0) >= 2, {
-      timeoutMs: 15_000,
-      message: 'the redriven attempt',
-    });
-    const again = await settled('dl-input-1', 'DEAD_LETTER');
-    expect(again.redriven_at).not.toBeNull();
+    expect(RedriveOrderResponse.parse(redriven.body).task_id).toBe('dl-validation-1');
+    // The symbol is still unknown: the task runs once more and is dead-lettered again.
+    await waitFor(
+      async () => {
+        const now = await statusOf('dl-validation-1');
+        return now?.status === 'DEAD_LETTER' && now.redriven_at !== null;
+      },
+      { timeoutMs: 15_000, message: 'the redriven task to be dead-lettered again' },
+    );
   });
 
   it('answers 409 for a repeated task_id and 404 for an unknown one', async () => {

@@ -4,6 +4,7 @@ import { type LocalPlatform, startLocalPlatform } from '../../../infra/local/pla
 import { loadConfig } from '../../../shared/config.js';
 import type { BusSubscription } from '../../../shared/ports/tick-bus.js';
 import { Channels } from '../../../shared/ports/tick-bus.js';
+import { apiKeyPrincipalId } from '../../support/fixtures.js';
 
 /** The API key every REST integration test sends. */
 export const API_KEY = 'test-key';
@@ -29,6 +30,8 @@ export async function startPlatform(prefix: string, env: Record<string, string> 
       TABLE_PREFIX: prefix,
       ...(env.LOCAL_DATA_DIR === undefined && { DYNAMODB_ENDPOINT: endpoint }),
       API_KEYS: API_KEY,
+      // Orders sent through SQS belong to the caller the tests read them with.
+      ORDERS_DEFAULT_OWNER: apiKeyPrincipalId(API_KEY),
       STREAM_INTERVAL_SECONDS: '0.1',
       ...env,
     }),
