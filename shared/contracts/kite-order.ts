@@ -61,7 +61,8 @@ export function kiteOrderState(order: KiteOrder): BrokerOrderState {
   const average = num(order.average_price);
   const fields: Record<string, unknown> = {
     orderId: order.order_id,
-    status: order.status,
+    // A postback's UPDATE (a modification or a partial fill) is an order still in the book: OPEN.
+    status: order.status === 'UPDATE' ? 'OPEN' : order.status,
     filledQuantity: num(order.filled_quantity),
     pendingQuantity: num(order.pending_quantity),
     averagePrice: average !== undefined && average > 0 ? average : undefined,

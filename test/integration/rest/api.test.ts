@@ -257,6 +257,7 @@ describe('REST API on the local platform', () => {
           '/history',
           '/instruments',
           '/instruments/{token}',
+          '/kite/postback',
           '/orders',
           '/orders/dead-letter',
           '/orders/dead-letter/{task_id}/redrive',

@@ -160,8 +160,13 @@ describe('REST subscriptions on the local platform', () => {
     expect(bus.control).toContainEqual(
       expect.objectContaining({ reason: 'subscription deactivated', instrument_token: option.instrumentToken }),
     );
-    // Once the reconcile has run, no more ticks: allow a flush in flight, then watch for ten intervals.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Streaming stops once the reconcile has run (its gap grows with load, to 5 s at most): wait for a
+    // quiet second, then watch ten more intervals. Streaming that never stops fails the wait.
+    await waitFor(() => !bus.sawTick(option.instrumentToken, Date.now() - 1000), {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+      message: 'streaming to stop',
+    });
     const quietFrom = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     expect(bus.sawTick(option.instrumentToken, quietFrom)).toBe(false);
