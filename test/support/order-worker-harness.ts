@@ -23,7 +23,7 @@ import {
   DEFAULT_BREAKER_POLICY,
 } from '../../shared/domain/orders/circuit-breaker.js';
 import type { RetryPolicy } from '../../shared/domain/orders/retry-policy.js';
-import { createLogger } from '../../shared/logging.js';
+import { createLogger, type Logger } from '../../shared/logging.js';
 import type { OrderAttempt, OrderRecord, OrderStore } from '../../shared/ports/orders.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
 import { FaultInjectingBroker } from './fault-injecting-broker.js';
@@ -106,7 +106,15 @@ export const HARNESS_START_MS = Date.UTC(2025, 0, 8, 3, 45, 0);
  */
 export async function startOrderWorker(
   client: DynamoDBClient,
-  options: { policy?: Partial<BreakerPolicy>; retry?: Partial<RetryPolicy>; lastPrice?: number } = {},
+  options: {
+    policy?: Partial<BreakerPolicy>;
+    retry?: Partial<RetryPolicy>;
+    lastPrice?: number;
+    /** Where the worker logs (default: silent); a test asserting log lines passes a captured one. */
+    logger?: Logger;
+    /** `ORDERS_DEFAULT_OWNER`. */
+    defaultOwner?: string;
+  } = {},
 ) {
   const tablePrefix = `ow-${randomUUID().slice(0, 8)}`;
   await ensureTables(client, tablePrefix);
@@ -140,7 +148,8 @@ export async function startOrderWorker(
       }),
       clock,
       retry,
-      logger: createLogger('order-worker-test', { logLevel: 'SILENT', environment: 'test' }),
+      logger: options.logger ?? createLogger('order-worker-test', { logLevel: 'SILENT', environment: 'test' }),
+      ...(options.defaultOwner !== undefined && { defaultOwner: options.defaultOwner }),
     },
     {
       onOutcome: (_record, outcome) =>
