@@ -24,6 +24,7 @@ import {
 } from '../../shared/domain/orders/circuit-breaker.js';
 import type { RetryPolicy } from '../../shared/domain/orders/retry-policy.js';
 import { createLogger, type Logger } from '../../shared/logging.js';
+import type { Broker } from '../../shared/ports/broker.js';
 import type { OrderAttempt, OrderRecord, OrderStore } from '../../shared/ports/orders.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
 import { FaultInjectingBroker } from './fault-injecting-broker.js';
@@ -114,6 +115,8 @@ export async function startOrderWorker(
     logger?: Logger;
     /** `ORDERS_DEFAULT_OWNER`. */
     defaultOwner?: string;
+    /** The broker the fault injection wraps (default: the paper broker at `lastPrice`), e.g. a Kite broker on the fake Kite. */
+    broker?: Broker;
   } = {},
 ) {
   const tablePrefix = `ow-${randomUUID().slice(0, 8)}`;
@@ -130,7 +133,7 @@ export async function startOrderWorker(
     onTransition: (t) => breakerTransitions.push(t),
   });
   const broker = new FaultInjectingBroker(
-    new PaperBroker({ lastPrice: async () => options.lastPrice ?? 101.5, now: () => clock.now() }),
+    options.broker ?? new PaperBroker({ lastPrice: async () => options.lastPrice ?? 101.5, now: () => clock.now() }),
     () => clock.now(),
   );
   const queues: LocalOrderQueues = createLocalOrderQueues({ clock, maxReceiveCount: 100 });
