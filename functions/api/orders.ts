@@ -193,13 +193,15 @@ export function getOrderUseCase(components: Components): HttpUseCase {
 }
 
 /**
- * `GET /orders/dead-letter?error_type=&limit=&cursor=` (TC-ORD-031): dead-lettered tasks newest
- * first, each with its attempts, errors and timestamps, filtered by error type when asked.
+ * `GET /orders/dead-letter?error_type=&limit=&cursor=` (TC-ORD-031): the caller's dead-lettered
+ * tasks newest first, each with its attempts, errors and timestamps, filtered by error type when
+ * asked. Only the caller's: another's dead letter is as invisible here as at `GET /orders/{id}`.
  */
 export function listDeadLettersUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+  return authenticated(components, async (event, _context, principal) => {
     const query = parseQuery(event, DeadLetterQuery);
     const page = await components.orders.listDeadLetters({
+      owner: principal.id,
       limit: query.limit ?? DEFAULT_DEAD_LETTER_PAGE,
       ...(query.error_type !== undefined && { errorType: query.error_type }),
       ...(query.cursor !== undefined && { cursor: query.cursor }),
@@ -217,14 +219,13 @@ export function listDeadLettersUseCase(components: Components): HttpUseCase {
  * `POST /orders/dead-letter/{task_id}/redrive` (TC-ORD-030: "can be retried manually"): moves a
  * DEAD_LETTER task back to PENDING (a conditional transition, so two redrives cannot both win) and
  * its message from the dead-letter queue back to the orders queue, or, when the message is not
- * there, queues the task again from its status record. 404 for an unknown task, 409 for one that
+ * there, queues the task again from its status record. 404 for an unknown task or another's, 409 for one that
  * is not dead-lettered. Should the queue fail, the task goes back to DEAD_LETTER and the answer is 503.
  */
 export function redriveOrderUseCase(components: Components): HttpUseCase {
   return authenticated(components, async (event, { logger }, principal) => {
     const { task_id } = parsePath(event, TaskIdPath);
-    const record = await components.orders.get(task_id);
-    if (record === undefined) throw new NotFoundError(`No order task ${task_id}`);
+    const record = await ownOrder(components, task_id, principal);
     if (record.status !== 'DEAD_LETTER') {
       throw new ConflictError(`Order task ${task_id} is ${record.status}; only DEAD_LETTER tasks can be redriven`);
     }

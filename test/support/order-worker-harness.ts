@@ -23,7 +23,8 @@ import {
   DEFAULT_BREAKER_POLICY,
 } from '../../shared/domain/orders/circuit-breaker.js';
 import type { RetryPolicy } from '../../shared/domain/orders/retry-policy.js';
-import { createLogger } from '../../shared/logging.js';
+import { createLogger, type Logger } from '../../shared/logging.js';
+import type { Broker } from '../../shared/ports/broker.js';
 import type { OrderAttempt, OrderRecord, OrderStore } from '../../shared/ports/orders.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
 import { FaultInjectingBroker } from './fault-injecting-broker.js';
@@ -106,7 +107,17 @@ export const HARNESS_START_MS = Date.UTC(2025, 0, 8, 3, 45, 0);
  */
 export async function startOrderWorker(
   client: DynamoDBClient,
-  options: { policy?: Partial<BreakerPolicy>; retry?: Partial<RetryPolicy>; lastPrice?: number } = {},
+  options: {
+    policy?: Partial<BreakerPolicy>;
+    retry?: Partial<RetryPolicy>;
+    lastPrice?: number;
+    /** Where the worker logs (default: silent); a test asserting log lines passes a captured one. */
+    logger?: Logger;
+    /** `ORDERS_DEFAULT_OWNER`. */
+    defaultOwner?: string;
+    /** The broker the fault injection wraps (default: the paper broker at `lastPrice`), e.g. a Kite broker on the fake Kite. */
+    broker?: Broker;
+  } = {},
 ) {
   const tablePrefix = `ow-${randomUUID().slice(0, 8)}`;
   await ensureTables(client, tablePrefix);
@@ -122,7 +133,7 @@ export async function startOrderWorker(
     onTransition: (t) => breakerTransitions.push(t),
   });
   const broker = new FaultInjectingBroker(
-    new PaperBroker({ lastPrice: async () => options.lastPrice ?? 101.5, now: () => clock.now() }),
+    options.broker ?? new PaperBroker({ lastPrice: async () => options.lastPrice ?? 101.5, now: () => clock.now() }),
     () => clock.now(),
   );
   const queues: LocalOrderQueues = createLocalOrderQueues({ clock, maxReceiveCount: 100 });
@@ -140,7 +151,8 @@ export async function startOrderWorker(
       }),
       clock,
       retry,
-      logger: createLogger('order-worker-test', { logLevel: 'SILENT', environment: 'test' }),
+      logger: options.logger ?? createLogger('order-worker-test', { logLevel: 'SILENT', environment: 'test' }),
+      ...(options.defaultOwner !== undefined && { defaultOwner: options.defaultOwner }),
     },
     {
       onOutcome: (_record, outcome) =>

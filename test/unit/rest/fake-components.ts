@@ -10,6 +10,8 @@ import { MemoryOrderStore } from '../../../shared/adapters/memory/memory-order-s
 import { MemoryRateBudget } from '../../../shared/adapters/memory/memory-rate-budget.js';
 import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-subscription-store.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
+import { ApiKeyVerifier } from '../../../shared/auth/api-keys.js';
+import { ownerIdOfSubject } from '../../../shared/auth/owner.js';
 import { loadConfig } from '../../../shared/config.js';
 import { KiteRateLimits } from '../../../shared/domain/kite/rate-limiter.js';
 import { istDate } from '../../../shared/domain/market/calendar-dates.js';
@@ -17,14 +19,49 @@ import { mockInstruments } from '../../../shared/domain/market/mock-instruments.
 import { createLogger } from '../../../shared/logging.js';
 import { MockMarketData } from '../../../shared/market-data/mock-market-data.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
+import { Secret } from '../../../shared/secret.js';
 import type { Components } from '../../../shared/wiring.js';
 
-/** Components on memory adapters and a manual clock (a weekday session: 2025-01-08 09:15 IST). */
+/** Where the fake clock starts: a weekday session, 2025-01-08 11:30 IST. */
+export const FAKE_CLOCK_START_MS = Date.UTC(2025, 0, 8, 6, 0, 0);
+
+/**
+ * An option the mock registry lists on the fake clock's day (its contracts roll with the date, so a
+ * fixed symbol would stop being listed and POST /orders would refuse it): the nearest expiry's
+ * contract of `name` at `strike`.
+ */
+export function listedOption(
+  name: 'NIFTY' | 'BANKNIFTY' = 'NIFTY',
+  kind: 'CE' | 'PE' = 'CE',
+  strike?: number,
+): Instrument {
+  const chain = mockInstruments({ anchorDate: istDate(FAKE_CLOCK_START_MS) })
+    .filter((i) => i.name === name && i.instrumentType === kind)
+    .sort((a, b) => (a.expiry ?? '').localeCompare(b.expiry ?? ''));
+  const wanted = strike ?? (name === 'NIFTY' ? 24_000 : 52_000);
+  const option = chain.find((i) => i.strike === wanted);
+  if (option === undefined) throw new RangeError(`The mock registry lists no ${name} ${wanted} ${kind}`);
+  return option;
+}
+
+/** The principal id (and so the order owner) of a caller using API key `key`. */
+export function principalOfApiKey(key: string): string {
+  const id = new ApiKeyVerifier([new Secret(key)]).verify(key);
+  if (id === undefined) throw new Error('an API key always verifies against itself');
+  return id;
+}
+
+/** The principal id (and so the order owner) of a caller whose JWT has subject `subject`. */
+export function principalOfSubject(subject: string): string {
+  return ownerIdOfSubject(subject);
+}
+
+/** Components on memory adapters and a manual clock (a weekday session: 2025-01-08 11:30 IST). */
 export function fakeComponents(
   options: { env?: Record<string, string>; loadInstruments?: () => Promise<readonly Instrument[]> } = {},
 ) {
   const config = loadConfig({ LOG_LEVEL: 'SILENT', API_KEYS: 'test-key', ...options.env });
-  const clock = new ManualClock(Date.UTC(2025, 0, 8, 6, 0, 0));
+  const clock = new ManualClock(FAKE_CLOCK_START_MS);
   const bus = new MemoryTickBus();
   const state = new MemoryLiveStateStore();
   const subscriptions = new MemorySubscriptionStore();

@@ -17,7 +17,13 @@ import { tagError } from '../../../shared/domain/orders/order-status.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import type { OrderStore } from '../../../shared/ports/orders.js';
 import { orderTask } from '../../support/order-queue-contract.js';
-import { call, fakeComponents } from './fake-components.js';
+import { call, fakeComponents, listedOption, principalOfApiKey } from './fake-components.js';
+
+/** A NIFTY call the mock registry lists on the fake clock's day (lot 65). */
+const OPTION = listedOption('NIFTY', 'CE');
+
+/** Who `call` authenticates as (its default API key): the owner of every order these tests place. */
+const CALLER = principalOfApiKey('test-key');
 
 const PLACE = {
   idempotency_key: 'key-1',
@@ -25,9 +31,9 @@ const PLACE = {
   operation: 'place_order',
   params: {
     exchange: 'NFO',
-    tradingsymbol: 'NIFTY26JAN24000CE',
+    tradingsymbol: OPTION.tradingsymbol,
     transaction_type: 'BUY',
-    quantity: 65,
+    quantity: OPTION.lotSize,
     product: 'NRML',
     order_type: 'MARKET',
   },
@@ -41,9 +47,12 @@ function post(components: ReturnType<typeof fakeComponents>['components'], body:
   });
 }
 
-/** Moves a task through the worker's transitions to DEAD_LETTER with an error of `type`, as the worker records it. */
+/**
+ * Moves a task of the caller through the worker's transitions to DEAD_LETTER with an error of
+ * `type`, as the worker records it.
+ */
 async function deadLetter(store: OrderStore, taskId: string, type: string, at: number) {
-  await store.create(orderTask(taskId), at);
+  await store.create(orderTask(taskId, { owner: CALLER }), at);
   await store.transition(taskId, 'RUNNING', {}, at + 1);
   await store.transition(
     taskId,
@@ -72,6 +81,15 @@ describe('POST /orders', () => {
     const queued = orderQueues.main.peek();
     expect(queued).toHaveLength(1);
     expect(OrderTask.parse(JSON.parse(queued[0]?.body ?? ''))).toEqual(record?.task);
+    // The caller owns it, whatever the body says.
+    expect(record?.task.owner).toBe(CALLER);
+  });
+
+  it('takes the owner from the caller, never from the body', async () => {
+    const { components, orders } = fakeComponents();
+    const response = await post(components, { ...PLACE, task_id: 'owned-1', owner: 'someone-else' });
+    expect(response.status).toBe(202);
+    expect((await orders.get('owned-1'))?.task.owner).toBe(CALLER);
   });
 
   it('keeps a given task_id and submitted_at', async () => {
@@ -204,7 +222,7 @@ describe('GET /orders/dead-letter', () => {
     await deadLetter(orders, 'dl-input-1', 'input', t0 + 1000);
     await deadLetter(orders, 'dl-timeout-2', 'timeout', t0 + 2000);
     await deadLetter(orders, 'dl-margin-1', 'margin', t0 + 3000);
-    await orders.create(orderTask('still-pending'), t0);
+    await orders.create(orderTask('still-pending', { owner: CALLER }), t0);
     const list = listDeadLettersUseCase(components);
 
     const all = DeadLetterListResponse.parse((await call(list)).body);
@@ -294,7 +312,7 @@ describe('POST /orders/dead-letter/{task_id}/redrive', () => {
 
   it('answers 404 for an unknown task and 409 for one that is not dead-lettered', async () => {
     const { components, orders } = fakeComponents();
-    await orders.create(orderTask('pending-1'), components.clock.now());
+    await orders.create(orderTask('pending-1', { owner: CALLER }), components.clock.now());
     const redrive = redriveOrderUseCase(components);
     expect((await call(redrive, { method: 'POST', pathParameters: { task_id: 'nope' } })).status).toBe(404);
     const pending = await call(redrive, { method: 'POST', pathParameters: { task_id: 'pending-1' } });
