@@ -22,8 +22,8 @@ export type DeadLetterHandler = (event: SQSEvent, context: Context) => Promise<S
 /**
  * How long a dead letter is hidden after it was looked at. An event source mapping deletes what
  * a handler does not report failed and redelivers what it does as soon as it is visible, so a
- * dead letter that must stay is reported failed and hidden this long: it is looked at again a few
- * times a day (a superseded one then goes) instead of in a loop. Under SQS's 12 h limit.
+ * dead letter that must stay is reported failed and hidden this long: it is looked at again once an
+ * hour (a superseded one then goes) instead of in a loop. Under SQS's 12 h limit.
  */
 export const DEAD_LETTER_PARK_SECONDS = 3_600;
 
