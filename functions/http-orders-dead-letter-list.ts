@@ -1,4 +1,4 @@
-import { listDeadLettersUseCase } from './api/orders.js';
+import { listDeadLettersUseCase } from './api/dead-letters.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
 /** Lambda entry of the route built by {@link listDeadLettersUseCase}. */

@@ -1,4 +1,4 @@
-import { redriveOrderUseCase } from './api/orders.js';
+import { redriveOrderUseCase } from './api/dead-letters.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
 /** Lambda entry of the route built by {@link redriveOrderUseCase}. */

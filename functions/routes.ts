@@ -18,6 +18,7 @@ import {
   UpdateSubscriptionRequest,
 } from '../shared/contracts/subscription.js';
 import type { Components } from '../shared/wiring.js';
+import { DeadLetterQuery, listDeadLettersUseCase, redriveOrderUseCase } from './api/dead-letters.js';
 import { HistoryQuery, historyUseCase } from './api/history.js';
 import { getInstrumentUseCase, listInstrumentsUseCase } from './api/instruments.js';
 import { kitePostbackUseCase, PostbackResponse } from './api/kite-postback.js';
@@ -25,13 +26,10 @@ import { type DocumentedRoute, openApiUseCase, type RouteDoc } from './api/opena
 import {
   cancelOrderUseCase,
   createOrderUseCase,
-  DeadLetterQuery,
   getOrderUseCase,
-  listDeadLettersUseCase,
   ModifyOrderRequest,
   modifyOrderUseCase,
   OrderChangeResponse,
-  redriveOrderUseCase,
   TaskIdPath,
 } from './api/orders.js';
 import { ListInstrumentsQuery, ListSubscriptionsQuery, TokenPath } from './api/schemas.js';
@@ -181,7 +179,7 @@ export const httpRoutes: readonly HttpRoute[] = [
     entry: 'functions/http-orders-dead-letter-list.ts',
     makeUseCase: listDeadLettersUseCase,
     doc: {
-      summary: 'Dead-lettered order tasks, newest first, optionally of one error type',
+      summary: "The caller's dead-lettered order tasks, newest first, optionally of one error type",
       query: DeadLetterQuery,
       responses: {
         200: { description: 'One page, with attempts and errors (TC-ORD-031)', schema: DeadLetterListResponse },
@@ -194,8 +192,12 @@ export const httpRoutes: readonly HttpRoute[] = [
     entry: 'functions/http-orders-dead-letter-redrive.ts',
     makeUseCase: redriveOrderUseCase,
     doc: {
-      summary: 'Redrive a dead-lettered order task: back to PENDING and onto the orders queue',
-      description: '404 for an unknown task, 409 for a task that is not DEAD_LETTER.',
+      summary: 'Redrive a dead-lettered order task: onto the orders queue, then back to PENDING',
+      description:
+        'The message is queued first (moved from the dead-letter queue, or sent from the status record), then the ' +
+        'task moves DEAD_LETTER → PENDING. 404 for an unknown task or one of another caller; 409 for a task that is not ' +
+        'DEAD_LETTER, or one another redrive moved first (its duplicate message is placed at most once); 503 when ' +
+        'the queue refused the message, with the task left DEAD_LETTER.',
       path: TaskIdPath,
       responses: { 202: { description: 'Queued again (TC-ORD-030)', schema: RedriveOrderResponse } },
     },

@@ -2,8 +2,11 @@ import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type TableDefinition, type TableName, Tables } from '../shared/tables.js';
 import type { FunctionSettings, SecretName } from './function-settings.js';
 
-/** How a function uses a table: `describe` is the health check's `DescribeTable` only. */
-export type TableAccess = 'describe' | 'read' | 'readWrite' | 'sweep';
+/**
+ * How a function uses a table: `describe` is the health check's `DescribeTable` only; `record` reads,
+ * creates and updates single items by key (no queries, scans or deletes).
+ */
+export type TableAccess = 'describe' | 'read' | 'readWrite' | 'sweep' | 'record';
 
 /** Everything one function may touch, and nothing more: the input to its IAM policy. */
 export interface FunctionAccess {
@@ -85,6 +88,15 @@ export const orderSweeperAccess: FunctionAccess = {
   secrets: [...BASE_SECRETS, 'kiteAccounts'],
 };
 
+/**
+ * The dead-letter consumer: reads a task's record, creates it when the task never got one and
+ * moves it to DEAD_LETTER; the dead-letter queue is granted by its event source.
+ */
+export const orderDeadLetterAccess: FunctionAccess = {
+  tables: { orders: 'record' },
+  secrets: BASE_SECRETS,
+};
+
 /** The DynamoDB actions of each access mode: named one by one, never `dynamodb:*`. */
 export const TABLE_ACTIONS = {
   describe: ['dynamodb:DescribeTable'],
@@ -110,6 +122,7 @@ export const TABLE_ACTIONS = {
   ],
   /** Query the indexes, update items in place: no reads of whole items by key, no puts or deletes. */
   sweep: ['dynamodb:Query', 'dynamodb:UpdateItem'],
+  record: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
 } as const satisfies Record<TableAccess, readonly string[]>;
 
 /**
@@ -121,7 +134,8 @@ export function grantTables(grantee: IGrantable, settings: FunctionSettings, acc
   for (const [name, mode] of Object.entries(access.tables) as [TableName, TableAccess][]) {
     const table = settings.tables[name];
     const definition: TableDefinition = Tables[name];
-    const indexes = mode === 'describe' ? [] : (definition.globalSecondaryIndexes ?? []);
+    // Key reads and writes never touch an index.
+    const indexes = mode === 'describe' || mode === 'record' ? [] : (definition.globalSecondaryIndexes ?? []);
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: [...TABLE_ACTIONS[mode]],

@@ -19,6 +19,8 @@ import { SecretsStack } from './stacks/secrets-stack.js';
 export const ORDER_WORKER_ENTRY = 'functions/order-worker.ts';
 /** The order sweeper's module, as the orders stack deploys it. */
 export const ORDER_SWEEPER_ENTRY = 'functions/order-sweeper.ts';
+/** The dead-letter consumer's module, as the orders stack deploys it. */
+export const ORDER_DEAD_LETTERS_ENTRY = 'functions/order-dead-letters.ts';
 
 export interface PlatformOptions {
   /** The deployment's name: `prod` retains data and runs redundant capacity. */
@@ -103,6 +105,7 @@ export function createPlatform(scope: App | Stage, options: PlatformOptions): Pl
     settings,
     workerEntry: present([{ entry: options.orderWorkerEntry ?? ORDER_WORKER_ENTRY }])[0]?.entry,
     sweeperEntry: present([{ entry: ORDER_SWEEPER_ENTRY }])[0]?.entry,
+    deadLetterConsumerEntry: present([{ entry: ORDER_DEAD_LETTERS_ENTRY }])[0]?.entry,
     alarmPrefix,
   });
   const api = new ApiStack(scope, name('Api'), {

@@ -5,10 +5,8 @@ import { MarketProtection, OrderTask, OrderTaskStatus } from '../../shared/contr
 import {
   CreateOrderRequest,
   type CreateOrderResponse,
-  type DeadLetterListResponse,
   type OrderResponse,
   type OrderStatusView,
-  type RedriveOrderResponse,
   TaskId,
 } from '../../shared/contracts/order-api.js';
 import { isOpenBrokerStatus } from '../../shared/domain/orders/broker-order.js';
@@ -22,10 +20,7 @@ import type { HttpUseCase } from '../http/http-handler.js';
 import { type ExchangeCheckDependencies, exchangeIssues } from '../orders/exchange-check.js';
 import { apiContext } from './context.js';
 import { authenticated } from './protected.js';
-import { parseJsonBody, parsePath, parseQuery } from './request.js';
-
-/** Page size of `GET /orders/dead-letter` when `limit` is not given. */
-export const DEFAULT_DEAD_LETTER_PAGE = 100;
+import { parseJsonBody, parsePath } from './request.js';
 
 /**
  * The error type an order is dead-lettered under when the queue refused it: the status record exists
@@ -36,29 +31,8 @@ export const QUEUE_UNAVAILABLE = 'queue-unavailable';
 /** `{task_id}` path parameter. */
 export const TaskIdPath = z.object({ task_id: TaskId });
 
-/** `GET /orders/dead-letter` query. */
-export const DeadLetterQuery = z.object({
-  error_type: z
-    .string()
-    .regex(/^[a-z0-9-]{1,64}$/, { message: 'must be an error type such as timeout, input or validation' })
-    .optional()
-    .meta({
-      description:
-        'Only dead letters of this error type: a broker error kind (network, timeout, rate-limited, server, input, ' +
-        'permission, margin, token), validation, internal or queue-unavailable',
-    }),
-  limit: z
-    .string()
-    .regex(/^\d{1,4}$/, { message: 'must be a positive whole number' })
-    .transform(Number)
-    .pipe(z.int().min(1, { message: 'must be at least 1' }).max(1000, { message: 'must be at most 1000' }))
-    .optional()
-    .meta({ description: `Page size, 1-1000 (default ${DEFAULT_DEAD_LETTER_PAGE})` }),
-  cursor: z.string().min(1).max(1024).optional().meta({ description: "The previous page's next_cursor" }),
-});
-
 /** Whether orders go to the paper broker: no Kite account is configured (the worker's rule too). */
-function paperTrading(components: Components): boolean {
+export function paperTrading(components: Components): boolean {
   return components.config.kite.accounts.length === 0;
 }
 
@@ -90,6 +64,7 @@ export function toOrderStatus(record: OrderRecord, paper: boolean): OrderStatusV
     created_at: iso(record.createdAt),
     updated_at: iso(record.updatedAt),
     redriven_at: record.redrivenAt === undefined ? null : iso(record.redrivenAt),
+    raw_body: record.rawBody ?? null,
     paper,
   };
 }
@@ -189,62 +164,6 @@ export function getOrderUseCase(components: Components): HttpUseCase {
     const record = await ownOrder(components, task_id, principal);
     const body: OrderResponse = { order: toOrderStatus(record, paperTrading(components)) };
     return { status: 200, body };
-  });
-}
-
-/**
- * `GET /orders/dead-letter?error_type=&limit=&cursor=` (TC-ORD-031): the caller's dead-lettered
- * tasks newest first, each with its attempts, errors and timestamps, filtered by error type when
- * asked. Only the caller's: another's dead letter is as invisible here as at `GET /orders/{id}`.
- */
-export function listDeadLettersUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, _context, principal) => {
-    const query = parseQuery(event, DeadLetterQuery);
-    const page = await components.orders.listDeadLetters({
-      owner: principal.id,
-      limit: query.limit ?? DEFAULT_DEAD_LETTER_PAGE,
-      ...(query.error_type !== undefined && { errorType: query.error_type }),
-      ...(query.cursor !== undefined && { cursor: query.cursor }),
-    });
-    const paper = paperTrading(components);
-    const body: DeadLetterListResponse = {
-      dead_letters: page.items.map((r) => toOrderStatus(r, paper)),
-      next_cursor: page.cursor ?? null,
-    };
-    return { status: 200, body };
-  });
-}
-
-/**
- * `POST /orders/dead-letter/{task_id}/redrive` (TC-ORD-030: "can be retried manually"): moves a
- * DEAD_LETTER task back to PENDING (a conditional transition, so two redrives cannot both win) and
- * its message from the dead-letter queue back to the orders queue, or, when the message is not
- * there, queues the task again from its status record. 404 for an unknown task or another's, 409 for one that
- * is not dead-lettered. Should the queue fail, the task goes back to DEAD_LETTER and the answer is 503.
- */
-export function redriveOrderUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, { logger }, principal) => {
-    const { task_id } = parsePath(event, TaskIdPath);
-    const record = await ownOrder(components, task_id, principal);
-    if (record.status !== 'DEAD_LETTER') {
-      throw new ConflictError(`Order task ${task_id} is ${record.status}; only DEAD_LETTER tasks can be redriven`);
-    }
-    const pending = await components.orders.transition(task_id, 'PENDING', {}, components.clock.now());
-    if (pending === undefined) throw new ConflictError(`Order task ${task_id} was redriven or changed meanwhile`);
-    let source: RedriveOrderResponse['source'];
-    try {
-      if (await components.orderQueue.redrive(task_id)) source = 'dead-letter-queue';
-      else {
-        await components.orderQueue.enqueue(record.task);
-        source = 'status-record';
-      }
-    } catch (error) {
-      await deadLetterUnqueued(components, task_id, error);
-      throw error;
-    }
-    logger.info('Order redriven', { taskId: task_id, source, caller: principal.id });
-    const body: RedriveOrderResponse = { message: 'Order redriven', task_id, status: 'PENDING', source };
-    return { status: 202, body };
   });
 }
 

@@ -15,7 +15,12 @@ export interface HttpResult {
 /** A REST use case behind API Gateway's HTTP API (payload format 2.0). */
 export type HttpUseCase = (
   event: APIGatewayProxyEventV2,
-  context: { logger: Logger; requestId: string },
+  context: {
+    logger: Logger;
+    requestId: string;
+    /** Milliseconds the invocation has left (Lambda's `getRemainingTimeInMillis`), so long work can stop in time. */
+    remainingTimeMs?: () => number;
+  },
 ) => Promise<HttpResult>;
 
 /** The Lambda handler type every REST function exports. */
@@ -36,7 +41,14 @@ export function httpHandler(logger: Logger, useCase: HttpUseCase): HttpLambdaHan
     .handler(async (event, context) => {
       const requestId = event.requestContext?.requestId ?? context.awsRequestId;
       try {
-        const result = await useCase(event, { logger, requestId });
+        const result = await useCase(event, {
+          logger,
+          requestId,
+          // A caller that builds its own context (a test) may not have the method.
+          ...(typeof context.getRemainingTimeInMillis === 'function' && {
+            remainingTimeMs: () => context.getRemainingTimeInMillis(),
+          }),
+        });
         return json(result.status, result.body, result.headers);
       } catch (error) {
         const { status, body, headers } = errorResponse(error, requestId);

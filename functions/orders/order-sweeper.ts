@@ -78,7 +78,9 @@ export class OrderSweeper {
           continue;
         }
         try {
-          await queue.enqueue(record.task);
+          // A poison message's record sends its own body: its task is a stand-in never to be placed.
+          if (record.rawBody === undefined) await queue.enqueue(record.task);
+          else await queue.enqueue(record.task, { body: record.rawBody });
         } catch (error) {
           failed++;
           logger.error('Order sweeper could not requeue a stranded task; trying again next window', {

@@ -19,6 +19,7 @@ import { type Broker, BrokerError, type OpenOrder } from '../../shared/ports/bro
 import type { Clock } from '../../shared/ports/clock.js';
 import type { OrderQueueControl, QueueMessageRef } from '../../shared/ports/order-queue-control.js';
 import type { OrderRecord, OrderStore } from '../../shared/ports/orders.js';
+import { recordInvalidMessage } from './dead-letter-records.js';
 
 /** What the order worker needs; the composition root (or a test) hands it over. */
 export interface OrderWorkerDependencies {
@@ -223,12 +224,17 @@ export class OrderTaskProcessor {
     const { logger } = this.#deps;
     const task = this.#parse(message);
     if (!task.success) {
+      // A readable task id gets a record, so the poison message is visible by id and listed under validation.
+      const named = readableTaskId(message.body);
+      const taskId =
+        named === undefined ? undefined : await recordInvalidMessage(this.#deps, message, named, task.error);
       logger.warn('Invalid order message dead-lettered', {
         messageId: message.messageId,
+        taskId,
         error: task.error,
       });
       await this.#deps.queue.deadLetter(message, { type: OrderErrorType.validation, message: task.error });
-      return { kind: 'dead-lettered', taskId: undefined, reason: tagError(OrderErrorType.validation, task.error) };
+      return { kind: 'dead-lettered', taskId, reason: tagError(OrderErrorType.validation, task.error) };
     }
     const record = await this.#ensureRecord(task.data);
     if (!samePayload(record.task, task.data)) return this.#conflict(message, record, task.data);

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpHandler } from '../../functions/http/http-handler.js';
+import { deadLetterConsumerDependencies, deadLetterHandler } from '../../functions/order-dead-letters.js';
 import { orderSweeperDependencies } from '../../functions/order-sweeper.js';
 import { orderWorkerDependencies, orderWorkerHandler } from '../../functions/order-worker.js';
 import { OrderSweeper } from '../../functions/orders/order-sweeper.js';
@@ -148,10 +149,12 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     orderQueues === undefined
       ? []
       : [localOrderWorker(components, orderQueues), localOrderSweeper(components), localOrderPoller(components)];
+  // The dead-letter consumer on the local dead-letter queue, as the cloud's event source runs it.
+  const deadLetterConsumer = orderQueues === undefined ? [] : [localDeadLetterConsumer(components, orderQueues)];
   const sqs = new LocalSqsEndpoint(orderQueues === undefined ? [] : [orderQueues.main, orderQueues.deadLetter]);
   const stopIngest = new AbortController();
   const ingesting = supervise(
-    [...ingest.services, fanout, events, ...orderWorker],
+    [...ingest.services, fanout, events, ...orderWorker, ...deadLetterConsumer],
     stopIngest.signal,
     components.logger,
   );
@@ -240,6 +243,24 @@ function localOrderWorker(components: Components, queues: LocalOrderQueues): Loc
     region: components.config.awsRegion,
     onInvocationError: (error) =>
       components.logger.error('Order worker invocation failed; its records come back after the visibility timeout', {
+        error: describeError(error),
+      }),
+  });
+}
+
+/**
+ * The dead-letter consumer on the local dead-letter queue: the handler the Lambda exports, so what
+ * the queue's redrive policy moves there is recorded `max_receives` and kept for a redrive.
+ */
+function localDeadLetterConsumer(components: Components, queues: LocalOrderQueues): LocalEventSource {
+  return new LocalEventSource({
+    queue: queues.deadLetter,
+    handler: deadLetterHandler(deadLetterConsumerDependencies(components)),
+    batchSize: 10,
+    functionName: 'order-dead-letters',
+    region: components.config.awsRegion,
+    onInvocationError: (error) =>
+      components.logger.error('Dead-letter consumer invocation failed; its records come back later', {
         error: describeError(error),
       }),
   });

@@ -1,5 +1,5 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -11,7 +11,7 @@ import {
   ORDER_WORKER_TIMEOUT_SECONDS,
 } from '../../shared/order-queue-settings.js';
 import type { PlatformFunction } from '../constructs/platform-function.js';
-import { orderSweeperAccess, orderWorkerAccess } from '../function-access.js';
+import { orderDeadLetterAccess, orderSweeperAccess, orderWorkerAccess } from '../function-access.js';
 import type { FunctionSettings } from '../function-settings.js';
 import { createFunction } from '../platform-functions.js';
 
@@ -21,6 +21,8 @@ export interface OrdersStackProps extends StackProps {
   readonly workerEntry: string | undefined;
   /** The sweeper's module (exports `handler`); absent, nothing requeues orders whose message was lost. */
   readonly sweeperEntry?: string | undefined;
+  /** The dead-letter consumer's module (exports `handler`); absent, only the worker's own dead letters are recorded. */
+  readonly deadLetterConsumerEntry?: string | undefined;
   /** Alarm names start with this, so the observability stack can route them. */
   readonly alarmPrefix: string;
 }
@@ -35,6 +37,13 @@ export const ORDER_SWEEP_INTERVAL = Duration.seconds(ORDER_SWEEP_INTERVAL_SECOND
 export const ORDER_MAX_RECEIVE_COUNT = 5;
 /** Concurrent worker invocations at most: Kite allows 10 orders a second per account. */
 export const ORDER_WORKER_CONCURRENCY = 5;
+/** How long one dead-letter consumer invocation may run: a few store calls per record. */
+export const DEAD_LETTER_CONSUMER_TIMEOUT = Duration.seconds(30);
+/**
+ * The dead-letter queue's visibility timeout: how soon a dead letter the consumer failed to record
+ * is tried again. Six times the consumer's timeout, Lambda's guidance for SQS sources.
+ */
+export const DEAD_LETTER_VISIBILITY_TIMEOUT = Duration.seconds(DEAD_LETTER_CONSUMER_TIMEOUT.toSeconds() * 6);
 
 /**
  * The order pipeline: the queue producers send to, its dead-letter queue (redrive after
@@ -47,6 +56,7 @@ export class OrdersStack extends Stack {
   readonly deadLetterQueue: Queue;
   readonly worker: PlatformFunction | undefined;
   readonly sweeper: PlatformFunction | undefined;
+  readonly deadLetterConsumer: PlatformFunction | undefined;
   readonly alarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: OrdersStackProps) {
@@ -55,6 +65,7 @@ export class OrdersStack extends Stack {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      visibilityTimeout: DEAD_LETTER_VISIBILITY_TIMEOUT,
     });
     this.queue = new Queue(this, 'Orders', {
       encryption: QueueEncryption.SQS_MANAGED,
@@ -90,11 +101,25 @@ export class OrdersStack extends Stack {
       this.worker = worker;
     }
     this.sweeper = props.sweeperEntry === undefined ? undefined : this.#sweeper(props.settings, props.sweeperEntry);
+    this.deadLetterConsumer =
+      props.deadLetterConsumerEntry === undefined
+        ? undefined
+        : this.#deadLetterConsumer(props.settings, props.deadLetterConsumerEntry);
+    // The consumer keeps dead letters hidden between looks, so the visible count alone reads 0.
+    const deadLetters = new MathExpression({
+      label: 'Dead letters (visible and hidden)',
+      expression: 'visible + hidden',
+      usingMetrics: {
+        visible: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+        hidden: this.deadLetterQueue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1) }),
+      },
+      period: Duration.minutes(1),
+    });
     this.alarms = [
       new Alarm(this, 'DeadLettersAlarm', {
         alarmName: `${props.alarmPrefix}-orders-dead-letters`,
         alarmDescription: 'Orders reached the dead-letter queue: inspect and redrive (docs/deploy.md)',
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
+        metric: deadLetters,
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -119,6 +144,32 @@ export class OrdersStack extends Stack {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+  }
+
+  /**
+   * The dead-letter consumer: an SQS event source on the dead-letter queue records what SQS's
+   * redrive policy moved there (`max_receives`) and keeps every message in place: it reports each
+   * failed and hides it for an hour, the one way an event source leaves a message undeleted, so a
+   * redrive can still move it. It reads and writes single order records (no queries, no deletes)
+   * and, through the event source, receives, hides and deletes dead letters; it sends nothing.
+   */
+  #deadLetterConsumer(settings: FunctionSettings, entry: string): PlatformFunction {
+    const consumer = createFunction(this, 'order-dead-letters', settings, {
+      entry,
+      serviceName: 'order-dead-letters',
+      access: orderDeadLetterAccess,
+      timeout: DEAD_LETTER_CONSUMER_TIMEOUT,
+      environment: { ORDERS_QUEUE_URL: this.queue.queueUrl, ORDERS_DLQ_URL: this.deadLetterQueue.queueUrl },
+    });
+    consumer.function.addEventSource(
+      new SqsEventSource(this.deadLetterQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        // Dead letters are few; two pollers (Lambda's minimum) keep it from crowding the worker.
+        maxConcurrency: 2,
+      }),
+    );
+    return consumer;
   }
 
   /**

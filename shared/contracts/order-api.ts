@@ -70,6 +70,11 @@ export const OrderStatusView = z.object({
   redriven_at: IsoTimestamp.nullable(),
   /** Whether orders go to the paper broker on this platform. */
   paper: z.boolean(),
+  /**
+   * The message body as received when it was not an order task (a `validation` dead letter):
+   * `task` is then a stand-in cancel of order `invalid-message` and this is what a redrive sends.
+   */
+  raw_body: z.string().nullable().optional(),
 });
 export type OrderStatusView = z.infer<typeof OrderStatusView>;
 

@@ -29,6 +29,29 @@ export interface OrderRecord {
    * `attempts` as history and do not count toward the new round's `maxAttempts`.
    */
   readonly redrivenAt?: number;
+  /**
+   * The message body as received, when it was not an order task (a poison message with a readable
+   * `task_id`). `task` is then a stand-in that satisfies the contract (see `invalidMessageTask`) and
+   * is never what gets queued again: a redrive or a requeue sends this body, so the worker
+   * dead-letters it again rather than placing the stand-in.
+   */
+  readonly rawBody?: string;
+}
+
+/** What {@link OrderQueue.enqueue} takes besides the task. */
+export interface EnqueueOptions {
+  /** Send this body instead of the task as JSON: a poison message's own body ({@link OrderRecord.rawBody}). */
+  readonly body?: string;
+  /** Deliver after this many seconds (0-900), so a caller can finish its own write first. */
+  readonly delaySeconds?: number;
+}
+
+/** What {@link OrderQueue.redrive} takes besides the task id. */
+export interface RedriveOptions {
+  /** Stops the search of the dead-letter queue (not a move under way): a Lambda's remaining time. */
+  readonly signal?: AbortSignal;
+  /** Deliver the moved message after this many seconds (0-900). */
+  readonly delaySeconds?: number;
 }
 
 /**
@@ -40,8 +63,12 @@ export interface OrderRecord {
  * message, however many copies of it were dead-lettered (the others are deleted).
  */
 export interface OrderQueue {
-  enqueue(task: OrderTask): Promise<void>;
-  redrive(taskId: string): Promise<boolean>;
+  enqueue(task: OrderTask, options?: EnqueueOptions): Promise<void>;
+  /**
+   * Resolves true once a dead letter of the task is on the orders queue, false when none was found
+   * before the dead letters ran out, the scan limit was reached or `options.signal` aborted.
+   */
+  redrive(taskId: string, options?: RedriveOptions): Promise<boolean>;
 }
 
 /**
@@ -60,7 +87,8 @@ export interface OrderQueue {
  * keeps those whose `lastError` is tagged `[errorType]`, as the worker writes it.
  */
 export interface OrderStore {
-  create(task: OrderTask, nowMs: number): Promise<OrderRecord>;
+  /** `options.rawBody` is kept as {@link OrderRecord.rawBody} (a poison message's record). */
+  create(task: OrderTask, nowMs: number, options?: { readonly rawBody?: string }): Promise<OrderRecord>;
   get(taskId: string): Promise<OrderRecord | undefined>;
   transition(
     taskId: string,

@@ -8,7 +8,11 @@ import { TABLE_ACTIONS } from '../../infra/function-access.js';
 import type { Platform } from '../../infra/platform.js';
 import { CACHE_PORT } from '../../infra/stacks/data-stack.js';
 import { OPS_PORT } from '../../infra/stacks/ingest-stack.js';
-import { ORDER_MAX_RECEIVE_COUNT } from '../../infra/stacks/orders-stack.js';
+import {
+  DEAD_LETTER_CONSUMER_TIMEOUT,
+  DEAD_LETTER_VISIBILITY_TIMEOUT,
+  ORDER_MAX_RECEIVE_COUNT,
+} from '../../infra/stacks/orders-stack.js';
 import { buildPlatform, policyOfRole, type TemplateStatement, wildcardDataGrants } from './platform-fixture.js';
 
 let platform: Platform;
@@ -251,12 +255,69 @@ describe('OrdersStack', () => {
     expect(sqs.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
   });
 
-  it('alarms on any dead letter and on an old one', () => {
+  it('feeds the dead-letter consumer from the dead-letter queue, reporting item failures so nothing is deleted unasked', () => {
+    const consumer = platform.orders.deadLetterConsumer;
+    if (!consumer) throw new Error('no dead-letter consumer');
+    const t = template('orders');
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [ordersLogicalId(platform.orders.deadLetterQueue), 'Arn'] },
+      FunctionName: { Ref: ordersLogicalId(consumer.function) },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    const dlq = t.findResources('AWS::SQS::Queue')[ordersLogicalId(platform.orders.deadLetterQueue)];
+    expect(dlq?.Properties.VisibilityTimeout).toBe(DEAD_LETTER_VISIBILITY_TIMEOUT.toSeconds());
+    expect(DEAD_LETTER_VISIBILITY_TIMEOUT.toSeconds()).toBeGreaterThanOrEqual(
+      6 * DEAD_LETTER_CONSUMER_TIMEOUT.toSeconds(),
+    );
+    expect(t.findResources('AWS::Lambda::Function')[ordersLogicalId(consumer.function)]?.Properties).toMatchObject({
+      Timeout: DEAD_LETTER_CONSUMER_TIMEOUT.toSeconds(),
+    });
+  });
+
+  it('lets the dead-letter consumer get, put and update order records and consume the dead letters, nothing more', () => {
+    const consumer = platform.orders.deadLetterConsumer;
+    if (!consumer) throw new Error('no dead-letter consumer');
+    const statements = statementsOf('orders', consumer);
+    const dynamo = dynamoStatements(statements);
+    expect(tablesReached(dynamo)).toEqual(['Orders']);
+    expect([...new Set(dynamo.flatMap((s) => [s.Action].flat()))].sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    // No index: single items by key only.
+    expect(JSON.stringify(dynamo.map((s) => s.Resource))).not.toContain('/index/');
+    const sqs = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('sqs:')));
+    expect(sqs.flatMap((s) => [s.Action].flat()).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:ReceiveMessage',
+    ]);
+    const dlqId = ordersLogicalId(platform.orders.deadLetterQueue);
+    expect(sqs.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [dlqId, 'Arn'] }]);
+  });
+
+  it('alarms on any dead letter, hidden or not, and on an old one', () => {
     const t = template('orders');
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
+      AlarmName: Match.stringLikeRegexp('orders-dead-letters$'),
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'visible + hidden' }),
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesVisible' }),
+          }),
+        }),
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({ MetricName: 'ApproximateNumberOfMessagesNotVisible' }),
+          }),
+        }),
+      ]),
     });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateAgeOfOldestMessage',

@@ -48,6 +48,17 @@ export function orderStoreContract(adapter: string, factory: () => Promise<Opene
       expect(await store.get('missing')).toBeUndefined();
     });
 
+    it("keeps a poison message's raw body through transitions and in the dead-letter listing", async () => {
+      const store = await open();
+      const rawBody = '{"task_id":"raw-1","quantity":"lots"}';
+      expect((await store.create(placeOrderTask('raw-1'), T0, { rawBody })).rawBody).toBe(rawBody);
+      await store.transition('raw-1', 'DEAD_LETTER', { lastError: '[validation] not an order task' }, T0 + 1);
+      expect((await store.get('raw-1'))?.rawBody).toBe(rawBody);
+      const listed = await store.listDeadLetters({ errorType: 'validation', limit: 10 });
+      expect(listed.items.map((r) => r.rawBody)).toEqual([rawBody]);
+      expect((await store.create(placeOrderTask('plain-1'), T0)).rawBody).toBeUndefined();
+    });
+
     it('refuses to create a task id twice and leaves the first record as it was', async () => {
       const store = await open();
       await store.create(placeOrderTask('t1'), T0);

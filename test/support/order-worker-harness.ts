@@ -33,8 +33,8 @@ import { FaultInjectingBroker } from './fault-injecting-broker.js';
 export class TransitionRecordingStore implements OrderStore {
   readonly transitions: { taskId: string; to: OrderTaskStatus; at: number }[] = [];
   constructor(readonly inner: OrderStore) {}
-  create(task: OrderTask, nowMs: number): Promise<OrderRecord> {
-    return this.inner.create(task, nowMs);
+  create(task: OrderTask, nowMs: number, options?: { readonly rawBody?: string }): Promise<OrderRecord> {
+    return this.inner.create(task, nowMs, options);
   }
   get(taskId: string): Promise<OrderRecord | undefined> {
     return this.inner.get(taskId);

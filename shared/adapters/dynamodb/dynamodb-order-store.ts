@@ -115,6 +115,7 @@ const OrderItem = z.object({
   created_at: z.number(),
   updated_at: z.number(),
   redriven_at: z.number().optional(),
+  raw_body: z.string().optional(),
 });
 
 /** What a {@link DynamoDbOrderStore} needs. */
@@ -152,7 +153,7 @@ export class DynamoDbOrderStore implements OrderStore {
     this.#links = physicalTableName(options.tablePrefix, Tables.brokerOrders);
   }
 
-  async create(task: OrderTask, nowMs: number): Promise<OrderRecord> {
+  async create(task: OrderTask, nowMs: number, options: { readonly rawBody?: string } = {}): Promise<OrderRecord> {
     const parsed = parseOrderTask(task);
     const item = {
       task_id: parsed.task_id,
@@ -161,6 +162,7 @@ export class DynamoDbOrderStore implements OrderStore {
       attempts: [],
       created_at: nowMs,
       updated_at: nowMs,
+      ...(options.rawBody !== undefined && { raw_body: options.rawBody }),
     };
     try {
       await this.#documents.send(
@@ -442,6 +444,7 @@ export class DynamoDbOrderStore implements OrderStore {
       createdAt: i.created_at,
       updatedAt: i.updated_at,
       ...(i.redriven_at !== undefined && { redrivenAt: i.redriven_at }),
+      ...(i.raw_body !== undefined && { rawBody: i.raw_body }),
     };
   }
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { OrderTask } from '../../contracts/order.js';
 import type { Clock } from '../../ports/clock.js';
 import type { DeadLetterReason, OrderQueueControl, QueueMessageRef } from '../../ports/order-queue-control.js';
-import type { OrderQueue } from '../../ports/orders.js';
+import type { EnqueueOptions, OrderQueue, RedriveOptions } from '../../ports/orders.js';
 import { taskIdOfBody } from '../sqs/order-message.js';
 import { LocalQueue } from './local-queue.js';
 
@@ -67,21 +67,28 @@ export class LocalOrderQueue implements OrderQueue {
     this.#queues = queues;
   }
 
-  async enqueue(task: OrderTask): Promise<void> {
-    this.#queues.main.send(JSON.stringify(task));
+  async enqueue(task: OrderTask, options: EnqueueOptions = {}): Promise<void> {
+    this.#queues.main.send(options.body ?? JSON.stringify(task), {
+      ...(options.delaySeconds !== undefined && { delaySeconds: options.delaySeconds }),
+    });
     // The caller answers 202 after this: the message must survive a crash first.
     await this.#queues.main.sync();
   }
 
-  async redrive(taskId: string): Promise<boolean> {
+  /** The dead-letter queue is in this process: the search is instant, so `options.signal` has nothing to cut short. */
+  async redrive(taskId: string, options: RedriveOptions = {}): Promise<boolean> {
     let first = true;
     // One copy goes back; further copies of the same task are dropped, as the SQS adapter does.
-    const moved = this.#queues.deadLetter.moveTo(this.#queues.main, (body) => {
-      if (taskIdOfBody(body) !== taskId) return false;
-      const take = first;
-      first = false;
-      return take;
-    });
+    const moved = this.#queues.deadLetter.moveTo(
+      this.#queues.main,
+      (body) => {
+        if (taskIdOfBody(body) !== taskId) return false;
+        const take = first;
+        first = false;
+        return take;
+      },
+      { ...(options.delaySeconds !== undefined && { delaySeconds: options.delaySeconds }) },
+    );
     this.#queues.deadLetter.removeWhere((body) => taskIdOfBody(body) === taskId);
     return moved > 0;
   }

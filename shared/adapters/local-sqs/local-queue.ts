@@ -531,15 +531,23 @@ export class LocalQueue {
 
   /**
    * Moves every message `select` picks that is not in flight to `target` as a new message (the
-   * dead-letter redrive of one task), returning how many moved.
+   * dead-letter redrive of one task), returning how many moved; each is delivered after
+   * `options.delaySeconds` (default 0).
    */
-  moveTo(target: LocalQueue, select: (body: string) => boolean): number {
+  moveTo(
+    target: LocalQueue,
+    select: (body: string) => boolean,
+    options: { readonly delaySeconds?: number } = {},
+  ): number {
     this.#release();
     let moved = 0;
     for (const message of [...this.#messages.values()]) {
       if (message.state === 'inFlight' || !select(message.body)) continue;
       // On the target (and on its disk) before it leaves here: a crash between keeps two, never none.
-      target.send(message.body, { messageAttributes: message.messageAttributes, delaySeconds: 0 });
+      target.send(message.body, {
+        messageAttributes: message.messageAttributes,
+        delaySeconds: options.delaySeconds ?? 0,
+      });
       target.#journal?.syncNow();
       this.#remove(message);
       moved++;

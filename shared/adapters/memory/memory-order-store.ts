@@ -23,7 +23,7 @@ export class MemoryOrderStore implements OrderStore {
   readonly #links = new Map<string, string>();
   readonly #held = new Map<string, BrokerOrderState[]>();
 
-  async create(task: OrderTask, nowMs: number): Promise<OrderRecord> {
+  async create(task: OrderTask, nowMs: number, options: { readonly rawBody?: string } = {}): Promise<OrderRecord> {
     const parsed = parseOrderTask(task);
     if (this.#records.has(parsed.task_id)) throw new ConflictError(`Order task ${parsed.task_id} exists`);
     const record: OrderRecord = {
@@ -32,6 +32,7 @@ export class MemoryOrderStore implements OrderStore {
       attempts: [],
       createdAt: nowMs,
       updatedAt: nowMs,
+      ...(options.rawBody !== undefined && { rawBody: options.rawBody }),
     };
     this.#records.set(parsed.task_id, record);
     return structuredClone(record);

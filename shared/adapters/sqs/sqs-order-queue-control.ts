@@ -38,8 +38,21 @@ export class SqsOrderQueueControl implements OrderQueueControl {
     this.#options = options;
   }
 
+  /**
+   * The URL of the queue a message came from: the dead-letter queue's for its own messages (the
+   * dead-letter consumer keeps them there), else the orders queue's, else the ARN's.
+   */
+  #sourceUrl(message: QueueMessageRef): string {
+    const { queueUrl, deadLetterQueueUrl } = this.#options;
+    const name = message.eventSourceArn.split(':').at(-1);
+    if (deadLetterQueueUrl !== undefined && name !== undefined && deadLetterQueueUrl.endsWith(`/${name}`)) {
+      return deadLetterQueueUrl;
+    }
+    return queueUrl ?? queueUrlOfArn(message.eventSourceArn);
+  }
+
   async delay(message: QueueMessageRef, seconds: number): Promise<void> {
-    const QueueUrl = this.#options.queueUrl ?? queueUrlOfArn(message.eventSourceArn);
+    const QueueUrl = this.#sourceUrl(message);
     try {
       await this.#options.client.send(
         new ChangeMessageVisibilityCommand({
@@ -58,7 +71,7 @@ export class SqsOrderQueueControl implements OrderQueueControl {
   }
 
   async requeue(message: QueueMessageRef, seconds: number): Promise<void> {
-    const QueueUrl = this.#options.queueUrl ?? queueUrlOfArn(message.eventSourceArn);
+    const QueueUrl = this.#sourceUrl(message);
     try {
       await this.#options.client.send(
         new SendMessageCommand({

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { OrderTask } from '../../contracts/order.js';
 import { DependencyUnavailableError, describeError } from '../../errors.js';
-import type { OrderQueue } from '../../ports/orders.js';
+import type { EnqueueOptions, OrderQueue, RedriveOptions } from '../../ports/orders.js';
 import { taskIdOfBody } from './order-message.js';
 
 /** How the SQS order queue is set up. */
@@ -38,10 +38,16 @@ export class SqsOrderQueue implements OrderQueue {
     this.#options = options;
   }
 
-  async enqueue(task: OrderTask): Promise<void> {
+  async enqueue(task: OrderTask, options: EnqueueOptions = {}): Promise<void> {
     const { client, queueUrl } = this.#options;
     try {
-      await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(task) }));
+      await client.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: options.body ?? JSON.stringify(task),
+          ...(options.delaySeconds !== undefined && { DelaySeconds: options.delaySeconds }),
+        }),
+      );
     } catch (error) {
       throw new DependencyUnavailableError(
         'sqs',
@@ -58,26 +64,39 @@ export class SqsOrderQueue implements OrderQueue {
    * looks) until a batch holds the task, sends each message of the task in it to the orders queue
    * and deletes it from the dead-letter queue, then makes the others visible again (duplicates of
    * the task are harmless: the worker's idempotency places it once). Resolves false when the task
-   * is not among the first `redriveScanLimit` dead letters.
+   * is not among the first `redriveScanLimit` dead letters, or `options.signal` aborted the scan
+   * first: the caller then queues the task from its status record. Once the task's message is on
+   * the orders queue, failing to delete its dead letter does not fail the redrive: a leftover copy
+   * is only a duplicate.
    */
-  async redrive(taskId: string): Promise<boolean> {
+  async redrive(taskId: string, options: RedriveOptions = {}): Promise<boolean> {
     const { client, queueUrl, deadLetterQueueUrl } = this.#options;
     if (deadLetterQueueUrl === undefined) return false;
     const limit = this.#options.redriveScanLimit ?? 1000;
+    const { signal } = options;
     const held: { Id: string; ReceiptHandle: string }[] = [];
     let moved = 0;
     let seen = 0;
+    const receive = () => {
+      const command = new ReceiveMessageCommand({
+        QueueUrl: deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: SCAN_VISIBILITY_SECONDS,
+        // Long polling asks every SQS server, so an empty answer means an empty queue.
+        WaitTimeSeconds: 1,
+      });
+      // The scan ends with the caller's time; a move already under way is not cut short.
+      return signal === undefined ? client.send(command) : client.send(command, { abortSignal: signal });
+    };
     try {
-      while (seen < limit) {
-        const received = await client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: deadLetterQueueUrl,
-            MaxNumberOfMessages: 10,
-            VisibilityTimeout: SCAN_VISIBILITY_SECONDS,
-            // Long polling asks every SQS server, so an empty answer means an empty queue.
-            WaitTimeSeconds: 1,
-          }),
-        );
+      while (seen < limit && !signal?.aborted) {
+        let received: Awaited<ReturnType<typeof receive>>;
+        try {
+          received = await receive();
+        } catch (error) {
+          if (signal?.aborted) break;
+          throw error;
+        }
         const messages = received.Messages ?? [];
         if (messages.length === 0) break;
         for (const message of messages) {
@@ -86,18 +105,28 @@ export class SqsOrderQueue implements OrderQueue {
           if (taskIdOfBody(message.Body) === taskId) {
             // The first copy goes back; later copies of the same task (a duplicate delivery
             // dead-lettered too) are only deleted, so the task runs once more and leaves no trace.
-            if (moved === 0)
-              await client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.Body }));
-            await client.send(
-              new DeleteMessageCommand({ QueueUrl: deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle }),
-            );
+            if (moved === 0) {
+              await client.send(
+                new SendMessageCommand({
+                  QueueUrl: queueUrl,
+                  MessageBody: message.Body,
+                  ...(options.delaySeconds !== undefined && { DelaySeconds: options.delaySeconds }),
+                }),
+              );
+            }
             moved++;
+            await client
+              .send(new DeleteMessageCommand({ QueueUrl: deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle }))
+              .catch(() => {
+                // The task is back on the orders queue; the copy left here is a harmless duplicate.
+              });
           } else {
             held.push({ Id: String(held.length), ReceiptHandle: message.ReceiptHandle });
           }
         }
       }
     } catch (error) {
+      if (moved > 0) return true;
       throw new DependencyUnavailableError('sqs', `Could not redrive order task ${taskId}: ${describeError(error)}`, {
         cause: error,
       });

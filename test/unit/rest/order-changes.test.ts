@@ -1,14 +1,13 @@
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { listDeadLettersUseCase, redriveOrderUseCase } from '../../../functions/api/dead-letters.js';
 import { kitePostbackUseCase, postbackChecksum } from '../../../functions/api/kite-postback.js';
 import {
   cancelOrderUseCase,
   createOrderUseCase,
   getOrderUseCase,
-  listDeadLettersUseCase,
   modifyOrderUseCase,
   OrderChangeResponse,
-  redriveOrderUseCase,
 } from '../../../functions/api/orders.js';
 import { DEVELOPMENT_JWT_SECRET } from '../../../shared/config.js';
 import { ApiErrorResponse } from '../../../shared/contracts/common.js';
