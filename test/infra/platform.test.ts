@@ -200,11 +200,12 @@ describe('OrdersStack', () => {
     });
   });
 
-  it('gives the worker its order, idempotency and breaker tables and nothing else', () => {
+  it('gives the worker its order, broker-order link, idempotency and breaker tables and nothing else', () => {
     const worker = platform.orders.worker;
     if (!worker) throw new Error('no order worker');
     expect(tablesReached(dynamoStatements(statementsOf('orders', worker)))).toEqual([
       'Breakers',
+      'BrokerOrders',
       'Idempotency',
       'Orders',
     ]);
@@ -235,16 +236,17 @@ describe('OrdersStack', () => {
     });
   });
 
-  it('lets the sweeper query and update the orders table and send to the orders queue, nothing more', () => {
+  it('lets the sweeper and poll reach the orders and broker-order tables and send to the orders queue, nothing more', () => {
     const sweeper = platform.orders.sweeper;
     if (!sweeper) throw new Error('no order sweeper');
     const statements = statementsOf('orders', sweeper);
     const dynamo = dynamoStatements(statements);
-    expect(tablesReached(dynamo)).toEqual(['Orders']);
-    expect([...new Set(dynamo.flatMap((s) => [s.Action].flat()))].sort()).toEqual([
-      'dynamodb:Query',
-      'dynamodb:UpdateItem',
-    ]);
+    // The poll of open orders scans the open index and merges updates through the order id links.
+    expect(tablesReached(dynamo)).toEqual(['BrokerOrders', 'Orders']);
+    expect([...new Set(dynamo.flatMap((s) => [s.Action].flat()))]).toEqual(
+      expect.arrayContaining(['dynamodb:Query', 'dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem']),
+    );
+    expect(dynamo.flatMap((s) => [s.Action].flat())).not.toContain('dynamodb:DeleteTable');
     const sqs = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('sqs:')));
     expect(sqs.flatMap((s) => [s.Action].flat()).sort()).toEqual([
       'sqs:GetQueueAttributes',

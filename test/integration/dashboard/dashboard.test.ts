@@ -267,7 +267,13 @@ describe('dashboard in Chromium', () => {
     expect(await text('#order-mode')).toBe('paper trading');
 
     const taskId = /^Task (\S+):/.exec(message)?.[1] ?? '';
-    const record = OrderResponse.parse((await api.get(`/orders/${taskId}`)).body).order;
+    // The order belongs to the page's user: read it with the page's token (another caller gets 404).
+    const { token: pageToken } = (await (
+      await fetch(`${platform.url}/dashboard/config.json`)
+    ).json()) as DashboardConfig;
+    expect((await api.get(`/orders/${taskId}`)).status).toBe(404);
+    const own = await fetch(`${platform.url}/orders/${taskId}`, { headers: { authorization: `Bearer ${pageToken}` } });
+    const record = OrderResponse.parse(await own.json()).order;
     expect(record.status).toBe('COMPLETED');
     expect(record.task.operation).toBe('place_order');
     expect(record.task.params).toMatchObject({ tradingsymbol: option.tradingsymbol, quantity: option.lotSize });

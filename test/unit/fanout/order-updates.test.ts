@@ -218,7 +218,7 @@ describe('orderUpdateOf', () => {
       order_id: 'order-t',
       status: 'OPEN',
       filled_quantity: 0,
-      pending_quantity: 65,
+      pending_quantity: 75,
       status_message: null,
       updated_at: '2025-01-08T04:00:00.000Z',
     });
@@ -241,14 +241,14 @@ describe('orderUpdateOf', () => {
   });
 
   it("derives the quantities a broker did not report from the order's terms", () => {
-    // Kite's placement answer: an acknowledgement with the order id alone; the task asked for 75.
+    // Kite's placement answer: an acknowledgement with the order id alone; the task asked for 65.
     expect(orderUpdateOf(orderRecordOf('t', ASHA, { status: 'PLACED' }))).toMatchObject({
       filled_quantity: 0,
       pending_quantity: 65,
     });
     // The paper broker reports a fill by its status and price.
     expect(orderUpdateOf(orderRecordOf('t', ASHA, { status: 'COMPLETE', averagePrice: 99 }))).toMatchObject({
-      filled_quantity: 75,
+      filled_quantity: 65,
       pending_quantity: 0,
     });
     expect(orderUpdateOf(orderRecordOf('t', ASHA, { status: 'CANCELLED', filledQuantity: 25 }))).toMatchObject({
