@@ -1,15 +1,9 @@
 import { z } from 'zod';
-import type { Principal } from '../../shared/auth/authenticator.js';
-import type {
-  DeadLetterListResponse,
-  OrderStatusView,
-  RedriveOrderResponse,
-} from '../../shared/contracts/order-api.js';
-import { ConflictError, NotFoundError } from '../../shared/errors.js';
-import type { OrderRecord } from '../../shared/ports/orders.js';
+import type { DeadLetterListResponse, RedriveOrderResponse } from '../../shared/contracts/order-api.js';
+import { ConflictError } from '../../shared/errors.js';
 import type { Components } from '../../shared/wiring.js';
 import type { HttpUseCase } from '../http/http-handler.js';
-import { paperTrading, TaskIdPath, toOrderStatus } from './orders.js';
+import { ownOrder, paperTrading, TaskIdPath, toOrderStatus } from './orders.js';
 import { authenticated } from './protected.js';
 import { parsePath, parseQuery } from './request.js';
 
@@ -52,21 +46,6 @@ const REDRIVE_RESERVE_MS = 3_000;
 /** How long the dead-letter scan may run when the invocation's remaining time is unknown. */
 const DEFAULT_SCAN_MS = 5_000;
 
-/** The REST view of a dead letter: the status record, with a poison message's body. */
-function toDeadLetterView(record: OrderRecord, paper: boolean): OrderStatusView {
-  return { ...toOrderStatus(record, paper), raw_body: record.rawBody ?? null };
-}
-
-/**
- * The caller's task `taskId`: someone else's is a 404 exactly as an unknown one, so a caller cannot
- * learn that another's task id exists.
- */
-async function ownRecord(components: Components, taskId: string, principal: Principal): Promise<OrderRecord> {
-  const record = await components.orders.get(taskId);
-  if (record === undefined || record.task.owner !== principal.id) throw new NotFoundError(`No order task ${taskId}`);
-  return record;
-}
-
 /**
  * `GET /orders/dead-letter?error_type=&limit=&cursor=` (TC-ORD-031): the caller's dead-lettered
  * tasks newest first, each with its attempts, errors and timestamps, filtered by error type when
@@ -85,7 +64,7 @@ export function listDeadLettersUseCase(components: Components): HttpUseCase {
     });
     const paper = paperTrading(components);
     const body: DeadLetterListResponse = {
-      dead_letters: page.items.map((r) => toDeadLetterView(r, paper)),
+      dead_letters: page.items.map((r) => toOrderStatus(r, paper)),
       next_cursor: page.cursor ?? null,
     };
     return { status: 200, body };
@@ -111,7 +90,7 @@ export function listDeadLettersUseCase(components: Components): HttpUseCase {
 export function redriveOrderUseCase(components: Components): HttpUseCase {
   return authenticated(components, async (event, { logger, remainingTimeMs }, principal) => {
     const { task_id } = parsePath(event, TaskIdPath);
-    const record = await ownRecord(components, task_id, principal);
+    const record = await ownOrder(components, task_id, principal);
     if (record.status !== 'DEAD_LETTER') {
       throw new ConflictError(`Order task ${task_id} is ${record.status}; only DEAD_LETTER tasks can be redriven`);
     }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { RateBudget, RateWindow } from '../../shared/ports/rate-budget.js';
+import { sleep } from './wait.js';
 
 /** Midnight IST of 8 January 2025, in epoch ms. */
 const IST_MIDNIGHT = Date.UTC(2025, 0, 7, 18, 30);
@@ -28,11 +29,6 @@ export interface RateBudgetHarness {
   open(calendar: Pick<Clock, 'now'>): Promise<RateBudget>;
   /** Removes what the test left behind in a shared store. */
   dispose?(): Promise<void>;
-}
-
-/** Resolves after `ms` of real time: the budgets' own windows are real time, and the wait is what a caller would do. */
-function waitOut(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** The largest number of `times` inside any half-open window of `windowMs`. */
@@ -77,7 +73,7 @@ export function rateBudgetContract(adapter: string, factory: () => RateBudgetHar
       // Held one window plus the adapter's jitter margin; the time spent so far only shortens it.
       expect(wait).toBeGreaterThan(0);
       expect(wait).toBeLessThanOrEqual(1250);
-      await waitOut(wait);
+      await sleep(wait);
       expect(await first.take('perSecond', 'k')).toBe(0);
     });
 
@@ -100,7 +96,7 @@ export function rateBudgetContract(adapter: string, factory: () => RateBudgetHar
         while (Date.now() - started < 2500) {
           const wait = await budget.take('perSecond', 'busy');
           if (wait === 0) admitted.push(Date.now());
-          else await waitOut(wait);
+          else await sleep(wait);
         }
       };
       await Promise.all([first, second, first, second, first, second].map(taker));
@@ -118,13 +114,13 @@ export function rateBudgetContract(adapter: string, factory: () => RateBudgetHar
         return wait;
       };
       expect(await take()).toBe(0);
-      await waitOut(600);
+      await sleep(600);
       expect([await take(), await take()]).toEqual([0, 0]);
       // A window counted from the first permit would grant three more 400 ms from now, five in 1 s.
       const until = Date.now() + 1500;
       while (Date.now() < until) {
         const wait = await take();
-        if (wait > 0) await waitOut(wait);
+        if (wait > 0) await sleep(wait);
       }
       expect(busiestWindow(admitted, 1000)).toBeLessThanOrEqual(3);
       expect(admitted.length).toBeGreaterThanOrEqual(5);
@@ -149,7 +145,7 @@ export function rateBudgetContract(adapter: string, factory: () => RateBudgetHar
         for (;;) {
           const wait = await first.take('dayAndSecond', 'acct');
           if (wait === 0 || wait > 1250) return wait;
-          await waitOut(wait);
+          await sleep(wait);
         }
       };
       expect([await first.take('dayAndSecond', 'acct'), await first.take('dayAndSecond', 'acct')]).toEqual([0, 0]);

@@ -368,12 +368,16 @@ export class DynamoDbOrderStore implements OrderStore {
   }
 
   async holdBrokerUpdate(update: BrokerOrderState): Promise<string | undefined> {
-    const output = await this.#documents
+    // Most news is about an order already linked: one consistent read answers it. Links never
+    // change once written, so only a missing link needs the conditional hold below.
+    const linked = await this.taskOfBrokerOrder(update.orderId);
+    if (linked !== undefined) return linked;
+    const held = await this.#documents
       .send(
         new UpdateCommand({
           TableName: this.#links,
           Key: { order_id: update.orderId },
-          // Keeps the update only while no task is linked; a linked item answers with its task.
+          // Keeps the update only while no task is linked: a link written since the read wins.
           UpdateExpression: 'SET held = list_append(if_not_exists(held, :empty), :update), expires_at = :expires',
           ConditionExpression: 'attribute_not_exists(task_id)',
           ExpressionAttributeValues: {
@@ -384,14 +388,13 @@ export class DynamoDbOrderStore implements OrderStore {
         }),
       )
       .then(
-        () => undefined,
+        () => true,
         (error: unknown) => {
           if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
-          return 'linked' as const;
+          return false;
         },
       );
-    // Linked: links never change once written, so a consistent read gives its task.
-    return output === undefined ? undefined : this.taskOfBrokerOrder(update.orderId);
+    return held ? undefined : this.taskOfBrokerOrder(update.orderId);
   }
 
   async taskOfBrokerOrder(orderId: string): Promise<string | undefined> {
