@@ -53,23 +53,27 @@ export class Authenticator {
   }
 
   async authenticate(credentials: Credentials): Promise<Principal> {
+    // Every credential presented must check out: a valid bearer token does not excuse a wrong key.
+    const keyId = credentials.apiKey === undefined ? undefined : this.#verifyApiKey(credentials.apiKey);
     if (credentials.bearerToken !== undefined) {
       const token = await this.#jwt.verify(credentials.bearerToken);
       return { method: 'jwt', id: ownerIdOfSubject(token.subject) };
     }
-    if (credentials.apiKey !== undefined) {
-      if (this.#apiKeys === undefined) {
-        throw new UnauthorizedError('API keys are not accepted here: send Authorization: Bearer <token>');
-      }
-      const id = this.#apiKeys.verify(credentials.apiKey);
-      if (id === undefined) throw new ForbiddenError('Invalid API key');
-      return { method: 'api-key', id };
-    }
+    if (keyId !== undefined) return { method: 'api-key', id: keyId };
     throw new UnauthorizedError(
       this.#apiKeys === undefined
         ? 'Authentication required: send Authorization: Bearer <token>'
         : 'Authentication required: send x-api-key or Authorization: Bearer <token>',
     );
+  }
+
+  #verifyApiKey(apiKey: string): string {
+    if (this.#apiKeys === undefined) {
+      throw new UnauthorizedError('API keys are not accepted here: send Authorization: Bearer <token>');
+    }
+    const id = this.#apiKeys.verify(apiKey);
+    if (id === undefined) throw new ForbiddenError('Invalid API key');
+    return id;
   }
 }
 

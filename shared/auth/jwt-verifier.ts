@@ -17,7 +17,10 @@ export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'] as const;
 
 /** What a verified token says about its caller. */
 export interface VerifiedToken {
-  /** The `sub` claim: who the token was issued to. */
+  /**
+   * Who the token was issued to: the `sub` claim, or `user_id` for tokens from the seed's user
+   * service, which carry `user_id`, `email` and `name` and no `sub` (TC-WSS-010).
+   */
   readonly subject: string;
   readonly claims: JWTPayload;
 }
@@ -45,7 +48,9 @@ export interface JwtVerifierOptions {
  * HS256 token is checked only against the shared secret with only HS256 allowed, an RS256/ES256
  * token only against the JWKS with only those allowed, so a token signed with HMAC over the public
  * key (the classic HS/RS confusion) and `alg: none` tokens are refused before any key is used.
- * `exp` is required; `nbf`, `iss` and `aud` are checked when configured; every failure is a
+ * `exp` is required; an `iat` in the future beyond the clock tolerance is refused (jose checks it
+ * only with `maxTokenAge`, and a token minted ahead of time is a forged or misconfigured issuer);
+ * `nbf`, `iss` and `aud` are checked when configured; every failure is a
  * {@link ForbiddenError} whose message says what was wrong, never the token; a key set that cannot
  * be fetched is a `DependencyUnavailableError` (503), since the caller is not at fault.
  */
@@ -69,9 +74,11 @@ export class JwtVerifier {
     } catch (error) {
       throw new ForbiddenError('Invalid token: not a JWT', { cause: error });
     }
+    const toleranceSeconds = this.#options.clockToleranceSeconds ?? 30;
+    const nowMs = this.#options.now?.() ?? Date.now();
     const common = {
       requiredClaims: ['exp'],
-      clockTolerance: this.#options.clockToleranceSeconds ?? 30,
+      clockTolerance: toleranceSeconds,
       ...(this.#options.issuer !== undefined && { issuer: this.#options.issuer }),
       ...(this.#options.audience !== undefined && { audience: this.#options.audience }),
       ...(this.#options.now !== undefined && { currentDate: new Date(this.#options.now()) }),
@@ -79,11 +86,11 @@ export class JwtVerifier {
     try {
       if (isOneOf(alg, SYMMETRIC_ALGORITHMS) && this.#secret !== undefined) {
         const { payload } = await jwtVerify(token, this.#secret, { ...common, algorithms: [...SYMMETRIC_ALGORITHMS] });
-        return verified(payload);
+        return verified(payload, nowMs, toleranceSeconds);
       }
       if (isOneOf(alg, ASYMMETRIC_ALGORITHMS) && this.#keySet !== undefined) {
         const { payload } = await jwtVerify(token, this.#keySet, { ...common, algorithms: [...ASYMMETRIC_ALGORITHMS] });
-        return verified(payload);
+        return verified(payload, nowMs, toleranceSeconds);
       }
     } catch (error) {
       if (error instanceof ForbiddenError) throw error;
@@ -104,11 +111,19 @@ function isOneOf<T extends string>(value: string | undefined, allowed: readonly 
   return value !== undefined && (allowed as readonly string[]).includes(value);
 }
 
-function verified(payload: JWTPayload): VerifiedToken {
-  if (typeof payload.sub !== 'string' || payload.sub === '') {
-    throw new ForbiddenError('Invalid token: the sub claim is missing');
+function verified(payload: JWTPayload, nowMs: number, toleranceSeconds: number): VerifiedToken {
+  if (typeof payload.iat === 'number' && payload.iat > nowMs / 1000 + toleranceSeconds) {
+    throw new ForbiddenError('Invalid token: claim iat is in the future');
   }
-  return { subject: payload.sub, claims: payload };
+  const subject = nonEmptyString(payload.sub) ?? nonEmptyString(payload.user_id);
+  if (subject === undefined) {
+    throw new ForbiddenError('Invalid token: neither the sub nor the user_id claim is present');
+  }
+  return { subject, claims: payload };
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** What went wrong, in words a caller can act on; jose's codes are stable, its messages less so. */

@@ -79,6 +79,32 @@ describe('JwtVerifier', () => {
     await expect(failure).rejects.toThrow(reason);
   });
 
+  it('refuses an iat in the future beyond the clock tolerance, and accepts one within it', async () => {
+    const at = (iat: number) =>
+      new SignJWT({ iss: 'ticker', aud: 'api' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('user-1')
+        .setIssuedAt(iat)
+        .setExpirationTime(nowS() + 3600)
+        .sign(key);
+    await expect(verifier.verify(await at(nowS() + 600))).rejects.toThrow(/iat is in the future/);
+    await expect(verifier.verify(await at(nowS() + 10))).resolves.toMatchObject({ subject: 'user-1' });
+  });
+
+  it('TC-WSS-010: accepts a seed-style token with user_id, email and name and no sub', async () => {
+    const seed = await new SignJWT({ iss: 'ticker', aud: 'api', user_id: 'u-7', email: 'a@b.in', name: 'Asha' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(key);
+    await expect(verifier.verify(seed)).resolves.toMatchObject({ subject: 'u-7', claims: { email: 'a@b.in' } });
+    const anonymous = await new SignJWT({ iss: 'ticker', aud: 'api' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('5m')
+      .sign(key);
+    await expect(verifier.verify(anonymous)).rejects.toThrow(/neither the sub nor the user_id/);
+  });
+
   it('verifies RS256 and ES256 tokens against the JWKS only, and refuses HS256 signed with the public key', async () => {
     const rsa = await generateKeyPair('RS256', { extractable: true });
     const ec = await generateKeyPair('ES256', { extractable: true });
@@ -135,6 +161,15 @@ describe('Authenticator', () => {
   it('accepts a configured key or a valid token', async () => {
     await expect(authenticator.authenticate({ apiKey: 'k2' })).resolves.toMatchObject({ method: 'api-key' });
     await expect(authenticator.authenticate({ bearerToken: await hs256() })).resolves.toEqual({
+      method: 'jwt',
+      id: 'sub-user-1',
+    });
+  });
+
+  it('refuses an invalid x-api-key even when the bearer token is valid', async () => {
+    const token = await hs256();
+    await expect(authenticator.authenticate({ apiKey: 'k3', bearerToken: token })).rejects.toThrow(/Invalid API key/);
+    await expect(authenticator.authenticate({ apiKey: 'k1', bearerToken: token })).resolves.toEqual({
       method: 'jwt',
       id: 'sub-user-1',
     });
