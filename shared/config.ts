@@ -14,6 +14,8 @@ import { Secret } from './secret.js';
 
 /** The development JWT secret used when `JWT_SECRET` is unset outside production. Never use it in the cloud. */
 export const DEVELOPMENT_JWT_SECRET = 'ticker-platform-development-secret-change-me';
+/** The development key pair of the local AWS-shaped endpoints (SQS, `@connections`) when unset. */
+export const DEVELOPMENT_LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { message: 'must be true or false' })
@@ -116,6 +118,7 @@ export const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   PORT: int(0, 65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
+  LOCAL_ALLOWED_HOSTS: csv,
   AWS_REGION: z.string().min(1).default('ap-south-1'),
 
   JWT_SECRET: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
@@ -136,6 +139,8 @@ export const EnvSchema = z.object({
   ORDERS_QUEUE_URL: httpUrl(['https:', 'http:']).optional(),
   ORDERS_DLQ_URL: httpUrl(['https:', 'http:']).optional(),
   WS_MANAGEMENT_ENDPOINT: httpUrl(['https:', 'http:']).optional(),
+  LOCAL_AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  LOCAL_AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
 
   KITE_ACCOUNTS: kiteAccounts,
   KITE_API_URL: httpUrl(['https:', 'http:']).default('https://api.kite.trade'),
@@ -191,6 +196,8 @@ export interface Config {
   readonly port: number;
   /** `npm start`: the address the local platform listens on. */
   readonly host: string;
+  /** `npm start`: `Host` names served besides loopback names and `host` (DNS-rebinding guard). */
+  readonly localAllowedHosts: readonly string[];
   readonly awsRegion: string;
   readonly auth: {
     readonly jwtSecret: Secret;
@@ -203,6 +210,16 @@ export interface Config {
     readonly apiKeys: readonly Secret[];
   };
   readonly redis: { readonly url: Secret | undefined };
+  /**
+   * The key pair the local platform's SQS endpoint and `@connections` verify signatures with, and
+   * that this process signs with when it calls them.
+   */
+  readonly localAws: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: Secret;
+    /** True when neither variable was set and the development pair is in use. */
+    readonly isDefault: boolean;
+  };
   readonly dynamodb: {
     readonly endpoint: string | undefined;
     readonly tablePrefix: string;
@@ -312,6 +329,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     logLevel: e.LOG_LEVEL,
     port: e.PORT,
     host: e.HOST,
+    localAllowedHosts: e.LOCAL_ALLOWED_HOSTS,
     awsRegion: e.AWS_REGION,
     auth: {
       jwtSecret: new Secret(e.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET),
@@ -323,6 +341,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       apiKeys: e.API_KEYS.map((k) => new Secret(k)),
     },
     redis: { url: e.REDIS_URL === undefined ? undefined : new Secret(e.REDIS_URL) },
+    localAws: {
+      accessKeyId: e.LOCAL_AWS_ACCESS_KEY_ID ?? DEVELOPMENT_LOCAL_AWS_CREDENTIALS.accessKeyId,
+      secretAccessKey: new Secret(e.LOCAL_AWS_SECRET_ACCESS_KEY ?? DEVELOPMENT_LOCAL_AWS_CREDENTIALS.secretAccessKey),
+      isDefault: e.LOCAL_AWS_ACCESS_KEY_ID === undefined && e.LOCAL_AWS_SECRET_ACCESS_KEY === undefined,
+    },
     dynamodb: {
       endpoint: e.DYNAMODB_ENDPOINT,
       tablePrefix: e.TABLE_PREFIX,

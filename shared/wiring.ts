@@ -241,16 +241,26 @@ function createOrderQueues(
 
 /**
  * An SQS client for the configured region. A queue URL on this machine (the local platform's SQS
- * endpoint) gets placeholder credentials, as local endpoints accept any.
+ * endpoint) is signed with the local key pair, which that endpoint verifies.
  */
 export function createSqsClient(config: Config): SQSClient {
-  const host = config.orders.queueUrl === undefined ? undefined : new URL(config.orders.queueUrl).hostname;
+  const credentials = localEndpointCredentials(config, config.orders.queueUrl);
+  return new SQSClient({ region: config.awsRegion, maxAttempts: 3, ...(credentials && { credentials }) });
+}
+
+/**
+ * The local key pair when `url` points at this machine (the local platform's SQS endpoint or
+ * `@connections`), so a laptop needs no AWS profile; undefined for a real AWS endpoint.
+ */
+export function localEndpointCredentials(
+  config: Pick<Config, 'localAws'>,
+  url: string | undefined,
+): { accessKeyId: string; secretAccessKey: string } | undefined {
+  const host = url === undefined ? undefined : new URL(url).hostname;
   const local = host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
-  return new SQSClient({
-    region: config.awsRegion,
-    maxAttempts: 3,
-    ...(local && { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
-  });
+  return local
+    ? { accessKeyId: config.localAws.accessKeyId, secretAccessKey: config.localAws.secretAccessKey.reveal() }
+    : undefined;
 }
 
 /**
@@ -504,5 +514,6 @@ export function createConnectionGateway(config: Config): ConnectionGateway {
   if (endpoint === undefined) {
     throw new ConfigError([{ variable: 'WS_MANAGEMENT_ENDPOINT', message: 'must be set for the fanout role' }]);
   }
-  return new ApiGatewayConnectionGateway({ endpoint, region: config.awsRegion });
+  const credentials = localEndpointCredentials(config, endpoint);
+  return new ApiGatewayConnectionGateway({ endpoint, region: config.awsRegion, ...(credentials && { credentials }) });
 }

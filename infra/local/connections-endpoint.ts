@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SigV4Verifier } from './sigv4-verifier.js';
 import { MAX_MESSAGE_BYTES } from './ws-gateway.js';
 
 /** What the endpoint needs of the WebSocket gateway; `LocalWsGateway` is it. */
@@ -39,7 +40,9 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
 /**
  * API Gateway's management API for the local WebSocket gateway, at `/@connections/{connectionId}`,
  * close enough that the real `@aws-sdk/client-apigatewaymanagementapi` client works against it
- * with `endpoint: http://127.0.0.1:<port>` (it signs its requests; nothing here checks them):
+ * with `endpoint: http://127.0.0.1:<port>`. Every call must carry an AWS Signature V4 made with
+ * the local key pair; an unsigned or wrongly signed one gets 403 `ForbiddenException`, as the
+ * management API answers it, before anything about the connection is read or done.
  *
  * - `POST` (PostToConnection): the body is sent to the client as one text message; 200. Unknown
  *   or closed connection (including one whose `$connect` has not finished, as in the cloud): 410
@@ -51,7 +54,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
  *
  * Returns false for any other path, so the caller can try its other routes.
  */
-export function createConnectionsEndpoint(connections: ManagedConnections) {
+export function createConnectionsEndpoint(connections: ManagedConnections, verifier: SigV4Verifier) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     const match = PATH.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
     if (!match) return false;
@@ -63,13 +66,23 @@ export function createConnectionsEndpoint(connections: ManagedConnections) {
       return true;
     }
     const gone = () => fail(res, 410, 'GoneException', `Connection ${connectionId} is gone`);
+    const body = await readBody(req, MAX_MESSAGE_BYTES);
+    if (body === 'too-large') {
+      fail(res, 413, 'PayloadTooLargeException', `Message exceeds ${MAX_MESSAGE_BYTES / 1024} KB`, true);
+      return true;
+    }
+    const refused = await verifier.verify({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+    });
+    if (refused !== undefined) {
+      fail(res, 403, 'ForbiddenException', refused.message);
+      return true;
+    }
     switch (req.method) {
       case 'POST': {
-        const body = await readBody(req, MAX_MESSAGE_BYTES);
-        if (body === 'too-large') {
-          fail(res, 413, 'PayloadTooLargeException', `Message exceeds ${MAX_MESSAGE_BYTES / 1024} KB`, true);
-          return true;
-        }
         const outcome = await connections.post(connectionId, body.toString('utf8'));
         if (outcome === 'gone') gone();
         else if (outcome === 'throttled') fail(res, 429, 'LimitExceededException', 'The client cannot keep up');

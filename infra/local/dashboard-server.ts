@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../shared/config.js';
 import { canMintDevTokens, mintDevToken } from './dev-token.js';
+import { isLoopbackHost } from './host-check.js';
 
 /** What `GET /dashboard/config.json` answers: the page's token, or why there is none. */
 export interface DashboardConfig {
@@ -49,8 +50,7 @@ const SECURITY_HEADERS = {
 function isLoopback(req: IncomingMessage): boolean {
   const address = req.socket.remoteAddress ?? '';
   const peer = address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-  const host = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i.test(req.headers.host ?? '');
-  return peer && host;
+  return peer && isLoopbackHost(req.headers.host);
 }
 
 /**
@@ -66,6 +66,8 @@ export function createDashboardServer(config: Pick<Config, 'auth' | 'environment
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
 
     if (path === DASHBOARD_CONFIG_PATH) {
+      // A token for the asking exists only on a developer's machine; elsewhere the page asks for one.
+      if (config.environment !== 'development') return false;
       let body: DashboardConfig;
       if (!canMintDevTokens(config)) {
         body = {

@@ -25,8 +25,10 @@ import { type Components, createComponents, orderComponents } from '../../shared
 import { createConnectionsEndpoint } from './connections-endpoint.js';
 import { createDashboardServer } from './dashboard-server.js';
 import { ensureTables, type LocalDynamoDb, localDynamoDbClient, startLocalDynamoDb } from './dynamodb-local.js';
+import { hostPolicy } from './host-check.js';
 import { createHttpGateway } from './http-gateway.js';
 import { OrderSweepService } from './order-sweep-service.js';
+import { SigV4Verifier } from './sigv4-verifier.js';
 import { LocalSqsEndpoint } from './sqs-endpoint.js';
 import { LocalWsGateway } from './ws-gateway.js';
 
@@ -123,7 +125,12 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
     Object.fromEntries(wsRouteTable.map(({ routeKey }) => [routeKey, handlers[routeKey]])),
     components.logger,
   );
-  const management = createConnectionsEndpoint(ws);
+  // The SQS endpoint and `@connections` take only calls signed with the local key pair.
+  const signatures = new SigV4Verifier({
+    accessKeyId: config.localAws.accessKeyId,
+    secretAccessKey: config.localAws.secretAccessKey.reveal(),
+  });
+  const management = createConnectionsEndpoint(ws, signatures);
   const fanout = new Fanout({
     bus: components.bus,
     gateway: ws,
@@ -151,7 +158,9 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
       : [localOrderWorker(components, orderQueues), localOrderSweeper(components), localOrderPoller(components)];
   // The dead-letter consumer on the local dead-letter queue, as the cloud's event source runs it.
   const deadLetterConsumer = orderQueues === undefined ? [] : [localDeadLetterConsumer(components, orderQueues)];
-  const sqs = new LocalSqsEndpoint(orderQueues === undefined ? [] : [orderQueues.main, orderQueues.deadLetter]);
+  const sqs = new LocalSqsEndpoint(orderQueues === undefined ? [] : [orderQueues.main, orderQueues.deadLetter], {
+    verifier: signatures,
+  });
   const stopIngest = new AbortController();
   const ingesting = supervise(
     [...ingest.services, fanout, events, ...orderWorker, ...deadLetterConsumer],
@@ -162,7 +171,17 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   const rest = createRestGateway(components);
   // The live dashboard at `/` (static page, uPlot, and a development token for this machine).
   const dashboard = createDashboardServer(config);
+  const allowedHost = hostPolicy(config);
   const server = createServer((req, res) => {
+    if (!allowedHost(req)) {
+      sendJson(res, 403, {
+        error: {
+          code: 'FORBIDDEN_HOST',
+          message: `Host ${req.headers.host ?? '(none)'} is not served here: see LOCAL_ALLOWED_HOSTS`,
+        },
+      });
+      return;
+    }
     sqs
       .handle(req, res)
       .then((handled) => handled || management(req, res))
@@ -181,6 +200,10 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
       );
   });
   server.on('upgrade', (request, socket, head) => {
+    if (!allowedHost(request)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;

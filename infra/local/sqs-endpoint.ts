@@ -9,6 +9,7 @@ import {
   type ReceivedMessage,
   SqsLimits,
 } from '../../shared/adapters/local-sqs/local-queue.js';
+import type { SigV4Verifier } from './sigv4-verifier.js';
 
 /**
  * Amazon SQS's API (the AWS JSON 1.0 protocol the AWS SDKs speak: `POST /` with
@@ -19,7 +20,9 @@ import {
  *
  * Actions: GetQueueUrl, ListQueues, GetQueueAttributes, SendMessage, SendMessageBatch,
  * ReceiveMessage, DeleteMessage, DeleteMessageBatch, ChangeMessageVisibility,
- * ChangeMessageVisibilityBatch, PurgeQueue. Requests are not authenticated (any signature passes).
+ * ChangeMessageVisibilityBatch, PurgeQueue. Every request must carry an AWS Signature V4 made
+ * with the local key pair (`LOCAL_AWS_ACCESS_KEY_ID`/`LOCAL_AWS_SECRET_ACCESS_KEY`); others get
+ * SQS's 403 with `InvalidClientTokenId`, `MissingAuthenticationToken` or `SignatureDoesNotMatch`.
  */
 
 /** The AWS account id local queue URLs and ARNs carry. */
@@ -202,10 +205,12 @@ function closedSignal(req: IncomingMessage, res: ServerResponse): AbortSignal {
 export class LocalSqsEndpoint {
   readonly #queues: ReadonlyMap<string, LocalQueue>;
   readonly #accountId: string;
+  readonly #verifier: SigV4Verifier;
 
-  constructor(queues: readonly LocalQueue[], options: { accountId?: string } = {}) {
+  constructor(queues: readonly LocalQueue[], options: { verifier: SigV4Verifier; accountId?: string }) {
     this.#queues = new Map(queues.map((q) => [q.name, q]));
     this.#accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
+    this.#verifier = options.verifier;
   }
 
   /**
@@ -235,7 +240,17 @@ export class LocalSqsEndpoint {
           `${req.method} is not supported`,
         );
       }
-      const input = await this.#readInput(req);
+      const body = await readRequestBody(req);
+      const refused = await this.#verifier.verify({
+        method: req.method ?? 'POST',
+        url: req.url ?? '/',
+        headers: req.headers,
+        body,
+      });
+      if (refused !== undefined) {
+        throw new SqsApiError(403, `com.amazon.coral.service#${refused.code}`, refused.code, refused.message);
+      }
+      const input = parseInput(body);
       const base = `http://${req.headers.host ?? '127.0.0.1'}`;
       const output = await this.#dispatch(target.slice('AmazonSQS.'.length), input, base, closedSignal(req, res));
       send(200, output);
@@ -248,39 +263,6 @@ export class LocalSqsEndpoint {
       );
     }
     return true;
-  }
-
-  async #readInput(req: IncomingMessage): Promise<Json> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_REQUEST_BYTES) {
-        throw queueError(LocalSqsErrorCode.batchRequestTooLong, `Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
-    let parsed: unknown;
-    try {
-      parsed = text.trim() === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new SqsApiError(
-        400,
-        'com.amazon.coral.service#SerializationException',
-        'SerializationException',
-        'The request body is not valid JSON.',
-      );
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      throw new SqsApiError(
-        400,
-        'com.amazon.coral.service#SerializationException',
-        'SerializationException',
-        'The request body must be a JSON object.',
-      );
-    }
-    return parsed as Json;
   }
 
   #queueUrl(base: string, queue: LocalQueue): string {
@@ -491,4 +473,43 @@ export class LocalSqsEndpoint {
     }
     return picked;
   }
+}
+
+/** The request body, refused once it passes {@link MAX_REQUEST_BYTES}. */
+async function readRequestBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BYTES) {
+      throw queueError(LocalSqsErrorCode.batchRequestTooLong, `Request body exceeds ${MAX_REQUEST_BYTES} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The JSON object of an SQS request body. */
+function parseInput(body: Buffer): Json {
+  const text = body.toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new SqsApiError(
+      400,
+      'com.amazon.coral.service#SerializationException',
+      'SerializationException',
+      'The request body is not valid JSON.',
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SqsApiError(
+      400,
+      'com.amazon.coral.service#SerializationException',
+      'SerializationException',
+      'The request body must be a JSON object.',
+    );
+  }
+  return parsed as Json;
 }

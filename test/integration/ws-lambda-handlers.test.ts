@@ -19,6 +19,7 @@ import type { WsLambdaHandler } from '../../functions/ws/ws-handler.js';
 import { wsRoutes } from '../../functions/ws/ws-routes.js';
 import { createConnectionsEndpoint } from '../../infra/local/connections-endpoint.js';
 import { startLocalPlatform } from '../../infra/local/platform.js';
+import { SigV4Verifier } from '../../infra/local/sigv4-verifier.js';
 import { LocalWsGateway, MAX_MESSAGE_BYTES } from '../../infra/local/ws-gateway.js';
 import { ConnectionEvents } from '../../ingest-task/fanout/connection-events.js';
 import { Fanout } from '../../ingest-task/fanout/fanout.js';
@@ -67,7 +68,7 @@ beforeAll(async () => {
   }
   components = await createComponents(loadConfig(env), 'ws-lambda-test');
   gateway = new LocalWsGateway(handlers, components.logger);
-  const connections = createConnectionsEndpoint(gateway);
+  const connections = createConnectionsEndpoint(gateway, new SigV4Verifier(credentials));
   server = createServer((req, res) => {
     void connections(req, res).then((handled) => {
       if (!handled) res.writeHead(404).end();
@@ -287,6 +288,32 @@ describe('the local @connections endpoint with the real management API client', 
     expect(c.messages.slice(1).map((m) => (m.type === 'error' ? m.message.split(':')[0] : m.type))).toEqual(
       Array.from({ length: 45 }, (_, n) => String(n)),
     );
+    c.ws.close();
+  });
+
+  it('refuses unsigned and wrongly signed calls with 403 before touching the connection', async () => {
+    const c = await client();
+    const url = `${endpoint}/@connections/${encodeURIComponent(c.id)}`;
+    const unsignedPost = await fetch(url, { method: 'POST', body: '{"type":"tick","data":"forged"}' });
+    expect(unsignedPost.status).toBe(403);
+    expect(unsignedPost.headers.get('x-amzn-errortype')).toBe('ForbiddenException');
+    expect((await fetch(url, { method: 'GET' })).status).toBe(403);
+    expect((await fetch(url, { method: 'DELETE' })).status).toBe(403);
+    const impostor = new ApiGatewayManagementApiClient({
+      endpoint,
+      region: 'ap-south-1',
+      credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: 'guessed' },
+      maxAttempts: 1,
+    });
+    await expect(
+      impostor.send(new PostToConnectionCommand({ ConnectionId: c.id, Data: '{"type":"error","message":"forged"}' })),
+    ).rejects.toMatchObject({ name: 'ForbiddenException', $metadata: { httpStatusCode: 403 } });
+    impostor.destroy();
+    // The signed post after them is the first thing the client receives after its greeting.
+    await management.send(new PostToConnectionCommand({ ConnectionId: c.id, Data: '{"type":"pong"}' }));
+    await waitFor(() => c.messages.length === 2, { message: 'the signed post' });
+    expect(c.messages.slice(1)).toEqual([{ type: 'pong' }]);
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
     c.ws.close();
   });
 

@@ -2,8 +2,10 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SigV4Verifier } from '../../infra/local/sigv4-verifier.js';
 import { LocalSqsEndpoint } from '../../infra/local/sqs-endpoint.js';
 import type { LocalQueue } from '../../shared/adapters/local-sqs/local-queue.js';
+import { DEVELOPMENT_LOCAL_AWS_CREDENTIALS } from '../../shared/config.js';
 
 /** The local SQS endpoint on a free port, over `queues`, and an AWS SDK client pointed at it. */
 export async function startLocalSqsServer(queues: readonly LocalQueue[]): Promise<{
@@ -11,7 +13,7 @@ export async function startLocalSqsServer(queues: readonly LocalQueue[]): Promis
   readonly client: SQSClient;
   close(): Promise<void>;
 }> {
-  const endpoint = new LocalSqsEndpoint(queues);
+  const endpoint = new LocalSqsEndpoint(queues, { verifier: new SigV4Verifier(DEVELOPMENT_LOCAL_AWS_CREDENTIALS) });
   const server: Server = createServer((req, res) => {
     void endpoint.handle(req, res).then((handled) => {
       if (!handled) {
@@ -26,7 +28,7 @@ export async function startLocalSqsServer(queues: readonly LocalQueue[]): Promis
   const client = new SQSClient({
     region: 'ap-south-1',
     endpoint: url,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: DEVELOPMENT_LOCAL_AWS_CREDENTIALS,
     maxAttempts: 1,
   });
   return {

@@ -17,10 +17,14 @@ import {
   TooManyEntriesInBatchRequest,
   UnsupportedOperation,
 } from '@aws-sdk/client-sqs';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NodeSha256 } from '../../../infra/local/sigv4-verifier.js';
 import { createLocalOrderQueues, type LocalOrderQueues } from '../../../shared/adapters/local-sqs/local-order-queue.js';
 import { SystemClock } from '../../../shared/adapters/system-clock.js';
+import { DEVELOPMENT_LOCAL_AWS_CREDENTIALS } from '../../../shared/config.js';
 import { startLocalSqsServer } from '../../support/local-sqs-server.js';
+import { signedFetch } from '../../support/signed-fetch.js';
 
 const ORDER = {
   task_id: 'sdk-1',
@@ -230,22 +234,30 @@ describe('local SQS endpoint, through the AWS SDK', () => {
     await expect(server.client.send(new CreateQueueCommand({ QueueName: 'new' }))).rejects.toBeInstanceOf(
       UnsupportedOperation,
     );
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' },
-      body: '{"QueueUrl": ',
-    });
+    const response = await signedFetch(
+      server.url,
+      {
+        method: 'POST',
+        headers: { 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' },
+        body: '{"QueueUrl": ',
+      },
+      DEVELOPMENT_LOCAL_AWS_CREDENTIALS,
+    );
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toBe('application/x-amz-json-1.0');
     expect(await response.json()).toEqual({
       __type: 'com.amazon.coral.service#SerializationException',
       message: 'The request body is not valid JSON.',
     });
-    const missing = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' },
-      body: JSON.stringify({ QueueUrl: queueUrl }),
-    });
+    const missing = await signedFetch(
+      server.url,
+      {
+        method: 'POST',
+        headers: { 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' },
+        body: JSON.stringify({ QueueUrl: queueUrl }),
+      },
+      DEVELOPMENT_LOCAL_AWS_CREDENTIALS,
+    );
     expect(missing.status).toBe(400);
     expect(missing.headers.get('x-amzn-query-error')).toBe('MissingParameter;Sender');
     expect(await missing.json()).toEqual({
@@ -254,5 +266,83 @@ describe('local SQS endpoint, through the AWS SDK', () => {
     });
     // Requests without the SQS target are not the endpoint's.
     expect((await fetch(server.url, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+  describe('credentials (AWS Signature V4 with the local key pair)', () => {
+    const target = { 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' };
+    const send = () => JSON.stringify({ QueueUrl: queueUrl, MessageBody: 'forged order' });
+
+    it('refuses unsigned, wrongly keyed, wrongly signed, replayed-with-another-body and stale calls with 403', async () => {
+      const before = queues.main.peek().length;
+      const unsigned = await fetch(server.url, { method: 'POST', headers: target, body: send() });
+      expect(unsigned.status).toBe(403);
+      expect(await unsigned.json()).toMatchObject({ __type: 'com.amazon.coral.service#MissingAuthenticationToken' });
+
+      const otherKey = await signedFetch(
+        server.url,
+        { method: 'POST', headers: target, body: send() },
+        {
+          accessKeyId: 'someone-else',
+          secretAccessKey: DEVELOPMENT_LOCAL_AWS_CREDENTIALS.secretAccessKey,
+        },
+      );
+      expect(otherKey.status).toBe(403);
+      expect(otherKey.headers.get('x-amzn-query-error')).toBe('InvalidClientTokenId;Sender');
+
+      const wrongSecret = await signedFetch(
+        server.url,
+        { method: 'POST', headers: target, body: send() },
+        {
+          accessKeyId: DEVELOPMENT_LOCAL_AWS_CREDENTIALS.accessKeyId,
+          secretAccessKey: 'not-the-secret',
+        },
+      );
+      expect(wrongSecret.status).toBe(403);
+      expect(await wrongSecret.json()).toMatchObject({ __type: 'com.amazon.coral.service#SignatureDoesNotMatch' });
+
+      const stale = await signedFetch(
+        server.url,
+        { method: 'POST', headers: target, body: send() },
+        DEVELOPMENT_LOCAL_AWS_CREDENTIALS,
+        { signingDate: new Date(Date.now() - 20 * 60_000) },
+      );
+      expect(stale.status).toBe(403);
+      expect(await stale.json()).toMatchObject({ message: expect.stringMatching(/expired/) });
+
+      // A signature captured from one call does not carry another body.
+      const signer = new SignatureV4({
+        credentials: DEVELOPMENT_LOCAL_AWS_CREDENTIALS,
+        region: 'ap-south-1',
+        service: 'sqs',
+        sha256: NodeSha256,
+      });
+      const url = new URL(server.url);
+      const captured = await signer.sign({
+        method: 'POST',
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: '/',
+        headers: { ...target, host: url.host },
+        body: JSON.stringify({ QueueUrl: queueUrl, MessageBody: 'a harmless order' }),
+      });
+      const replayed = await fetch(server.url, {
+        method: 'POST',
+        headers: Object.fromEntries(Object.entries(captured.headers).filter(([name]) => name !== 'host')),
+        body: send(),
+      });
+      expect(replayed.status).toBe(403);
+      expect(queues.main.peek().length).toBe(before);
+    });
+
+    it('accepts a raw call signed with the local key pair, as the SDK client does', async () => {
+      const before = queues.main.peek().length;
+      const accepted = await signedFetch(
+        server.url,
+        { method: 'POST', headers: target, body: send() },
+        DEVELOPMENT_LOCAL_AWS_CREDENTIALS,
+      );
+      expect(accepted.status).toBe(200);
+      expect(queues.main.peek().length).toBe(before + 1);
+    });
   });
 });
