@@ -1,5 +1,5 @@
 /**
- * Layering rules (DESIGN.md §2, §7): the domain is pure, adapters are chosen in one place.
+ * Layering rules (docs/architecture.md, "Layering"): the domain is pure, adapters are chosen in one place.
  * `npm run lint` runs these; a violation fails the test command.
  */
 module.exports = {

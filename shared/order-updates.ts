@@ -4,7 +4,7 @@ import type { OrderRecord } from './ports/orders.js';
 import { Channels, type TickBus } from './ports/tick-bus.js';
 
 /*
- * Order updates on the WebSocket (DESIGN.md §5: they reach only the owner's connections). Whoever
+ * Order updates on the WebSocket (they reach only the owner's connections: docs/architecture.md). Whoever
  * learns of a change of an order (the worker, postbacks, the ticker's order frames, the order-book
  * poll) publishes the client frame on the owner's order channel; the fan-out shards listen on every
  * order channel and post the frame, unchanged, to the connections of that owner they serve.

@@ -132,7 +132,7 @@ export class PlatformFunction extends Construct {
     acknowledge(
       this,
       'L1',
-      'Node.js 22 is the platform runtime (DESIGN.md): the code and tests target it; move with the project, not the newest runtime',
+      'Node.js 22 is the platform runtime (the ingest image too): the code and tests target it; move with the project, not the newest runtime',
     );
     acknowledge(
       this,

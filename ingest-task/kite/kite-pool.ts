@@ -82,7 +82,7 @@ interface AccountState {
 }
 
 /**
- * Kite connections across accounts (DESIGN.md §3): at most `maxConnectionsPerAccount` per api key
+ * Kite connections across accounts (docs/architecture.md): at most `maxConnectionsPerAccount` per api key
  * and `maxTokensPerConnection` per connection. New tokens go to their account by rendezvous hashing
  * (even and stable across restarts) unless the caller names one, fill that account's existing
  * connections before a new one is opened, and fail over to another account when theirs is rate

@@ -74,9 +74,9 @@ export class ReconcilerStoppedError extends Error {
  * reading the same table: the one waiting starts a gap after the last one ended, `minGapMs`, or
  * longer when the read is slow, so that reading takes at most `readShare` of the time, and never
  * more than `maxGapMs`, so a change made while changes keep coming starts streaming within about
- * 5 s, half the plan's 10. A read grows with the table: 1,000 subscriptions from DynamoDB took
- * 20–30 ms while the local platform served 1,000 `POST /subscriptions` a second on the same event
- * loop, and 9,000 would take most of a 250 ms gap. A trigger after a quiet spell starts at once.
+ * 5 s (TC-SUB-020 allows 10). A read grows with the table, so the gap grows with the read (figures
+ * in docs/decisions.md, "Reconciles are spaced under a stream of changes"). A trigger after a
+ * quiet spell starts at once.
  */
 export class Reconciler implements Service {
   readonly name = 'reconciler';

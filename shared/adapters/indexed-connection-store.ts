@@ -13,7 +13,7 @@ const indexed = (record: ConnectionRecord): IndexedConnection => ({
 });
 
 /**
- * The {@link ConnectionStore} of DESIGN.md §2, "dynamodb + redis index": the durable records in one
+ * The cloud's {@link ConnectionStore} (docs/architecture.md): the durable records in one
  * store (DynamoDB), and a {@link ConnectionIndex} (Redis) kept in step with them, which answers
  * `connectionsFor` and which a fan-out instance loads at start.
  *

@@ -97,6 +97,6 @@ export const OrderTask = z.discriminatedUnion('operation', [
 ]);
 export type OrderTask = z.infer<typeof OrderTask>;
 
-/** Life of an order task (plan §3.5): PENDING → RUNNING → COMPLETED, RUNNING → RETRYING, → DEAD_LETTER. */
+/** Task lifecycle (docs/test-plan-index.md): PENDING → RUNNING → COMPLETED, RUNNING → RETRYING, → DEAD_LETTER. */
 export const OrderTaskStatus = z.enum(['PENDING', 'RUNNING', 'RETRYING', 'COMPLETED', 'DEAD_LETTER']);
 export type OrderTaskStatus = z.infer<typeof OrderTaskStatus>;

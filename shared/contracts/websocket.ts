@@ -96,7 +96,7 @@ export const ServerMessage = z.discriminatedUnion('type', [
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
-/** Error texts the protocol fixes (seed §3.3). */
+/** Error texts the protocol fixes (docs/test-plan-index.md, "WebSocket"). */
 export const WsErrorText = {
   invalidJson: 'Invalid JSON',
   unknownAction: 'Unknown action',

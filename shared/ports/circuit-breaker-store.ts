@@ -1,4 +1,4 @@
-/** The plan's circuit-breaker states (§3.5). */
+/** The plan's circuit-breaker states (docs/test-plan-index.md, "Order tasks and the circuit breaker"). */
 export const BreakerState = { closed: 'CLOSED', open: 'OPEN', halfOpen: 'HALF_OPEN' } as const;
 export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
 

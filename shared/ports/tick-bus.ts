@@ -62,7 +62,7 @@ export interface TickBus {
 
 const ORDER_CHANNEL_PREFIX = 'orders:';
 
-/** Channel names the platform uses (plan §3.3: consumers `psubscribe ticker:*`). */
+/** Channel names the platform uses (docs/test-plan-index.md, "Bus channels": consumers `psubscribe ticker:*`). */
 export const Channels = {
   options: (underlying: string) => `ticker:${underlying.toLowerCase()}:options`,
   underlying: (underlying: string) => `ticker:${underlying.toLowerCase()}:underlying`,

@@ -18,7 +18,7 @@ import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
 
 /*
- * The plan's load cases (§4.1–4.3) on the real ingest chain: Kite simulator → KitePool →
+ * The plan's load cases (TC-PERF, docs/test-plan-index.md) on the real ingest chain: Kite simulator → KitePool →
  * TickPipeline → TickPublisher → Redis → a subscriber. The plan's durations (15–30 minutes) are
  * scaled to seconds and its rates, subscription counts and accounts are kept. What these tests
  * assert is what the plan expects apart from time and resources: every tick accounted for (sent =

@@ -43,7 +43,7 @@ async function openIndex(clock: Clock) {
 
 connectionIndexContract('redis', openIndex);
 
-// The connection store of the cloud (DESIGN.md §2: "dynamodb + redis index") passes the same
+// The connection store of the cloud (DynamoDB + Redis index, docs/architecture.md) passes the same
 // contract as every other ConnectionStore; each test gets its own connection ids, so one table will do.
 connectionStoreContract(
   'dynamodb + redis index',

@@ -30,7 +30,7 @@ function connection(connectionId: string, overrides: Partial<IndexedConnection> 
 const byId = (all: readonly IndexedConnection[]) =>
   [...all].sort((a, b) => a.connectionId.localeCompare(b.connectionId));
 
-/** The one contract every {@link ConnectionIndex} adapter passes (DESIGN.md §2). */
+/** The one contract every {@link ConnectionIndex} adapter passes (docs/architecture.md, "Ports and adapters"). */
 export function connectionIndexContract(adapter: string, factory: ConnectionIndexFactory): void {
   describe(`ConnectionIndex contract: ${adapter}`, () => {
     const teardown: (() => Promise<void>)[] = [];

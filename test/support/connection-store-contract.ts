@@ -54,7 +54,7 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /**
- * The one contract every {@link ConnectionStore} adapter passes (DESIGN.md §2): each adapter's
+ * The one contract every {@link ConnectionStore} adapter passes (docs/architecture.md): each adapter's
  * test file calls this with its factory. Time is a {@link ManualClock} the tests move, so expiry is
  * checked without waiting.
  */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { TickPayload } from '../../shared/contracts/tick.js';
 import type { Candle } from '../../shared/ports/market-data.js';
 
-/** Shared fixtures of the plan's §6.2, as plain data. */
+/** The plan's shared fixtures (docs/test-plan-index.md, "Test fixtures and generators"), as plain data. */
 
 /** The plan's sample option snapshot (NIFTY 19000 CE) in the client tick format. */
 export function sampleOptionSnapshot(overrides: Partial<TickPayload> = {}): TickPayload {

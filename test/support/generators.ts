@@ -2,9 +2,9 @@ import type { MarketTick } from '../../shared/contracts/tick.js';
 import type { Candle, Instrument } from '../../shared/ports/market-data.js';
 import { integer, seededRandom, uniform } from './random.js';
 
-/** Test data generators of the plan's §6.3, deterministic by seed. */
+/** The plan's test data generators (docs/test-plan-index.md), deterministic by seed. */
 
-/** `count` NIFTY calls from strike 19000 in steps of 50, tokens from 256000 (plan §6.3). */
+/** `count` NIFTY calls from strike 19000 in steps of 50, tokens from 256000 (the plan's generator). */
 export function generateTestInstruments(count = 100): Instrument[] {
   return Array.from({ length: count }, (_, i) => {
     const strike = 19000 + i * 50;
@@ -47,7 +47,7 @@ export function generateTestTicks(
 
 /**
  * `count` consecutive candles from `basePrice`, each opening at the previous close, with
- * low ≤ min(open, close) ≤ max(open, close) ≤ high (plan §6.3).
+ * low ≤ min(open, close) ≤ max(open, close) ≤ high (the plan's generator).
  */
 export function generateTestCandles(
   count = 100,

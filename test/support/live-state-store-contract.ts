@@ -18,7 +18,7 @@ export interface LiveStateStoreHarness {
 export type LiveStateStoreFactory = () => LiveStateStoreHarness;
 
 /**
- * The one contract every {@link LiveStateStore} adapter passes (DESIGN.md §2): each adapter's test
+ * The one contract every {@link LiveStateStore} adapter passes (docs/architecture.md): each adapter's test
  * file calls this with its factory. Waits are fractions of the harness TTL with wide margins on
  * both sides, so real-time stores pass on a busy machine too.
  */

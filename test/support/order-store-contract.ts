@@ -19,7 +19,7 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
 }
 
 /**
- * The one contract every {@link OrderStore} adapter passes (DESIGN.md §2): each adapter's test file
+ * The one contract every {@link OrderStore} adapter passes (docs/architecture.md): each adapter's test file
  * calls it with a factory that opens a fresh, empty store.
  */
 export function orderStoreContract(adapter: string, factory: () => Promise<OpenedOrderStore>): void {

@@ -43,7 +43,7 @@ export function busiestWindow(times: readonly number[], windowMs: number): numbe
 }
 
 /**
- * The contract every {@link RateBudget} adapter passes (DESIGN.md §2). Windows run on real time
+ * The contract every {@link RateBudget} adapter passes (docs/architecture.md). Windows run on real time
  * (the library's counters expire on the machine's clock or Redis's), so each test lasts a second
  * or two, and bounds are one-sided where the machine's speed could move them.
  */

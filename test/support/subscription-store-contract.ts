@@ -80,7 +80,7 @@ const tokensOf = (records: readonly StoredSubscription[]) => records.map((r) => 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
 
 /**
- * The one contract every {@link SubscriptionStore} adapter passes (DESIGN.md §2): each adapter's
+ * The one contract every {@link SubscriptionStore} adapter passes (docs/architecture.md): each adapter's
  * test file calls this with its factory. Every test gets an empty store, so listings can be
  * compared with exactly what the test wrote.
  */

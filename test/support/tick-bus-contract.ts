@@ -13,7 +13,7 @@ interface Received {
 }
 
 /**
- * The one contract every {@link TickBus} adapter passes (DESIGN.md §2): each adapter's test file
+ * The one contract every {@link TickBus} adapter passes (docs/architecture.md): each adapter's test file
  * calls this with its factory. Channel names carry a random prefix so tests sharing a server do
  * not see each other's messages.
  */

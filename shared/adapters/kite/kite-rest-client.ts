@@ -218,7 +218,7 @@ export interface KiteRestClientOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   /**
-   * Kite's limits, shared with every other process calling Kite (DESIGN.md §3): orders are counted
+   * Kite's limits, shared with every other process calling Kite (docs/architecture.md): orders are counted
    * per account id, the other classes per api key.
    */
   readonly budget: RateBudget;

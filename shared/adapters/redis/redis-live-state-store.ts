@@ -99,9 +99,9 @@ function assertTtl(ttlMs: number): void {
  * never sent twice. ioredis reconnects on its own when the server is back.
  */
 /**
- * Fields per HSET when the latest ticks are written, and HSETs in flight: commands of some 17 KB
- * (25 ticks) keep the p99 of tick latency at 30,000 ticks/s under 10 ms, where 200 fields per
- * command took it to 10–13 ms (`npm run bench -- ingest`, variant `latency`); four in flight keep a
+ * Fields per HSET when the latest ticks are written, and HSETs in flight: small commands (some
+ * 17 KB) keep large strings out of V8's old generation and off the tick's way (figures in
+ * docs/decisions.md, "The latest-tick state never holds up a tick"); four in flight keep a
  * write of 9,000 ticks short when Redis is a network hop away.
  */
 const LATEST_FIELDS_PER_COMMAND = 25;

@@ -34,7 +34,7 @@ export interface RedisRateBudgetOptions extends FlexibleRateBudgetOptions {
 }
 
 /**
- * The {@link RateBudget} every process on one Redis shares (DESIGN.md §3: Kite's limits are per
+ * The {@link RateBudget} every process on one Redis shares (docs/architecture.md: Kite's limits are per
  * account and api key, and five order-worker Lambdas must not send 50 orders a second on one
  * account): `rate-limiter-flexible`'s atomic Redis counters on a fail-fast connection, so while
  * Redis is away every take rejects at once and nothing is sent unbudgeted.

@@ -19,8 +19,8 @@ export interface RedisTickBusOptions {
    * Whether publishes issued in one event-loop turn go out in one write (ioredis auto-pipelining;
    * default on). It copies every byte of them once more into one Buffer; a publisher that batches
    * by itself and publishes bytes, as the ingest task does, turns it off: each copy is an
-   * ArrayBuffer that V8 counts as external memory, and at 30,000 ticks/s the copies made it run a
-   * full collection every 300 ms (p99 of tick latency 15 ms; 4.4 ms without this copy).
+   * ArrayBuffer that V8 counts as external memory, and at high rates the copies force full
+   * collections (figures in docs/decisions.md, "Ticks are written as bytes").
    */
   readonly autoPipelining?: boolean;
 }

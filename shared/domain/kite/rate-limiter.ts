@@ -4,7 +4,7 @@ import type { RateWindow } from '../../ports/rate-budget.js';
 const IST_OFFSET_MS = 19_800_000;
 
 /**
- * Kite Connect's published REST limits (DESIGN.md §3): orders (place, modify, cancel) 10/s,
+ * Kite Connect's published REST limits (docs/architecture.md): orders (place, modify, cancel) 10/s,
  * 400/min and 5000 a day per account, with 429 beyond 10/s since April 2026; historical 3/s and
  * quote 1/s per api key; others 10/s. The `RateBudget` port keeps them across every process.
  */

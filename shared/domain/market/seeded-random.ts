@@ -1,5 +1,5 @@
 /**
- * Deterministic randomness for the mock market. Domain code may not call `Math.random` (DESIGN §2):
+ * Deterministic randomness for the mock market. Domain code may not call `Math.random` (docs/architecture.md):
  * a run must be reproducible from its seed, so a failing test or a surprising dashboard can be
  * replayed exactly. xoshiro128** is small, fast on 32-bit integer arithmetic (which is what
  * `Math.imul` gives JavaScript) and passes BigCrush; splitmix32 spreads a small integer seed over

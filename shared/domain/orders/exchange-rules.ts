@@ -2,7 +2,7 @@ import type { Instrument } from '../../ports/market-data.js';
 
 /**
  * The exchange's retail-algo order rules as Kite enforces them on API orders since 1 April 2026
- * (DESIGN.md §3), checked before an order is queued or sent, so a caller hears which field is
+ * (docs/architecture.md), checked before an order is queued or sent, so a caller hears which field is
  * wrong and why instead of Kite's one-line rejection (whose price-band message even says
  * "circuit limits"). Pure: the instrument, the reference price and the freeze table are handed in.
  * The exchange stays the authority; these checks only refuse what it would refuse.

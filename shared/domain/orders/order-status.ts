@@ -2,7 +2,7 @@ import type { OrderTaskStatus } from '../../contracts/order.js';
 import type { OrderRecord } from '../../ports/orders.js';
 
 /**
- * Which status may follow which (plan §3.5, translated to a queue with several workers):
+ * Which status may follow which (docs/test-plan-index.md, translated to a queue with several workers):
  *
  * - PENDING → RUNNING: a worker takes the task and calls the broker.
  * - RUNNING → COMPLETED | RETRYING | DEAD_LETTER: the call succeeded, failed in a way a retry can

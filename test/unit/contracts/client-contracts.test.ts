@@ -18,7 +18,7 @@ import { sampleOptionSnapshot } from '../../support/fixtures.js';
 import { contractViolations, requiredFields } from './frozen-fields.js';
 
 /*
- * The client-facing shapes of the plan's §5, written down field by field from the plan. Removing or
+ * The client-facing shapes of docs/test-plan-index.md, written down field by field. Removing or
  * renaming a field, making it optional or changing its JSON type makes these fail; adding an
  * optional field does not.
  */

@@ -9,7 +9,7 @@ import {
   priceBand,
 } from '../../../shared/domain/orders/exchange-rules.js';
 
-/** Lot sizes of the January 2026 series on (DESIGN.md §3). */
+/** Lot sizes of the January 2026 series on (docs/architecture.md, "Kite facts the code relies on"). */
 const nifty: OrderRuleInstrument = {
   tradingsymbol: 'NIFTY26FEB24000CE',
   name: 'NIFTY',
