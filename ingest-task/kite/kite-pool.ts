@@ -160,6 +160,48 @@ export class KitePool {
     });
   }
 
+  /**
+   * Moves streaming `tokens` to `accountId`, make-before-break: each is subscribed in `mode` on that
+   * account's connections first and only then unsubscribed from its old one, so its ticks never
+   * stop (for a moment both accounts send them). A token stays where it is when the account is
+   * unknown, not usable now (rate limited, refused credentials), full, or its subscribe fails: the
+   * next reconcile tries again. Tokens not streaming, or already on the account, are skipped.
+   */
+  move(tokens: readonly number[], accountId: string, mode: KiteMode): Promise<{ moved: readonly number[] }> {
+    return this.#mutex.runExclusive(async () => {
+      const state = this.#accounts.get(accountId);
+      if (!state || this.#closed || this.#statusOf(state) !== 'ok') return { moved: [] };
+      const from = new Map<number, KiteTickerConnection>();
+      for (const token of new Set(tokens)) {
+        const connection = this.#tokenConnection.get(token);
+        if (connection && connection.accountId !== accountId) from.set(token, connection);
+      }
+      const wanted = [...from.keys()].slice(0, this.#roomOf(state));
+      if (wanted.length === 0) return { moved: [] };
+      const outcome = await this.#placeOnAccount(state, wanted, mode);
+      const byConnection = new Map<KiteTickerConnection, number[]>();
+      for (const token of outcome.subscribed) {
+        const old = from.get(token) as KiteTickerConnection;
+        const list = byConnection.get(old);
+        if (list) list.push(token);
+        else byConnection.set(old, [token]);
+      }
+      for (const [connection, list] of byConnection) {
+        await connection.unsubscribe(list);
+        if (connection.subscriptions.size === 0) await this.#retire(connection);
+      }
+      if (outcome.subscribed.length < wanted.length) {
+        this.#options.logger.warn('Some tokens could not move account; they keep streaming where they are', {
+          accountId,
+          moved: outcome.subscribed.length,
+          wanted: wanted.length,
+          reason: outcome.retryError?.message ?? outcome.failed[0]?.error.message,
+        });
+      }
+      return { moved: outcome.subscribed };
+    });
+  }
+
   /** Live metrics; see {@link PoolMetrics}. */
   metrics(): PoolMetrics {
     const accounts: Record<string, PoolMetrics['accounts'][string]> = {};

@@ -15,6 +15,8 @@ export interface ApplyResult {
   readonly added: number;
   readonly removed: number;
   readonly failed: number;
+  /** Tokens moved to the account their subscription names, where the target has accounts. */
+  readonly moved?: number;
 }
 
 /** Something that streams a set of tokens: the Kite pool, or the mock feed. */
@@ -205,7 +207,7 @@ export class Reconciler implements Service {
       const result = await target.apply(desired);
       this.counters.runs++;
       this.#last = result;
-      if (result.added > 0 || result.removed > 0 || result.failed > 0) {
+      if (result.added > 0 || result.removed > 0 || result.failed > 0 || (result.moved ?? 0) > 0) {
         logger.info('Subscriptions reconciled', { ...result, active: desired.size, ms: clock.now() - started });
       }
       return result;

@@ -2,7 +2,11 @@ import type { KiteMode } from '../../shared/contracts/tick.js';
 import type { KitePool } from '../kite/kite-pool.js';
 import type { ApplyResult, DesiredStreams, StreamTarget } from './reconciler.js';
 
-/** Applies desired streams to the Kite pool: unsubscribes what is gone, subscribes what is new or changed mode. */
+/**
+ * Applies desired streams to the Kite pool: unsubscribes what is gone, moves what streams on
+ * another account than its subscription names (TC-SUB-005), and subscribes what is new or
+ * changed mode. A token whose named account cannot take it keeps streaming where it is.
+ */
 export class KitePoolTarget implements StreamTarget {
   constructor(readonly pool: KitePool) {}
 
@@ -10,13 +14,33 @@ export class KitePoolTarget implements StreamTarget {
     const current = this.pool.subscriptions();
     const gone = [...current.keys()].filter((token) => !desired.has(token));
     const byMode = new Map<KiteMode, number[]>();
-    for (const [token, want] of desired) {
-      if (current.get(token) === want.mode) continue;
-      const list = byMode.get(want.mode);
+    const moves = new Map<string, Map<KiteMode, number[]>>();
+    const push = <K>(map: Map<K, number[]>, key: K, token: number) => {
+      const list = map.get(key);
       if (list) list.push(token);
-      else byMode.set(want.mode, [token]);
+      else map.set(key, [token]);
+    };
+    for (const [token, want] of desired) {
+      const account = this.pool.accountOf(token);
+      if (want.accountId !== null && account !== undefined && account !== want.accountId) {
+        const modes = moves.get(want.accountId) ?? new Map<KiteMode, number[]>();
+        moves.set(want.accountId, modes);
+        push(modes, want.mode, token);
+        continue;
+      }
+      if (current.get(token) !== want.mode) push(byMode, want.mode, token);
     }
     const removed = gone.length > 0 ? (await this.pool.unsubscribe(gone)).unsubscribed.length : 0;
+    let moved = 0;
+    for (const [accountId, modes] of moves) {
+      for (const [mode, tokens] of modes) {
+        const result = await this.pool.move(tokens, accountId, mode);
+        moved += result.moved.length;
+        // A token that could not move still streams; bring its mode up to date where it is.
+        const stayed = tokens.filter((t) => !result.moved.includes(t) && current.get(t) !== mode);
+        for (const token of stayed) push(byMode, mode, token);
+      }
+    }
     let added = 0;
     let failed = 0;
     for (const [mode, tokens] of byMode) {
@@ -24,7 +48,7 @@ export class KitePoolTarget implements StreamTarget {
       added += result.subscribed.length;
       failed += result.failed.length;
     }
-    return { added, removed, failed };
+    return { added, removed, failed, ...(moved > 0 && { moved }) };
   }
 }
 

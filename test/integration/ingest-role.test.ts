@@ -235,15 +235,40 @@ describe('ingest role', () => {
     }
   });
 
-  it('TC-MATL-012: five concurrent reload requests run at most two reconciles and end in the right state', async () => {
+  it('TC-MATL-012: five concurrent reload requests run one reconcile at a time, at most two in all, and end in the right state', async () => {
     const r = await start(5);
     await waitFor(() => streamed(r.sim).length === 5, { timeoutMs: 10_000 });
+    const pool = r.role.pool as NonNullable<IngestRole['pool']>;
+    // Kite slow to take the new subscriptions (1 s) keeps the first reconcile running while the
+    // other requests arrive; a reconcile that starts meanwhile reads the store: counted.
+    let applying = false;
+    let readsWhileApplying = 0;
+    const subscribeOriginal = pool.subscribe.bind(pool);
+    pool.subscribe = async (...args) => {
+      applying = true;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return await subscribeOriginal(...args);
+      } finally {
+        applying = false;
+      }
+    };
+    const listOriginal = r.store.listActive.bind(r.store);
+    r.store.listActive = (...args) => {
+      if (applying) readsWhileApplying++;
+      return listOriginal(...args);
+    };
     const runsBefore = r.role.reconciler.counters.runs;
     for (const token of optionTokens.slice(5, 8)) await subscribe(r.store, token);
-    const results = await Promise.all(Array.from({ length: 5 }, () => r.role.reconciler.trigger()));
-    expect(r.role.reconciler.counters.runs - runsBefore).toBeLessThanOrEqual(2);
+    const first = r.role.reconciler.trigger();
+    await waitFor(() => applying, { message: 'the first reconcile to reach Kite' });
+    const results = await Promise.all([first, ...Array.from({ length: 4 }, () => r.role.reconciler.trigger())]);
+    expect(readsWhileApplying).toBe(0);
+    expect(r.role.reconciler.counters.runs - runsBefore).toBe(2);
+    expect(results[0]).toMatchObject({ added: 3, failed: 0 });
     expect(results.every((result) => result.failed === 0)).toBe(true);
     await waitFor(() => streamed(r.sim).length === 8, { timeoutMs: 10_000 });
+    expect(streamed(r.sim)).toEqual([...optionTokens.slice(0, 8)].sort((a, b) => a - b));
   });
 
   it('TC-MATL-013: adding 10 to 50 streaming subscriptions keeps every stream going, with the new ones live within 10 s', async () => {

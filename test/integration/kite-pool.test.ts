@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KiteAuthError } from '../../ingest-task/kite/errors.js';
 import { type KiteAccount, KitePool, type KitePoolOptions } from '../../ingest-task/kite/kite-pool.js';
 import { ConnectionState, KiteTickerConnection } from '../../ingest-task/kite/ticker-connection.js';
+import { KitePoolTarget } from '../../ingest-task/reconcile/stream-targets.js';
 import type { MarketTick } from '../../shared/contracts/tick.js';
 import { TimeoutError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logging.js';
@@ -221,37 +222,74 @@ describe('KitePool: concurrency', () => {
     expect(pool.metrics().subscribedTokens).toBe(1500);
   });
 
-  it('TC-WSP-021: five concurrent callers of 100 tokens each end with exactly 500 subscribed', async () => {
+  // Callers of a shared pool do not know what the others hold: every token below is asked for by
+  // two callers at once, so the duplicate check and the placement must not interleave across the
+  // awaits of a subscribe (the pool's mutex). Without it a token is placed twice and counted twice.
+  it('TC-WSP-021: five concurrent callers of 100 tokens each (each also re-asking a neighbour’s) end with exactly 500 subscribed', async () => {
     const { sim, pool } = await harness();
+    const own = (i: number) => tokens(100, i * 100);
     const started = Date.now();
-    const results = await Promise.all([0, 1, 2, 3, 4].map((i) => pool.subscribe(tokens(100, i * 100))));
+    const results = await Promise.all([0, 1, 2, 3, 4].map((i) => pool.subscribe([...own(i), ...own((i + 1) % 5)])));
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(results.flatMap((r) => r.subscribed).sort()).toEqual(tokens(500).sort());
-    expect(pool.metrics().subscribedTokens).toBe(500);
+    expect(results.flatMap((r) => r.duplicates).sort()).toEqual(tokens(500).sort());
+    expect(results.flatMap((r) => r.failed)).toEqual([]);
+    const metrics = pool.metrics();
+    expect(metrics.subscribedTokens).toBe(500);
+    expect(metrics.counters.subscribes).toBe(500);
+    expect(metrics.counters.duplicates).toBe(500);
     await waitFor(() => simLoads(sim).join() === '500');
     expect(new Set(sim.connections()[0]?.tokens).size).toBe(500);
   });
 
-  it('TC-REG-041: 500 tokens from 5 concurrent callers complete within 10 s with no deadlock', async () => {
-    const { pool } = await harness();
+  // Five callers in ten overlapping rounds each: subscribes, re-subscribes and unsubscribes of
+  // the same tokens in flight together, while the calls open connections (100 tokens each).
+  it('TC-REG-041: 500 tokens from 5 concurrent callers complete within 10 s with no deadlock, in the order they were asked', async () => {
+    const { sim, pool } = await harness({ maxTokensPerConnection: 200 });
+    const mine = (i: number) => tokens(100, 7000 + i * 100);
+    const caller = async (i: number) => {
+      for (let round = 0; round < 10; round++) {
+        const batch = mine(i).slice(round * 10, round * 10 + 10);
+        const next = mine((i + 1) % 5).slice(round * 10, round * 10 + 10);
+        // Not awaited one by one: a caller's calls overlap its own and the others'.
+        await Promise.all([pool.subscribe(batch), pool.subscribe(next), pool.unsubscribe(next), pool.subscribe(next)]);
+      }
+    };
     const started = Date.now();
-    await Promise.all([0, 1, 2, 3, 4].map((i) => pool.subscribe(tokens(100, 7000 + i * 100))));
+    await Promise.all([0, 1, 2, 3, 4].map(caller));
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(pool.metrics().subscribedTokens).toBe(500);
+    const all = tokens(500, 7000);
+    expect([...pool.subscriptions().keys()].sort()).toEqual(all.sort());
+    const metrics = pool.metrics();
+    expect(metrics.subscribedTokens).toBe(500);
+    expect(metrics.counters.subscribes - metrics.counters.unsubscribes).toBe(500);
+    expect(poolLoads(pool).every((n) => n <= 200)).toBe(true);
+    await waitFor(() => simLoads(sim).reduce((a, b) => a + b, 0) === 500, { message: 'the simulator to agree' });
+    expect(new Set(sim.connections().flatMap((c) => c.tokens)).size).toBe(500);
   });
 
+  // The 500 are still being subscribed when the +100, −50 and +75 arrive: the pool applies the
+  // calls in the order they were made, so the −50 finds its tokens and the result is exact.
   it('TC-WSP-040: concurrent +100, −50, +75 on 500 tokens ends at exactly 625', async () => {
     const { sim, pool } = await harness();
     const base = tokens(500);
-    await pool.subscribe(base);
-    await Promise.all([
+    const results = await Promise.all([
+      pool.subscribe(base),
       pool.subscribe(tokens(100, 1000)),
       pool.unsubscribe(base.slice(0, 50)),
       pool.subscribe(tokens(75, 2000)),
     ]);
+    expect(results[2]).toEqual({ unsubscribed: base.slice(0, 50) });
+    const expected = [...base.slice(50), ...tokens(100, 1000), ...tokens(75, 2000)].sort();
     expect(pool.metrics().subscribedTokens).toBe(625);
-    expect(pool.subscriptions().size).toBe(625);
-    await waitFor(() => simLoads(sim).reduce((a, b) => a + b, 0) === 625);
+    expect([...pool.subscriptions().keys()].sort()).toEqual(expected);
+    await waitFor(() => simLoads(sim).reduce((a, b) => a + b, 0) === 625, { message: 'the simulator to agree' });
+    expect(
+      sim
+        .connections()
+        .flatMap((c) => c.tokens)
+        .sort(),
+    ).toEqual(expected);
   });
 
   it('TC-WSP-041: metrics match the real state after every 100 of 1000 random operations', async () => {
@@ -397,8 +435,10 @@ describe('KitePool: accounts', () => {
     expect(new Set(runs[0]).size).toBe(3);
   });
 
-  it('TC-MATL-040: a rate-limited account fails over to another with capacity', async () => {
-    const { sim, pool } = await harness({ accounts: 2 });
+  it('TC-MATL-040: a rate-limited account fails over to another with capacity, and is used again after its cooldown', async () => {
+    const cooldownMs = 1500;
+    const { sim, pool, ticks } = await harness({ accounts: 2, pool: { rateLimitCooldownMs: cooldownMs } });
+    const target = new KitePoolTarget(pool);
     // Three outside connections use up account A's key: Kite answers the pool's upgrade with 429.
     const outside = await Promise.all(
       [0, 1, 2].map(
@@ -414,18 +454,44 @@ describe('KitePool: accounts', () => {
       ),
     );
     await Promise.all(outside.map((c) => c.start()));
+    // The subscriptions name account A, as the store would for tokens assigned to it.
+    const wanted = tokens(200);
+    const desired = new Map(wanted.map((t) => [t, { mode: 'full' as const, accountId: 'account-A' }]));
+    let failedOverAt = 0;
     try {
       const started = Date.now();
-      const wanted = tokens(200);
-      const result = await pool.subscribe(wanted);
-      expect(Date.now() - started).toBeLessThan(5000);
-      expect(result.subscribed).toHaveLength(200);
+      const result = await target.apply(desired);
+      failedOverAt = Date.now();
+      expect(failedOverAt - started).toBeLessThan(5000);
+      expect(result).toMatchObject({ added: 200, failed: 0 });
       expect(new Set(wanted.map((t) => pool.accountOf(t)))).toEqual(new Set(['account-B']));
       expect(pool.metrics().accounts['account-A']?.status).toBe('rate-limited');
       expect(sim.counters().rejected.tooManyConnections).toBeGreaterThanOrEqual(1);
     } finally {
       await Promise.all(outside.map((c) => c.close()));
     }
+    // No data lost on the way: every token streams from B.
+    await waitFor(() => simLoads(sim, 'keyB').join() === '200');
+    const fromB = ticks.get('account-B') ?? 0;
+    await waitFor(() => (ticks.get('account-B') ?? 0) >= fromB + 200, { message: 'ticks on account B' });
+    // Within the cooldown the account is left alone even though Kite would take it now.
+    const early = await target.apply(desired);
+    if (Date.now() - failedOverAt < cooldownMs) {
+      expect(early.moved ?? 0).toBe(0);
+      expect(pool.metrics().accounts['account-A']?.status).toBe('rate-limited');
+    }
+    // After it, the next reconcile tries A again and the tokens go back to their account.
+    await waitFor(() => pool.metrics().accounts['account-A']?.status === 'ok', {
+      timeoutMs: cooldownMs + 2000,
+      message: 'account A to come out of its cooldown',
+    });
+    expect(await target.apply(desired)).toMatchObject({ moved: 200, failed: 0 });
+    expect(new Set(wanted.map((t) => pool.accountOf(t)))).toEqual(new Set(['account-A']));
+    await waitFor(() => simLoads(sim, 'keyA').join() === '200' && simLoads(sim, 'keyB').length === 0, {
+      message: 'the simulator to stream the tokens from A only',
+    });
+    const fromA = ticks.get('account-A') ?? 0;
+    await waitFor(() => (ticks.get('account-A') ?? 0) >= fromA + 200, { message: 'ticks on account A' });
   });
 
   it('TC-ERR-022: invalid credentials for one account skip it with a clear error and keep the others', async () => {

@@ -173,7 +173,8 @@ describe('REST subscriptions on the local platform', () => {
     expect((await api.delete('/subscriptions/999999999')).status).toBe(404);
   });
 
-  it('TC-SUB-005: PATCH moves a subscription to another account and streaming continues', async () => {
+  // The move of the stream itself needs per-account sockets, which the mock feed lacks: account-move.test.ts.
+  it('TC-SUB-005: PATCH stores the new account and rejects an unknown one', async () => {
     const option = freshOption();
     await api.post('/subscriptions', { instrument_token: option.instrumentToken });
     const before = await platform.components.subscriptions.get(option.instrumentToken);
@@ -182,8 +183,6 @@ describe('REST subscriptions on the local platform', () => {
     expect(response.status).toBe(200);
     expect(SubscriptionResponse.parse(response.body).subscription.account_id).toBe(target);
     expect((await platform.components.subscriptions.get(option.instrumentToken))?.accountId).toBe(target);
-    const since = Date.now();
-    await waitFor(() => bus.sawTick(option.instrumentToken, since), { message: 'ticks after the move' });
     const unknown = await api.patch(`/subscriptions/${option.instrumentToken}`, { account_id: 'nobody' });
     expect(unknown.status).toBe(400);
     expect(ApiErrorResponse.parse(unknown.body).error.details?.[0]?.path).toBe('account_id');

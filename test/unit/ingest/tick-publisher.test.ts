@@ -209,27 +209,37 @@ describe('TickPublisher', () => {
     expect(got.length).toBe(publisher.counters.published);
   });
 
-  it('TC-PERF-030: escalates HEALTHY → WARNING → CRITICAL under a slow bus, counts drops past the bound, and recovers', async () => {
+  it('TC-PERF-030: escalates HEALTHY → WARNING → CRITICAL under a slow bus, drops and counts past the bound, and recovers', async () => {
     const bus = new ControllableBus();
     const { got } = await receiver(bus);
     const publisher = new TickPublisher({ bus, clock, logger, maxPending: 40, maxBatch: 1 });
     bus.delayMs = 100;
     const levels: string[] = [publisher.level];
-    // 50 ticks/s over 50 tokens against 100 ms publishes, one tick per message.
+    let mostPending = 0;
+    // 50 ticks/s over 100 tokens against 100 ms publishes, one tick per message: about 80 would
+    // wait, twice the bound, so the queue must shed.
     for (let s = 0; s < 100; s++) {
       publisher.enqueue('ticker:nifty:options', s, tick(s, s), clock.now());
+      mostPending = Math.max(mostPending, publisher.pending);
       if (levels.at(-1) !== publisher.level) levels.push(publisher.level);
       await sleep(20);
     }
-    expect(levels.slice(0, 3)).toEqual([
+    expect(levels.slice(0, 4)).toEqual([
       BackpressureLevel.healthy,
       BackpressureLevel.warning,
       BackpressureLevel.critical,
+      BackpressureLevel.overload,
     ]);
+    // The queue is tracked and held to its bound (plus the one message on the wire).
+    expect(mostPending).toBeLessThanOrEqual(41);
+    expect(publisher.counters.dropped).toBeGreaterThan(0);
     bus.delayMs = 0;
     await waitFor(() => publisher.pending === 0, { timeoutMs: 10_000 });
     expect(publisher.counters.published + publisher.counters.dropped).toBe(100);
     expect(got.length).toBe(publisher.counters.published);
+    // What is dropped is the oldest: the newest ticks all arrive, in order.
+    expect(got.map((g) => g.seq)).toEqual([...got.map((g) => g.seq)].sort((a, b) => a - b));
+    expect(got.slice(-30).map((g) => g.seq)).toEqual(Array.from({ length: 30 }, (_, i) => 70 + i));
     await waitFor(() => publisher.level === BackpressureLevel.healthy, { timeoutMs: 6000 });
   }, 20_000);
 
