@@ -1,12 +1,19 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Scenario, ScenarioResult } from './scenario.js';
+import { loadScenarios } from './support/load-scenarios.js';
+import { formatVerdict, judge, targetsTable, type Verdict } from './support/targets.js';
 
 /**
- * `npm run bench -- [scenario …] [--quick] [--json] [--list]`: runs the named scenarios (all when
- * none is named), prints p50/p95/p99/max and throughput from each result's HDR histogram, and
- * writes the results to `bench/results/<scenario>-<time>.json`. With `--json` it prints one JSON
- * object per result line instead of the table.
+ * `npm run bench -- [scenario …] [--quick] [--check] [--json] [--list] [--targets]`: runs the named
+ * scenarios (all when none is named), prints p50/p95/p99/max and throughput from each result's HDR
+ * histogram and each target's verdict, and writes the results to `bench/results/<scenario>-<time>.json`.
+ * With `--json` it prints one JSON object per result line instead of the table.
+ *
+ * `--check` runs the scenarios at their `--quick` sizes, goes on past a scenario that fails, and
+ * exits 1 when any target is missed or could not be measured. `--targets` prints the table of
+ * targets the README carries.
  *
  * `npm run bench` starts Node with `--max-semi-space-size=32`: at 100,000+ ticks/s most objects
  * live for a few milliseconds, and a larger nursery lets them die there instead of being copied on
@@ -14,20 +21,6 @@ import type { Scenario, ScenarioResult } from './scenario.js';
  * `ingest-task/Dockerfile`); `soak` runs the task with the image's flags, and the in-process
  * scenarios can be run with them as `node <flags> --import tsx bench/run.ts <scenario>`.
  */
-
-const scenariosDir = new URL('./scenarios/', import.meta.url);
-
-async function loadScenarios(): Promise<Scenario[]> {
-  const files = readdirSync(scenariosDir)
-    .filter((f) => f.endsWith('.ts'))
-    .sort();
-  const loaded: Scenario[] = [];
-  for (const file of files) {
-    const module = (await import(new URL(file, scenariosDir).href)) as { default?: Scenario };
-    if (module.default) loaded.push(module.default);
-  }
-  return loaded;
-}
 
 /** The JSON line of one result, with the fields the benchmark checks read. */
 export function resultLine(scenario: Scenario, result: ScenarioResult, quick: boolean): Record<string, unknown> {
@@ -62,18 +55,26 @@ function printTable(lines: Record<string, unknown>[]): void {
   }
 }
 
+const seconds = (ms: number) => Math.round(ms / 100) / 10;
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
       quick: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
+      targets: { type: 'boolean', default: false },
     },
   });
   const scenarios = await loadScenarios();
   if (values.list) {
     for (const s of scenarios) process.stdout.write(`${s.name.padEnd(20)} ${s.summary}\n`);
+    return;
+  }
+  if (values.targets) {
+    process.stdout.write(`${targetsTable(scenarios)}\n`);
     return;
   }
   const unknown = positionals.filter((name) => !scenarios.some((s) => s.name === name));
@@ -84,19 +85,65 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const quick = values.quick || values.check;
   const chosen = positionals.length > 0 ? scenarios.filter((s) => positionals.includes(s.name)) : scenarios;
   const resultsDir = new URL('./results/', import.meta.url);
   mkdirSync(resultsDir, { recursive: true });
+  const verdicts: Verdict[] = [];
+  const timings: string[] = [];
+  const started = performance.now();
   for (const scenario of chosen) {
-    if (!values.json)
-      process.stdout.write(`\n== ${scenario.name}: ${scenario.summary}${values.quick ? ' (quick)' : ''}\n`);
-    const results = await scenario.run({ quick: values.quick });
-    const lines = results.map((r) => resultLine(scenario, r, values.quick));
-    if (values.json) for (const line of lines) process.stdout.write(`${JSON.stringify(line)}\n`);
-    else printTable(lines);
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    writeFileSync(new URL(`${scenario.name}-${stamp}.json`, resultsDir), `${JSON.stringify(lines, null, 2)}\n`);
+    if (!values.json) process.stdout.write(`\n== ${scenario.name}: ${scenario.summary}${quick ? ' (quick)' : ''}\n`);
+    const scenarioStarted = performance.now();
+    let results: ScenarioResult[] = [];
+    try {
+      results = await scenario.run({ quick });
+    } catch (error) {
+      // Without --check one failure ends the run; with it the other scenarios are still judged.
+      if (!values.check) throw error;
+      process.exitCode = 1;
+      process.stderr.write(
+        `${scenario.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+    }
+    timings.push(`${scenario.name} ${seconds(performance.now() - scenarioStarted)} s`);
+    const lines = results.map((r) => resultLine(scenario, r, quick));
+    const judged = judge(scenario, lines);
+    verdicts.push(...judged);
+    if (values.json) {
+      for (const line of lines) process.stdout.write(`${JSON.stringify(line)}\n`);
+      for (const v of judged) process.stdout.write(`${JSON.stringify(verdictLine(v))}\n`);
+    } else {
+      printTable(lines);
+      for (const v of judged) process.stdout.write(`${formatVerdict(v)}\n`);
+    }
+    if (lines.length > 0) {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      writeFileSync(new URL(`${scenario.name}-${stamp}.json`, resultsDir), `${JSON.stringify(lines, null, 2)}\n`);
+    }
   }
+  if (!values.check) return;
+  const missed = verdicts.filter((v) => !v.pass);
+  const out = values.json ? process.stderr : process.stdout;
+  out.write(
+    `\n== check: ${verdicts.length - missed.length} of ${verdicts.length} targets met in ${seconds(performance.now() - started)} s (${timings.join(', ')})\n`,
+  );
+  for (const v of missed) out.write(`${formatVerdict(v)}\n`);
+  if (missed.length > 0) process.exitCode = 1;
+}
+
+/** A verdict as a JSON line (`--json`). */
+function verdictLine(v: Verdict): Record<string, unknown> {
+  const { variant, figure, op, value, source } = v.target;
+  return {
+    check: `${v.scenario}/${variant}`,
+    figure,
+    actual: v.actual ?? null,
+    op,
+    target: value,
+    source,
+    pass: v.pass,
+  };
 }
 
 main().catch((error: unknown) => {

@@ -24,10 +24,31 @@ export interface ScenarioResult {
   readonly extra?: Readonly<Record<string, string | number>>;
 }
 
+/**
+ * A figure one result must reach. `npm run bench` prints each target's verdict under the table, and
+ * `npm run bench -- --check` exits non-zero when one misses. Targets come from the test plan's cases
+ * and the issues, never from what a run measured.
+ */
+export interface Target {
+  /** The variant of the result it judges (the part after `<scenario>/`). */
+  readonly variant: string;
+  /**
+   * A numeric field of the result's JSON line: `p50_ms`, `p95_ms`, `p99_ms`, `max_ms`,
+   * `throughput_per_s`, `drops`, `samples`, or a field of its `extra`.
+   */
+  readonly figure: string;
+  readonly op: '<' | '<=' | '>=' | '=';
+  readonly value: number;
+  /** Where the target comes from: a plan case (`TC-PERF-020`) or the issue or document that set it. */
+  readonly source: string;
+}
+
 /** A named benchmark the runner can execute: `npm run bench -- <name>`. */
 export interface Scenario {
   readonly name: string;
   readonly summary: string;
+  /** What its results must reach; a variant without a target is reported, not judged. */
+  readonly targets: readonly Target[];
   run(options: ScenarioOptions): Promise<ScenarioResult[]>;
 }
 

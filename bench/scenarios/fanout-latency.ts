@@ -1,4 +1,4 @@
-import type { Scenario, ScenarioResult } from '../scenario.js';
+import type { Scenario, ScenarioResult, Target } from '../scenario.js';
 import { clientSpecs, type FanoutWindow, withFanoutRig } from '../support/fanout-rig.js';
 
 /*
@@ -35,8 +35,6 @@ async function latency(quick: boolean): Promise<ScenarioResult> {
     await rig.openClients(clientSpecs(clients, perClient, instruments));
     const window = await rig.window(ticksPerS, quick ? 1 : 3, quick ? 3 : 10);
     const { expected, missing, deliveredPerS } = counts(window, subscribers);
-    const p50 = window.latency.getValueAtPercentile(50);
-    const p99 = window.latency.getValueAtPercentile(99);
     const batchIntervalMs = 250;
     const tickModePosts = ticksPerS * subscribers;
     const batchModePosts = clients * (1000 / batchIntervalMs);
@@ -57,8 +55,6 @@ async function latency(quick: boolean): Promise<ScenarioResult> {
       },
       extra: {
         measures: 'tick published on the bus (generator process) -> WebSocket client process received it',
-        target: 'p50 < 5 ms, p99 < 25 ms at 100,000 deliveries/s',
-        meets_target: p50 < 5000 && p99 < 25_000 && missing === 0 ? 'yes' : 'no',
         expected_deliveries: expected,
         received: window.report.ticks,
         missing,
@@ -84,8 +80,6 @@ async function everyClientEveryTick(quick: boolean): Promise<ScenarioResult> {
     await rig.openClients(clientSpecs(clients, instruments, instruments));
     const window = await rig.window(ticksPerS, 1, quick ? 3 : 10);
     const { expected, missing, deliveredPerS } = counts(window, clients);
-    const p99 = window.latency.getValueAtPercentile(99);
-    const every = window.report.minPerClient === window.published && window.report.maxPerClient === window.published;
     return {
       variant: 'tc-wss-032',
       histogramUs: window.latency,
@@ -93,11 +87,12 @@ async function everyClientEveryTick(quick: boolean): Promise<ScenarioResult> {
       drops: missing + window.dropped,
       params: { clients, instruments, ticks_per_s: ticksPerS, seconds: Math.round(window.seconds * 10) / 10 },
       extra: {
-        target: 'TC-WSS-032: every client gets every tick, p99 < 10 ms',
-        meets_target: every && p99 < 10_000 ? 'yes' : 'no',
         published: window.published,
         per_client_min: window.report.minPerClient,
         per_client_max: window.report.maxPerClient,
+        // Every client gets every tick: the fewest any client got short of what was published, and the most over it.
+        per_client_shortfall: window.published - window.report.minPerClient,
+        per_client_excess: window.report.maxPerClient - window.published,
         expected_deliveries: expected,
         missing,
       },
@@ -105,8 +100,23 @@ async function everyClientEveryTick(quick: boolean): Promise<ScenarioResult> {
   });
 }
 
+/**
+ * The fan-out issue's p50 < 5 ms and p99 < 25 ms at 100,000 deliveries/s, every delivery made;
+ * TC-WSS-032 with the issue's p99 < 10 ms (the plan's 200 ms is the older, looser figure).
+ */
+const targets: readonly Target[] = [
+  { variant: 'latency', figure: 'p50_ms', op: '<', value: 5, source: 'fan-out issue (100,000 deliveries/s)' },
+  { variant: 'latency', figure: 'p99_ms', op: '<', value: 25, source: 'fan-out issue (100,000 deliveries/s)' },
+  { variant: 'latency', figure: 'drops', op: '=', value: 0, source: 'fan-out issue (100,000 deliveries/s)' },
+  { variant: 'tc-wss-032', figure: 'p99_ms', op: '<', value: 10, source: 'TC-WSS-032, fan-out issue' },
+  { variant: 'tc-wss-032', figure: 'per_client_shortfall', op: '=', value: 0, source: 'TC-WSS-032' },
+  { variant: 'tc-wss-032', figure: 'per_client_excess', op: '=', value: 0, source: 'TC-WSS-032' },
+  { variant: 'tc-wss-032', figure: 'drops', op: '=', value: 0, source: 'TC-WSS-032' },
+];
+
 const scenario: Scenario = {
   name: 'fanout-latency',
+  targets,
   summary:
     'Bus → Fanout → local WebSocket gateway → clients, in separate processes: 1,000 clients × 20 of 500 instruments at 2,500 ticks/s, TC-WSS-032, cost model',
   async run({ quick }) {

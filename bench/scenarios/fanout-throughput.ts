@@ -1,4 +1,4 @@
-import type { Scenario, ScenarioResult } from '../scenario.js';
+import type { Scenario, ScenarioResult, Target } from '../scenario.js';
 import { clientSpecs, type FanoutWindow, withFanoutRig } from '../support/fanout-rig.js';
 
 /*
@@ -27,13 +27,7 @@ function describe(step: Step): string {
   return `${step.sustained ? 'sustained' : 'not sustained'}: delivered ${Math.round(step.deliveredPerS)}/s in ${Math.round(w.report.messages / w.seconds)} messages/s, dropped ${w.dropped}, p50 ${w.latency.getValueAtPercentile(50) / 1000} ms, p99 ${w.latency.getValueAtPercentile(99) / 1000} ms; cpu % of a core: fanout+gateway ${w.fanoutCpuPct}, clients ${w.clientsCpuPct}`;
 }
 
-function result(
-  variant: string,
-  target: string,
-  goal: number,
-  steps: readonly Step[],
-  params: ScenarioResult['params'],
-): ScenarioResult {
+function result(variant: string, steps: readonly Step[], params: ScenarioResult['params']): ScenarioResult {
   const best = steps.filter((s) => s.sustained).at(-1) ?? steps[0];
   if (!best) throw new Error('no step ran');
   return {
@@ -43,8 +37,6 @@ function result(
     drops: best.window.dropped,
     params: { ...params, best_step: best.label },
     extra: {
-      target,
-      meets_target: best.sustained && best.deliveredPerS >= goal ? 'yes' : 'no',
       ...Object.fromEntries(steps.map((s) => [`step_${s.label}`, describe(s)])),
     },
   };
@@ -68,7 +60,7 @@ async function tickMode(quick: boolean): Promise<ScenarioResult> {
       steps.push({ label: `${(rate * subscribers) / 1000}k`, window, deliveredPerS, sustained });
       if (!sustained) break;
     }
-    return result('tick', '>= 300,000 delivered tick messages/s, zero drops', 300_000, steps, {
+    return result('tick', steps, {
       clients,
       tokens_per_client: perClient,
       instruments,
@@ -82,8 +74,9 @@ async function batchMode(quick: boolean): Promise<ScenarioResult> {
   const instruments = 500;
   // Each instrument ticks at least once per interval, so a client's message carries all its tokens;
   // the steps shorten the interval, then give every client more tokens.
+  // --quick goes straight to a step whose ceiling (1,500,000/s) can reach the target.
   const plan = quick
-    ? [{ intervalMs: 250, rate: 2500, perClient: 100 }]
+    ? [{ intervalMs: 100, rate: 5500, perClient: 150 }]
     : [
         { intervalMs: 250, rate: 2500, perClient: 100 },
         { intervalMs: 100, rate: 5500, perClient: 100 },
@@ -105,15 +98,26 @@ async function batchMode(quick: boolean): Promise<ScenarioResult> {
     steps.push(step);
     if (!step.sustained) break;
   }
-  return result('batch', '>= 1,000,000 delivered ticks/s in batch mode, zero drops', 1_000_000, steps, {
+  return result('batch', steps, {
     clients,
     instruments,
     delivery: 'batch',
   });
 }
 
+/**
+ * The fan-out issue: at least 300,000 tick messages/s in tick mode and 1,000,000 ticks/s in batch
+ * mode, delivered to clients that keep up with nothing dropped. `throughput_per_s` is the best
+ * sustained step's (0 when none was); a step with a drop is not sustained.
+ */
+const targets: readonly Target[] = [
+  { variant: 'tick', figure: 'throughput_per_s', op: '>=', value: 300_000, source: 'fan-out issue (tick mode)' },
+  { variant: 'batch', figure: 'throughput_per_s', op: '>=', value: 1_000_000, source: 'fan-out issue (batch mode)' },
+];
+
 const scenario: Scenario = {
   name: 'fanout-throughput',
+  targets,
   summary:
     'Bus → Fanout → local WebSocket gateway → clients, in separate processes: highest delivered rate in tick mode (ramp) and batch mode',
   async run({ quick }) {

@@ -23,7 +23,7 @@ import {
   type TickBus,
 } from '../../shared/ports/tick-bus.js';
 import { type RedisServer, startRedisServer } from '../../test/support/redis-server.js';
-import { createLatencyHistogram, type Scenario, type ScenarioResult } from '../scenario.js';
+import { createLatencyHistogram, type Scenario, type ScenarioResult, type Target } from '../scenario.js';
 import { type ChildHandle, startChild } from '../support/child-process.js';
 import {
   type BenchAccount,
@@ -515,6 +515,16 @@ class Rig {
     if (this.options.probePublishes ?? true) this.bus.watch(this.layout.probeTokens);
   }
 
+  /** Streams `tokens` (full mode) on the first account, outside the layout, every one watched as a probe. */
+  async streamProbes(tokens: readonly number[]): Promise<void> {
+    const accountId = benchAccounts(1)[0]?.id;
+    const result = await this.pool.subscribe(tokens, 'full', () => accountId);
+    if (result.failed.length > 0) {
+      throw new Error(`${result.failed.length} tokens not subscribed: ${result.failed[0]?.error.message}`);
+    }
+    this.bus.watch(tokens);
+  }
+
   resetHistograms(): void {
     this.receiveToPublishUs = createLatencyHistogram();
     this.generationToIngestUs = createLatencyHistogram();
@@ -796,8 +806,6 @@ async function latency(env: Environment, quick: boolean): Promise<ScenarioResult
         mode: 'full',
         live_state: 'redis',
       };
-      const p50 = window.latency.getValueAtPercentile(50);
-      const p99 = window.latency.getValueAtPercentile(99);
       return [
         {
           variant: 'latency',
@@ -808,8 +816,6 @@ async function latency(env: Environment, quick: boolean): Promise<ScenarioResult
           extra: {
             measures:
               'received_at_ms (ingest got the Kite frame) -> subscriber process got the tick; stamp in whole ms',
-            target: 'p50 < 2 ms, p99 < 10 ms',
-            meets_target: p50 < 2000 && p99 < 10_000 ? 'yes' : 'no',
             ...percentiles('receive_to_publish_ack', window.receiveToPublish),
             ...percentiles('generation_to_subscriber', window.generationToSubscriber),
             ...windowExtra(window),
@@ -828,8 +834,65 @@ async function latency(env: Environment, quick: boolean): Promise<ScenarioResult
           extra: {
             measures:
               'simulator generated the frame -> Redis acknowledged the PUBLISH carrying its probe tick (one sample per frame)',
-            target: 'TC-PERF-020: p50 < 20 ms, p95 < 50 ms, p99 < 100 ms, max < 200 ms',
             ...percentiles('generation_to_ingest_decoded', window.generationToIngest),
+          },
+        },
+      ];
+    },
+  );
+}
+
+/**
+ * `tc-perf-020`: the plan's case as written. 100 instruments on one Kite connection, each ticking
+ * every 100 ms (spread over frames of 5) and each a probe (its price is when the simulator generated
+ * its frame), so every tick is timed: generation → Redis acknowledged the PUBLISH that carried it,
+ * until 1,000 ticks.
+ * The `latency-tc-perf-020` figure is the same measure on a probe among 3,000 tokens.
+ */
+async function tcPerf020(env: Environment, quick: boolean): Promise<ScenarioResult[]> {
+  const instruments = 100;
+  const ticks = 1000;
+  const tickIntervalMs = 100;
+  const warmupS = quick ? 1 : 3;
+  const loadBefore = loadAverage();
+  // Spread as in `latency`: frames of one interval's ticks together would be one sample a frame.
+  const framesPerInterval = 20;
+  return withRig(
+    env,
+    { feed: 'simulator', accounts: 1, tickIntervalMs, framesPerInterval, probes: true },
+    async (rig) => {
+      const tokens = env.bench.probes.slice(0, instruments).map((p) => p.instrumentToken);
+      if (tokens.length < instruments)
+        throw new Error(`The benchmark chain has ${tokens.length} probes, not ${instruments}`);
+      await rig.streamProbes(tokens);
+      await sleep(warmupS * 1000);
+      rig.resetHistograms();
+      const started = wallNowMs();
+      await waitUntil(() => rig.bus.generationToPublishUs.totalCount >= ticks, 30_000, `${ticks} timed ticks`);
+      const histogram = rig.bus.generationToPublishUs;
+      const seconds = (wallNowMs() - started) / 1000;
+      const drain = await rig.drain();
+      return [
+        {
+          variant: 'tc-perf-020',
+          histogramUs: histogram,
+          throughputPerS: histogram.totalCount / seconds,
+          drops: drain.publisherDropped + drain.missed,
+          params: {
+            instruments,
+            ticks,
+            interval_ms: tickIntervalMs,
+            frames_per_interval: framesPerInterval,
+            warmup_s: warmupS,
+            feed: 'simulator',
+            mode: 'full',
+            measures: 'simulator generated the frame -> Redis acknowledged the PUBLISH carrying the tick (every tick)',
+          },
+          extra: {
+            ...percentiles('generation_to_ingest_decoded', rig.generationToIngestUs),
+            ...drainExtra(drain),
+            load_avg_before: loadBefore,
+            load_avg_after: loadAverage(),
           },
         },
       ];
@@ -921,8 +984,7 @@ async function throughput(env: Environment, quick: boolean): Promise<ScenarioRes
             live_state: 'redis',
           },
           extra: {
-            target: '>= 150,000 ticks/s with zero drops',
-            meets_target: sustained.some((s) => s.nominalPerS >= 150_000) ? 'yes' : 'no',
+            highest_sustained_per_s: sustained.length > 0 ? best.nominalPerS : 0,
             ended_by: steps.at(-1)?.verdict ?? 'none',
             ...stepExtra,
             ...Object.fromEntries(
@@ -1003,6 +1065,7 @@ async function reload(env: Environment, quick: boolean): Promise<ScenarioResult[
     let worstAllTickedMs = 0;
     let worstGapMs = 0;
     let worstQuietGapMs = 0;
+    let worstGapAddedMs = 0;
     let reloadTicks = 0;
     let reloadMs = 0;
     for (let r = 0; r < rounds; r++) {
@@ -1039,6 +1102,7 @@ async function reload(env: Environment, quick: boolean): Promise<ScenarioResult[
       worstAllTickedMs = Math.max(worstAllTickedMs, allTickedMs);
       worstGapMs = Math.max(worstGapMs, reloadGap);
       worstQuietGapMs = Math.max(worstQuietGapMs, quietGap);
+      worstGapAddedMs = Math.max(worstGapAddedMs, reloadGap - quietGap);
       perRound.push(
         `added ${applied.added} (failed ${applied.failed}): reconcile ${round(reconciledMs)} ms, ` +
           `all ${addedCount} ticked ${round(allTickedMs)} ms after the trigger, largest gap of the ${existingCount}: ` +
@@ -1067,10 +1131,11 @@ async function reload(env: Environment, quick: boolean): Promise<ScenarioResult[
           measures: 'reconcile trigger -> first tick of each added token at the subscriber',
         },
         extra: {
-          target: 'all added within 1 s; no gap beyond the normal cadence for the existing',
           all_added_ticked_worst_ms: round(worstAllTickedMs),
           existing_max_gap_during_reload_ms: round(worstGapMs),
           existing_max_gap_quiet_ms: round(worstQuietGapMs),
+          // How much longer the existing tokens' largest gap was during a reload than in the quiet second before it.
+          existing_gap_added_by_reload_ms: round(worstGapAddedMs),
           cadence_ms: tickIntervalMs,
           ...Object.fromEntries(perRound.map((text, i) => [`round_${i + 1}`, text])),
           ...drainExtra(drain),
@@ -1086,7 +1151,7 @@ async function reload(env: Environment, quick: boolean): Promise<ScenarioResult[
 // ---------------------------------------------------------------------------------------------
 
 /** In this order: the throughput ramp, which overloads the process on purpose, last. */
-const VARIANTS = { latency, reload, throughput } as const;
+const VARIANTS = { latency, 'tc-perf-020': tcPerf020, reload, throughput } as const;
 
 /** Every variant, or those named in `INGEST_VARIANTS` (comma-separated), to rerun one alone. */
 function chosenVariants(): ((env: Environment, quick: boolean) => Promise<ScenarioResult[]>)[] {
@@ -1102,8 +1167,50 @@ function chosenVariants(): ((env: Environment, quick: boolean) => Promise<Scenar
   });
 }
 
+/**
+ * The ingest issue: ticks from Kite to a subscriber at p50 < 2 ms and p99 < 10 ms at 30,000 ticks/s,
+ * at least 150,000 ticks/s sustained with nothing dropped, 100 subscriptions added next to 500
+ * streaming within 1 s without costing the existing ones a tick interval (100 ms); TC-PERF-020 as
+ * written; no tick lost anywhere (TC-PERF-001, TC-PERF-022).
+ */
+const targets: readonly Target[] = [
+  { variant: 'latency', figure: 'p50_ms', op: '<', value: 2, source: 'ingest issue' },
+  { variant: 'latency', figure: 'p99_ms', op: '<', value: 10, source: 'ingest issue' },
+  { variant: 'latency', figure: 'drops', op: '=', value: 0, source: 'TC-PERF-001 (0 % drop rate)' },
+  ...(
+    [
+      ['p50_ms', 20],
+      ['p95_ms', 50],
+      ['p99_ms', 100],
+      ['max_ms', 200],
+      ['samples', 1000],
+    ] as const
+  ).map(
+    ([figure, value]): Target => ({
+      variant: 'tc-perf-020',
+      figure,
+      op: figure === 'samples' ? '>=' : '<',
+      value,
+      source: 'TC-PERF-020',
+    }),
+  ),
+  { variant: 'tc-perf-020', figure: 'drops', op: '=', value: 0, source: 'TC-PERF-001 (0 % drop rate)' },
+  { variant: 'reload', figure: 'all_added_ticked_worst_ms', op: '<', value: 1000, source: 'ingest issue, TC-PERF-022' },
+  {
+    variant: 'reload',
+    figure: 'existing_gap_added_by_reload_ms',
+    op: '<',
+    value: 100,
+    source: 'ingest issue (no gap beyond the cadence), TC-PERF-022',
+  },
+  { variant: 'reload', figure: 'drops', op: '=', value: 0, source: 'TC-PERF-022 (no tick losses)' },
+  { variant: 'throughput', figure: 'highest_sustained_per_s', op: '>=', value: 150_000, source: 'ingest issue' },
+  { variant: 'throughput', figure: 'drops', op: '=', value: 0, source: 'ingest issue (zero drops)' },
+];
+
 const scenario: Scenario = {
   name: 'ingest',
+  targets,
   summary:
     'Kite simulator (or replay feed) → KitePool → TickPipeline → TickPublisher → Redis → subscriber, in separate processes: latency, throughput ramp, reload',
   async run({ quick }) {

@@ -11,7 +11,7 @@ import type { Instrument } from '../../shared/ports/market-data.js';
 import type { OrderRecord } from '../../shared/ports/orders.js';
 import { type FakeKiteRest, startKiteRestServer } from '../../test/support/kite-rest/kite-rest-server.js';
 import { seededRandom } from '../../test/support/random.js';
-import { createLatencyHistogram, type Scenario, type ScenarioResult } from '../scenario.js';
+import { createLatencyHistogram, type Scenario, type ScenarioResult, type Target } from '../scenario.js';
 import { Closer, loadAverage, percentiles, round, waitUntil } from '../support/measure.js';
 import { wallNowMs } from '../support/wall-clock.js';
 
@@ -523,8 +523,19 @@ function chosenVariants(): ((quick: boolean) => Promise<ScenarioResult>)[] {
   });
 }
 
+/** The latencies, with every order placed once and every update delivered and readable. */
+const targets: readonly Target[] = [
+  { variant: 'place', figure: 'p99_ms', op: '<', value: PLACE_TARGET_P99_MS, source: 'order-lifecycle issue' },
+  { variant: 'place', figure: 'drops', op: '=', value: 0, source: 'order-lifecycle issue' },
+  { variant: 'place', figure: 'duplicates', op: '=', value: 0, source: 'TC-ORD-004' },
+  { variant: 'update', figure: 'p99_ms', op: '<', value: UPDATE_TARGET_P99_MS, source: 'order-lifecycle issue' },
+  { variant: 'update', figure: 'drops', op: '=', value: 0, source: 'order-lifecycle issue' },
+  { variant: 'update', figure: 'stale_reads', op: '=', value: 0, source: 'order-lifecycle issue' },
+];
+
 const scenario: Scenario = {
   name: 'order-lifecycle',
+  targets,
   summary:
     "Orders against the fake Kite of 2026 on the local platform, 10 accounts at 10/s each: place (due → Kite accepted the call, p99 < 50 ms) and update (postback or order frame → the owner's WebSocket frame, p99 < 20 ms)",
   async run({ quick }) {

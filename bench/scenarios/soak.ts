@@ -10,7 +10,7 @@ import { DynamoDbSubscriptionStore } from '../../shared/adapters/dynamodb/dynamo
 import type { Instrument } from '../../shared/ports/market-data.js';
 import { startKiteRestServer } from '../../test/support/kite-rest/kite-rest-server.js';
 import { freePort, startRedisServer } from '../../test/support/redis-server.js';
-import type { Scenario, ScenarioResult } from '../scenario.js';
+import type { Scenario, ScenarioResult, Target } from '../scenario.js';
 import { type ChildHandle, startChild } from '../support/child-process.js';
 import { benchAccounts, benchInstruments, todayAnchor } from '../support/ingest-fixture.js';
 import {
@@ -49,7 +49,7 @@ import type { SubscriberProcessConfig, SubscriberReport, SubscriberRpc } from '.
  * The ingest task is built and started as its image does (see `bench/support/ingest-task-process.ts`)
  * in the ingest role, configured only through its environment: 3 Kite accounts, the simulator as
  * Kite's ticker and the fake as Kite's REST API (its instrument master is the benchmark chain,
- * 24,192 options, the 9 probes and the two indices, and 60,000 options of other underlyings that
+ * 24,192 options, the 100 probes and the two indices, and 60,000 options of other underlyings that
  * the task parses and drops, as it does most of Kite's NFO list), a throwaway redis-server, dynalite holding
  * 9,000 active subscriptions (3,000 per account, one of them a probe), market hours not followed.
  * It picks its subscriptions up by itself, as in the cloud; the run starts once `/health` reports
@@ -553,8 +553,8 @@ function rssResult(rig: Rig, time: Timing, run: RunFigures, loadBefore: string):
     extra: {
       measures:
         'VmRSS of the ingest task as its image runs it (nothing added), sampled after warm-up; latency: received_at_ms -> subscriber, whole-ms stamp',
-      target: `RSS < ${TARGET_RSS_MB} MB with 9,000 subscriptions streaming (peak since start, VmHWM, included)`,
-      meets_target: mb(max) < TARGET_RSS_MB ? 'yes' : 'no',
+      // The sampled maximum or the peak since start (VmHWM), whichever is higher: what the target judges.
+      rss_highest_mb: mb(max),
       ...rssFigures(run, 'rss'),
       ...runExtra(run, latency),
       load_avg_before: loadBefore,
@@ -586,8 +586,6 @@ function heapResult(
     extra: {
       measures:
         'live V8 heap of the ingest task after two full GCs (inspector), window start vs end, each with the feed paused and drained; latency: received_at_ms -> subscriber, whole-ms stamp',
-      target: `heap growth < ${TARGET_HEAP_GROWTH_PCT} % over a ${TARGET_RUN_S / 60}-minute run, after warm-up`,
-      meets_target: growth < TARGET_HEAP_GROWTH_PCT ? 'yes' : 'no',
       covers_target_duration: time.totalS >= TARGET_RUN_S ? 'yes' : 'no',
       heap_live_start_mb: mb(first.usedBytes),
       heap_live_end_mb: mb(last.usedBytes),
@@ -636,8 +634,27 @@ function chosenVariants(): Variant[] {
   return VARIANTS.filter((v) => names.includes(v));
 }
 
+/**
+ * Issue #5: resident memory under 200 MB with 9,000 subscriptions streaming, the start-up peak
+ * included; live heap growth under 2 % after warm-up (over 30 minutes: `SOAK_SECONDS=1800`; a
+ * shorter run judges the same figure over its own length); and every tick delivered (TC-PERF-001).
+ */
+const targets: readonly Target[] = [
+  { variant: 'rss', figure: 'rss_highest_mb', op: '<', value: TARGET_RSS_MB, source: 'issue #5' },
+  { variant: 'rss', figure: 'drops', op: '=', value: 0, source: 'TC-PERF-001 (0 % drop rate)' },
+  {
+    variant: 'heap',
+    figure: 'heap_growth_pct',
+    op: '<',
+    value: TARGET_HEAP_GROWTH_PCT,
+    source: 'issue #5, TC-PERF-040',
+  },
+  { variant: 'heap', figure: 'drops', op: '=', value: 0, source: 'TC-PERF-001 (0 % drop rate)' },
+];
+
 const scenario: Scenario = {
   name: 'soak',
+  targets,
   summary:
     'The ingest task as its image runs it, streaming 9,000 subscriptions at 30,000 ticks/s for SOAK_SECONDS: RSS, forced-GC heap growth, delivery',
   async run({ quick }) {

@@ -4,7 +4,7 @@ import { DynamoDbSubscriptionStore } from '../../shared/adapters/dynamodb/dynamo
 import type { SubscriptionStatus } from '../../shared/contracts/common.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
-import type { Scenario, ScenarioResult } from '../scenario.js';
+import type { Scenario, ScenarioResult, Target } from '../scenario.js';
 import { closedLoop } from '../support/load-loops.js';
 
 /** Records in the table while pages are read: a realistic subscription set (every 10th inactive). */
@@ -34,8 +34,18 @@ async function pageStarts(store: SubscriptionStore, status?: SubscriptionStatus)
   return starts;
 }
 
+/**
+ * The REST issue's p99 < 10 ms for `GET` and `POST /subscriptions` is the whole call; the store's
+ * read and write, one at a time, are part of it and must fit inside it.
+ */
+const targets: readonly Target[] = [
+  { variant: 'upsert', figure: 'p99_ms', op: '<', value: 10, source: 'REST issue (p99 < 10 ms per call)' },
+  { variant: 'list-page-active', figure: 'p99_ms', op: '<', value: 10, source: 'REST issue (p99 < 10 ms per call)' },
+];
+
 const scenario: Scenario = {
   name: 'subscription-store',
+  targets,
   summary: `DynamoDbSubscriptionStore upsert and list-page (${PAGE} of ${RECORDS}) latency against dynalite (a worker thread of the benchmark process)`,
   async run({ quick }) {
     const upserts = quick ? 300 : 3000;

@@ -32,9 +32,12 @@ const CHAIN_LAYOUT = {
 } as const satisfies Omit<MockRegistryOptions, 'anchorDate'>;
 
 /** Probe strikes are this many strike steps: far beyond every listed strike, so no real token is reused. */
-const PROBE_STRIKE_UNITS = 4000;
-/** One probe per Kite connection the benchmark may open (3 accounts × 3). */
-export const PROBE_COUNT = 9;
+const PROBE_STRIKE_UNITS = 3900;
+/**
+ * One probe per Kite connection the benchmark may open (3 accounts × 3, the first nine), and the
+ * 100 instruments of TC-PERF-020, every tick of which carries its generation time.
+ */
+export const PROBE_COUNT = 100;
 
 /** The instruments of one benchmark run. */
 export interface BenchInstruments {
