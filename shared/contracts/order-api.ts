@@ -43,6 +43,26 @@ export const OrderAttemptView = z.object({
 });
 export type OrderAttemptView = z.infer<typeof OrderAttemptView>;
 
+/** One child order of a sliced order (`params.slice`), as the REST API shows it. */
+export const OrderSliceView = z.object({
+  /** 1 for the first child. */
+  index: z.int().positive(),
+  /** The units this child carries (whole lots, at most the freeze quantity). */
+  quantity: z.int().positive(),
+  order_id: z.string().nullable().meta({ description: 'Null when the child was not placed' }),
+  status: z.string().meta({
+    description:
+      "Kite's status of the child order; PENDING before it is placed, REJECTED when the broker refused it, NOT PLACED when an earlier child was refused",
+  }),
+  filled_quantity: z.number(),
+  pending_quantity: z.number(),
+  average_price: z.number().nullable(),
+  status_message: z.string().nullable(),
+  /** When the exchange last changed the child (ISO); null until known. */
+  updated_at: IsoTimestamp.nullable(),
+});
+export type OrderSliceView = z.infer<typeof OrderSliceView>;
+
 /** The status record of an order task, as the REST API shows it. */
 export const OrderStatusView = z.object({
   task_id: z.string(),
@@ -56,10 +76,18 @@ export const OrderStatusView = z.object({
   attempts: z.array(OrderAttemptView),
   result: z
     .object({
-      order_id: z.string(),
+      order_id: z.string().meta({ description: "The broker order id; a sliced order's first child's" }),
       paper: z.boolean(),
-      status: z.string().optional(),
+      status: z.string().optional().meta({ description: "Kite's status; a sliced order's aggregate of its children" }),
       average_price: z.number().optional(),
+      filled_quantity: z.number().optional(),
+      pending_quantity: z.number().optional(),
+      quantity: z.number().optional(),
+      status_message: z.string().optional(),
+      slices: z
+        .array(OrderSliceView)
+        .optional()
+        .meta({ description: 'A sliced order (`slice: true`): each child order, in the order placed' }),
     })
     .nullable(),
   last_error: z.string().nullable(),

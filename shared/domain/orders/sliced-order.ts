@@ -35,6 +35,19 @@ export interface SlicedOrderState extends BrokerOrderState {
 /** Status of a child that the broker refused to place: no order exists, and none will. */
 export const REFUSED_SLICE_STATUS = 'REJECTED';
 
+/** How the error of a child begins when it was never sent because an earlier child was refused. */
+export const NOT_PLACED = 'not placed:';
+
+/**
+ * A child's status for clients: its broker order's, `PENDING` before it is placed, `REJECTED` when
+ * the broker refused it, `NOT PLACED` when it was never sent (a child before it was refused).
+ */
+export function sliceStatus(slice: OrderSlice): string {
+  if (slice.order !== undefined) return slice.order.status;
+  if (slice.error === undefined) return 'PENDING';
+  return slice.error.startsWith(NOT_PLACED) ? 'NOT PLACED' : REFUSED_SLICE_STATUS;
+}
+
 /**
  * The business key of child `index`: derived from the task's key, so a retry, a redelivery or a
  * second task with the same key finds the same child (the paper order id and Kite's tag follow it).
