@@ -11,10 +11,10 @@ import {
 } from '../../shared/contracts/order-api.js';
 import { isOpenBrokerStatus } from '../../shared/domain/orders/broker-order.js';
 import { errorTypeOf, tagError } from '../../shared/domain/orders/order-status.js';
-import { sliceStatus } from '../../shared/domain/orders/sliced-order.js';
 import { ConflictError, describeError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import { referencePriceOf } from '../../shared/market-data/reference-price.js';
+import { sliceViews } from '../../shared/order-updates.js';
 import type { OrderRecord, OrderResult } from '../../shared/ports/orders.js';
 import type { Components } from '../../shared/wiring.js';
 import type { HttpUseCase } from '../http/http-handler.js';
@@ -62,13 +62,6 @@ export function toOrderStatus(record: OrderRecord, paper: boolean): OrderStatusV
   };
 }
 
-/** Kite's `YYYY-MM-DD HH:MM:SS` (IST) as an ISO instant, or null. */
-function kiteTimeIso(text: string | undefined): string | null {
-  if (text === undefined) return null;
-  const ms = Date.parse(`${text.replace(' ', 'T')}+05:30`);
-  return Number.isNaN(ms) ? null : iso(ms);
-}
-
 /** The REST shape of a task's result: the order (a sliced order's aggregate) and each child. */
 function toResultView(result: OrderResult): NonNullable<OrderStatusView['result']> {
   return {
@@ -80,25 +73,7 @@ function toResultView(result: OrderResult): NonNullable<OrderStatusView['result'
     ...(result.pendingQuantity !== undefined && { pending_quantity: result.pendingQuantity }),
     ...(result.quantity !== undefined && { quantity: result.quantity }),
     ...(result.statusMessage !== undefined && { status_message: result.statusMessage }),
-    ...(result.slices !== undefined && {
-      slices: result.slices.map((s) => {
-        const o = s.order;
-        const finished = o !== undefined && !isOpenBrokerStatus(o.status);
-        const filled = o?.filledQuantity ?? (o?.status === 'COMPLETE' ? s.quantity : 0);
-        return {
-          index: s.index,
-          quantity: s.quantity,
-          order_id: o?.orderId ?? null,
-          status: sliceStatus(s),
-          filled_quantity: filled,
-          pending_quantity:
-            o === undefined || finished ? 0 : (o.pendingQuantity ?? Math.max(0, (o.quantity ?? s.quantity) - filled)),
-          average_price: o?.averagePrice ?? null,
-          status_message: o?.statusMessage ?? s.error ?? null,
-          updated_at: kiteTimeIso(o?.exchangeUpdateTimestamp ?? o?.exchangeTimestamp ?? o?.orderTimestamp),
-        };
-      }),
-    }),
+    ...(result.slices !== undefined && { slices: sliceViews(result.slices) }),
   };
 }
 

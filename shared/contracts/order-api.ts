@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { IsoTimestamp } from './common.js';
-import { OrderTask, OrderTaskStatus, TaskId } from './order.js';
+import { OrderSliceView, OrderTask, OrderTaskStatus, TaskId } from './order.js';
 
 /**
  * REST shapes of the order pipeline: `POST /orders`, `GET /orders/{task_id}`, the dead-letter
  * listing (TC-ORD-031) and its redrive. The order task itself is the queue contract in `order.ts`.
  */
 
-export { TaskId };
+export { OrderSliceView, TaskId };
 
 const generated = {
   task_id: TaskId.optional().meta({ description: 'The task id; a UUID is generated when absent' }),
@@ -42,26 +42,6 @@ export const OrderAttemptView = z.object({
     .meta({ description: 'Why the attempt failed; null for the attempt that succeeded' }),
 });
 export type OrderAttemptView = z.infer<typeof OrderAttemptView>;
-
-/** One child order of a sliced order (`params.slice`), as the REST API shows it. */
-export const OrderSliceView = z.object({
-  /** 1 for the first child. */
-  index: z.int().positive(),
-  /** The units this child carries (whole lots, at most the freeze quantity). */
-  quantity: z.int().positive(),
-  order_id: z.string().nullable().meta({ description: 'Null when the child was not placed' }),
-  status: z.string().meta({
-    description:
-      "Kite's status of the child order; PENDING before it is placed, REJECTED when the broker refused it, NOT PLACED when an earlier child was refused",
-  }),
-  filled_quantity: z.number(),
-  pending_quantity: z.number(),
-  average_price: z.number().nullable(),
-  status_message: z.string().nullable(),
-  /** When the exchange last changed the child (ISO); null until known. */
-  updated_at: IsoTimestamp.nullable(),
-});
-export type OrderSliceView = z.infer<typeof OrderSliceView>;
 
 /** The status record of an order task, as the REST API shows it. */
 export const OrderStatusView = z.object({

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { OrderUpdate } from '../../../shared/contracts/websocket.js';
 import type { BrokerOrderState } from '../../../shared/domain/orders/broker-order.js';
 import {
   aggregateSlices,
@@ -14,6 +15,8 @@ import {
   planSlices,
   withSlice,
 } from '../../../shared/domain/orders/sliced-order.js';
+import { orderUpdateOf } from '../../../shared/order-updates.js';
+import { orderRecordOf } from '../../support/order-update-fixtures.js';
 
 const TASK: PlaceOrderTask = {
   task_id: 'T1',
@@ -200,5 +203,28 @@ describe('brokerOrdersOf', () => {
     const orders = brokerOrdersOf(TASK, result);
     expect(orders).toHaveLength(1);
     expect(orders[0]?.state).not.toHaveProperty('paper');
+  });
+});
+
+describe('order frame of a sliced order', () => {
+  it('carries the aggregate at the top and each child under slices, and parses as the WebSocket contract', () => {
+    const { result } = placedThree();
+    const done = mergeOrderResult(result, {
+      ...open('C2', 1755, '2026-01-08 10:00:05'),
+      status: 'COMPLETE',
+      filledQuantity: 1755,
+      pendingQuantity: 0,
+      averagePrice: 101,
+    });
+    const record = orderRecordOf('T1', 'asha', done ?? result);
+    const frame = OrderUpdate.parse(orderUpdateOf(record));
+    expect(frame).toMatchObject({ order_id: 'C1', status: 'OPEN', filled_quantity: 1755, pending_quantity: 2145 });
+    expect(frame.slices?.map((s) => [s.index, s.order_id, s.status, s.filled_quantity, s.pending_quantity])).toEqual([
+      [1, 'C1', 'OPEN', 0, 1755],
+      [2, 'C2', 'COMPLETE', 1755, 0],
+      [3, 'C3', 'OPEN', 0, 390],
+    ]);
+    // Kite's IST wall clock, as an instant.
+    expect(frame.slices?.[1]?.updated_at).toBe('2026-01-08T04:30:05.000Z');
   });
 });
