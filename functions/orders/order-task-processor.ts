@@ -258,7 +258,8 @@ export class OrderTaskProcessor {
     if (!samePayload(record.task, task.data)) return this.#conflict(message, record, task.data);
     const finished = await this.#whenFinished(message, record);
     if (finished) return finished;
-    const refused = await this.#refusal(task.data);
+    // A sliced order with children placed is past the rules: resuming it must not dead-letter them.
+    const refused = record.result?.slices === undefined ? await this.#refusal(task.data) : undefined;
     if (refused !== undefined) return this.#deadLetterUnplaced(message, task.data.task_id, refused);
 
     let placed: PlacedOrder;

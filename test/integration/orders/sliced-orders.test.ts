@@ -95,6 +95,25 @@ describe('sliced orders on the paper broker', () => {
     expect([...w.broker.placements().values()]).toEqual([1, 1, 1]);
   });
 
+  it('a resumed order is not judged by the rules again: children placed are never dead-lettered', async () => {
+    const instruments = [NIFTY_CE];
+    const w = await startOrderWorker(client, { instruments });
+    let crashed = false;
+    w.orders.crashOn = (_id, to, changes) => {
+      if (crashed || to !== 'RUNNING' || changes.result?.slices?.filter((s) => s.order).length !== 1) return undefined;
+      crashed = true;
+      return 'after';
+    };
+    w.send(slicedTask('sl-rules'));
+    await w.deliver();
+    // The instrument leaves the master (an expiry rolled over) before the redelivery.
+    instruments.splice(0);
+    await w.drain();
+    const record = await w.orders.get('sl-rules');
+    expect(record?.status).toBe('COMPLETED');
+    expect(placedChildren(record)).toHaveLength(3);
+  });
+
   it('a child the broker refuses ends the task COMPLETED with that child REJECTED, the rest NOT PLACED, placed ones kept', async () => {
     const w = await startOrderWorker(client, { instruments: [NIFTY_CE] });
     // Child 2 is refused (as a margin shortfall would be), after child 1 is placed and recorded.
