@@ -206,6 +206,41 @@ describe('sliced orders on the paper broker', () => {
   });
 });
 
+describe('sliced orders and the account budget', () => {
+  it("two 10-slice orders at once keep to Kite's 10 orders a second: no 429, every child placed once", async () => {
+    const kite = await startKiteRestServer({ accounts: { budgetkey: 'budgettoken' } });
+    try {
+      const broker = new KiteBroker({
+        client: new KiteRestClient({
+          accountId: 'BUDGET1',
+          apiKey: 'budgetkey',
+          accessToken: 'budgettoken',
+          root: kite.root,
+          timeoutMs: 5000,
+          clock: new SystemClock(),
+          budget: new MemoryRateBudget({ budgets: KiteRateLimits }),
+          logger: createLogger('slice-test', { logLevel: 'SILENT', environment: 'test' }),
+        }),
+      });
+      const w = await startOrderWorker(client, { broker, instruments: [NIFTY_CE] });
+      // 270 lots: ten children of 1755 each.
+      w.send(slicedTask('budget-a', { quantity: 65 * 270 }, 'BUDGET1'));
+      w.send(slicedTask('budget-b', { quantity: 65 * 270 }, 'BUDGET1'));
+      await w.drain();
+      for (const id of ['budget-a', 'budget-b']) {
+        const record = await w.orders.get(id);
+        expect(record?.status, id).toBe('COMPLETED');
+        expect(placedChildren(record), id).toHaveLength(10);
+      }
+      expect(kite.orders('budgetkey')).toHaveLength(20);
+      expect(kite.maxOrdersInAnyWindow('budgetkey', 1000)).toBeLessThanOrEqual(10);
+      expect(kite.requests.filter((r) => r.method === 'POST')).toHaveLength(20);
+    } finally {
+      await kite.stop();
+    }
+  });
+});
+
 describe('sliced orders on the fake Kite', () => {
   const API_KEY = 'slicekey';
   const ACCESS_TOKEN = 'slicetoken';
