@@ -2,7 +2,7 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { referencePriceOf } from '../shared/market-data/reference-price.js';
 import { type Components, orderComponents, processComponents } from '../shared/wiring.js';
-import { exchangeIssues } from './orders/exchange-check.js';
+import { checkTask, exchangeIssues } from './orders/exchange-check.js';
 import {
   isRedelivered,
   type OrderMessageOutcome,
@@ -67,6 +67,10 @@ export function orderWorkerHandler(
 /** The worker's dependencies from the composition root's components (the Lambda's and the local platform's). */
 export function orderWorkerDependencies(components: Components): OrderWorkerDependencies {
   const orders = orderComponents(components);
+  const exchange = {
+    instruments: () => components.marketData.instruments(),
+    referencePrice: (token: number) => referencePriceOf(components.state, token),
+  };
   return {
     orders: components.orders,
     breaker: orders.breaker,
@@ -77,14 +81,8 @@ export function orderWorkerDependencies(components: Components): OrderWorkerDepe
     retry: components.config.orders,
     logger: components.logger,
     defaultOwner: components.config.orders.defaultOwner,
-    validate: (task) =>
-      exchangeIssues(
-        {
-          instruments: () => components.marketData.instruments(),
-          referencePrice: (token) => referencePriceOf(components.state, token),
-        },
-        task,
-      ),
+    validate: (task) => exchangeIssues(exchange, task),
+    slicePlan: async (task) => (await checkTask(exchange, task)).slices,
     onOrderChange: orderChangeNotifier(components.bus, components.logger),
   };
 }

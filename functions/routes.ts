@@ -167,7 +167,9 @@ export const httpRoutes: readonly HttpRoute[] = [
       summary: 'Submit an order task: validated, recorded PENDING and queued for the order worker',
       description:
         'task_id (a UUID) and submitted_at (now) are filled in when absent. A task id that exists is a 409: ' +
-        'a resubmission never resets a task. Poll GET /orders/{task_id} for its status.',
+        'a resubmission never resets a task. Poll GET /orders/{task_id} for its status. ' +
+        'A quantity above the freeze quantity is a 400 unless params.slice is true; then it is placed as up to 10 ' +
+        'child orders, each shown in result.slices (more than 10 is a 400 on params.slice).',
       body: CreateOrderRequest,
       responses: { 202: { description: 'Accepted and queued (TC-ORD-001)', schema: CreateOrderResponse } },
     },
@@ -223,7 +225,8 @@ export const httpRoutes: readonly HttpRoute[] = [
       description:
         "Idempotent: a repeat answers with the same cancel task. 404 for an unknown task or another caller's; " +
         '409 when the order is not placed yet, was never placed, or is finished at the broker. ' +
-        "The placing task's result shows CANCELLED once the broker confirms.",
+        "The placing task's result shows CANCELLED once the broker confirms. " +
+        'A sliced order: one cancel task per open child, listed in slices.',
       path: TaskIdPath,
       responses: { 202: { description: 'The cancel task is queued', schema: OrderChangeResponse } },
     },
@@ -235,7 +238,9 @@ export const httpRoutes: readonly HttpRoute[] = [
     makeUseCase: modifyOrderUseCase,
     doc: {
       summary: "Modify the caller's placed order (price, quantity, trigger price, type): a modify_order task is queued",
-      description: "Idempotent for the same body. 404 for an unknown task or another caller's; 409 as for DELETE.",
+      description:
+        "Idempotent for the same body. 404 for an unknown task or another caller's; 409 as for DELETE. " +
+        'A sliced order: one modify task per open child; quantity cannot be modified (400 naming quantity).',
       path: TaskIdPath,
       body: ModifyOrderRequest,
       responses: { 202: { description: 'The modify task is queued', schema: OrderChangeResponse } },

@@ -1,5 +1,7 @@
+import type { OrderSliceView } from './contracts/order.js';
 import type { OrderMessage, OrderUpdate } from './contracts/websocket.js';
-import { TERMINAL_BROKER_STATUSES } from './domain/orders/broker-order.js';
+import { isOpenBrokerStatus, TERMINAL_BROKER_STATUSES } from './domain/orders/broker-order.js';
+import { type OrderSlice, sliceStatus } from './domain/orders/sliced-order.js';
 import type { OrderRecord } from './ports/orders.js';
 import { Channels, type TickBus } from './ports/tick-bus.js';
 
@@ -34,7 +36,36 @@ export function orderUpdateOf(record: OrderRecord): OrderUpdate | undefined {
     ...(order.averagePrice !== undefined && { average_price: order.averagePrice }),
     status_message: order.statusMessage ?? null,
     updated_at: new Date(record.updatedAt).toISOString(),
+    ...(order.slices !== undefined && { slices: sliceViews(order.slices) }),
   };
+}
+
+/** Kite's `YYYY-MM-DD HH:MM:SS` (IST) as an ISO instant, or null. */
+function kiteTimeIso(text: string | undefined): string | null {
+  if (text === undefined) return null;
+  const ms = Date.parse(`${text.replace(' ', 'T')}+05:30`);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/** The client shape of a sliced order's children (REST `result.slices`, the order frame's `slices`). */
+export function sliceViews(slices: readonly OrderSlice[]): OrderSliceView[] {
+  return slices.map((s) => {
+    const o = s.order;
+    const finished = o !== undefined && !isOpenBrokerStatus(o.status);
+    const filled = o?.filledQuantity ?? (o?.status === 'COMPLETE' ? s.quantity : 0);
+    return {
+      index: s.index,
+      quantity: s.quantity,
+      order_id: o?.orderId ?? null,
+      status: sliceStatus(s),
+      filled_quantity: filled,
+      pending_quantity:
+        o === undefined || finished ? 0 : (o.pendingQuantity ?? Math.max(0, (o.quantity ?? s.quantity) - filled)),
+      average_price: o?.averagePrice ?? null,
+      status_message: o?.statusMessage ?? s.error ?? null,
+      updated_at: kiteTimeIso(o?.exchangeUpdateTimestamp ?? o?.exchangeTimestamp ?? o?.orderTimestamp),
+    };
+  });
 }
 
 /**

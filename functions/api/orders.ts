@@ -14,7 +14,8 @@ import { errorTypeOf, tagError } from '../../shared/domain/orders/order-status.j
 import { ConflictError, describeError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import { referencePriceOf } from '../../shared/market-data/reference-price.js';
-import type { OrderRecord } from '../../shared/ports/orders.js';
+import { sliceViews } from '../../shared/order-updates.js';
+import type { OrderRecord, OrderResult } from '../../shared/ports/orders.js';
 import type { Components } from '../../shared/wiring.js';
 import type { HttpUseCase } from '../http/http-handler.js';
 import { type ExchangeCheckDependencies, exchangeIssues } from '../orders/exchange-check.js';
@@ -50,15 +51,7 @@ export function toOrderStatus(record: OrderRecord, paper: boolean): OrderStatusV
     submitted_at: task.submitted_at,
     task,
     attempts: record.attempts.map((a) => ({ attempt: a.attempt, at: iso(a.at), error: a.error ?? null })),
-    result:
-      record.result === undefined
-        ? null
-        : {
-            order_id: record.result.orderId,
-            paper: record.result.paper,
-            ...(record.result.status !== undefined && { status: record.result.status }),
-            ...(record.result.averagePrice !== undefined && { average_price: record.result.averagePrice }),
-          },
+    result: record.result === undefined ? null : toResultView(record.result),
     last_error: record.lastError ?? null,
     error_type: record.status === 'DEAD_LETTER' ? (errorTypeOf(record.lastError) ?? null) : null,
     created_at: iso(record.createdAt),
@@ -66,6 +59,21 @@ export function toOrderStatus(record: OrderRecord, paper: boolean): OrderStatusV
     redriven_at: record.redrivenAt === undefined ? null : iso(record.redrivenAt),
     raw_body: record.rawBody ?? null,
     paper,
+  };
+}
+
+/** The REST shape of a task's result: the order (a sliced order's aggregate) and each child. */
+function toResultView(result: OrderResult): NonNullable<OrderStatusView['result']> {
+  return {
+    order_id: result.orderId,
+    paper: result.paper,
+    ...(result.status !== undefined && { status: result.status }),
+    ...(result.averagePrice !== undefined && { average_price: result.averagePrice }),
+    ...(result.filledQuantity !== undefined && { filled_quantity: result.filledQuantity }),
+    ...(result.pendingQuantity !== undefined && { pending_quantity: result.pendingQuantity }),
+    ...(result.quantity !== undefined && { quantity: result.quantity }),
+    ...(result.statusMessage !== undefined && { status_message: result.statusMessage }),
+    ...(result.slices !== undefined && { slices: sliceViews(result.slices) }),
   };
 }
 
@@ -182,15 +190,25 @@ export const ModifyOrderRequest = z
   })
   .meta({ description: 'What to change on the placed order' });
 
+/** One child's change task of a sliced order (`DELETE` / `PATCH` of a task with `slices`). */
+export const SliceChangeView = z.object({
+  index: z.int().positive(),
+  task_id: z.string(),
+  order_id: z.string(),
+  status: OrderTaskStatus,
+});
+
 /** `DELETE` / `PATCH /orders/{task_id}` response, status 202: the change task is queued. */
 export const OrderChangeResponse = z.object({
   message: z.enum(['Cancel accepted', 'Modify accepted']),
-  /** The cancel or modify task: follow it with `GET /orders/{task_id}`. */
+  /** The cancel or modify task (a sliced order's: the first child's): follow it with `GET /orders/{task_id}`. */
   task_id: z.string(),
   /** The task that placed the order; its `result` shows the order's new state. */
   order_task_id: z.string(),
   order_id: z.string(),
   status: OrderTaskStatus,
+  /** A sliced order: one change task per open child (and those an earlier identical request queued). */
+  slices: z.array(SliceChangeView).optional(),
 });
 export type OrderChangeResponse = z.infer<typeof OrderChangeResponse>;
 
@@ -207,17 +225,20 @@ export function changeTaskId(taskId: string, kind: 'cancel' | 'modify', body?: u
   return `${kind}-${digest}`;
 }
 
+type Changes = z.infer<typeof ModifyOrderRequest> | undefined;
+
 /**
  * Queues a cancel or modify of the caller's placed order (TC-ORD: cancel and modify): 202 with the
  * change task, the same one for a repeat; 404 for an unknown or another's task; 409 when the order
  * is not placed yet (retry once it is), was never placed (dead letter) or is finished at the broker.
+ * A sliced order's change is one task per open child, each keyed by the request and the child.
  */
 async function changeOrder(
   components: Components,
   principal: Principal,
   taskId: string,
   kind: 'cancel' | 'modify',
-  changes: z.infer<typeof ModifyOrderRequest> | undefined,
+  changes: Changes,
   logger: Logger,
 ): Promise<{ status: number; body: OrderChangeResponse }> {
   const placed = await ownOrder(components, taskId, principal);
@@ -232,18 +253,80 @@ async function changeOrder(
     );
   }
   const order = placed.result;
+  const message = kind === 'cancel' ? 'Cancel accepted' : 'Modify accepted';
+  if (order.slices !== undefined) return changeSlices(components, principal, placed, kind, changes, logger);
   if (!isOpenBrokerStatus(order.status)) {
     throw new ConflictError(`Order ${order.orderId} is ${order.status} and cannot be changed`);
   }
   const id = changeTaskId(taskId, kind, changes);
-  const message = kind === 'cancel' ? 'Cancel accepted' : 'Modify accepted';
   const existing = await components.orders.get(id);
-  if (existing !== undefined) {
-    return {
-      status: 202,
-      body: { message, task_id: id, order_task_id: taskId, order_id: order.orderId, status: existing.status },
-    };
+  const status =
+    existing?.status ?? (await queueChange(components, principal, placed, id, kind, order.orderId, changes, logger));
+  return { status: 202, body: { message, task_id: id, order_task_id: taskId, order_id: order.orderId, status } };
+}
+
+/**
+ * A change of a sliced order: a cancel cancels every open child; a modify changes the terms of
+ * every open child, but not `quantity` (a 400 naming it): a total has no one right split across
+ * children each capped at the freeze quantity, so a trader cancels and places anew instead.
+ */
+async function changeSlices(
+  components: Components,
+  principal: Principal,
+  placed: OrderRecord,
+  kind: 'cancel' | 'modify',
+  changes: Changes,
+  logger: Logger,
+): Promise<{ status: number; body: OrderChangeResponse }> {
+  const taskId = placed.task.task_id;
+  const slices = placed.result?.slices ?? [];
+  if (changes?.quantity !== undefined) {
+    throw new ValidationError(`Order task ${taskId} is sliced: its quantity cannot be modified`, [
+      {
+        path: 'quantity',
+        message: `cannot be modified on a sliced order (${slices.length} child orders): cancel it and place a new order; price, trigger_price, order_type, validity and market_protection apply to every open child`,
+      },
+    ]);
   }
+  const queued: z.infer<typeof SliceChangeView>[] = [];
+  for (const slice of slices) {
+    if (slice.order === undefined) continue;
+    const id = changeTaskId(taskId, kind, { ...changes, slice: slice.index });
+    const existing = await components.orders.get(id);
+    let status = existing?.status;
+    if (status === undefined && isOpenBrokerStatus(slice.order.status)) {
+      status = await queueChange(components, principal, placed, id, kind, slice.order.orderId, changes, logger);
+    }
+    if (status !== undefined) queued.push({ index: slice.index, task_id: id, order_id: slice.order.orderId, status });
+  }
+  const first = queued[0];
+  if (first === undefined) {
+    throw new ConflictError(`Order task ${taskId} has no open child order (${placed.result?.status}) to change`);
+  }
+  return {
+    status: 202,
+    body: {
+      message: kind === 'cancel' ? 'Cancel accepted' : 'Modify accepted',
+      task_id: first.task_id,
+      order_task_id: taskId,
+      order_id: first.order_id,
+      status: first.status,
+      slices: queued,
+    },
+  };
+}
+
+/** Records and queues change task `id` of broker order `orderId`; the status it has (PENDING, or a racing twin's). */
+async function queueChange(
+  components: Components,
+  principal: Principal,
+  placed: OrderRecord,
+  id: string,
+  kind: 'cancel' | 'modify',
+  orderId: string,
+  changes: Changes,
+  logger: Logger,
+): Promise<OrderTaskStatus> {
   const now = components.clock.now();
   const base = {
     task_id: id,
@@ -255,25 +338,15 @@ async function changeOrder(
   const variety = placed.task.params.variety;
   const task = OrderTask.parse(
     kind === 'cancel'
-      ? { ...base, operation: 'cancel_order', params: { variety, order_id: order.orderId } }
-      : { ...base, operation: 'modify_order', params: { variety, order_id: order.orderId, ...changes } },
+      ? { ...base, operation: 'cancel_order', params: { variety, order_id: orderId } }
+      : { ...base, operation: 'modify_order', params: { variety, order_id: orderId, ...changes } },
   );
   try {
     await components.orders.create(task, now);
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error;
     // The same change raced in from another call: it is queued once, by whichever created it.
-    const raced = await components.orders.get(id);
-    return {
-      status: 202,
-      body: {
-        message,
-        task_id: id,
-        order_task_id: taskId,
-        order_id: order.orderId,
-        status: raced?.status ?? 'PENDING',
-      },
-    };
+    return (await components.orders.get(id))?.status ?? 'PENDING';
   }
   try {
     await components.orderQueue.enqueue(task);
@@ -283,14 +356,11 @@ async function changeOrder(
   }
   logger.info(`Order ${kind} accepted`, {
     taskId: id,
-    orderTaskId: taskId,
-    orderId: order.orderId,
+    orderTaskId: placed.task.task_id,
+    orderId,
     caller: principal.id,
   });
-  return {
-    status: 202,
-    body: { message, task_id: id, order_task_id: taskId, order_id: order.orderId, status: 'PENDING' },
-  };
+  return 'PENDING';
 }
 
 /** `DELETE /orders/{task_id}`: cancels the caller's placed order (a queued `cancel_order` task). */

@@ -13,6 +13,17 @@ import type { CircuitBreaker } from '../../shared/domain/orders/circuit-breaker.
 import { type ClassifiedError, classifyOrderError, OrderErrorType } from '../../shared/domain/orders/order-errors.js';
 import { attemptsThisRound, errorTypeOf, tagError } from '../../shared/domain/orders/order-status.js';
 import { backoffSeconds, type RetryPolicy, visibilitySeconds } from '../../shared/domain/orders/retry-policy.js';
+import {
+  aggregateSlices,
+  brokerOrderOf,
+  childTask,
+  NOT_PLACED,
+  nextSlice,
+  type OrderSlice,
+  type PlaceOrderTask,
+  planSlices,
+  withSlice,
+} from '../../shared/domain/orders/sliced-order.js';
 import { ConflictError, describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import { type Broker, BrokerError, type OpenOrder } from '../../shared/ports/broker.js';
@@ -43,6 +54,11 @@ export interface OrderWorkerDependencies {
    * the wrong fields, none when it may go to the broker. A refusal is a `validation` dead letter.
    */
   readonly validate?: (task: OrderTask) => Promise<readonly { path: string; message: string }[]>;
+  /**
+   * The quantities of the child orders a `slice: true` placement is split into (the exchange's
+   * freeze quantity and the instrument's lot). Asked only for such tasks; without it they go as one order.
+   */
+  readonly slicePlan?: (task: OrderTask) => Promise<readonly number[]>;
   /** Told of every change of a task's broker order (pushed to its owner's connections). */
   readonly onOrderChange?: (record: OrderRecord) => void;
 }
@@ -70,6 +86,8 @@ export function isRedelivered(outcome: OrderMessageOutcome): boolean {
 
 /** What a successful placement leaves in the idempotency record (JSON), so a repeat can answer with it. */
 interface PlacedOrder extends BrokerOrderState {
+  /** A sliced order's children (the rest is their aggregate). */
+  readonly slices?: readonly OrderSlice[];
   readonly taskId: string;
   readonly attempt: number;
   readonly at: number;
@@ -240,7 +258,8 @@ export class OrderTaskProcessor {
     if (!samePayload(record.task, task.data)) return this.#conflict(message, record, task.data);
     const finished = await this.#whenFinished(message, record);
     if (finished) return finished;
-    const refused = await this.#refusal(task.data);
+    // A sliced order with children placed is past the rules: resuming it must not dead-letter them.
+    const refused = record.result?.slices === undefined ? await this.#refusal(task.data) : undefined;
     if (refused !== undefined) return this.#deadLetterUnplaced(message, task.data.task_id, refused);
 
     let placed: PlacedOrder;
@@ -359,13 +378,32 @@ export class OrderTaskProcessor {
     const current = await orders.get(task.task_id);
     if (!current) throw new TaskMoved(task.task_id);
     const attempt = attemptsThisRound(current) + 1;
-    if (attempt > retry.maxAttempts) throw new AttemptsExhausted(attempt - 1);
+    const progress = current.result?.slices;
+    if (attempt > retry.maxAttempts) {
+      // Children already placed are live orders: the task completes with them rather than dead-letter.
+      if (progress?.some((s) => s.order !== undefined) && task.operation === 'place_order') {
+        const why = `${current.lastError ?? 'no error recorded'} (all ${attempt - 1} attempts made)`;
+        return this.#partial(task, progress, why, current.result?.paper ?? false, attempt - 1, clock.now());
+      }
+      throw new AttemptsExhausted(attempt - 1);
+    }
     const running = await orders.transition(task.task_id, 'RUNNING', {}, clock.now());
     if (!running) throw new TaskMoved(task.task_id);
+
+    const plan =
+      task.operation !== 'place_order'
+        ? undefined
+        : (progress ??
+          (task.params.slice === true ? planSlices((await this.#deps.slicePlan?.(task)) ?? []) : undefined));
 
     const key = breakerKey(task.account_id);
     const permit = await breaker.acquire(key);
     if (!permit.allowed) throw new CircuitOpen(permit.retryAfterMs);
+    if (plan !== undefined && plan.length > 1 && task.operation === 'place_order') {
+      // A worker that died mid-way (RUNNING), or a retry, may have sent the next child unanswered.
+      const resumed = current.status === 'RUNNING' || progress !== undefined || attempt > 1;
+      return this.#placeSlices(task, plan, { attempt, resumed, paper: current.result?.paper ?? false });
+    }
 
     const order = task.operation === 'place_order' ? undefined : await this.#orderOf(task.params.order_id);
     const at = clock.now();
@@ -386,6 +424,93 @@ export class OrderTaskProcessor {
   }
 
   /**
+   * Places the children of a sliced order one after another, from the first without an outcome:
+   * each is its own order at the broker, keyed `<idempotency_key>#slice-<n>` (the paper order id
+   * and Kite's tag follow from it). Progress is written to the task's result after each child, so
+   * a redelivery resumes at the next one; the child that may have been sent without an answer (the
+   * first of a resumed or retried run) is placed as a retry, so the broker looks for it by its tag
+   * before placing it again. Each call takes its turn in the account's shared rate budget: a child
+   * held back by it requeues the task (nothing lost, nothing placed twice).
+   *
+   * A failure before any child is placed is the task's failure, as for a single order. Once one is
+   * placed the task will complete: a retryable failure is retried while attempts remain; a refusal
+   * (or the last attempt failing) marks that child refused and the rest not placed.
+   */
+  async #placeSlices(
+    task: PlaceOrderTask,
+    plan: readonly OrderSlice[],
+    run: { readonly attempt: number; readonly resumed: boolean; readonly paper: boolean },
+  ): Promise<PlacedOrder> {
+    const { clock, retry } = this.#deps;
+    const key = breakerKey(task.account_id);
+    const broker = this.#deps.brokerFor(task.account_id);
+    const at = clock.now();
+    let slices = [...plan];
+    let paper = run.paper;
+    let maybeSent = run.resumed;
+    for (let next = nextSlice(slices); next !== undefined; next = nextSlice(slices)) {
+      const callAttempt = maybeSent ? Math.max(run.attempt, 2) : 1;
+      try {
+        const { paper: isPaper, ...order } = await broker.execute(childTask(task, next.index, next.quantity), {
+          attempt: callAttempt,
+          deadline: this.#deadline(),
+        });
+        await this.#report(key, true);
+        paper = isPaper;
+        slices = withSlice(slices, next.index, { order });
+      } catch (error) {
+        const sent = !(error instanceof BrokerError) || error.sent;
+        if (!sent && error.retryAfterMs !== undefined) throw new Throttled(error.retryAfterMs, error.message);
+        const classified = classifyOrderError(error);
+        if (sent) await this.#report(key, !classified.tripsBreaker);
+        const placedAny = slices.some((s) => s.order !== undefined);
+        if (!placedAny || (classified.retryable && run.attempt < retry.maxAttempts)) {
+          throw new AttemptFailed(classified, run.attempt, at);
+        }
+        return this.#partial(task, slices, tagError(classified.type, classified.message), paper, run.attempt, at);
+      }
+      maybeSent = false;
+      if (nextSlice(slices) !== undefined) await this.#saveProgress(task.task_id, slices, paper);
+    }
+    return { ...aggregateSlices(slices), paper, taskId: task.task_id, attempt: run.attempt, at };
+  }
+
+  /** The sliced order ended early: the next child refused for `why`, the ones after it not placed. */
+  #partial(
+    task: OrderTask,
+    progress: readonly OrderSlice[],
+    why: string,
+    paper: boolean,
+    attempt: number,
+    at: number,
+  ): PlacedOrder {
+    let slices = [...progress];
+    const refused = nextSlice(slices);
+    if (refused !== undefined) slices = withSlice(slices, refused.index, { error: why });
+    for (let rest = nextSlice(slices); rest !== undefined; rest = nextSlice(slices)) {
+      slices = withSlice(slices, rest.index, { error: `${NOT_PLACED} slice ${refused?.index} was refused` });
+    }
+    this.#deps.logger.warn('Sliced order stopped early; the children placed are kept', {
+      taskId: task.task_id,
+      placed: slices.filter((s) => s.order !== undefined).length,
+      slices: slices.length,
+      error: why,
+    });
+    return { ...aggregateSlices(slices), paper, taskId: task.task_id, attempt, at };
+  }
+
+  /** Records the children placed so far on the RUNNING task, so a redelivery resumes after them. */
+  async #saveProgress(taskId: string, slices: readonly OrderSlice[], paper: boolean): Promise<void> {
+    const saved = await this.#deps.orders.transition(
+      taskId,
+      'RUNNING',
+      { result: { ...aggregateSlices(slices), paper } },
+      this.#deps.clock.now(),
+    );
+    if (!saved) throw new TaskMoved(taskId);
+  }
+
+  /**
    * By when the broker must have sent its call: the invocation's end less the time to record the
    * outcome, so a call that must wait for its rate budget longer is requeued instead of timed out.
    */
@@ -400,7 +525,8 @@ export class OrderTaskProcessor {
   async #orderOf(orderId: string): Promise<OpenOrder | undefined> {
     const taskId = await this.#deps.orders.taskOfBrokerOrder(orderId);
     const placed = taskId === undefined ? undefined : await this.#deps.orders.get(taskId);
-    return placed?.result === undefined ? undefined : { task: placed.task, state: placed.result };
+    // A child of a sliced order is changed as the order it is, with its own quantity.
+    return placed === undefined ? undefined : brokerOrderOf(placed.task, placed.result, orderId);
   }
 
   /**
@@ -427,7 +553,9 @@ export class OrderTaskProcessor {
     const { taskId: _taskId, attempt, at, paper, ...state } = placed;
     // A placement's order is linked to its task first, so news that beat the answer (held) is merged.
     let order: BrokerOrderState = state;
-    if (task.operation === 'place_order') {
+    if (task.operation === 'place_order' && state.slices !== undefined) {
+      order = aggregateSlices(await this.#linkSlices(task.task_id, state.slices));
+    } else if (task.operation === 'place_order') {
       for (const held of await orders.linkBrokerOrder(state.orderId, task.task_id)) {
         order = mergeBrokerOrder(order, held) ?? order;
       }
@@ -450,6 +578,20 @@ export class OrderTaskProcessor {
       });
     }
     return { kind: 'completed', record: completed };
+  }
+
+  /** Links every placed child to the task, each with the news held for it merged in. */
+  async #linkSlices(taskId: string, slices: readonly OrderSlice[]): Promise<readonly OrderSlice[]> {
+    return Promise.all(
+      slices.map(async (s) => {
+        if (s.order === undefined) return s;
+        let order = s.order;
+        for (const held of await this.#deps.orders.linkBrokerOrder(order.orderId, taskId)) {
+          order = mergeBrokerOrder(order, held) ?? order;
+        }
+        return { ...s, order };
+      }),
+    );
   }
 
   /** Merges what a modify or cancel returned into the result of the task that placed the order. */

@@ -1,5 +1,6 @@
 import { KiteOrder, kiteOrderState } from '../../shared/contracts/kite-order.js';
 import type { BrokerOrderState } from '../../shared/domain/orders/broker-order.js';
+import { brokerOrdersOf } from '../../shared/domain/orders/sliced-order.js';
 import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import { publishOrderUpdate } from '../../shared/order-updates.js';
@@ -92,10 +93,11 @@ export async function pollOpenOrders(deps: OrderPollDependencies): Promise<Order
       ...(cursor !== undefined && { cursor }),
     });
     for (const record of page.items) {
-      if (record.result === undefined) continue;
-      const { paper: _paper, ...state } = record.result;
+      // A sliced order is polled child by child, each as the order it is at the broker.
+      const followed = brokerOrdersOf(record.task, record.result, { open: true });
+      if (followed.length === 0) continue;
       const list = byAccount.get(record.task.account_id) ?? [];
-      list.push({ task: record.task, state });
+      list.push(...followed);
       byAccount.set(record.task.account_id, list);
       open++;
     }

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { IsoTimestamp } from './common.js';
-import { OrderTask, OrderTaskStatus, TaskId } from './order.js';
+import { OrderSliceView, OrderTask, OrderTaskStatus, TaskId } from './order.js';
 
 /**
  * REST shapes of the order pipeline: `POST /orders`, `GET /orders/{task_id}`, the dead-letter
  * listing (TC-ORD-031) and its redrive. The order task itself is the queue contract in `order.ts`.
  */
 
-export { TaskId };
+export { OrderSliceView, TaskId };
 
 const generated = {
   task_id: TaskId.optional().meta({ description: 'The task id; a UUID is generated when absent' }),
@@ -56,10 +56,18 @@ export const OrderStatusView = z.object({
   attempts: z.array(OrderAttemptView),
   result: z
     .object({
-      order_id: z.string(),
+      order_id: z.string().meta({ description: "The broker order id; a sliced order's first child's" }),
       paper: z.boolean(),
-      status: z.string().optional(),
+      status: z.string().optional().meta({ description: "Kite's status; a sliced order's aggregate of its children" }),
       average_price: z.number().optional(),
+      filled_quantity: z.number().optional(),
+      pending_quantity: z.number().optional(),
+      quantity: z.number().optional(),
+      status_message: z.string().optional(),
+      slices: z
+        .array(OrderSliceView)
+        .optional()
+        .meta({ description: 'A sliced order (`slice: true`): each child order, in the order placed' }),
     })
     .nullable(),
   last_error: z.string().nullable(),

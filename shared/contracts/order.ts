@@ -100,3 +100,23 @@ export type OrderTask = z.infer<typeof OrderTask>;
 /** Task lifecycle (docs/test-plan-index.md): PENDING → RUNNING → COMPLETED, RUNNING → RETRYING, → DEAD_LETTER. */
 export const OrderTaskStatus = z.enum(['PENDING', 'RUNNING', 'RETRYING', 'COMPLETED', 'DEAD_LETTER']);
 export type OrderTaskStatus = z.infer<typeof OrderTaskStatus>;
+
+/** One child order of a sliced order (`params.slice`), as REST and the WebSocket order frames show it. */
+export const OrderSliceView = z.object({
+  /** 1 for the first child. */
+  index: z.int().positive(),
+  /** The units this child carries (whole lots, at most the freeze quantity). */
+  quantity: z.int().positive(),
+  order_id: z.string().nullable().meta({ description: 'Null when the child was not placed' }),
+  status: z.string().meta({
+    description:
+      "Kite's status of the child order; PENDING before it is placed, REJECTED when the broker refused it, NOT PLACED when an earlier child was refused",
+  }),
+  filled_quantity: z.number(),
+  pending_quantity: z.number(),
+  average_price: z.number().nullable(),
+  status_message: z.string().nullable(),
+  /** When the exchange last changed the child (ISO); null until known. */
+  updated_at: IsoTimestamp.nullable(),
+});
+export type OrderSliceView = z.infer<typeof OrderSliceView>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InstrumentToken, IsoTimestamp } from './common.js';
+import { OrderSliceView } from './order.js';
 import { TickPayload, UnderlyingBar } from './tick.js';
 
 /** Most tokens one message may name; a larger list is answered with an error frame. */
@@ -68,6 +69,8 @@ export const OrderUpdate = z.object({
   status_message: z.string().nullable(),
   /** When the platform recorded the change. */
   updated_at: IsoTimestamp,
+  /** A sliced order: each child (the fields above are their aggregate). */
+  slices: z.array(OrderSliceView).optional(),
 });
 export type OrderUpdate = z.infer<typeof OrderUpdate>;
 /** An update of one of the connection's user's orders. */

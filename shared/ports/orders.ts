@@ -1,9 +1,15 @@
 import type { OrderTask, OrderTaskStatus } from '../contracts/order.js';
 import type { BrokerOrderState } from '../domain/orders/broker-order.js';
+import type { OrderSlice } from '../domain/orders/sliced-order.js';
 
-/** What a task's `result` holds: the broker order as it evolves, and whether it was paper-traded. */
+/**
+ * What a task's `result` holds: the broker order as it evolves, and whether it was paper-traded.
+ * A sliced order's result is the aggregate of its children (`aggregateSlices`) with each child in
+ * `slices`; while the worker places them (RUNNING, RETRYING) it is the progress so far.
+ */
 export interface OrderResult extends BrokerOrderState {
   readonly paper: boolean;
+  readonly slices?: readonly OrderSlice[];
 }
 
 /** One broker attempt of an order task. */
@@ -101,8 +107,8 @@ export interface OrderStore {
     cursor?: string;
   }>;
   /**
-   * Merges news about a task's broker order into its `result` with `mergeBrokerOrder` (monotonic:
-   * a late or repeated update never moves it backwards) in one conditional write, retried when
+   * Merges news about a task's broker order into its `result` with `mergeOrderResult` (monotonic:
+   * a late or repeated update never moves it backwards; a sliced order's news lands on its child) in one conditional write, retried when
    * another writer changed the record in between. `changed` is false when the update brought
    * nothing new; `undefined` when the task has no result to merge into.
    */

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { aggregateSlices } from '../../shared/domain/orders/sliced-order.js';
 import { ConflictError, ValidationError } from '../../shared/errors.js';
 import type { OrderRecord, OrderStore } from '../../shared/ports/orders.js';
 import { placeOrderTask } from './order-fixtures.js';
@@ -295,6 +296,50 @@ export function orderStoreContract(adapter: string, factory: () => Promise<Opene
       await store.create(placeOrderTask('t2'), T0);
       expect(await store.applyBrokerUpdate('t2', open1, T0 + 7)).toBeUndefined();
       expect(await store.applyBrokerUpdate('nope', open1, T0 + 7)).toBeUndefined();
+    });
+
+    it('keeps a sliced result, lands each child update on its child, and drops it from open orders when all finish', async () => {
+      const store = await open();
+      await store.create(placeOrderTask('s1'), T0);
+      await store.transition('s1', 'RUNNING', {}, T0 + 1);
+      const child = (orderId: string, status: string) => ({
+        orderId,
+        status,
+        quantity: 65,
+        exchangeUpdateTimestamp: '2026-12-07 10:00:01',
+      });
+      const slices = [
+        { index: 1, quantity: 65, order: child('C1', 'OPEN') },
+        { index: 2, quantity: 65, order: child('C2', 'OPEN') },
+        { index: 3, quantity: 65, error: '[margin] Insufficient funds' },
+      ];
+      // Progress of a task still RUNNING is kept as it is written.
+      const progress = await store.transition(
+        's1',
+        'RUNNING',
+        { result: { ...aggregateSlices(slices), paper: true } },
+        T0 + 2,
+      );
+      expect(progress?.result?.slices).toEqual(slices);
+      await store.transition('s1', 'COMPLETED', {}, T0 + 3);
+      const done = { ...child('C2', 'COMPLETE'), filledQuantity: 65, exchangeUpdateTimestamp: '2026-12-07 10:00:03' };
+      const applied = await store.applyBrokerUpdate('s1', done, T0 + 4);
+      expect(applied?.changed).toBe(true);
+      expect(applied?.record.result?.slices?.map((s) => s.order?.status)).toEqual(['OPEN', 'COMPLETE', undefined]);
+      expect(applied?.record.result).toMatchObject({ orderId: 'C1', status: 'OPEN', filledQuantity: 65, paper: true });
+      expect((await store.applyBrokerUpdate('s1', done, T0 + 5))?.changed).toBe(false);
+      await expect
+        .poll(async () => (await store.listOpenOrders({ limit: 10 })).items.map((r) => r.task.task_id))
+        .toEqual(['s1']);
+      await store.applyBrokerUpdate(
+        's1',
+        { ...child('C1', 'CANCELLED'), exchangeUpdateTimestamp: '2026-12-07 10:00:04' },
+        T0 + 6,
+      );
+      const read = await store.get('s1');
+      expect(read?.result?.status).toBe('COMPLETE');
+      expect(read?.result?.slices?.[2]?.error).toBe('[margin] Insufficient funds');
+      await expect.poll(async () => (await store.listOpenOrders({ limit: 10 })).items).toEqual([]);
     });
 
     it('holds updates for an order not linked yet and hands them to the link; later ones find the task', async () => {

@@ -3,6 +3,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
 import { type OrderMessageOutcome, orderWorkerHandler } from '../../functions/order-worker.js';
+import { checkTask, exchangeIssues } from '../../functions/orders/exchange-check.js';
 import { ensureTables } from '../../infra/local/dynamodb-local.js';
 import { DynamoDbBreakerStore } from '../../shared/adapters/dynamodb/dynamodb-breaker-store.js';
 import { DynamoDbOrderStore } from '../../shared/adapters/dynamodb/dynamodb-order-store.js';
@@ -25,6 +26,7 @@ import {
 import type { RetryPolicy } from '../../shared/domain/orders/retry-policy.js';
 import { createLogger, type Logger } from '../../shared/logging.js';
 import type { Broker } from '../../shared/ports/broker.js';
+import type { Instrument } from '../../shared/ports/market-data.js';
 import type { OrderAttempt, OrderRecord, OrderStore } from '../../shared/ports/orders.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
 import { FaultInjectingBroker } from './fault-injecting-broker.js';
@@ -32,6 +34,15 @@ import { FaultInjectingBroker } from './fault-injecting-broker.js';
 /** An {@link OrderStore} that passes everything to a real store and remembers each successful transition. */
 export class TransitionRecordingStore implements OrderStore {
   readonly transitions: { taskId: string; to: OrderTaskStatus; at: number }[] = [];
+  /**
+   * Makes a transition throw as a worker's crash would end it: `before` the write (nothing stored)
+   * or `after` it (stored, the worker never learns). Asked of every transition; undefined: no crash.
+   */
+  crashOn?: (
+    taskId: string,
+    to: OrderTaskStatus,
+    changes: { result?: OrderRecord['result'] },
+  ) => 'before' | 'after' | undefined;
   constructor(readonly inner: OrderStore) {}
   create(task: OrderTask, nowMs: number, options?: { readonly rawBody?: string }): Promise<OrderRecord> {
     return this.inner.create(task, nowMs, options);
@@ -45,8 +56,11 @@ export class TransitionRecordingStore implements OrderStore {
     changes: { attempt?: OrderAttempt; result?: OrderRecord['result']; lastError?: string },
     nowMs: number,
   ): Promise<OrderRecord | undefined> {
+    const crash = this.crashOn?.(taskId, to, changes);
+    if (crash === 'before') throw new Error(`Injected crash before ${taskId} → ${to}`);
     const record = await this.inner.transition(taskId, to, changes, nowMs);
     if (record) this.transitions.push({ taskId, to, at: nowMs });
+    if (crash === 'after') throw new Error(`Injected crash after ${taskId} → ${to}`);
     return record;
   }
   listDeadLetters(query: { errorType?: string; owner?: string; limit: number; cursor?: string }) {
@@ -117,6 +131,8 @@ export async function startOrderWorker(
     defaultOwner?: string;
     /** The broker the fault injection wraps (default: the paper broker at `lastPrice`), e.g. a Kite broker on the fake Kite. */
     broker?: Broker;
+    /** The instrument master the exchange's rules and slicing read (default: none, no exchange check). */
+    instruments?: readonly Instrument[];
   } = {},
 ) {
   const tablePrefix = `ow-${randomUUID().slice(0, 8)}`;
@@ -139,6 +155,11 @@ export async function startOrderWorker(
   const queues: LocalOrderQueues = createLocalOrderQueues({ clock, maxReceiveCount: 100 });
   const outcomes: { taskId: string | undefined; outcome: OrderMessageOutcome; at: number }[] = [];
   const retry: RetryPolicy = { maxAttempts: 3, retryBaseSeconds: 1, retryMaxSeconds: 30, ...options.retry };
+  const instruments = options.instruments;
+  const exchange =
+    instruments === undefined
+      ? undefined
+      : { instruments: async () => instruments, referencePrice: async () => undefined };
   const handler = orderWorkerHandler(
     {
       orders,
@@ -153,6 +174,10 @@ export async function startOrderWorker(
       retry,
       logger: options.logger ?? createLogger('order-worker-test', { logLevel: 'SILENT', environment: 'test' }),
       ...(options.defaultOwner !== undefined && { defaultOwner: options.defaultOwner }),
+      ...(exchange !== undefined && {
+        validate: (task: OrderTask) => exchangeIssues(exchange, task),
+        slicePlan: async (task: OrderTask) => (await checkTask(exchange, task)).slices,
+      }),
     },
     {
       onOutcome: (_record, outcome) =>

@@ -9,8 +9,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { OrderTask, OrderTaskStatus } from '../../contracts/order.js';
-import { type BrokerOrderState, isOpenBrokerStatus, mergeBrokerOrder } from '../../domain/orders/broker-order.js';
+import { type BrokerOrderState, isOpenBrokerStatus } from '../../domain/orders/broker-order.js';
 import { errorTypeOf, statusesBefore } from '../../domain/orders/order-status.js';
+import { mergeOrderResult, type OrderSlice } from '../../domain/orders/sliced-order.js';
 import { ConflictError, type PlatformError } from '../../errors.js';
 import type { OrderAttempt, OrderRecord, OrderResult, OrderStore } from '../../ports/orders.js';
 import { physicalTableName, Tables } from '../../tables.js';
@@ -90,6 +91,48 @@ function brokerOrderState(i: z.infer<typeof BrokerOrderItem>): BrokerOrderState 
   };
 }
 
+const SliceItem = z.object({
+  index: z.number(),
+  quantity: z.number(),
+  order: BrokerOrderItem.optional(),
+  error: z.string().optional(),
+});
+
+const ResultItem = BrokerOrderItem.extend({
+  // Records written before results carried the whole broker order may lack a status.
+  status: z.string().default('PLACED'),
+  paper: z.boolean(),
+  slices: z.array(SliceItem).optional(),
+});
+
+/** A task's result as stored: the broker order, `paper`, and a sliced order's children. */
+function resultItem(r: OrderResult): Record<string, unknown> {
+  return {
+    ...brokerOrderItem(r),
+    paper: r.paper,
+    ...(r.slices !== undefined && {
+      slices: r.slices.map((s) => ({
+        index: s.index,
+        quantity: s.quantity,
+        ...(s.order !== undefined && { order: brokerOrderItem(s.order) }),
+        ...(s.error !== undefined && { error: s.error }),
+      })),
+    }),
+  };
+}
+
+function orderResult(i: z.infer<typeof ResultItem>): OrderResult {
+  const slices = i.slices?.map(
+    (s): OrderSlice => ({
+      index: s.index,
+      quantity: s.quantity,
+      ...(s.order !== undefined && { order: brokerOrderState(s.order) }),
+      ...(s.error !== undefined && { error: s.error }),
+    }),
+  );
+  return { ...brokerOrderState(i), paper: i.paper, ...(slices !== undefined && { slices }) };
+}
+
 const LinkItem = z.object({
   order_id: z.string(),
   task_id: z.string().optional(),
@@ -108,8 +151,7 @@ const OrderItem = z.object({
   status: OrderTaskStatus,
   task: OrderTask,
   attempts: z.array(Attempt),
-  // Records written before results carried the whole broker order may lack a status.
-  result: BrokerOrderItem.extend({ status: z.string().default('PLACED'), paper: z.boolean() }).optional(),
+  result: ResultItem.optional(),
   result_version: z.number().optional(),
   last_error: z.string().optional(),
   created_at: z.number(),
@@ -209,7 +251,7 @@ export class DynamoDbOrderStore implements OrderStore {
     }
     if (changes.result) {
       sets.push('#result = :result', 'result_version = if_not_exists(result_version, :zero) + :one');
-      values[':result'] = { ...brokerOrderItem(changes.result), paper: changes.result.paper };
+      values[':result'] = resultItem(changes.result);
       values[':zero'] = 0;
       values[':one'] = 1;
       if (isOpenBrokerStatus(changes.result.status)) {
@@ -318,9 +360,8 @@ export class DynamoDbOrderStore implements OrderStore {
       const version = typeof output.Item.result_version === 'number' ? output.Item.result_version : undefined;
       const record = this.#decode(output.Item);
       if (record.result === undefined) return undefined;
-      const merged = mergeBrokerOrder(record.result, update);
-      if (merged === undefined) return { record, changed: false };
-      const result: OrderResult = { ...merged, paper: record.result.paper };
+      const result = mergeOrderResult(record.result, update);
+      if (result === undefined) return { record, changed: false };
       const open = isOpenBrokerStatus(result.status);
       try {
         const written = await this.#documents.send(
@@ -334,7 +375,7 @@ export class DynamoDbOrderStore implements OrderStore {
               version === undefined ? 'attribute_not_exists(result_version)' : 'result_version = :version',
             ExpressionAttributeNames: { '#result': 'result' },
             ExpressionAttributeValues: {
-              ':result': { ...brokerOrderItem(result), paper: result.paper },
+              ':result': resultItem(result),
               ':next': (version ?? 0) + 1,
               ':now': nowMs,
               ...(open && { ':account': record.task.account_id }),
@@ -442,7 +483,7 @@ export class DynamoDbOrderStore implements OrderStore {
       task: i.task,
       status: i.status,
       attempts: i.attempts.map((a) => ({ attempt: a.attempt, at: a.at, ...(a.error && { error: a.error }) })),
-      ...(i.result && { result: { ...brokerOrderState(i.result), paper: i.result.paper } }),
+      ...(i.result && { result: orderResult(i.result) }),
       ...(i.last_error !== undefined && { lastError: i.last_error }),
       createdAt: i.created_at,
       updatedAt: i.updated_at,

@@ -1,6 +1,7 @@
 import type { OrderTask, OrderTaskStatus } from '../../contracts/order.js';
-import { type BrokerOrderState, isOpenBrokerStatus, mergeBrokerOrder } from '../../domain/orders/broker-order.js';
+import { type BrokerOrderState, isOpenBrokerStatus } from '../../domain/orders/broker-order.js';
 import { canTransition, errorTypeOf } from '../../domain/orders/order-status.js';
+import { mergeOrderResult } from '../../domain/orders/sliced-order.js';
 import { ConflictError } from '../../errors.js';
 import type { OrderAttempt, OrderRecord, OrderStore } from '../../ports/orders.js';
 import {
@@ -95,9 +96,9 @@ export class MemoryOrderStore implements OrderStore {
   ): Promise<{ readonly record: OrderRecord; readonly changed: boolean } | undefined> {
     const existing = this.#records.get(taskId);
     if (existing?.result === undefined) return undefined;
-    const merged = mergeBrokerOrder(existing.result, update);
+    const merged = mergeOrderResult(existing.result, update);
     if (merged === undefined) return { record: structuredClone(existing), changed: false };
-    const record: OrderRecord = { ...existing, result: { ...merged, paper: existing.result.paper }, updatedAt: nowMs };
+    const record: OrderRecord = { ...existing, result: merged, updatedAt: nowMs };
     this.#records.set(taskId, structuredClone(record));
     return { record: structuredClone(record), changed: true };
   }

@@ -44,7 +44,7 @@ export function isOpenBrokerStatus(status: string): boolean {
  * one-second resolution): an acknowledgement only (`PLACED`, `MODIFIED`) < the transient states
  * before the book < waiting for a trigger < in the book < finished.
  */
-function rank(status: string): number {
+export function progressRank(status: string): number {
   if (TERMINAL_BROKER_STATUSES.has(status)) return 4;
   if (BROKER_ACKNOWLEDGEMENTS.has(status)) return 0;
   if (status === 'TRIGGER PENDING') return 2;
@@ -83,7 +83,7 @@ export function mergeBrokerOrder(
     const b = changedAt(current);
     if (a !== '' && b !== '' && a < b && !TERMINAL_BROKER_STATUSES.has(update.status)) return undefined;
     if (a === b || a === '' || b === '') {
-      const ahead = rank(update.status) - rank(current.status);
+      const ahead = progressRank(update.status) - progressRank(current.status);
       if (ahead < 0 || (ahead === 0 && updateFilled < currentFilled)) return undefined;
     }
   }

@@ -16,6 +16,9 @@ export const KITE_MESSAGES = {
     'Market orders without market protection are not allowed via API. Please set market protection or use a Limit order.',
   /** What Kite says when the exchange's limit price protection band refuses a price: it names circuit limits, not the band. */
   circuitLimits: 'Price exceeds circuit limits for the instrument. Place an order within the daily range.',
+  /** The fake's wording (Kite's own varies by segment): an order above the exchange's freeze quantity. */
+  freezeQuantity: (quantity: number, freeze: number) =>
+    `Quantity ${quantity} exceeds the freeze quantity ${freeze} of the instrument. Place it as smaller orders.`,
   unregisteredAddress: (address: string) =>
     `Order requests are allowed only from the IPs registered for this app; ${address} is not registered.`,
 } as const;

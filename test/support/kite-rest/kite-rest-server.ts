@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { NSE_FREEZE_QUANTITIES } from '../../../shared/domain/orders/exchange-rules.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
 import {
   FAKE_KITE_LAST_PRICE,
@@ -118,6 +119,11 @@ export interface KiteOrderRuleOptions {
    * accepts it and the order goes REJECTED with that `status_message`. `false`: no band. Default `'response'`.
    */
   readonly priceBand?: false | 'response' | 'order';
+  /**
+   * An NFO order above its underlying's freeze quantity (NSE_FREEZE_QUANTITIES, the underlying read
+   * off the trading symbol) is refused 400 InputException, as the exchange's freeze does. Default on.
+   */
+  readonly freezeQuantity?: boolean;
 }
 
 /** How a fake Kite REST server is set up; everything but `accounts` has a default. */
@@ -420,6 +426,17 @@ export async function startKiteRestServer(options: KiteRestServerOptions): Promi
       const triggerPrice = Number(form.get('trigger_price') ?? 0);
       if (!Number.isInteger(quantity) || quantity <= 0) {
         error(400, 'InputException', 'Invalid `quantity`.');
+        return true;
+      }
+      const underlying = /^[A-Z]+?(?=\d)/.exec(form.get('tradingsymbol') ?? '')?.[0];
+      const freeze = underlying === undefined ? undefined : NSE_FREEZE_QUANTITIES[underlying];
+      if (
+        options.rules?.freezeQuantity !== false &&
+        form.get('exchange') === 'NFO' &&
+        freeze !== undefined &&
+        quantity > freeze
+      ) {
+        error(400, 'InputException', KITE_MESSAGES.freezeQuantity(quantity, freeze));
         return true;
       }
       if (!ORDER_TYPES.has(orderType)) {

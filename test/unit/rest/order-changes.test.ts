@@ -14,6 +14,7 @@ import { ApiErrorResponse } from '../../../shared/contracts/common.js';
 import { OrderTask } from '../../../shared/contracts/order.js';
 import { DeadLetterListResponse, OrderResponse } from '../../../shared/contracts/order-api.js';
 import { tagError } from '../../../shared/domain/orders/order-status.js';
+import { aggregateSlices } from '../../../shared/domain/orders/sliced-order.js';
 import type { OrderResult } from '../../../shared/ports/orders.js';
 import { orderTask } from '../../support/order-queue-contract.js';
 import { call, fakeComponents, listedOption, principalOfApiKey, principalOfSubject } from './fake-components.js';
@@ -291,6 +292,94 @@ describe('PATCH /orders/{task_id}', () => {
         task_id: body.task_id,
         params: expect.objectContaining({ order_id: orderId, price: 45 }),
       }),
+    ]);
+  });
+});
+
+describe('sliced orders over REST', () => {
+  /** NIFTY: 1755 (27 lots of 65) per order at most; 60 lots is three children. */
+  const SLICED = { ...PLACE, params: { ...PLACE.params, quantity: 65 * 60, slice: true } };
+
+  /** Places `taskId` sliced, then records what the worker would: three children in `statuses`. */
+  async function placedSliced(fake: Fake, taskId: string, statuses: readonly string[]) {
+    const accepted = await post(fake, { ...SLICED, task_id: taskId, idempotency_key: `key-${taskId}` });
+    expect(accepted.status).toBe(202);
+    const now = fake.clock.now();
+    const slices = [1755, 1755, 390].map((quantity, i) => ({
+      index: i + 1,
+      quantity,
+      order: { orderId: `${taskId}-c${i + 1}`, status: statuses[i] ?? 'OPEN', quantity },
+    }));
+    await fake.orders.transition(taskId, 'RUNNING', {}, now);
+    for (const s of slices) await fake.orders.linkBrokerOrder(s.order.orderId, taskId);
+    await fake.orders.transition(taskId, 'COMPLETED', { result: { ...aggregateSlices(slices), paper: true } }, now);
+    return slices.map((s) => s.order.orderId);
+  }
+
+  it('accepts slice: true above the freeze quantity, and answers 400 on params.slice past 10 slices', async () => {
+    const fake = fakeComponents();
+    expect(OPTION.lotSize).toBe(65);
+    expect((await post(fake, { ...SLICED, task_id: 'sliced-ok' })).status).toBe(202);
+    const eleven = await post(fake, {
+      ...SLICED,
+      task_id: 'sliced-11',
+      params: { ...SLICED.params, quantity: 65 * 271 },
+    });
+    expect(eleven.status).toBe(400);
+    expect(errorOf(eleven).details?.find((d) => d.path === 'params.slice')?.message).toContain('at most 10 slices');
+    expect(queuedTasks(fake).map((t) => t.task_id)).toEqual(['sliced-ok']);
+  });
+
+  it('shows each child under result.slices with the aggregate at the top', async () => {
+    const fake = fakeComponents();
+    const ids = await placedSliced(fake, 'sliced-view', ['OPEN', 'COMPLETE', 'OPEN']);
+    const body = OrderResponse.parse((await get(fake, 'sliced-view')).body);
+    expect(body.order.result).toMatchObject({ order_id: ids[0], status: 'OPEN', quantity: 3900 });
+    expect(body.order.result?.slices?.map((s) => [s.index, s.order_id, s.status, s.quantity])).toEqual([
+      [1, ids[0], 'OPEN', 1755],
+      [2, ids[1], 'COMPLETE', 1755],
+      [3, ids[2], 'OPEN', 390],
+    ]);
+  });
+
+  it('DELETE queues a cancel of every open child, the same ones again on a repeat', async () => {
+    const fake = fakeComponents();
+    const ids = await placedSliced(fake, 'sliced-cancel', ['OPEN', 'COMPLETE', 'TRIGGER PENDING']);
+    const first = await cancel(fake, 'sliced-cancel');
+    expect(first.status).toBe(202);
+    const body = OrderChangeResponse.parse(first.body);
+    expect(body.slices?.map((s) => [s.index, s.order_id, s.status])).toEqual([
+      [1, ids[0], 'PENDING'],
+      [3, ids[2], 'PENDING'],
+    ]);
+    expect(body).toMatchObject({ task_id: body.slices?.[0]?.task_id, order_id: ids[0] });
+    const cancels = () => queuedTasks(fake).filter((t) => t.operation === 'cancel_order');
+    expect(cancels().map((t) => t.operation === 'cancel_order' && t.params.order_id)).toEqual([ids[0], ids[2]]);
+
+    const again = OrderChangeResponse.parse((await cancel(fake, 'sliced-cancel')).body);
+    expect(again.slices?.map((s) => s.task_id)).toEqual(body.slices?.map((s) => s.task_id));
+    expect(cancels()).toHaveLength(2);
+  });
+
+  it('DELETE answers 409 when no child is open', async () => {
+    const fake = fakeComponents();
+    await placedSliced(fake, 'sliced-done', ['COMPLETE', 'CANCELLED', 'COMPLETE']);
+    expect((await cancel(fake, 'sliced-done')).status).toBe(409);
+  });
+
+  it('PATCH of quantity is a 400 naming quantity; other terms go to every open child', async () => {
+    const fake = fakeComponents();
+    const ids = await placedSliced(fake, 'sliced-modify', ['OPEN', 'OPEN', 'COMPLETE']);
+    const quantity = await modify(fake, 'sliced-modify', { quantity: 65 });
+    expect(quantity.status).toBe(400);
+    expect(errorOf(quantity).details?.map((d) => d.path)).toEqual(['quantity']);
+
+    const price = await modify(fake, 'sliced-modify', { price: 45 });
+    expect(price.status).toBe(202);
+    const modifies = queuedTasks(fake).filter((t) => t.operation === 'modify_order');
+    expect(modifies.map((t) => t.operation === 'modify_order' && [t.params.order_id, t.params.price])).toEqual([
+      [ids[0], 45],
+      [ids[1], 45],
     ]);
   });
 });
