@@ -4,7 +4,7 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
-import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import { Channels, type ReconcileNotice, type TickBus } from '../../shared/ports/tick-bus.js';
 import type { Service } from '../supervisor.js';
 
 /** What should stream: token → mode and the account the subscription names (if any). */
@@ -77,6 +77,8 @@ export class ReconcilerStoppedError extends Error {
  * 5 s, half the plan's 10. A read grows with the table: 1,000 subscriptions from DynamoDB took
  * 20–30 ms while the local platform served 1,000 `POST /subscriptions` a second on the same event
  * loop, and 9,000 would take most of a 250 ms gap. A trigger after a quiet spell starts at once.
+ * Every completed reconcile is announced on {@link Channels.reconciled}, so whoever made a change
+ * can tell when it took effect instead of waiting out the longest gap.
  */
 export class Reconciler implements Service {
   readonly name = 'reconciler';
@@ -85,6 +87,7 @@ export class Reconciler implements Service {
   #running: Promise<ApplyResult> | undefined;
   #queued: Promise<ApplyResult> | undefined;
   #last: ApplyResult | undefined;
+  #lastCompletedAt: number | undefined;
   #lastEndedAt = Number.NEGATIVE_INFINITY;
   /** How long the last reconcile's read of the store took. */
   #lastReadMs = 0;
@@ -102,6 +105,11 @@ export class Reconciler implements Service {
   /** The last completed reconcile's result. */
   get lastResult(): ApplyResult | undefined {
     return this.#last;
+  }
+
+  /** When the last reconcile completed (epoch ms), for the metrics; undefined before the first. */
+  get lastCompletedAt(): number | undefined {
+    return this.#lastCompletedAt;
   }
 
   /**
@@ -193,6 +201,14 @@ export class Reconciler implements Service {
     return run;
   }
 
+  /** Publishes without waiting: a bus outage must not hold up the next reconcile. */
+  #announce(notice: ReconcileNotice): void {
+    const { bus, logger } = this.#options;
+    bus
+      .publish(Channels.reconciled, JSON.stringify(notice))
+      .catch((error: unknown) => logger.warn('Reconcile not announced', { error: describeError(error) }));
+  }
+
   async #reconcile(): Promise<ApplyResult> {
     const { store, target, logger, clock } = this.#options;
     const started = clock.now();
@@ -203,11 +219,14 @@ export class Reconciler implements Service {
       for (const s of active)
         desired.set(s.instrumentToken, { mode: kiteMode(s.requestedMode), accountId: s.accountId });
       const result = await target.apply(desired);
+      const ended = clock.now();
       this.counters.runs++;
       this.#last = result;
+      this.#lastCompletedAt = ended;
       if (result.added > 0 || result.removed > 0 || result.failed > 0) {
-        logger.info('Subscriptions reconciled', { ...result, active: desired.size, ms: clock.now() - started });
+        logger.info('Subscriptions reconciled', { ...result, active: desired.size, ms: ended - started });
       }
+      this.#announce({ started_at_ms: started, ended_at_ms: ended, ...result, active: desired.size });
       return result;
     } catch (error) {
       this.counters.failures++;
