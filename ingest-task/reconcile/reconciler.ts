@@ -28,6 +28,9 @@ export function kiteMode(mode: SubscriptionMode): KiteMode {
   return mode === 'FULL' ? 'full' : mode === 'QUOTE' ? 'quote' : 'ltp';
 }
 
+/** The reconciler's timing when its options do not say; `maxGapMs` bounds how long a change waits. */
+export const RECONCILER_DEFAULTS = { intervalMs: 60_000, minGapMs: 250, readShare: 0.02, maxGapMs: 5000 } as const;
+
 export interface ReconcilerOptions {
   readonly store: SubscriptionStore;
   readonly target: StreamTarget;
@@ -136,7 +139,9 @@ export class Reconciler implements Service {
 
   /** Milliseconds until the next reconcile may start, given when the last one ended and how long its read took. */
   #gapLeft(): number {
-    const { minGapMs = 250, readShare = 0.02, maxGapMs = 5000 } = this.#options;
+    const minGapMs = this.#options.minGapMs ?? RECONCILER_DEFAULTS.minGapMs;
+    const readShare = this.#options.readShare ?? RECONCILER_DEFAULTS.readShare;
+    const maxGapMs = this.#options.maxGapMs ?? RECONCILER_DEFAULTS.maxGapMs;
     const gap = Math.max(minGapMs, Math.min(maxGapMs, this.#lastReadMs * (1 / readShare - 1)));
     // Never more than the gap, should the wall clock step back.
     return Math.min(gap, Math.max(0, this.#lastEndedAt + gap - this.#options.clock.now()));
@@ -173,7 +178,7 @@ export class Reconciler implements Service {
           .finally(() => {
             if (!signal.aborted) schedule();
           });
-      }, this.#options.intervalMs ?? 60_000);
+      }, this.#options.intervalMs ?? RECONCILER_DEFAULTS.intervalMs);
     };
     try {
       await this.trigger().catch((error: unknown) =>
