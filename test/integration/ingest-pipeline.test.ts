@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { KitePool } from '../../ingest-task/kite/kite-pool.js';
 import { TickPipeline } from '../../ingest-task/pipeline/tick-pipeline.js';
 import { TickPublisher } from '../../ingest-task/pipeline/tick-publisher.js';
@@ -13,6 +13,7 @@ import type { Instrument } from '../../shared/ports/market-data.js';
 import { type KiteSimulator, startKiteSimulator } from '../support/kite/simulator.js';
 import { captureLogs } from '../support/log-capture.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { sharedRedisUrl } from '../support/shared-services.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -114,7 +115,7 @@ async function rig(redisUrl: string, logger: Logger = silent, extraInstruments: 
 
 describe('ingest pipeline', () => {
   it('TC-MATL-030: one account streams option ticks with Greeks to Redis', async () => {
-    const r = await rig(inject('redisUrl'));
+    const r = await rig(sharedRedisUrl());
     const tokens = options.slice(0, 20).map((i) => i.instrumentToken);
     await r.pool.subscribe([NIFTY, ...tokens], 'full');
     await waitFor(() => tokens.every((t) => r.received.some((tick) => tick.instrument_token === t)), {
@@ -142,7 +143,7 @@ describe('ingest pipeline', () => {
       expiry: 'not-a-date',
     };
     const { result, logs } = await captureLogs(async (logger) => {
-      const r = await rig(inject('redisUrl'), logger, [broken]);
+      const r = await rig(sharedRedisUrl(), logger, [broken]);
       const good = options.slice(0, 5).map((i) => i.instrumentToken);
       await r.pool.subscribe([NIFTY, broken.instrumentToken, ...good], 'full');
       const before = r.received.length;
