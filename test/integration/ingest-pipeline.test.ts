@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KitePool } from '../../ingest-task/kite/kite-pool.js';
 import { TickPipeline } from '../../ingest-task/pipeline/tick-pipeline.js';
 import { TickPublisher } from '../../ingest-task/pipeline/tick-publisher.js';
+import { MAX_RECONNECT_DELAY_MS } from '../../shared/adapters/redis/redis-connection.js';
 import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
 import { TickPayload } from '../../shared/contracts/tick.js';
@@ -200,6 +201,7 @@ describe('ingest pipeline against a failing Redis', () => {
     const { redis, r } = await streamingOnFreshRedis();
     await redis.stop();
     const ticksAtStop = r.pipeline.counters.ticksIn;
+    // The outage itself: time passing is the condition under test, not a wait for something.
     await new Promise((resolve) => setTimeout(resolve, 5000));
     // Kite kept streaming while Redis was away, and the task kept taking it in.
     expect(r.pipeline.counters.ticksIn).toBeGreaterThan(ticksAtStop + 50);
@@ -213,16 +215,21 @@ describe('ingest pipeline against a failing Redis', () => {
       message: 'a publish within 2 s of Redis returning',
     });
     expect(Date.now() - back).toBeLessThan(2000);
+    // The rest are conditions, not speed claims: their deadline is ten of the longest reconnect waits.
+    const settleMs = 10 * MAX_RECONNECT_DELAY_MS;
     const received = r.received.length;
-    await waitFor(() => r.received.length > received + 20, { timeoutMs: 5000, message: 'ticks after the outage' });
+    await waitFor(() => r.received.length > received + 20, { timeoutMs: settleMs, message: 'ticks after the outage' });
     // Every option tick taken in is published, dropped (counted) or still queued: none vanishes.
-    await waitFor(() => r.publisher.pending === 0, { timeoutMs: 5000, message: 'the queue to drain' });
+    await waitFor(() => r.publisher.pending === 0, { timeoutMs: settleMs, message: 'the queue to drain' });
     const { enqueued, published, dropped } = r.publisher.counters;
     expect(published + dropped).toBe(enqueued);
     expect(enqueued).toBe(r.pipeline.counters.optionTicks);
     // And every tick published reached the subscriber, which reconnected on its own schedule:
     // what the publisher sent before it was back reached no one, so it was kept and sent again.
-    await waitFor(() => r.received.length === published, { timeoutMs: 2000, message: 'every published tick received' });
+    await waitFor(() => r.received.length === published, {
+      timeoutMs: settleMs,
+      message: 'every published tick received',
+    });
     expect(r.publisher.counters.unheard).toBe(0);
   });
 
