@@ -6,6 +6,7 @@ import { loadConfig } from '../../shared/config.js';
 import { HealthResponse } from '../../shared/contracts/health.js';
 import { freePort, startRedisServer } from '../support/redis-server.js';
 import { sharedRedisUrl, sharedTablePrefix } from '../support/shared-services.js';
+import { waitFor } from '../support/wait.js';
 
 /** Runs an entry point with `env` added and collects how it ended. */
 async function run(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -109,7 +110,8 @@ describe('entry points', () => {
       STREAM_INTERVAL_SECONDS: '0.1',
     });
     await child.ready;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Stop it while it streams: once the first reconcile has started the streams.
+    await waitFor(() => child.output().includes('Subscriptions reconciled'), { message: 'the first reconcile' });
     const stopping = Date.now();
     child.process.kill('SIGTERM');
     // Exiting on its own proves nothing lingers: no socket, timer or connection keeps the loop alive.
