@@ -6,6 +6,10 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    // Most files wait on sockets, servers and timers rather than compute, so four run side by side
+    // on two cores (vitest's default is cores - 1, one here). Files sharing a worker run in turn,
+    // and the global setup gives each worker slot its own Redis and table prefix.
+    maxWorkers: 4,
     projects: [
       {
         extends: true,

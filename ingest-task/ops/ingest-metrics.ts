@@ -32,6 +32,7 @@ export const IngestMetric = {
   reconcileRuns: 'ingest_reconcile_runs_total',
   reconcileFailures: 'ingest_reconcile_failures_total',
   reconcileTriggers: 'ingest_reconcile_triggers_total',
+  reconcileLastCompleted: 'ingest_reconcile_last_completed_timestamp_seconds',
   kiteConnections: 'ingest_kite_connections',
   kiteSubscribedTokens: 'ingest_kite_subscribed_tokens',
   kiteCapacityTokens: 'ingest_kite_capacity_tokens',
@@ -78,7 +79,10 @@ export const PUBLISH_LATENCY_BUCKETS: readonly number[] = [
 export interface IngestMetricsSource {
   readonly pipeline: { readonly counters: Readonly<PipelineCounters> };
   readonly publisher: Pick<TickPublisher, 'counters' | 'pending' | 'level'>;
-  readonly reconciler: { readonly counters: Readonly<Reconciler['counters']> };
+  readonly reconciler: {
+    readonly counters: Readonly<Reconciler['counters']>;
+    readonly lastCompletedAt?: number | undefined;
+  };
   readonly pool: Pick<KitePool, 'metrics'> | undefined;
   status(): Pick<IngestStatus, 'running' | 'active_subscriptions'>;
 }
@@ -253,6 +257,11 @@ export function registerIngestMetrics(registry: Registry, source: IngestMetricsS
       IngestMetric.activeSubscriptions,
       'Tokens being streamed, indices included.',
       () => source.status().active_subscriptions,
+    ],
+    [
+      IngestMetric.reconcileLastCompleted,
+      'When the last reconcile completed (Unix seconds; 0 before the first): how stale the streams may be.',
+      () => (reconciler.lastCompletedAt ?? 0) / 1000,
     ],
     [IngestMetric.kiteConnections, 'Open Kite connections.', () => kite()?.connections ?? 0],
     [IngestMetric.kiteSubscribedTokens, 'Tokens subscribed on Kite.', () => kite()?.subscribedTokens ?? 0],

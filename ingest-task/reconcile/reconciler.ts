@@ -4,7 +4,7 @@ import { describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
-import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import { Channels, type ReconcileNotice, type TickBus } from '../../shared/ports/tick-bus.js';
 import type { Service } from '../supervisor.js';
 
 /** What should stream: token → mode and the account the subscription names (if any). */
@@ -29,6 +29,9 @@ export interface StreamTarget {
 export function kiteMode(mode: SubscriptionMode): KiteMode {
   return mode === 'FULL' ? 'full' : mode === 'QUOTE' ? 'quote' : 'ltp';
 }
+
+/** The reconciler's timing when its options do not say; `maxGapMs` bounds how long a change waits. */
+export const RECONCILER_DEFAULTS = { intervalMs: 60_000, minGapMs: 250, readShare: 0.02, maxGapMs: 5000 } as const;
 
 export interface ReconcilerOptions {
   readonly store: SubscriptionStore;
@@ -79,6 +82,8 @@ export class ReconcilerStoppedError extends Error {
  * 5 s (TC-SUB-020 allows 10). A read grows with the table, so the gap grows with the read (figures
  * in docs/decisions.md, "Reconciles are spaced under a stream of changes"). A trigger after a
  * quiet spell starts at once.
+ * Every completed reconcile is announced on {@link Channels.reconciled}, so whoever made a change
+ * can tell when it took effect instead of waiting out the longest gap.
  */
 export class Reconciler implements Service {
   readonly name = 'reconciler';
@@ -87,6 +92,7 @@ export class Reconciler implements Service {
   #running: Promise<ApplyResult> | undefined;
   #queued: Promise<ApplyResult> | undefined;
   #last: ApplyResult | undefined;
+  #lastCompletedAt: number | undefined;
   #lastEndedAt = Number.NEGATIVE_INFINITY;
   /** How long the last reconcile's read of the store took. */
   #lastReadMs = 0;
@@ -104,6 +110,11 @@ export class Reconciler implements Service {
   /** The last completed reconcile's result. */
   get lastResult(): ApplyResult | undefined {
     return this.#last;
+  }
+
+  /** When the last reconcile completed (epoch ms), for the metrics; undefined before the first. */
+  get lastCompletedAt(): number | undefined {
+    return this.#lastCompletedAt;
   }
 
   /**
@@ -130,7 +141,9 @@ export class Reconciler implements Service {
 
   /** Milliseconds until the next reconcile may start, given when the last one ended and how long its read took. */
   #gapLeft(): number {
-    const { minGapMs = 250, readShare = 0.02, maxGapMs = 5000 } = this.#options;
+    const minGapMs = this.#options.minGapMs ?? RECONCILER_DEFAULTS.minGapMs;
+    const readShare = this.#options.readShare ?? RECONCILER_DEFAULTS.readShare;
+    const maxGapMs = this.#options.maxGapMs ?? RECONCILER_DEFAULTS.maxGapMs;
     const gap = Math.max(minGapMs, Math.min(maxGapMs, this.#lastReadMs * (1 / readShare - 1)));
     // Never more than the gap, should the wall clock step back.
     return Math.min(gap, Math.max(0, this.#lastEndedAt + gap - this.#options.clock.now()));
@@ -167,7 +180,7 @@ export class Reconciler implements Service {
           .finally(() => {
             if (!signal.aborted) schedule();
           });
-      }, this.#options.intervalMs ?? 60_000);
+      }, this.#options.intervalMs ?? RECONCILER_DEFAULTS.intervalMs);
     };
     try {
       await this.trigger().catch((error: unknown) =>
@@ -195,6 +208,14 @@ export class Reconciler implements Service {
     return run;
   }
 
+  /** Publishes without waiting: a bus outage must not hold up the next reconcile. */
+  #announce(notice: ReconcileNotice): void {
+    const { bus, logger } = this.#options;
+    bus
+      .publish(Channels.reconciled, JSON.stringify(notice))
+      .catch((error: unknown) => logger.warn('Reconcile not announced', { error: describeError(error) }));
+  }
+
   async #reconcile(): Promise<ApplyResult> {
     const { store, target, logger, clock } = this.#options;
     const started = clock.now();
@@ -205,11 +226,14 @@ export class Reconciler implements Service {
       for (const s of active)
         desired.set(s.instrumentToken, { mode: kiteMode(s.requestedMode), accountId: s.accountId });
       const result = await target.apply(desired);
+      const ended = clock.now();
       this.counters.runs++;
       this.#last = result;
+      this.#lastCompletedAt = ended;
       if (result.added > 0 || result.removed > 0 || result.failed > 0 || (result.moved ?? 0) > 0) {
-        logger.info('Subscriptions reconciled', { ...result, active: desired.size, ms: clock.now() - started });
+        logger.info('Subscriptions reconciled', { ...result, active: desired.size, ms: ended - started });
       }
+      this.#announce({ started_at_ms: started, ended_at_ms: ended, ...result, active: desired.size });
       return result;
     } catch (error) {
       this.counters.failures++;

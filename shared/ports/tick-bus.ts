@@ -62,6 +62,23 @@ export interface TickBus {
 
 const ORDER_CHANNEL_PREFIX = 'orders:';
 
+/**
+ * What the ingest task publishes on {@link Channels.reconciled} after each reconcile that
+ * completed: when it read the store (`started_at_ms`, so any change written before then is in
+ * it), when the streams matched (`ended_at_ms`), and what changed.
+ */
+export interface ReconcileNotice {
+  readonly started_at_ms: number;
+  readonly ended_at_ms: number;
+  readonly added: number;
+  readonly removed: number;
+  /** Tokens moved to the account their subscription names. */
+  readonly moved?: number;
+  readonly failed: number;
+  /** Tokens wanted after the reconcile, the underlying indices included. */
+  readonly active: number;
+}
+
 /** Channel names the platform uses (docs/test-plan-index.md, "Bus channels": consumers `psubscribe ticker:*`). */
 export const Channels = {
   options: (underlying: string) => `ticker:${underlying.toLowerCase()}:options`,
@@ -70,6 +87,12 @@ export const Channels = {
   allTicks: 'ticker:*',
   /** Subscription changes: the REST API publishes here, the ingest task reconciles. */
   control: 'control:subscriptions',
+  /**
+   * The ingest task announces every completed reconcile here (a {@link ReconcileNotice}): the
+   * moment a subscription change has taken effect on the streams, for callers, the dashboard and
+   * operators who would otherwise have to guess how long the reconciler's gap was.
+   */
+  reconciled: 'control:reconciled',
   /** Connection changes: the ws functions publish here, the fan-out updates its index. */
   connections: 'control:connections',
   /**

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiGatewayConnectionGateway } from '../../shared/adapters/apigateway/apigateway-connection-gateway.js';
 import { TimeoutError } from '../../shared/errors.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 /*
  * TC-ERR-010 was written for the old service's PostgreSQL pool (max_size 5, a sixth query waits
@@ -84,7 +84,7 @@ describe('ApiGatewayConnectionGateway: the bounded pool of requests', () => {
       (error: unknown) => ({ outcome: undefined, error }),
     );
     await waitFor(() => gateway.queued === 1, { message: 'the sixth request to wait for a slot' });
-    await sleep(100);
+    // Still unsent now, and (step 3) when its wait times out.
     expect(endpoint.received).toHaveLength(5);
 
     // 3. After the timeout it fails with a clear error, still never sent.

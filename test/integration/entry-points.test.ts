@@ -5,6 +5,8 @@ import { startLocalPlatform } from '../../infra/local/platform.js';
 import { loadConfig } from '../../shared/config.js';
 import { HealthResponse } from '../../shared/contracts/health.js';
 import { freePort, startRedisServer } from '../support/redis-server.js';
+import { sharedRedisUrl, sharedTablePrefix } from '../support/shared-services.js';
+import { waitFor } from '../support/wait.js';
 
 /** Runs an entry point with `env` added and collects how it ended. */
 async function run(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -57,7 +59,7 @@ describe('entry points', () => {
     const server = await startRedisServer();
     await server.stop();
     const url = server.url.replace('redis://', 'redis://:sekret@');
-    const env = { REDIS_URL: url, DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'), TABLE_PREFIX: inject('tablePrefix') };
+    const env = { REDIS_URL: url, DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'), TABLE_PREFIX: sharedTablePrefix() };
     const failed = await run('ingest-task/main.ts', env);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain(`Failed to connect to Redis at 127.0.0.1:${server.port}`);
@@ -82,7 +84,7 @@ describe('entry points', () => {
     );
     const database = await run('ingest-task/main.ts', {
       DYNAMODB_ENDPOINT: 'http://no-such-host.invalid:8000',
-      TABLE_PREFIX: inject('tablePrefix'),
+      TABLE_PREFIX: sharedTablePrefix(),
     });
     expect(database.code).toBe(1);
     expect(database.stderr).toContain('Failed to connect to database (DynamoDB): Failed to resolve hostname');
@@ -90,7 +92,7 @@ describe('entry points', () => {
 
   it('TC-ERR-011: ingest-task/main.ts fails clearly when the database is unreachable and starts once it is there', async () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
-    const env = { DYNAMODB_ENDPOINT: closed, TABLE_PREFIX: inject('tablePrefix'), INGEST_ROLES: 'ingest' };
+    const env = { DYNAMODB_ENDPOINT: closed, TABLE_PREFIX: sharedTablePrefix(), INGEST_ROLES: 'ingest' };
     const failed = await run('ingest-task/main.ts', env);
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('Failed to connect to database (DynamoDB)');
@@ -103,12 +105,13 @@ describe('entry points', () => {
   it('TC-MATL-003: on SIGTERM the ingest task stops its services and exits by itself within 30 s', async () => {
     const child = startIngest({
       DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
-      TABLE_PREFIX: inject('tablePrefix'),
-      REDIS_URL: inject('redisUrl'),
+      TABLE_PREFIX: sharedTablePrefix(),
+      REDIS_URL: sharedRedisUrl(),
       STREAM_INTERVAL_SECONDS: '0.1',
     });
     await child.ready;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Stop it while it streams: once the first reconcile has started the streams.
+    await waitFor(() => child.output().includes('Subscriptions reconciled'), { message: 'the first reconcile' });
     const stopping = Date.now();
     child.process.kill('SIGTERM');
     // Exiting on its own proves nothing lingers: no socket, timer or connection keeps the loop alive.
@@ -124,7 +127,7 @@ describe('local platform', () => {
     const config = loadConfig({
       PORT: '0',
       LOG_LEVEL: 'SILENT',
-      REDIS_URL: inject('redisUrl'),
+      REDIS_URL: sharedRedisUrl(),
       TABLE_PREFIX: 'health',
     });
     const platform = await startLocalPlatform(config);

@@ -1,8 +1,9 @@
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { KitePool } from '../../ingest-task/kite/kite-pool.js';
 import { TickPipeline } from '../../ingest-task/pipeline/tick-pipeline.js';
 import { TickPublisher } from '../../ingest-task/pipeline/tick-publisher.js';
+import { MAX_RECONNECT_DELAY_MS } from '../../shared/adapters/redis/redis-connection.js';
 import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
 import { TickPayload } from '../../shared/contracts/tick.js';
@@ -13,6 +14,7 @@ import type { Instrument } from '../../shared/ports/market-data.js';
 import { type KiteSimulator, startKiteSimulator } from '../support/kite/simulator.js';
 import { captureLogs } from '../support/log-capture.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { sharedRedisUrl } from '../support/shared-services.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -114,7 +116,7 @@ async function rig(redisUrl: string, logger: Logger = silent, extraInstruments: 
 
 describe('ingest pipeline', () => {
   it('TC-MATL-030: one account streams option ticks with Greeks to Redis', async () => {
-    const r = await rig(inject('redisUrl'));
+    const r = await rig(sharedRedisUrl());
     const tokens = options.slice(0, 20).map((i) => i.instrumentToken);
     await r.pool.subscribe([NIFTY, ...tokens], 'full');
     await waitFor(() => tokens.every((t) => r.received.some((tick) => tick.instrument_token === t)), {
@@ -142,7 +144,7 @@ describe('ingest pipeline', () => {
       expiry: 'not-a-date',
     };
     const { result, logs } = await captureLogs(async (logger) => {
-      const r = await rig(inject('redisUrl'), logger, [broken]);
+      const r = await rig(sharedRedisUrl(), logger, [broken]);
       const good = options.slice(0, 5).map((i) => i.instrumentToken);
       await r.pool.subscribe([NIFTY, broken.instrumentToken, ...good], 'full');
       await waitFor(() => r.pipeline.counters.errors >= 3, { timeoutMs: 10_000, message: 'failing ticks' });
@@ -219,6 +221,7 @@ describe('ingest pipeline against a failing Redis', () => {
     const { redis, r } = await streamingOnFreshRedis();
     await redis.stop();
     const ticksAtStop = r.pipeline.counters.ticksIn;
+    // The outage itself: time passing is the condition under test, not a wait for something.
     await new Promise((resolve) => setTimeout(resolve, 5000));
     // Kite kept streaming while Redis was away, and the task kept taking it in.
     expect(r.pipeline.counters.ticksIn).toBeGreaterThan(ticksAtStop + 50);
@@ -232,16 +235,21 @@ describe('ingest pipeline against a failing Redis', () => {
       message: 'a publish within 2 s of Redis returning',
     });
     expect(Date.now() - back).toBeLessThan(2000);
+    // The rest are conditions, not speed claims: their deadline is ten of the longest reconnect waits.
+    const settleMs = 10 * MAX_RECONNECT_DELAY_MS;
     const received = r.received.length;
-    await waitFor(() => r.received.length > received + 20, { timeoutMs: 5000, message: 'ticks after the outage' });
+    await waitFor(() => r.received.length > received + 20, { timeoutMs: settleMs, message: 'ticks after the outage' });
     // Every option tick taken in is published, dropped (counted) or still queued: none vanishes.
-    await waitFor(() => r.publisher.pending === 0, { timeoutMs: 5000, message: 'the queue to drain' });
+    await waitFor(() => r.publisher.pending === 0, { timeoutMs: settleMs, message: 'the queue to drain' });
     const { enqueued, published, dropped } = r.publisher.counters;
     expect(published + dropped).toBe(enqueued);
     expect(enqueued).toBe(r.pipeline.counters.optionTicks);
     // And every tick published reached the subscriber, which reconnected on its own schedule:
     // what the publisher sent before it was back reached no one, so it was kept and sent again.
-    await waitFor(() => r.received.length === published, { timeoutMs: 2000, message: 'every published tick received' });
+    await waitFor(() => r.received.length === published, {
+      timeoutMs: settleMs,
+      message: 'every published tick received',
+    });
     expect(r.publisher.counters.unheard).toBe(0);
   });
 

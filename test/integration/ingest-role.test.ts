@@ -157,6 +157,15 @@ function streamed(sim: KiteSimulator): number[] {
     .sort((a, b) => a - b);
 }
 
+/** Waits until each of `tokens` has ticked `times` more times than now: its gap across what just happened is measured. */
+async function tickedAgain(r: Running, tokens: readonly number[], times = 1, timeoutMs = 15_000): Promise<void> {
+  const now = new Map(tokens.map((t) => [t, r.ticksByToken.get(t) ?? 0]));
+  await waitFor(() => tokens.every((t) => (r.ticksByToken.get(t) ?? 0) >= (now.get(t) ?? 0) + times), {
+    timeoutMs,
+    message: `${tokens.length} streams to tick ${times} more time(s)`,
+  });
+}
+
 describe('ingest role', () => {
   it('TC-MATL-001: starts with its active subscriptions, streams them and reports running', async () => {
     const r = await start(3);
@@ -226,9 +235,15 @@ describe('ingest role', () => {
     await waitFor(() => kept.every((t) => (r.ticksByToken.get(t) ?? 0) > (keptBefore.get(t) ?? 0) + 2), {
       timeoutMs: 10_000,
     });
-    // A tick or two may have been in flight when they were removed; after that, none.
+    // A tick or two may have been in flight when they were removed; after that, none. The kept
+    // ones share the socket and the channel, whose order the bus keeps: once each has ticked twice
+    // more, every tick sent meanwhile has arrived.
     const settled = new Map(gone.map((t) => [t, r.ticksByToken.get(t) ?? 0]));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const keptSettled = new Map(kept.map((t) => [t, r.ticksByToken.get(t) ?? 0]));
+    await waitFor(() => kept.every((t) => (r.ticksByToken.get(t) ?? 0) > (keptSettled.get(t) ?? 0) + 2), {
+      timeoutMs: 10_000,
+      message: 'the kept ones to tick twice more',
+    });
     for (const token of gone) {
       expect(r.ticksByToken.get(token) ?? 0).toBe(settled.get(token));
       expect((settled.get(token) ?? 0) - (before.get(token) ?? 0)).toBeLessThanOrEqual(2);
@@ -284,7 +299,8 @@ describe('ingest role', () => {
       timeoutMs: 10_000,
     });
     expect(Date.now() - started).toBeLessThan(10_000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Every existing stream ticks again after the reload, which closes any pause it caused.
+    await tickedAgain(r, existing);
     const gaps = existing.map((t) => r.maxGap.get(t) ?? Number.POSITIVE_INFINITY);
     expect(Math.max(...gaps)).toBeLessThan(5000);
     expect(r.role.publisher.counters.dropped).toBe(0);
@@ -304,7 +320,7 @@ describe('ingest role', () => {
     expect(Date.now() - started).toBeLessThan(60_000);
     const wanted = [...optionTokens.slice(5, 110)].sort((a, b) => a - b).join();
     await waitFor(() => streamed(r.sim).join() === wanted, { message: 'the simulator to stream the new set' });
-    await new Promise((resolve) => setTimeout(resolve, 4500));
+    await tickedAgain(r, optionTokens.slice(5, 100), 2);
     // Streams at 2 s cadence: a pause of less than 1 s on top of it.
     const gaps = optionTokens.slice(5, 100).map((t) => r.maxGap.get(t) ?? Number.POSITIVE_INFINITY);
     expect(Math.max(...gaps)).toBeLessThan(3000);
@@ -330,7 +346,7 @@ describe('ingest role', () => {
     await waitFor(() => optionTokens.slice(500, 600).every((t) => (r.ticksByToken.get(t) ?? 0) > 0), {
       timeoutMs: 60_000,
     });
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await tickedAgain(r, optionTokens.slice(0, 500));
     const gaps = optionTokens.slice(0, 500).map((t) => r.maxGap.get(t) ?? Number.POSITIVE_INFINITY);
     expect(Math.max(...gaps)).toBeLessThan(500 + 2000);
     await waitFor(() => r.received() === r.role.publisher.counters.published, {

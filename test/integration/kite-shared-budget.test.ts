@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KiteBroker } from '../../shared/adapters/kite/kite-broker.js';
 import { KiteRestClient } from '../../shared/adapters/kite/kite-rest-client.js';
 import { RedisRateBudget } from '../../shared/adapters/redis/redis-rate-budget.js';
@@ -11,6 +11,7 @@ import type { RateBudget } from '../../shared/ports/rate-budget.js';
 import { startKiteRestServer } from '../support/kite-rest/kite-rest-server.js';
 import { placeOrderTask } from '../support/order-fixtures.js';
 import { busiestWindow } from '../support/rate-budget-contract.js';
+import { sharedRedisUrl } from '../support/shared-services.js';
 
 const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
 /** One api key (account) per test: the fake counts Kite's limits per api key across tests. */
@@ -32,7 +33,7 @@ afterAll(async () => {
 
 /** One process's client (a Lambda's): its own connection to the shared Redis budget. */
 async function processClient(apiKey: ApiKey): Promise<KiteRestClient> {
-  const budget = await RedisRateBudget.connect(inject('redisUrl'), { budgets: KiteRateLimits, keyPrefix });
+  const budget = await RedisRateBudget.connect(sharedRedisUrl(), { budgets: KiteRateLimits, keyPrefix });
   budgets.push(budget);
   return new KiteRestClient({
     // Orders are counted per account id: each test's account is its api key.

@@ -22,7 +22,7 @@ import { loadConfig } from '../../shared/config.js';
 import { mockInstruments } from '../../shared/domain/market/mock-instruments.js';
 import { createLogger } from '../../shared/logging.js';
 import type { BusMessageHandler, BusSubscription, EncodedMessage, TickBus } from '../../shared/ports/tick-bus.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 /*
  * The ops server in front of a running ingest role on mock data (in-memory bus, state and
@@ -423,9 +423,16 @@ describe('OpsServer on its own', () => {
   });
 
   it('cuts a request still running when the grace period after abort ends', async () => {
-    const server = await serve(() => new Promise<OpsHealth>(() => {}), { closeGraceMs: 100 });
+    let asked = false;
+    const server = await serve(
+      () => {
+        asked = true;
+        return new Promise<OpsHealth>(() => {});
+      },
+      { closeGraceMs: 100 },
+    );
     const hanging = get(server.port, '/health');
-    await sleep(50);
+    await waitFor(() => asked, { message: 'the request to reach the health check' });
     const began = Date.now();
     server.stop();
     await server.run;

@@ -11,10 +11,11 @@ import type { Clock } from '../../shared/ports/clock.js';
 import { connectionIndexContract } from '../support/connection-index-contract.js';
 import { connectionStoreContract } from '../support/connection-store-contract.js';
 import { freePort, startRedisServer } from '../support/redis-server.js';
+import { sharedRedisUrl, sharedTablePrefix } from '../support/shared-services.js';
 
-const redisUrl = inject('redisUrl');
+const redisUrl = sharedRedisUrl();
 const dynamodb = localDynamoDbClient(inject('dynamodbEndpoint'));
-const tablePrefix = inject('tablePrefix');
+const tablePrefix = sharedTablePrefix();
 /** For looking at and cleaning up the keys the index writes. */
 const admin = new Redis(redisUrl);
 afterAll(async () => {

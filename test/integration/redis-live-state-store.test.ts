@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { LiveStateKeys, RedisLiveStateStore } from '../../shared/adapters/redis/redis-live-state-store.js';
 import { DependencyUnavailableError } from '../../shared/errors.js';
 import type { LiveStateStore } from '../../shared/ports/live-state-store.js';
 import { liveStateStoreContract } from '../support/live-state-store-contract.js';
 import { freePort, type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { sharedRedisUrl } from '../support/shared-services.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 /** Deletes every key under `prefix`, so a shared Redis (REDIS_URL) keeps nothing from the tests. */
@@ -27,7 +28,7 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 liveStateStoreContract('redis', () => {
-  const url = inject('redisUrl');
+  const url = sharedRedisUrl();
   // Each test gets its own keys: test files share one Redis and run at the same time.
   const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
   return {
@@ -114,7 +115,7 @@ describe('RedisLiveStateStore', () => {
   });
 
   it('gives a contested lease to exactly one of 10 owners on separate connections', async () => {
-    const url = inject('redisUrl');
+    const url = sharedRedisUrl();
     const keyPrefix = `test:${randomUUID().slice(0, 8)}:`;
     cleanup.push(() => deleteKeys(url, keyPrefix));
     const stores = await Promise.all(Array.from({ length: 10 }, () => RedisLiveStateStore.connect(url, { keyPrefix })));

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lazyRedisRateBudget, RedisRateBudget } from '../../shared/adapters/redis/redis-rate-budget.js';
 import { DependencyUnavailableError } from '../../shared/errors.js';
 import { CONTRACT_BUDGETS, rateBudgetContract } from '../support/rate-budget-contract.js';
 import { freePort, startRedisServer } from '../support/redis-server.js';
+import { sharedRedisUrl } from '../support/shared-services.js';
 
 /** Deletes every key under `prefix`, so a shared Redis (REDIS_URL) keeps nothing from the tests. */
 async function deleteKeys(url: string, prefix: string): Promise<void> {
@@ -19,7 +20,7 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 rateBudgetContract('redis', () => {
-  const url = inject('redisUrl');
+  const url = sharedRedisUrl();
   // Each test its own keys: test files share one Redis and run at the same time.
   const keyPrefix = `test-budget:${randomUUID().slice(0, 8)}`;
   return {
@@ -30,7 +31,7 @@ rateBudgetContract('redis', () => {
 
 describe('RedisRateBudget', () => {
   it('expires a ring permit after its window plus margin, to the millisecond on Redis', async () => {
-    const url = inject('redisUrl');
+    const url = sharedRedisUrl();
     const keyPrefix = `test-budget:${randomUUID().slice(0, 8)}`;
     const budget = await RedisRateBudget.connect(url, { budgets: CONTRACT_BUDGETS, keyPrefix, marginMs: 250 });
     const redis = new Redis(url);

@@ -1,11 +1,12 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { DependencyUnavailableError } from '../../shared/errors.js';
 import { freePort, type RedisServer, startRedisServer } from '../support/redis-server.js';
+import { sharedRedisUrl } from '../support/shared-services.js';
 import { tickBusContract } from '../support/tick-bus-contract.js';
 import { waitFor } from '../support/wait.js';
 
-tickBusContract('redis', ({ onHandlerError }) => RedisTickBus.connect(inject('redisUrl'), { onHandlerError }));
+tickBusContract('redis', ({ onHandlerError }) => RedisTickBus.connect(sharedRedisUrl(), { onHandlerError }));
 
 describe('RedisTickBus', () => {
   const cleanup: (() => Promise<void>)[] = [];

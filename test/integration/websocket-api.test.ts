@@ -133,13 +133,15 @@ describe('WebSocket API', () => {
     from = c.messages.length;
     c.send({ action: 'unsubscribe', tokens: [a] });
     expect(await c.next('unsubscribed', from)).toEqual({ type: 'unsubscribed', tokens: [a], total: 1 });
-    // Let anything in flight land, then no more ticks for the token that was dropped.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const settled = c.messages.length;
-    await waitFor(() => c.messages.slice(settled).some((m) => m.type === 'tick' && m.data.instrument_token === b), {
-      timeoutMs: 10_000,
-    });
-    expect(c.messages.slice(settled).some((m) => m.type === 'tick' && m.data.instrument_token === a)).toBe(false);
+    // The reply comes after the change was announced to the fan-out. Ticks the feed produced before
+    // it may still be in flight; once one of b produced after it has arrived, none of a may have.
+    const unsubscribedAt = Date.now();
+    const producedAfter = (token: number) =>
+      c.messages.some(
+        (m) => m.type === 'tick' && m.data.instrument_token === token && (m.data.received_at_ms ?? 0) > unsubscribedAt,
+      );
+    await waitFor(() => producedAfter(b), { timeoutMs: 10_000, message: 'a tick of b produced after the reply' });
+    expect(producedAfter(a)).toBe(false);
     c.ws.close();
   });
 

@@ -8,6 +8,7 @@ import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../../shared/config.js';
 import { ServerMessage } from '../../shared/contracts/websocket.js';
 import { orderUpdateOf, publishOrderUpdate } from '../../shared/order-updates.js';
 import { orderRecordOf } from '../support/order-update-fixtures.js';
+import { sharedRedisUrl } from '../support/shared-services.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -35,7 +36,7 @@ describe.each([
         LOG_LEVEL: 'SILENT',
         DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
         TABLE_PREFIX: `wso-${run}`,
-        ...(bus === 'redis' && { REDIS_URL: inject('redisUrl') }),
+        ...(bus === 'redis' && { REDIS_URL: sharedRedisUrl() }),
       }),
     );
   });

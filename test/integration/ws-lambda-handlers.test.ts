@@ -29,6 +29,7 @@ import { ServerMessage } from '../../shared/contracts/websocket.js';
 import { ValidationError } from '../../shared/errors.js';
 import { type Components, createComponents } from '../../shared/wiring.js';
 import { sampleOptionSnapshot } from '../support/fixtures.js';
+import { sharedRedisUrl, sharedTablePrefix } from '../support/shared-services.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -40,8 +41,8 @@ import { waitFor } from '../support/wait.js';
 const env = {
   LOG_LEVEL: 'SILENT',
   DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
-  TABLE_PREFIX: inject('tablePrefix'),
-  REDIS_URL: inject('redisUrl'),
+  TABLE_PREFIX: sharedTablePrefix(),
+  REDIS_URL: sharedRedisUrl(),
 };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** A token and channel no other test file uses: they share the Redis server. */

@@ -4,46 +4,59 @@ import { REDIS_MISSING_MESSAGE, type RedisServer, startRedisServer } from './red
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** A Redis the integration tests may use (a throwaway server unless REDIS_URL is set). */
-    redisUrl: string;
-    /** The DynamoDB API (dynalite) with every table created under `tablePrefix`. */
+    /**
+     * One Redis per worker slot (`VITEST_POOL_ID`), each a throwaway server, or `REDIS_URL` alone
+     * when it is set. Read it through `sharedRedisUrl()` of `test/support/shared-services.ts`.
+     */
+    redisUrls: string[];
+    /** The DynamoDB API (dynalite) with every table created under `${tablePrefix}${slot}` for each slot. */
     dynamodbEndpoint: string;
     tablePrefix: string;
+    /** How many worker slots the Redis servers and table prefixes were made for. */
+    workerSlots: number;
   }
 }
 
 /**
- * Starts the real parts the integration tests talk to: a throwaway `redis-server` on a free port
- * (unless `REDIS_URL` is given) and dynalite on a free port with every table of `shared/tables.ts`;
- * stops both afterwards.
+ * Starts the real parts the integration tests talk to, once for the whole run: a throwaway
+ * `redis-server` per worker slot (unless `REDIS_URL` is given) and one dynalite with every table
+ * of `shared/tables.ts` under a prefix per slot; stops them afterwards. A worker runs one file at a
+ * time, so files running side by side never share a Redis (whose pub/sub ignores database numbers)
+ * nor a table, just as when they ran one after another.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  let redis: RedisServer | undefined;
+  const slots = Math.max(1, Number(project.vitest.config.maxWorkers) || 1);
+  const redis: RedisServer[] = [];
   const given = process.env.REDIS_URL;
   if (given) {
-    project.provide('redisUrl', given);
+    project.provide('redisUrls', [given]);
   } else {
     try {
-      redis = await startRedisServer();
+      redis.push(...(await Promise.all(Array.from({ length: slots }, () => startRedisServer()))));
     } catch (error) {
       if (error instanceof Error && error.message === REDIS_MISSING_MESSAGE) {
         console.error(REDIS_MISSING_MESSAGE);
       }
+      await Promise.all(redis.map((server) => server.stop()));
       throw error;
     }
-    project.provide('redisUrl', redis.url);
+    project.provide(
+      'redisUrls',
+      redis.map((server) => server.url),
+    );
   }
 
   const dynamodb = await startLocalDynamoDb();
   const tablePrefix = 'test';
   const client = localDynamoDbClient(dynamodb.endpoint);
-  await ensureTables(client, tablePrefix);
+  await Promise.all(Array.from({ length: slots }, (_, i) => ensureTables(client, `${tablePrefix}${i + 1}`)));
   client.destroy();
   project.provide('dynamodbEndpoint', dynamodb.endpoint);
   project.provide('tablePrefix', tablePrefix);
+  project.provide('workerSlots', slots);
 
   return async () => {
     await dynamodb.stop();
-    await redis?.stop();
+    await Promise.all(redis.map((server) => server.stop()));
   };
 }

@@ -16,9 +16,12 @@ export function redisArgument(message: string | Uint8Array): string | Buffer {
  * name the server in messages.
  */
 
+/** The longest wait between two reconnect attempts: a restarted Redis is in use again within this. */
+export const MAX_RECONNECT_DELAY_MS = 1100;
+
 /** Reconnect quickly (100 ms, 200 ms, … capped at 1 s, with jitter): a restarted Redis is back within a second. */
 export function reconnectDelay(attempt: number): number {
-  return Math.min(100 * attempt, 1000) + Math.floor(Math.random() * 100);
+  return Math.min(100 * attempt, MAX_RECONNECT_DELAY_MS - 100) + Math.floor(Math.random() * 100);
 }
 
 /** `host:port` of a Redis URL, for messages: the password in the URL must not leak. */

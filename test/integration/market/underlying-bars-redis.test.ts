@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { MockFeed } from '../../../ingest-task/feeds/mock-feed.js';
 import { UnderlyingBarPublisher } from '../../../ingest-task/feeds/underlying-bar-publisher.js';
 import { ManualClock } from '../../../shared/adapters/manual-clock.js';
@@ -7,6 +7,7 @@ import { UnderlyingBar } from '../../../shared/contracts/tick.js';
 import { mockInstruments } from '../../../shared/domain/market/mock-instruments.js';
 import { MockMarket } from '../../../shared/domain/market/mock-market.js';
 import { UnderlyingBarAggregator } from '../../../shared/domain/market/underlying-bars.js';
+import { sharedRedisUrl } from '../../support/shared-services.js';
 import { waitFor } from '../../support/wait.js';
 
 /** A start time no other test uses, so bars from other suites on the shared server are told apart. */
@@ -19,9 +20,9 @@ describe('UnderlyingBarPublisher on Redis', () => {
   });
 
   it('TC-MATL-022: publishes 60 s of mock underlying bars, one per interval with valid OHLC, to ticker:nifty:underlying', async () => {
-    const publisherBus = await RedisTickBus.connect(inject('redisUrl'));
+    const publisherBus = await RedisTickBus.connect(sharedRedisUrl());
     cleanup.push(() => publisherBus.close());
-    const subscriberBus = await RedisTickBus.connect(inject('redisUrl'));
+    const subscriberBus = await RedisTickBus.connect(sharedRedisUrl());
     cleanup.push(() => subscriberBus.close());
     const bars: UnderlyingBar[] = [];
     await subscriberBus.subscribe('ticker:nifty:underlying', (_channel, message) => {

@@ -1,10 +1,12 @@
 import { inject } from 'vitest';
 import { ensureTables, localDynamoDbClient } from '../../../infra/local/dynamodb-local.js';
 import { type LocalPlatform, startLocalPlatform } from '../../../infra/local/platform.js';
+import { RECONCILER_DEFAULTS } from '../../../ingest-task/reconcile/reconciler.js';
 import { loadConfig } from '../../../shared/config.js';
-import type { BusSubscription } from '../../../shared/ports/tick-bus.js';
+import type { BusSubscription, ReconcileNotice } from '../../../shared/ports/tick-bus.js';
 import { Channels } from '../../../shared/ports/tick-bus.js';
 import { apiKeyPrincipalId } from '../../support/fixtures.js';
+import { waitFor } from '../../support/wait.js';
 
 /** The API key every REST integration test sends. */
 export const API_KEY = 'test-key';
@@ -64,28 +66,66 @@ export function restClient(platform: LocalPlatform, key = API_KEY) {
   };
 }
 
-/** Records the tokens of option ticks the platform publishes, and control messages, as they happen. */
+/** Records option ticks the platform publishes, control messages and reconcile notices, as they happen. */
 export async function watchBus(platform: LocalPlatform) {
-  const ticks: { token: number; at: number }[] = [];
+  const ticks: { token: number; channel: string; at: number; receivedAtMs: number }[] = [];
   const control: unknown[] = [];
+  const reconciles: ReconcileNotice[] = [];
   const subscriptions: BusSubscription[] = [
     await platform.components.bus.psubscribe(Channels.allTicks, (channel, message) => {
       if (!channel.endsWith(':options')) return;
       const parsed: unknown = JSON.parse(message);
       for (const tick of Array.isArray(parsed) ? parsed : [parsed]) {
-        const token = (tick as { instrument_token?: unknown }).instrument_token;
-        if (typeof token === 'number') ticks.push({ token, at: Date.now() });
+        const { instrument_token: token, received_at_ms: receivedAtMs } = tick as Record<string, unknown>;
+        if (typeof token !== 'number') continue;
+        ticks.push({
+          token,
+          channel,
+          at: Date.now(),
+          receivedAtMs: typeof receivedAtMs === 'number' ? receivedAtMs : 0,
+        });
       }
     }),
     await platform.components.bus.subscribe(Channels.control, (_channel, message) => {
       control.push(JSON.parse(message));
     }),
+    await platform.components.bus.subscribe(Channels.reconciled, (_channel, message) => {
+      reconciles.push(JSON.parse(message) as ReconcileNotice);
+    }),
   ];
+  /** Whether a tick for `token` arrived after `since` (epoch ms). */
+  const sawTick = (token: number, since: number) => ticks.some((t) => t.token === token && t.at > since);
   return {
     ticks,
     control,
-    /** Whether a tick for `token` arrived after `since` (epoch ms). */
-    sawTick: (token: number, since: number) => ticks.some((t) => t.token === token && t.at > since),
+    sawTick,
+    /**
+     * Waits for the reconcile that took in every change made before `since` (it read the store
+     * after then), then for a tick on `token`'s channel that the feed produced after that reconcile
+     * ended. The bus keeps each channel's order, so every tick of `token` produced before the
+     * reconcile has arrived by then; returns when the reconcile ended. Waits at most the
+     * reconciler's longest gap plus `slackMs`.
+     */
+    async reconciledAndFlushed(token: number, since: number, slackMs = 10_000): Promise<number> {
+      const channel = ticks.find((t) => t.token === token)?.channel;
+      if (channel === undefined) throw new Error(`no tick of ${token} seen: its channel is unknown`);
+      const timeoutMs = RECONCILER_DEFAULTS.maxGapMs + slackMs;
+      let ended = 0;
+      await waitFor(
+        () => {
+          ended = reconciles.find((n) => n.started_at_ms >= since)?.ended_at_ms ?? 0;
+          return ended > 0;
+        },
+        { timeoutMs, message: `a reconcile that started after ${since}` },
+      );
+      await waitFor(() => ticks.some((t) => t.channel === channel && t.receivedAtMs > ended), {
+        timeoutMs,
+        message: `a tick on ${channel} produced after the reconcile`,
+      });
+      return ended;
+    },
+    /** Whether the feed produced a tick of `token` after `sinceMs` (its `received_at_ms`). */
+    producedAfter: (token: number, sinceMs: number) => ticks.some((t) => t.token === token && t.receivedAtMs > sinceMs),
     close: () => Promise.all(subscriptions.map((s) => s.unsubscribe())),
   };
 }

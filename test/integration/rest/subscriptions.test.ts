@@ -84,7 +84,8 @@ describe('REST subscriptions on the local platform', () => {
     const option = freshOption();
     await api.post('/subscriptions', { instrument_token: option.instrumentToken, mode: 'QUOTE' });
     const first = await platform.components.subscriptions.get(option.instrumentToken);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The repeat must come at a later millisecond for updatedAt to be able to advance.
+    await waitFor(() => Date.now() > (first?.updatedAt ?? 0), { intervalMs: 1 });
     const again = await api.post('/subscriptions', { instrument_token: option.instrumentToken });
     expect(again.status).toBe(200);
     const second = await platform.components.subscriptions.get(option.instrumentToken);
@@ -152,6 +153,7 @@ describe('REST subscriptions on the local platform', () => {
     await api.post('/subscriptions', { instrument_token: option.instrumentToken });
     await waitFor(() => bus.sawTick(option.instrumentToken, since), { message: 'streaming to start' });
     const response = await api.delete(`/subscriptions/${option.instrumentToken}`);
+    const deleted = Date.now();
     expect(response.status).toBe(200);
     const body = DeleteSubscriptionResponse.parse(response.body);
     expect(body.subscription.status).toBe('inactive');
@@ -160,16 +162,11 @@ describe('REST subscriptions on the local platform', () => {
     expect(bus.control).toContainEqual(
       expect.objectContaining({ reason: 'subscription deactivated', instrument_token: option.instrumentToken }),
     );
-    // Streaming stops once the reconcile has run (its gap grows with load, to 5 s at most): wait for a
-    // quiet second, then watch ten more intervals. Streaming that never stops fails the wait.
-    await waitFor(() => !bus.sawTick(option.instrumentToken, Date.now() - 1000), {
-      timeoutMs: 15_000,
-      intervalMs: 100,
-      message: 'streaming to stop',
-    });
-    const quietFrom = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    expect(bus.sawTick(option.instrumentToken, quietFrom)).toBe(false);
+    // Streaming stops with the reconcile that read the deactivation (its gap grows with load, to
+    // 5 s at most): once it has ended and the feed's next ticks on the channel are in, the feed
+    // produced none of this token after it.
+    const ended = await bus.reconciledAndFlushed(option.instrumentToken, deleted);
+    expect(bus.producedAfter(option.instrumentToken, ended)).toBe(false);
     expect((await api.delete('/subscriptions/999999999')).status).toBe(404);
   });
 
@@ -191,8 +188,11 @@ describe('REST subscriptions on the local platform', () => {
   it('TC-SUB-020: activating an inactive subscription starts streaming within 10 s', async () => {
     const option = freshOption();
     await api.post('/subscriptions', { instrument_token: option.instrumentToken, mode: 'LTP' });
+    await waitFor(() => bus.sawTick(option.instrumentToken, 0), { message: 'streaming to start' });
     expect((await api.patch(`/subscriptions/${option.instrumentToken}`, { status: 'inactive' })).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Reactivate only once the deactivation has taken effect, so the ticks after it are the reactivation's.
+    const stopped = await bus.reconciledAndFlushed(option.instrumentToken, Date.now());
+    expect(bus.producedAfter(option.instrumentToken, stopped)).toBe(false);
     const since = Date.now();
     const response = await api.patch(`/subscriptions/${option.instrumentToken}`, { status: 'active' });
     expect(SubscriptionResponse.parse(response.body).subscription).toMatchObject({
@@ -206,11 +206,10 @@ describe('REST subscriptions on the local platform', () => {
     const option = freshOption();
     await api.post('/subscriptions', { instrument_token: option.instrumentToken, mode: 'QUOTE' });
     const original = await platform.components.subscriptions.get(option.instrumentToken);
+    await waitFor(() => bus.sawTick(option.instrumentToken, 0), { message: 'streaming to start' });
     await api.delete(`/subscriptions/${option.instrumentToken}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const quietFrom = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(bus.sawTick(option.instrumentToken, quietFrom)).toBe(false);
+    const stopped = await bus.reconciledAndFlushed(option.instrumentToken, Date.now());
+    expect(bus.producedAfter(option.instrumentToken, stopped)).toBe(false);
     const since = Date.now();
     const response = await api.patch(`/subscriptions/${option.instrumentToken}`, { status: 'active' });
     expect(response.status).toBe(200);

@@ -214,4 +214,41 @@ describe('Reconciler', () => {
     expect(target.applied).toEqual([[1]]);
     expect(clock.pendingTimers).toBe(0);
   });
+
+  it('announces each completed reconcile after the streams changed, with when it read the store and what changed', async () => {
+    const { clock, store, target, bus, reconciler } = rig(250, new ManualClock());
+    const notices: unknown[] = [];
+    let appliedWhenAnnounced: number[][] = [];
+    await bus.subscribe(Channels.reconciled, (_channel, message) => {
+      appliedWhenAnnounced = [...target.applied];
+      notices.push(JSON.parse(message));
+    });
+    await subscribe(store, 1, clock.now());
+    clock.advance(100);
+    const startedAt = clock.now();
+    target.hold = true;
+    const pending = reconciler.trigger();
+    await settle();
+    clock.advance(30);
+    expect(notices).toEqual([]);
+    target.release();
+    await pending;
+    await settle();
+    expect(notices).toEqual([
+      { started_at_ms: startedAt, ended_at_ms: startedAt + 30, added: 1, removed: 0, failed: 0, active: 1 },
+    ]);
+    expect(appliedWhenAnnounced).toEqual([[1]]);
+    expect(reconciler.lastCompletedAt).toBe(startedAt + 30);
+  });
+
+  it('announces nothing for a reconcile that failed', async () => {
+    const { store, bus, reconciler } = rig(250, new ManualClock());
+    const notices: string[] = [];
+    await bus.subscribe(Channels.reconciled, (_channel, message) => notices.push(message));
+    store.listActive = () => Promise.reject(new Error('store away'));
+    await expect(reconciler.trigger()).rejects.toThrow('store away');
+    await settle();
+    expect(notices).toEqual([]);
+    expect(reconciler.lastCompletedAt).toBeUndefined();
+  });
 });
