@@ -100,7 +100,7 @@ function measure(batches: number, work: (batch: number) => void, seconds: number
 const IV_TARGET_PER_S = 3_000_000;
 const PRICE_GREEKS_TARGET_PER_S = 5_000_000;
 
-/** The Greeks issue's rates on one thread, and every tradable quote of the book solved (DESIGN.md §4). */
+/** The Greeks issue's rates on one thread, and every tradable quote of the book solved (the Greeks API in shared/domain/greeks). */
 const targets: readonly Target[] = [
   { variant: 'iv', figure: 'throughput_per_s', op: '>=', value: IV_TARGET_PER_S, source: 'Greeks issue' },
   {
@@ -108,7 +108,7 @@ const targets: readonly Target[] = [
     figure: 'non_ok_statuses',
     op: '=',
     value: 0,
-    source: 'DESIGN.md §4 (IV of every quote with time value)',
+    source: 'Greeks API, shared/domain/greeks (IV of every quote with time value)',
   },
   {
     variant: 'price-greeks',

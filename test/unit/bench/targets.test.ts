@@ -84,6 +84,7 @@ describe('judge', () => {
 });
 
 describe('the targets', () => {
+  // Importing every scenario module (and what each imports) takes seconds on a busy machine.
   it('give every scenario at least one target, each with a source', async () => {
     const scenarios = await loadScenarios();
     expect(scenarios.length).toBeGreaterThan(0);
@@ -91,7 +92,7 @@ describe('the targets', () => {
       expect({ scenario: s.name, targets: s.targets.length > 0 }).toEqual({ scenario: s.name, targets: true });
       for (const t of s.targets) expect(t.source.trim()).not.toBe('');
     }
-  });
+  }, 60_000);
 
   it('are the table the README lists', async () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
