@@ -13,6 +13,7 @@ import { type FakeKiteRest, startKiteRestServer } from '../../test/support/kite-
 import { seededRandom } from '../../test/support/random.js';
 import { createLatencyHistogram, type Scenario, type ScenarioResult } from '../scenario.js';
 import { Closer, loadAverage, percentiles, round, waitUntil } from '../support/measure.js';
+import { countDynamoDbCalls } from '../support/store-calls.js';
 import { wallNowMs } from '../support/wall-clock.js';
 
 /*
@@ -47,6 +48,7 @@ const PER_ACCOUNT_PER_S = Number(process.env.ORDER_LIFECYCLE_RATE ?? 10);
 const PLACE_TARGET_P99_MS = 50;
 const UPDATE_TARGET_P99_MS = 20;
 const SEED = 20_260_401;
+const TABLE_PREFIX = 'bench-lifecycle';
 
 interface Account {
   readonly id: string;
@@ -77,7 +79,7 @@ function startPlatform(fake: FakeKiteRest, env: Record<string, string> = {}): Pr
     loadConfig({
       PORT: '0',
       LOG_LEVEL: 'SILENT',
-      TABLE_PREFIX: 'bench-lifecycle',
+      TABLE_PREFIX,
       KITE_ACCOUNTS: accounts.map((a) => `${a.id}:${a.apiKey}:${a.accessToken}:${fake.apiSecret(a.apiKey)}`).join(','),
       KITE_API_URL: fake.root,
       ENABLE_MOCK_DATA: 'true',
@@ -158,6 +160,8 @@ async function place(quick: boolean): Promise<ScenarioResult> {
     const option = await niftyCall(platform);
     const queue = localQueue(platform);
     const runId = Date.now().toString(36);
+    // Every DynamoDB call of the run (placements, and the postbacks each placement brings).
+    const storeCalls = countDynamoDbCalls(platform.components.dynamodb, `${TABLE_PREFIX}-`);
 
     // The first update of an order is emitted in the same turn as the fake accepts its call: the
     // fallback accept time should the ledger and the book ever disagree.
@@ -208,6 +212,8 @@ async function place(quick: boolean): Promise<ScenarioResult> {
       'the orders to reach the fake Kite',
     ).catch(() => {});
     const settledAt = wallNowMs();
+    const storeCallsPerOrder = storeCalls.describe(placed());
+    const storeCallTotal = storeCalls.total();
 
     const histogramUs = createLatencyHistogram();
     const seen = new Set<string>();
@@ -289,6 +295,8 @@ async function place(quick: boolean): Promise<ScenarioResult> {
         send_s: round((sentBy - started) / 1000, 1),
         last_accept_after_s: round(elapsedS, 1),
         postbacks: fake.postbackDeliveries().length,
+        store_calls_per_order: round(storeCallTotal / Math.max(seen.size, 1), 2),
+        store_calls_per_order_by_call: storeCallsPerOrder,
         load_average_before: loadBefore,
         load_average_after: loadAverage(),
       },

@@ -158,7 +158,7 @@ export function breakerKey(accountId: string): string {
 export class OrderTaskProcessor {
   readonly #deps: OrderWorkerDependencies;
   readonly #idempotency: IdempotencyConfig;
-  readonly #place: (task: OrderTask) => Promise<PlacedOrder>;
+  readonly #place: (task: OrderTask, seen: OrderRecord) => Promise<PlacedOrder>;
 
   constructor(deps: OrderWorkerDependencies) {
     this.#deps = deps;
@@ -167,7 +167,7 @@ export class OrderTaskProcessor {
       throwOnNoIdempotencyKey: true,
       expiresAfterSeconds: deps.idempotencyTtlSeconds ?? 86_400,
     });
-    this.#place = makeIdempotent((task: OrderTask) => this.#placeOnce(task), {
+    this.#place = makeIdempotent((task: OrderTask, seen: OrderRecord) => this.#placeOnce(task, seen), {
       persistenceStore: deps.idempotencyStore,
       config: this.#idempotency,
       // A fixed prefix, not the function name: a renamed or redeployed worker must still see the keys.
@@ -245,7 +245,7 @@ export class OrderTaskProcessor {
 
     let placed: PlacedOrder;
     try {
-      placed = await this.#place(task.data);
+      placed = await this.#place(task.data, record);
     } catch (error) {
       return this.#afterFailure(message, task.data, error);
     }
@@ -353,15 +353,18 @@ export class OrderTaskProcessor {
     return undefined;
   }
 
-  /** The idempotent part: one broker call for the task, through its account's breaker. */
-  async #placeOnce(task: OrderTask): Promise<PlacedOrder> {
+  /**
+   * The idempotent part: one broker call for the task, through its account's breaker. `seen` is the
+   * record as read before; the attempts are counted again on what the move to RUNNING returns, so
+   * one written since is not missed, without a read of its own.
+   */
+  async #placeOnce(task: OrderTask, seen: OrderRecord): Promise<PlacedOrder> {
     const { orders, breaker, clock, retry } = this.#deps;
-    const current = await orders.get(task.task_id);
-    if (!current) throw new TaskMoved(task.task_id);
-    const attempt = attemptsThisRound(current) + 1;
-    if (attempt > retry.maxAttempts) throw new AttemptsExhausted(attempt - 1);
+    if (attemptsThisRound(seen) >= retry.maxAttempts) throw new AttemptsExhausted(attemptsThisRound(seen));
     const running = await orders.transition(task.task_id, 'RUNNING', {}, clock.now());
     if (!running) throw new TaskMoved(task.task_id);
+    const attempt = attemptsThisRound(running) + 1;
+    if (attempt > retry.maxAttempts) throw new AttemptsExhausted(attempt - 1);
 
     const key = breakerKey(task.account_id);
     const permit = await breaker.acquire(key);
@@ -419,10 +422,11 @@ export class OrderTaskProcessor {
   async #complete(task: OrderTask, placed: PlacedOrder): Promise<OrderMessageOutcome> {
     const { orders, clock, logger } = this.#deps;
     const own = placed.taskId === task.task_id;
-    let record = await orders.get(task.task_id);
-    if (record?.status === 'COMPLETED') return { kind: 'duplicate', taskId: task.task_id };
-    if (record && record.status !== 'RUNNING') {
-      record = (await orders.transition(task.task_id, 'RUNNING', {}, clock.now())) ?? record;
+    // This worker's own placement left the task RUNNING: it goes straight to COMPLETED below, and
+    // only when that write is refused is the record read. A repeat's record is read first.
+    if (!own) {
+      const record = await this.#readyToComplete(task.task_id);
+      if (record?.status === 'COMPLETED') return { kind: 'duplicate', taskId: task.task_id };
     }
     const { taskId: _taskId, attempt, at, paper, ...state } = placed;
     // A placement's order is linked to its task first, so news that beat the answer (held) is merged.
@@ -432,12 +436,13 @@ export class OrderTaskProcessor {
         order = mergeBrokerOrder(order, held) ?? order;
       }
     }
-    const completed = await orders.transition(
-      task.task_id,
-      'COMPLETED',
-      { ...(own && { attempt: { attempt, at } }), result: { ...order, paper } },
-      clock.now(),
-    );
+    const changes = { ...(own && { attempt: { attempt, at } }), result: { ...order, paper } };
+    let completed = await orders.transition(task.task_id, 'COMPLETED', changes, clock.now());
+    if (!completed && own) {
+      const record = await this.#readyToComplete(task.task_id);
+      if (record?.status === 'COMPLETED') return { kind: 'duplicate', taskId: task.task_id };
+      if (record) completed = await orders.transition(task.task_id, 'COMPLETED', changes, clock.now());
+    }
     if (completed) this.#deps.onOrderChange?.(completed);
     // A modify or cancel changes the order another task placed: that task's result learns of it.
     if (task.operation !== 'place_order') await this.#applyToPlacedOrder(state);
@@ -450,6 +455,16 @@ export class OrderTaskProcessor {
       });
     }
     return { kind: 'completed', record: completed };
+  }
+
+  /** The task's record, moved back to RUNNING when it is neither there nor COMPLETED. */
+  async #readyToComplete(taskId: string): Promise<OrderRecord | undefined> {
+    const { orders, clock } = this.#deps;
+    const record = await orders.get(taskId);
+    if (record && record.status !== 'COMPLETED' && record.status !== 'RUNNING') {
+      return (await orders.transition(taskId, 'RUNNING', {}, clock.now())) ?? record;
+    }
+    return record;
   }
 
   /** Merges what a modify or cancel returned into the result of the task that placed the order. */
