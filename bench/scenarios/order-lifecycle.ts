@@ -162,6 +162,7 @@ async function place(quick: boolean): Promise<ScenarioResult> {
     const runId = Date.now().toString(36);
     // Every DynamoDB call of the run (placements, and the postbacks each placement brings).
     const storeCalls = countDynamoDbCalls(platform.components.dynamodb, `${TABLE_PREFIX}-`);
+    const cpuBefore = process.cpuUsage();
 
     // The first update of an order is emitted in the same turn as the fake accepts its call: the
     // fallback accept time should the ledger and the book ever disagree.
@@ -212,6 +213,7 @@ async function place(quick: boolean): Promise<ScenarioResult> {
       'the orders to reach the fake Kite',
     ).catch(() => {});
     const settledAt = wallNowMs();
+    const cpu = process.cpuUsage(cpuBefore);
     const storeCallsPerOrder = storeCalls.describe(placed());
     const storeCallTotal = storeCalls.total();
 
@@ -296,6 +298,8 @@ async function place(quick: boolean): Promise<ScenarioResult> {
         last_accept_after_s: round(elapsedS, 1),
         postbacks: fake.postbackDeliveries().length,
         store_calls_per_order: round(storeCallTotal / Math.max(seen.size, 1), 2),
+        // The whole process (platform, fake, dynalite's thread, the mock feed): less noisy than latency on a busy machine.
+        cpu_ms_per_order: round((cpu.user + cpu.system) / 1000 / Math.max(seen.size, 1), 2),
         store_calls_per_order_by_call: storeCallsPerOrder,
         load_average_before: loadBefore,
         load_average_after: loadAverage(),
