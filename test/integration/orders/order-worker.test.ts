@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { localDynamoDbClient } from '../../../infra/local/dynamodb-local.js';
 import { PaperBroker } from '../../../shared/adapters/paper-broker.js';
 import type { Broker } from '../../../shared/ports/broker.js';
@@ -174,6 +174,20 @@ describe('order worker: batches', () => {
       'end a3',
     ]);
     for (const id of ['a1', 'a2', 'a3', 'b1']) expect((await w.orders.get(id))?.status).toBe('COMPLETED');
+  });
+});
+
+describe('order worker: store calls', () => {
+  it('reads a queued task once and writes it twice (RUNNING, COMPLETED) on its way to COMPLETED', async () => {
+    const w = await startOrderWorker(client);
+    const gets = vi.spyOn(w.orders, 'get');
+    const transitions = vi.spyOn(w.orders, 'transition');
+    w.send(placeOrderTask('calls'));
+    await w.deliver();
+    // One read, that says the task is not finished; two moves, each conditioned on the status.
+    expect(gets).toHaveBeenCalledTimes(1);
+    expect(transitions.mock.calls.map((c) => c[1])).toEqual(['RUNNING', 'COMPLETED']);
+    expect((await w.orders.get('calls'))?.status).toBe('COMPLETED');
   });
 });
 
