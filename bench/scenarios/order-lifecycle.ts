@@ -138,6 +138,25 @@ function tally(values: readonly string[]): string {
 
 const us = (ms: number) => Math.max(1, Math.round(ms * 1000));
 
+/** The process's CPU (ms per s) over 2 s with no orders: the mock feed, the fan-out, dynalite idling. */
+async function idleCpu(platform: LocalPlatform): Promise<number> {
+  await platform.components.orders.get('warm-up-read');
+  const before = process.cpuUsage();
+  const from = wallNowMs();
+  await sleep(2000);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / ((wallNowMs() - from) / 1000);
+}
+
+/**
+ * The process's CPU since `before` (ms), less what it spends idle over as long: the cost of the
+ * orders or updates alone, which reads the same on a quiet machine and a busy one, unlike latency.
+ */
+function cpuMsSince(before: NodeJS.CpuUsage, fromMs: number, idleMsPerS: number): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 - (idleMsPerS * (wallNowMs() - fromMs)) / 1000;
+}
+
 /** Unmeasured orders per account before the measured ones (see `place`). */
 const WARM_UP_PER_ACCOUNT = 1;
 
@@ -207,7 +226,9 @@ async function place(quick: boolean): Promise<ScenarioResult> {
 
     // Every DynamoDB call of the run (placements, and the postbacks each placement brings).
     const storeCalls = countDynamoDbCalls(platform.components.dynamodb, `${TABLE_PREFIX}-`);
+    const idleCpuMsPerS = await idleCpu(platform);
     const cpuBefore = process.cpuUsage();
+    const cpuFrom = wallNowMs();
 
     // The first update of an order is emitted in the same turn as the fake accepts its call: the
     // fallback accept time should the ledger and the book ever disagree.
@@ -240,7 +261,7 @@ async function place(quick: boolean): Promise<ScenarioResult> {
       'the orders to reach the fake Kite',
     ).catch(() => {});
     const settledAt = wallNowMs();
-    const cpu = process.cpuUsage(cpuBefore);
+    const cpuMs = cpuMsSince(cpuBefore, cpuFrom, idleCpuMsPerS);
     const storeCallsPerOrder = storeCalls.describe(placed() - WARM_UP_PER_ACCOUNT * ACCOUNTS);
     const storeCallTotal = storeCalls.total();
 
@@ -329,7 +350,8 @@ async function place(quick: boolean): Promise<ScenarioResult> {
         postbacks: fake.postbackDeliveries().length,
         store_calls_per_order: round(storeCallTotal / Math.max(seen.size, 1), 2),
         // The whole process (platform, fake, dynalite's thread, the mock feed): less noisy than latency on a busy machine.
-        cpu_ms_per_order: round((cpu.user + cpu.system) / 1000 / Math.max(seen.size, 1), 2),
+        cpu_ms_per_order: round(cpuMs / Math.max(seen.size, 1), 2),
+        idle_cpu_ms_per_s: round(idleCpuMsPerS),
         store_calls_per_order_by_call: storeCallsPerOrder,
         load_average_before: loadBefore,
         load_average_after: loadAverage(),
@@ -492,7 +514,9 @@ async function update(quick: boolean): Promise<ScenarioResult> {
 
     // Every DynamoDB call of the fills (the merge and its write), and the process's CPU for them.
     const storeCalls = countDynamoDbCalls(components.dynamodb, `${TABLE_PREFIX}-`);
+    const idleCpuMsPerS = await idleCpu(platform);
     const cpuBefore = process.cpuUsage();
+    const cpuFrom = wallNowMs();
     const started = wallNowMs() + 200;
     for (let j = 0; j < perAccount; j++) {
       for (let a = 0; a < ACCOUNTS; a++) {
@@ -510,7 +534,7 @@ async function update(quick: boolean): Promise<ScenarioResult> {
     await waitUntil(() => pending.size === 0, 10_000, 'the last frames').catch(() => {});
     await Promise.all(reads);
     const lastAt = wallNowMs();
-    const cpu = process.cpuUsage(cpuBefore);
+    const cpuMs = cpuMsSince(cpuBefore, cpuFrom, idleCpuMsPerS);
     // The GETs the client made are the reads of `GetItem orders` beyond the merge's own.
     const storeCallsPerUpdate = storeCalls.describe(total);
     const missing = pending.size;
@@ -545,7 +569,8 @@ async function update(quick: boolean): Promise<ScenarioResult> {
         postbacks_refused: deliveries.filter((d) => d.status !== 200).length,
         store_calls_per_update: round(storeCalls.total() / total, 2),
         store_calls_per_update_by_call: storeCallsPerUpdate,
-        cpu_ms_per_update: round((cpu.user + cpu.system) / 1000 / total, 2),
+        cpu_ms_per_update: round(cpuMs / total, 2),
+        idle_cpu_ms_per_s: round(idleCpuMsPerS),
         elapsed_s: round((lastAt - started) / 1000, 1),
         load_average_before: loadBefore,
         load_average_after: loadAverage(),
