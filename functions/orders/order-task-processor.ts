@@ -176,7 +176,7 @@ export function breakerKey(accountId: string): string {
 export class OrderTaskProcessor {
   readonly #deps: OrderWorkerDependencies;
   readonly #idempotency: IdempotencyConfig;
-  readonly #place: (task: OrderTask) => Promise<PlacedOrder>;
+  readonly #place: (task: OrderTask, seen: OrderRecord) => Promise<PlacedOrder>;
 
   constructor(deps: OrderWorkerDependencies) {
     this.#deps = deps;
@@ -185,7 +185,7 @@ export class OrderTaskProcessor {
       throwOnNoIdempotencyKey: true,
       expiresAfterSeconds: deps.idempotencyTtlSeconds ?? 86_400,
     });
-    this.#place = makeIdempotent((task: OrderTask) => this.#placeOnce(task), {
+    this.#place = makeIdempotent((task: OrderTask, seen: OrderRecord) => this.#placeOnce(task, seen), {
       persistenceStore: deps.idempotencyStore,
       config: this.#idempotency,
       // A fixed prefix, not the function name: a renamed or redeployed worker must still see the keys.
@@ -264,7 +264,7 @@ export class OrderTaskProcessor {
 
     let placed: PlacedOrder;
     try {
-      placed = await this.#place(task.data);
+      placed = await this.#place(task.data, record);
     } catch (error) {
       return this.#afterFailure(message, task.data, error);
     }
@@ -372,23 +372,29 @@ export class OrderTaskProcessor {
     return undefined;
   }
 
-  /** The idempotent part: one broker call for the task, through its account's breaker. */
-  async #placeOnce(task: OrderTask): Promise<PlacedOrder> {
+  /**
+   * The idempotent part: one broker call for the task, through its account's breaker. `seen` is the
+   * record as read before; the attempts are counted again on what the move to RUNNING returns, so
+   * one written since is not missed, without a read of its own.
+   */
+  async #placeOnce(task: OrderTask, seen: OrderRecord): Promise<PlacedOrder> {
     const { orders, breaker, clock, retry } = this.#deps;
-    const current = await orders.get(task.task_id);
-    if (!current) throw new TaskMoved(task.task_id);
-    const attempt = attemptsThisRound(current) + 1;
-    const progress = current.result?.slices;
-    if (attempt > retry.maxAttempts) {
-      // Children already placed are live orders: the task completes with them rather than dead-letter.
-      if (progress?.some((s) => s.order !== undefined) && task.operation === 'place_order') {
-        const why = `${current.lastError ?? 'no error recorded'} (all ${attempt - 1} attempts made)`;
-        return this.#partial(task, progress, why, current.result?.paper ?? false, attempt - 1, clock.now());
-      }
-      throw new AttemptsExhausted(attempt - 1);
+    const placedChildren = seen.result?.slices?.some((s) => s.order !== undefined) ?? false;
+    if (attemptsThisRound(seen) >= retry.maxAttempts && !placedChildren) {
+      throw new AttemptsExhausted(attemptsThisRound(seen));
     }
     const running = await orders.transition(task.task_id, 'RUNNING', {}, clock.now());
     if (!running) throw new TaskMoved(task.task_id);
+    const attempt = attemptsThisRound(running) + 1;
+    const progress = running.result?.slices;
+    if (attempt > retry.maxAttempts) {
+      // Children already placed are live orders: the task completes with them rather than dead-letter.
+      if (progress?.some((s) => s.order !== undefined) && task.operation === 'place_order') {
+        const why = `${running.lastError ?? 'no error recorded'} (all ${attempt - 1} attempts made)`;
+        return this.#partial(task, progress, why, running.result?.paper ?? false, attempt - 1, clock.now());
+      }
+      throw new AttemptsExhausted(attempt - 1);
+    }
 
     const plan =
       task.operation !== 'place_order'
@@ -401,8 +407,8 @@ export class OrderTaskProcessor {
     if (!permit.allowed) throw new CircuitOpen(permit.retryAfterMs);
     if (plan !== undefined && plan.length > 1 && task.operation === 'place_order') {
       // A worker that died mid-way (RUNNING), or a retry, may have sent the next child unanswered.
-      const resumed = current.status === 'RUNNING' || progress !== undefined || attempt > 1;
-      return this.#placeSlices(task, plan, { attempt, resumed, paper: current.result?.paper ?? false });
+      const resumed = seen.status === 'RUNNING' || progress !== undefined || attempt > 1;
+      return this.#placeSlices(task, plan, { attempt, resumed, paper: running.result?.paper ?? false });
     }
 
     const order = task.operation === 'place_order' ? undefined : await this.#orderOf(task.params.order_id);
@@ -545,10 +551,11 @@ export class OrderTaskProcessor {
   async #complete(task: OrderTask, placed: PlacedOrder): Promise<OrderMessageOutcome> {
     const { orders, clock, logger } = this.#deps;
     const own = placed.taskId === task.task_id;
-    let record = await orders.get(task.task_id);
-    if (record?.status === 'COMPLETED') return { kind: 'duplicate', taskId: task.task_id };
-    if (record && record.status !== 'RUNNING') {
-      record = (await orders.transition(task.task_id, 'RUNNING', {}, clock.now())) ?? record;
+    // This worker's own placement left the task RUNNING: it goes straight to COMPLETED below, and
+    // only when that write is refused is the record read. A repeat's record is read first.
+    if (!own) {
+      const record = await this.#readyToComplete(task.task_id);
+      if (record?.status === 'COMPLETED') return { kind: 'duplicate', taskId: task.task_id };
     }
     const { taskId: _taskId, attempt, at, paper, ...state } = placed;
     // A placement's order is linked to its task first, so news that beat the answer (held) is merged.
@@ -560,12 +567,13 @@ export class OrderTaskProcessor {
         order = mergeBrokerOrder(order, held) ?? order;
       }
     }
-    const completed = await orders.transition(
-      task.task_id,
-      'COMPLETED',
-      { ...(own && { attempt: { attempt, at } }), result: { ...order, paper } },
-      clock.now(),
-    );
+    const changes = { ...(own && { attempt: { attempt, at } }), result: { ...order, paper } };
+    let completed = await orders.transition(task.task_id, 'COMPLETED', changes, clock.now());
+    if (!completed && own) {
+      const record = await this.#readyToComplete(task.task_id);
+      if (record?.status === 'COMPLETED') return { kind: 'duplicate', taskId: task.task_id };
+      if (record) completed = await orders.transition(task.task_id, 'COMPLETED', changes, clock.now());
+    }
     if (completed) this.#deps.onOrderChange?.(completed);
     // A modify or cancel changes the order another task placed: that task's result learns of it.
     if (task.operation !== 'place_order') await this.#applyToPlacedOrder(state);
@@ -592,6 +600,16 @@ export class OrderTaskProcessor {
         return { ...s, order };
       }),
     );
+  }
+
+  /** The task's record, moved back to RUNNING when it is neither there nor COMPLETED. */
+  async #readyToComplete(taskId: string): Promise<OrderRecord | undefined> {
+    const { orders, clock } = this.#deps;
+    const record = await orders.get(taskId);
+    if (record && record.status !== 'COMPLETED' && record.status !== 'RUNNING') {
+      return (await orders.transition(taskId, 'RUNNING', {}, clock.now())) ?? record;
+    }
+    return record;
   }
 
   /** Merges what a modify or cancel returned into the result of the task that placed the order. */

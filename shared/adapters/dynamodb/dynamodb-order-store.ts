@@ -38,6 +38,22 @@ const LINK_RETENTION_SECONDS = 7 * 86_400;
 /** How long a COMPLETED record is kept before DynamoDB's TTL deletes it. Others are kept until handled. */
 const COMPLETED_RETENTION_SECONDS = 30 * 86_400;
 
+/** Links and results a store remembers (the orders of a trading session and more), oldest forgotten first. */
+const REMEMBERED = 10_000;
+
+/** A task's result as this store last read or wrote it, with the `result_version` it had then. */
+interface KnownResult {
+  readonly record: OrderRecord & { readonly result: OrderResult };
+  readonly version: number | undefined;
+}
+
+/** `map` with `key` set to `value` as its newest entry, the oldest dropped beyond {@link REMEMBERED}. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > REMEMBERED) map.delete(map.keys().next().value as K);
+}
+
 const BrokerOrderItem = z.object({
   order_id: z.string(),
   status: z.string(),
@@ -181,6 +197,12 @@ export interface DynamoDbOrderStoreOptions {
  * - `get` reads strongly consistently; `listDeadLetters` queries `status-index` newest first, so it
  *   is eventually consistent (a task dead-lettered a moment ago may be missing for about a second).
  *
+ * - Broker news costs one write when this store has seen the task's result before: links (which
+ *   never change once written) and each task's last result with its `result_version` are
+ *   remembered, the merge starts from the remembered result, and the write's version condition
+ *   sends it back to a consistent read whenever another writer got there first. News the
+ *   remembered result already has is confirmed by a read before it is called unchanged.
+ *
  * Failures: SDK failures and items not in the stored shape reject with
  * `DependencyUnavailableError('dynamodb', …)`; bad input rejects with `ValidationError` first.
  */
@@ -188,6 +210,10 @@ export class DynamoDbOrderStore implements OrderStore {
   readonly #documents: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #links: string;
+  /** Order id → task id, of links this store wrote or read. */
+  readonly #taskOfOrder = new Map<string, string>();
+  /** Task id → its result as last read or written (consistently) by this store. */
+  readonly #results = new Map<string, KnownResult>();
 
   constructor(options: DynamoDbOrderStoreOptions) {
     this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
@@ -223,7 +249,7 @@ export class DynamoDbOrderStore implements OrderStore {
     const output = await this.#send('GetItem', () =>
       this.#documents.send(new GetCommand({ TableName: this.#table, Key: { task_id: taskId }, ConsistentRead: true })),
     );
-    return output.Item === undefined ? undefined : this.#decode(output.Item);
+    return output.Item === undefined ? undefined : this.#decodeConsistent(output.Item);
   }
 
   async transition(
@@ -234,11 +260,6 @@ export class DynamoDbOrderStore implements OrderStore {
   ): Promise<OrderRecord | undefined> {
     const from = statusesBefore(to);
     if (from.length === 0) return undefined;
-    let account: string | undefined;
-    if (changes.result && isOpenBrokerStatus(changes.result.status)) {
-      account = (await this.get(taskId))?.task.account_id;
-      if (account === undefined) return undefined;
-    }
     const sets = ['#status = :to', 'updated_at = :now'];
     const removes: string[] = [];
     const values: Record<string, unknown> = { ':to': to, ':now': nowMs };
@@ -254,10 +275,9 @@ export class DynamoDbOrderStore implements OrderStore {
       values[':result'] = resultItem(changes.result);
       values[':zero'] = 0;
       values[':one'] = 1;
-      if (isOpenBrokerStatus(changes.result.status)) {
-        sets.push('open_account = :account');
-        values[':account'] = account;
-      } else removes.push('open_account');
+      // The account is copied from the stored task in the same write: no read before it.
+      if (isOpenBrokerStatus(changes.result.status)) sets.push('open_account = #task.#account');
+      else removes.push('open_account');
     }
     if (changes.lastError !== undefined) {
       sets.push('last_error = :lastError');
@@ -282,12 +302,17 @@ export class DynamoDbOrderStore implements OrderStore {
           Key: { task_id: taskId },
           UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: `attribute_exists(task_id) AND #status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
-          ExpressionAttributeNames: { '#status': 'status', ...(changes.result && { '#result': 'result' }) },
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            ...(changes.result && { '#result': 'result' }),
+            ...(changes.result &&
+              isOpenBrokerStatus(changes.result.status) && { '#task': 'task', '#account': 'account_id' }),
+          },
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return this.#decode(output.Attributes);
+      return this.#decodeConsistent(output.Attributes);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw this.#failure('UpdateItem', error);
@@ -350,18 +375,20 @@ export class DynamoDbOrderStore implements OrderStore {
     update: BrokerOrderState,
     nowMs: number,
   ): Promise<{ readonly record: OrderRecord; readonly changed: boolean } | undefined> {
+    let remembered = this.#results.get(taskId);
     for (let tries = 0; tries < MERGE_TRIES; tries++) {
-      const output = await this.#send('GetItem', () =>
-        this.#documents.send(
-          new GetCommand({ TableName: this.#table, Key: { task_id: taskId }, ConsistentRead: true }),
-        ),
-      );
-      if (output.Item === undefined) return undefined;
-      const version = typeof output.Item.result_version === 'number' ? output.Item.result_version : undefined;
-      const record = this.#decode(output.Item);
-      if (record.result === undefined) return undefined;
+      const read = remembered === undefined;
+      const current = remembered ?? (await this.#readResult(taskId));
+      remembered = undefined;
+      if (current === undefined) return undefined;
+      const { record, version } = current;
+      // A sliced order's news lands on its child; the aggregate follows.
       const result = mergeOrderResult(record.result, update);
-      if (result === undefined) return { record, changed: false };
+      if (result === undefined) {
+        // The remembered result may be behind the stored one: only a read says the news is old.
+        if (read) return { record, changed: false };
+        continue;
+      }
       const open = isOpenBrokerStatus(result.status);
       try {
         const written = await this.#documents.send(
@@ -384,12 +411,23 @@ export class DynamoDbOrderStore implements OrderStore {
             ReturnValues: 'ALL_NEW',
           }),
         );
-        return { record: this.#decode(written.Attributes), changed: true };
+        return { record: this.#decodeConsistent(written.Attributes), changed: true };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
+        this.#results.delete(taskId);
       }
     }
     throw this.#failure('UpdateItem', new Error(`broker update of ${taskId} kept losing to other writers`));
+  }
+
+  /** A consistent read of a task's result and version; undefined when the task or its result is missing. */
+  async #readResult(taskId: string): Promise<KnownResult | undefined> {
+    const output = await this.#send('GetItem', () =>
+      this.#documents.send(new GetCommand({ TableName: this.#table, Key: { task_id: taskId }, ConsistentRead: true })),
+    );
+    if (output.Item === undefined) return undefined;
+    this.#decodeConsistent(output.Item);
+    return this.#results.get(taskId);
   }
 
   async linkBrokerOrder(orderId: string, taskId: string): Promise<readonly BrokerOrderState[]> {
@@ -404,6 +442,7 @@ export class DynamoDbOrderStore implements OrderStore {
         }),
       ),
     );
+    remember(this.#taskOfOrder, orderId, taskId);
     if (output.Attributes === undefined) return [];
     return (decodeItem(LinkItem, output.Attributes, 'broker order link', this.#links).held ?? []).map(brokerOrderState);
   }
@@ -439,14 +478,17 @@ export class DynamoDbOrderStore implements OrderStore {
   }
 
   async taskOfBrokerOrder(orderId: string): Promise<string | undefined> {
+    const known = this.#taskOfOrder.get(orderId);
+    if (known !== undefined) return known;
     const link = await this.#send('GetItem', () =>
       this.#documents.send(
         new GetCommand({ TableName: this.#links, Key: { order_id: orderId }, ConsistentRead: true }),
       ),
     );
-    return link.Item === undefined
-      ? undefined
-      : decodeItem(LinkItem, link.Item, 'broker order link', this.#links).task_id;
+    const taskId =
+      link.Item === undefined ? undefined : decodeItem(LinkItem, link.Item, 'broker order link', this.#links).task_id;
+    if (taskId !== undefined) remember(this.#taskOfOrder, orderId, taskId);
+    return taskId;
   }
 
   async listOpenOrders(query: { limit: number; cursor?: string }): Promise<{
@@ -490,6 +532,17 @@ export class DynamoDbOrderStore implements OrderStore {
       ...(i.redriven_at !== undefined && { redrivenAt: i.redriven_at }),
       ...(i.raw_body !== undefined && { rawBody: i.raw_body }),
     };
+  }
+
+  /** Decodes an item read or written consistently, remembering its result and version. */
+  #decodeConsistent(item: Record<string, unknown> | undefined): OrderRecord {
+    const record = this.#decode(item);
+    const { result } = record;
+    if (result !== undefined) {
+      const version = typeof item?.result_version === 'number' ? item.result_version : undefined;
+      remember(this.#results, record.task.task_id, { record: { ...record, result }, version });
+    }
+    return record;
   }
 
   #send<T>(operation: string, call: () => Promise<T>): Promise<T> {

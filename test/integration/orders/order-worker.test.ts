@@ -1,7 +1,10 @@
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { localDynamoDbClient } from '../../../infra/local/dynamodb-local.js';
+import { PaperBroker } from '../../../shared/adapters/paper-broker.js';
+import type { Broker } from '../../../shared/ports/broker.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
 import { HARNESS_START_MS, startOrderWorker } from '../../support/order-worker-harness.js';
+import { waitFor } from '../../support/wait.js';
 
 const client = localDynamoDbClient(inject('dynamodbEndpoint'));
 afterAll(() => client.destroy());
@@ -118,6 +121,73 @@ describe('order worker: task lifecycle', () => {
     expect(w.outcomes.map((o) => o.outcome.kind)).toEqual(['completed', 'completed', 'duplicate']);
     expect(w.broker.calls).toHaveLength(1);
     expect(w.broker.placements().get('key1')).toBe(1);
+  });
+});
+
+describe('order worker: batches', () => {
+  it("runs a batch's accounts at the same time and each account's records in the order delivered", async () => {
+    const paper = new PaperBroker({ lastPrice: async () => 101.5, now: () => Date.now() });
+    const events: string[] = [];
+    let releaseFirst: () => void = () => {};
+    const firstHeld = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    const broker: Broker = {
+      refresh: async () => [],
+      async execute(task, context) {
+        events.push(`start ${task.task_id}`);
+        // The first order of A is held until B's order has started: only a worker running the
+        // accounts at the same time gets there.
+        if (task.task_id === 'a1') await firstHeld;
+        if (task.task_id === 'b1') releaseFirst();
+        const result = await paper.execute(task, context);
+        events.push(`end ${task.task_id}`);
+        return result;
+      },
+    };
+    const w = await startOrderWorker(client, { broker });
+    for (const [id, account] of [
+      ['a1', 'ACC-A'],
+      ['a2', 'ACC-A'],
+      ['b1', 'ACC-B'],
+      ['a3', 'ACC-A'],
+    ] as const) {
+      w.send(placeOrderTask(id, { account_id: account }));
+    }
+    const delivered = w.deliver();
+    await waitFor(() => events.includes('start b1'), {
+      timeoutMs: 10_000,
+      message: "B's order to start while A's is held",
+    });
+    const { received, response } = await delivered;
+
+    expect(received).toBe(4);
+    expect(response?.batchItemFailures).toEqual([]);
+    expect(events.indexOf('start b1')).toBeLessThan(events.indexOf('end a1'));
+    // A's orders one after another, in order: each starts after the one before it ended.
+    expect(events.filter((e) => e.endsWith('a1') || e.endsWith('a2') || e.endsWith('a3'))).toEqual([
+      'start a1',
+      'end a1',
+      'start a2',
+      'end a2',
+      'start a3',
+      'end a3',
+    ]);
+    for (const id of ['a1', 'a2', 'a3', 'b1']) expect((await w.orders.get(id))?.status).toBe('COMPLETED');
+  });
+});
+
+describe('order worker: store calls', () => {
+  it('reads a queued task once and writes it twice (RUNNING, COMPLETED) on its way to COMPLETED', async () => {
+    const w = await startOrderWorker(client);
+    const gets = vi.spyOn(w.orders, 'get');
+    const transitions = vi.spyOn(w.orders, 'transition');
+    w.send(placeOrderTask('calls'));
+    await w.deliver();
+    // One read, that says the task is not finished; two moves, each conditioned on the status.
+    expect(gets).toHaveBeenCalledTimes(1);
+    expect(transitions.mock.calls.map((c) => c[1])).toEqual(['RUNNING', 'COMPLETED']);
+    expect((await w.orders.get('calls'))?.status).toBe('COMPLETED');
   });
 });
 
