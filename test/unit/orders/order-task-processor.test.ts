@@ -5,6 +5,7 @@ import {
   isRedelivered,
   type OrderMessageOutcome,
   OrderTaskProcessor,
+  type OrderWorkerDependencies,
   readableTaskId,
   samePayload,
 } from '../../../functions/orders/order-task-processor.js';
@@ -14,8 +15,9 @@ import { MemoryOrderStore } from '../../../shared/adapters/memory/memory-order-s
 import { PaperBroker } from '../../../shared/adapters/paper-broker.js';
 import type { OrderTask } from '../../../shared/contracts/order.js';
 import { CircuitBreaker, DEFAULT_BREAKER_POLICY } from '../../../shared/domain/orders/circuit-breaker.js';
-import { createLogger } from '../../../shared/logging.js';
-import type { Broker, BrokerCallContext, BrokerResult } from '../../../shared/ports/broker.js';
+import { ConflictError } from '../../../shared/errors.js';
+import { createLogger, type Logger } from '../../../shared/logging.js';
+import { type Broker, type BrokerCallContext, BrokerError, type BrokerResult } from '../../../shared/ports/broker.js';
 import type { CircuitBreakerStore } from '../../../shared/ports/circuit-breaker-store.js';
 import type {
   DeadLetterReason,
@@ -24,6 +26,7 @@ import type {
 } from '../../../shared/ports/order-queue-control.js';
 import type { OrderRecord } from '../../../shared/ports/orders.js';
 import { FaultInjectingBroker } from '../../support/fault-injecting-broker.js';
+import { captureLogs } from '../../support/log-capture.js';
 import { MemoryIdempotencyLayer } from '../../support/memory-idempotency-layer.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
 
@@ -58,8 +61,19 @@ class ContextRecordingBroker implements Broker {
 
 const START_MS = Date.UTC(2025, 0, 8, 3, 45, 0);
 
+/** Enough of a Lambda context for the deadline and for Powertools, which warns in plain text without one. */
+const lambdaContext = { getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
+
 function setup(
-  options: { maxAttempts?: number; breakerStore?: CircuitBreakerStore; orders?: MemoryOrderStore; owner?: string } = {},
+  options: {
+    maxAttempts?: number;
+    breakerStore?: CircuitBreakerStore;
+    orders?: MemoryOrderStore;
+    owner?: string;
+    logger?: Logger;
+    broker?: Broker;
+    validate?: OrderWorkerDependencies['validate'];
+  } = {},
 ) {
   const clock = new ManualClock(START_MS);
   const orders = options.orders ?? new MemoryOrderStore();
@@ -77,14 +91,15 @@ function setup(
   const processor = new OrderTaskProcessor({
     orders,
     breaker,
-    brokerFor: () => broker,
+    brokerFor: () => options.broker ?? broker,
     queue,
     idempotencyStore: new MemoryIdempotencyLayer(),
     clock,
     retry: { maxAttempts: options.maxAttempts ?? 3, retryBaseSeconds: 1, retryMaxSeconds: 30 },
-    logger: createLogger('order-task-processor-test', { logLevel: 'SILENT', environment: 'test' }),
+    logger: options.logger ?? createLogger('order-task-processor-test', { logLevel: 'SILENT', environment: 'test' }),
     onOrderChange: (record) => changes.push(record),
     ...(options.owner !== undefined && { defaultOwner: options.owner }),
+    ...(options.validate !== undefined && { validate: options.validate }),
   });
   let sequence = 0;
   const message = (body: unknown, extra: Partial<QueueMessageRef> = {}): QueueMessageRef => ({
@@ -423,6 +438,190 @@ describe('OrderTaskProcessor on in-memory ports', () => {
     expect(second).toEqual({ kind: 'busy', taskId: 't-busy', delaySeconds: 1 });
     release();
     expect((await first).kind).toBe('completed');
+  });
+});
+
+describe('OrderTaskProcessor: rules, owners, races and what it logs', () => {
+  it('dead-letters a task the exchange rules refuse, before any broker call or attempt', async () => {
+    const { processor, message, orders, broker, queue } = setup({
+      validate: async (task) =>
+        task.operation === 'place_order' && task.params.quantity % 65 !== 0
+          ? [
+              { path: 'params.quantity', message: 'not a multiple of the lot size 65' },
+              { path: 'params.market_protection', message: 'required' },
+            ]
+          : [],
+    });
+    const odd = placeOrderTask('t-odd');
+    const outcome = await processor.process(message({ ...odd, params: { ...odd.params, quantity: 64 } }));
+    const reason = 'params.quantity: not a multiple of the lot size 65; params.market_protection: required';
+    expect(outcome).toEqual({ kind: 'dead-lettered', taskId: 't-odd', reason: `[validation] ${reason}` });
+    const record = await orders.get('t-odd');
+    expect(record?.status).toBe('DEAD_LETTER');
+    expect(record?.lastError).toBe(`[validation] ${reason}`);
+    expect(record?.attempts).toEqual([]);
+    expect(queue.deadLettered).toEqual([{ messageId: 'm-1', reason: { type: 'validation', message: reason } }]);
+    expect(broker.calls).toEqual([]);
+    expect((await processor.process(message(placeOrderTask('t-lot')))).kind).toBe('completed');
+  });
+
+  it('names owners as REST records them, keeps a producer owner and submitted_at over the defaults', async () => {
+    const { processor, message, orders } = setup({ owner: 'desk-1' });
+    await processor.process(message(placeOrderTask('t-alice', { owner: 'alice' })));
+    await processor.process(message(placeOrderTask('t-key', { owner: 'key-abc' })));
+    await processor.process(message(placeOrderTask('t-sub', { owner: 'sub-bob' })));
+    await processor.process(message(placeOrderTask('t-kept'), { sentTimestampMs: START_MS + 60_000 }));
+    expect((await orders.get('t-alice'))?.task.owner).toBe('sub-alice');
+    expect((await orders.get('t-key'))?.task.owner).toBe('key-abc');
+    expect((await orders.get('t-sub'))?.task.owner).toBe('sub-bob');
+    const kept = await orders.get('t-kept');
+    expect(kept?.task.submitted_at).toBe('2025-01-08T09:15:00+05:30');
+    // The configured default is already an owner id (the composition root names it).
+    expect(kept?.task.owner).toBe('desk-1');
+  });
+
+  it('without a default owner leaves an unnamed owner out, and takes the clock when the message has no sent time', async () => {
+    const { processor, message, orders, clock } = setup();
+    const { submitted_at: _, ...task } = placeOrderTask('t-anon');
+    clock.advance(5_000);
+    await processor.process(message(task));
+    const record = await orders.get('t-anon');
+    expect(record?.task.owner).toBeUndefined();
+    expect(record?.task.submitted_at).toBe(new Date(START_MS + 5_000).toISOString());
+  });
+
+  it('counts a sent call refused with a retry-after as an attempt, not as held back', async () => {
+    const refusing: Broker = {
+      execute: async () => {
+        throw new BrokerError('rate-limited', 'Too many requests', { retryAfterMs: 2_000 });
+      },
+      refresh: async () => [],
+    };
+    const { processor, message, orders } = setup({ broker: refusing });
+    const outcome = await processor.process(message(placeOrderTask('t-429')));
+    expect(outcome).toEqual({ kind: 'retry', taskId: 't-429', delaySeconds: 1 });
+    expect((await orders.get('t-429'))?.attempts).toHaveLength(1);
+  });
+
+  it('a success resets the breaker count: failures apart never open it', async () => {
+    const { processor, message, broker, breaker } = setup();
+    broker.failNext('server');
+    await processor.process(message(placeOrderTask('t-f1')));
+    await processor.process(message(placeOrderTask('t-s1')));
+    broker.failNext('server');
+    await processor.process(message(placeOrderTask('t-f2')));
+    await processor.process(message(placeOrderTask('t-s2')));
+    await processor.process(message(placeOrderTask('t-s3')));
+    expect((await breaker.acquire(breakerKey('ZX1234'))).allowed).toBe(true);
+  });
+
+  it('uses the record another worker created first when its own create loses the race', async () => {
+    const orders = new MemoryOrderStore();
+    const task = placeOrderTask('t-race');
+    const get = orders.get.bind(orders);
+    const create = orders.create.bind(orders);
+    let hidden = true;
+    orders.get = async (taskId: string) => {
+      if (hidden) {
+        hidden = false;
+        // The other worker's create lands between this worker's read and its create.
+        await create(task, START_MS);
+        return undefined;
+      }
+      return get(taskId);
+    };
+    const { processor, message } = setup({ orders });
+    expect((await processor.process(message(task))).kind).toBe('completed');
+    expect((await orders.get('t-race'))?.status).toBe('COMPLETED');
+  });
+
+  it('rejects when a create fails for another reason than a taken id', async () => {
+    const orders = new MemoryOrderStore();
+    orders.create = async () => {
+      throw new Error('throughput exceeded');
+    };
+    const { processor, message } = setup({ orders });
+    await expect(processor.process(message(placeOrderTask('t-throttled-db')))).rejects.toThrow('throughput exceeded');
+    orders.create = async () => {
+      throw new ConflictError('exists');
+    };
+    // Taken, yet not there on the second read: the conflict itself is the failure.
+    await expect(processor.process(message(placeOrderTask('t-vanished')))).rejects.toThrow('exists');
+  });
+
+  it('hands a cancel of an order placed outside the platform no order', async () => {
+    const { processor, message, recording } = setup();
+    const cancel: OrderTask = {
+      task_id: 't-cancel-outside',
+      idempotency_key: 'key-cancel-outside',
+      account_id: 'ZX1234',
+      operation: 'cancel_order',
+      params: { variety: 'regular', order_id: '250108000000001' },
+      submitted_at: '2025-01-08T09:16:00+05:30',
+    };
+    await processor.process(message(cancel));
+    expect(recording.contexts).toHaveLength(1);
+    expect('order' in (recording.contexts[0] ?? {})).toBe(false);
+  });
+
+  it('logs a completion with its order, a repeat with the first task, a failure with its task id', async () => {
+    const { logs } = await captureLogs(async (logger) => {
+      const { processor, message, orders } = setup({ logger });
+      processor.registerContext(lambdaContext);
+      await processor.process(message(placeOrderTask('t-log-1', { idempotency_key: 'k-log' })));
+      await processor.process(message(placeOrderTask('t-log-2', { idempotency_key: 'k-log' })));
+      orders.get = async () => {
+        throw new Error('table unavailable');
+      };
+      await processor.process(message(placeOrderTask('t-log-3'))).catch(() => undefined);
+    });
+    const completed = logs.find((l) => l.message === 'Order task completed');
+    expect(completed).toMatchObject({ taskId: 't-log-1', paper: true });
+    expect(typeof completed?.orderId).toBe('string');
+    expect(logs.find((l) => String(l.message).startsWith('Order task is a repeat'))).toMatchObject({
+      taskId: 't-log-2',
+      firstTaskId: 't-log-1',
+      orderId: completed?.orderId,
+    });
+    expect(logs.filter((l) => l.message === 'Order task completed')).toHaveLength(1);
+    expect(logs.find((l) => String(l.message).startsWith('Order message failed'))).toMatchObject({
+      level: 'ERROR',
+      taskId: 't-log-3',
+      messageId: 'm-3',
+      error: 'table unavailable',
+    });
+  });
+
+  it('logs a breaker it could not write to, and a poison message, with their keys', async () => {
+    const failing: CircuitBreakerStore = {
+      get: async (key) => ({
+        key,
+        state: 'CLOSED',
+        consecutiveFailures: 0,
+        openedAt: null,
+        halfOpenCalls: 0,
+        version: 0,
+      }),
+      compareAndSet: async () => {
+        throw new Error('breaker table unavailable');
+      },
+    };
+    const { logs } = await captureLogs(async (logger) => {
+      const { processor, message, broker } = setup({ breakerStore: failing, logger });
+      processor.registerContext(lambdaContext);
+      broker.failNext('server');
+      await processor.process(message(placeOrderTask('t-log-breaker')));
+      await processor.process(message('{nope'));
+    });
+    expect(logs.find((l) => String(l.message).startsWith('Could not record a call'))).toMatchObject({
+      level: 'WARN',
+      key: 'orders#ZX1234',
+      error: 'breaker table unavailable',
+    });
+    expect(logs.find((l) => l.message === 'Invalid order message dead-lettered')).toMatchObject({
+      level: 'WARN',
+      messageId: 'm-2',
+    });
   });
 });
 
