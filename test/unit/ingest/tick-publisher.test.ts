@@ -19,10 +19,23 @@ class ControllableBus implements TickBus {
   delayMs = 0;
   publishes = 0;
   #line: Promise<unknown> = Promise.resolve();
+  #gate: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+  /** Holds every publish on the wire until {@link release}: a bus that has stopped answering. */
+  hold(): void {
+    this.#gate = new Promise((resolve) => {
+      this.#open = resolve;
+    });
+  }
+  release(): void {
+    this.#open?.();
+    this.#gate = undefined;
+  }
   /** Publishes go out one at a time, like commands on one connection, each taking `delayMs`. */
   publish(channel: string, message: EncodedMessage): Promise<number> {
     this.publishes++;
     const turn = this.#line.then(async () => {
+      if (this.#gate !== undefined) await this.#gate;
       if (this.delayMs > 0) await sleep(this.delayMs);
       if (this.down) throw new DependencyUnavailableError('bus', 'down');
       return this.inner.publish(channel, message);
@@ -209,37 +222,39 @@ describe('TickPublisher', () => {
     expect(got.length).toBe(publisher.counters.published);
   });
 
-  it('TC-PERF-030: escalates HEALTHY → WARNING → CRITICAL under a slow bus, drops and counts past the bound, and recovers', async () => {
+  it('TC-PERF-030: escalates HEALTHY → WARNING → CRITICAL under a stalled bus, drops and counts past the bound, and recovers', async () => {
     const bus = new ControllableBus();
     const { got } = await receiver(bus);
     const publisher = new TickPublisher({ bus, clock, logger, maxPending: 40, maxBatch: 1 });
-    bus.delayMs = 100;
     const levels: string[] = [publisher.level];
     let mostPending = 0;
-    // 50 ticks/s over 100 tokens against 100 ms publishes, one tick per message: about 80 would
-    // wait, twice the bound, so the queue must shed.
-    for (let s = 0; s < 100; s++) {
+    // The first message goes on the wire and the bus stops answering: 99 more, one per turn of the
+    // event loop (so the publisher may flush between them), must queue to the bound and then shed.
+    bus.hold();
+    publisher.enqueue('ticker:nifty:options', 0, tick(0, 0), clock.now());
+    await waitFor(() => bus.publishes === 1, { message: 'the first publish on the wire' });
+    for (let s = 1; s < 100; s++) {
       publisher.enqueue('ticker:nifty:options', s, tick(s, s), clock.now());
       mostPending = Math.max(mostPending, publisher.pending);
       if (levels.at(-1) !== publisher.level) levels.push(publisher.level);
-      await sleep(20);
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    expect(levels.slice(0, 4)).toEqual([
+    expect(levels).toEqual([
       BackpressureLevel.healthy,
       BackpressureLevel.warning,
       BackpressureLevel.critical,
       BackpressureLevel.overload,
     ]);
-    // The queue is tracked and held to its bound (plus the one message on the wire).
-    expect(mostPending).toBeLessThanOrEqual(41);
-    expect(publisher.counters.dropped).toBeGreaterThan(0);
-    bus.delayMs = 0;
+    // The queue, the message on the wire included, is held to its bound; what did not fit is counted.
+    expect(mostPending).toBe(40);
+    expect(bus.publishes).toBe(1);
+    expect(publisher.counters.dropped).toBe(60);
+    bus.release();
     await waitFor(() => publisher.pending === 0, { timeoutMs: 10_000 });
     expect(publisher.counters.published + publisher.counters.dropped).toBe(100);
     expect(got.length).toBe(publisher.counters.published);
-    // What is dropped is the oldest: the newest ticks all arrive, in order.
-    expect(got.map((g) => g.seq)).toEqual([...got.map((g) => g.seq)].sort((a, b) => a - b));
-    expect(got.slice(-30).map((g) => g.seq)).toEqual(Array.from({ length: 30 }, (_, i) => 70 + i));
+    // What is dropped is the oldest: the one on the wire (counted in the bound), then the newest 39.
+    expect(got.map((g) => g.seq)).toEqual([0, ...Array.from({ length: 39 }, (_, i) => 61 + i)]);
     await waitFor(() => publisher.level === BackpressureLevel.healthy, { timeoutMs: 6000 });
   }, 20_000);
 
