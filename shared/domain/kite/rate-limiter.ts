@@ -9,8 +9,10 @@ const IST_OFFSET_MS = 19_800_000;
  * quote 1/s per api key; others 10/s. The `RateBudget` port keeps them across every process.
  */
 export const KiteRateLimits = {
-  quote: [{ limit: 1, perMs: 1000 }],
-  historical: [{ limit: 3, perMs: 1000 }],
+  // Data calls are not resent on 429 (another account takes them over), so their seconds keep
+  // 250 ms for calls that leave late or arrive early at Kite.
+  quote: [{ limit: 1, perMs: 1000, marginMs: 250 }],
+  historical: [{ limit: 3, perMs: 1000, marginMs: 250 }],
   orders: [
     // Exact per second: a margin there would cost the 10/s itself (docs/decisions.md).
     { limit: 10, perMs: 1000 },
@@ -18,6 +20,6 @@ export const KiteRateLimits = {
     { limit: 400, perMs: 60_000, marginMs: 250 },
     { limit: 5000, perMs: 86_400_000, calendarOffsetMs: IST_OFFSET_MS },
   ],
-  other: [{ limit: 10, perMs: 1000 }],
+  other: [{ limit: 10, perMs: 1000, marginMs: 250 }],
 } as const satisfies Record<string, readonly RateWindow[]>;
 export type KiteEndpointClass = keyof typeof KiteRateLimits;
