@@ -93,6 +93,14 @@ export interface KiteSimulatorCounters {
   readonly tickErrors: number;
 }
 
+/** One subscribe or unsubscribe as the simulator applied it. */
+export interface SubscriptionEvent {
+  readonly apiKey: string;
+  readonly connectionId: string;
+  readonly action: 'subscribe' | 'unsubscribe';
+  readonly tokens: readonly number[];
+}
+
 /** A running simulator: the server, inspection for assertions, and fault injection. */
 export interface KiteSimulator {
   /** `ws://127.0.0.1:<port>/`; clients append `?api_key=…&access_token=…`. */
@@ -101,6 +109,8 @@ export interface KiteSimulator {
   /** The URL a client with these credentials connects to. */
   connectUrl(apiKey: string, accessToken: string): string;
   connections(): SimulatedConnection[];
+  /** Every subscribe and unsubscribe received, in the order the simulator applied them. */
+  subscriptionLog(): readonly SubscriptionEvent[];
   counters(): KiteSimulatorCounters;
   /** Sets (or adds) the access token Kite accepts for `apiKey`. Open connections stay open, as on Kite: an expired token shows at the next upgrade. */
   setAccessToken(apiKey: string, accessToken: string): void;
@@ -193,6 +203,7 @@ type MutableCounters = {
 class Simulator implements KiteSimulator {
   readonly #accounts = new Map<string, string>();
   readonly #connections = new Map<string, Connection>();
+  readonly #subscriptionLog: SubscriptionEvent[] = [];
   readonly #markets = new Map<number, Market>();
   readonly #tickIntervalMs: number;
   readonly #framesPerInterval: number;
@@ -289,6 +300,10 @@ class Simulator implements KiteSimulator {
   async restart(): Promise<void> {
     await this.stop();
     await this.start();
+  }
+
+  subscriptionLog(): readonly SubscriptionEvent[] {
+    return [...this.#subscriptionLog];
   }
 
   connections(): SimulatedConnection[] {
@@ -419,6 +434,14 @@ class Simulator implements KiteSimulator {
       return;
     }
     const { modes } = connection;
+    if (message.action === 'subscribe' || message.action === 'unsubscribe') {
+      this.#subscriptionLog.push({
+        apiKey: connection.apiKey,
+        connectionId: connection.id,
+        action: message.action,
+        tokens: [...message.tokens],
+      });
+    }
     switch (message.action) {
       case 'subscribe': {
         let ignored = 0;
