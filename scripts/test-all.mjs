@@ -13,7 +13,7 @@ const steps = [
   { name: 'typecheck', command: 'npm run --silent typecheck', background: true },
   { name: 'lint', command: 'npm run --silent lint', background: true },
   { name: 'synth', command: 'npm run --silent synth', background: true },
-  { name: 'vitest', command: 'npx vitest run', background: false },
+  { name: 'vitest', command: 'npx vitest run --coverage', background: false },
 ];
 
 const wanted = process.argv.slice(2);

@@ -77,7 +77,13 @@ function measure(work: () => void, seconds: number): Omit<ScenarioResult, 'param
 const targets: readonly Target[] = [
   { variant: 'history-375', figure: 'max_ms', op: '<', value: 5000, source: 'TC-GRK-031' },
   { variant: 'option-snapshot-chain', figure: 'p99_ms', op: '<', value: 100, source: 'TC-MATL-030' },
-  { variant: 'option-snapshot-chain', figure: 'iv_not_ok', op: '=', value: 0, source: 'Greeks API, shared/domain/greeks' },
+  {
+    variant: 'option-snapshot-chain',
+    figure: 'iv_not_ok',
+    op: '=',
+    value: 0,
+    source: 'Greeks API, shared/domain/greeks',
+  },
   {
     variant: 'mock-market-step',
     figure: 'max_ms',

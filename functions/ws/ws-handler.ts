@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { jwtVerifierFromConfig } from '../../shared/auth/index.js';
-import { describeError } from '../../shared/errors.js';
+import { DependencyUnavailableError, describeError, TimeoutError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import { type Components, processComponents } from '../../shared/wiring.js';
 import type { WsRouteKey } from './route-table.js';
@@ -17,12 +17,19 @@ const INTERNAL_ERROR: WsResult = {
   body: JSON.stringify({ type: 'error', message: 'Internal server error' }),
 };
 
+/** The answer while a dependency (Redis, DynamoDB) is down: 503, so a client knows to retry, not give up. */
+const UNAVAILABLE: WsResult = {
+  statusCode: 503,
+  body: JSON.stringify({ type: 'error', message: 'Service temporarily unavailable: retry shortly' }),
+};
+
 /**
  * Wraps one route as a thin middy handler: the Powertools logger gets the Lambda context (every
  * line carries the request id), and a route that throws (DynamoDB or Redis unreachable) is logged
- * with its cause and answered with status 500 and an `error` frame, so API Gateway refuses the
- * upgrade on `$connect` and the client gets a reply it can read on a message route, instead of
- * API Gateway's bare "Internal server error".
+ * with its cause and answered with an `error` frame: 503 when a dependency is unreachable or timed
+ * out (the client should retry), 500 otherwise. API Gateway then refuses the upgrade on `$connect`
+ * and the client gets a reply it can read on a message route, instead of a bare "Internal server
+ * error".
  */
 export function wsHandler(logger: Logger, routeKey: WsRouteKey, route: WsRoute): WsLambdaHandler {
   return middy<WsEvent, WsResult>()
@@ -36,7 +43,9 @@ export function wsHandler(logger: Logger, routeKey: WsRouteKey, route: WsRoute):
           connectionId: event.requestContext.connectionId,
           error: describeError(error),
         });
-        return INTERNAL_ERROR;
+        return error instanceof DependencyUnavailableError || error instanceof TimeoutError
+          ? UNAVAILABLE
+          : INTERNAL_ERROR;
       }
     });
 }

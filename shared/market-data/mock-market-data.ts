@@ -42,6 +42,8 @@ export interface MockMarketDataOptions {
 }
 
 const MINUTE_MS = 60_000;
+/** Calendar days of history generated between two turns of the event loop (a few ms of work). */
+const YIELD_EVERY_DAYS = 16;
 const DAY_MS = 86_400_000;
 const IST_OFFSET_MS = 5.5 * 3_600_000;
 
@@ -57,16 +59,6 @@ const INTERVAL_MINUTES: Readonly<Record<Exclude<CandleInterval, 'day'>, number>>
   '30minute': 30,
   '60minute': 60,
 };
-
-/** One minute of one instrument, before aggregation. */
-interface MinuteBar {
-  readonly date: number;
-  readonly open: number;
-  readonly high: number;
-  readonly low: number;
-  readonly close: number;
-  readonly volume: number;
-}
 
 /** The deterministic mock implementation of {@link MarketData}. */
 export class MockMarketData implements MarketData {
@@ -113,8 +105,9 @@ export class MockMarketData implements MarketData {
     const candles: Candle[] = [];
     for (let day = firstDay; day <= endDay; day++) {
       if (!this.#path.isTradingDay(day)) continue;
-      const minutes = this.#minutes(instrument, spec, day, now);
-      for (const candle of aggregate(minutes, query.interval, day)) {
+      // Years of history take a while to walk: let the ticks and other requests in between.
+      if ((day - firstDay) % YIELD_EVERY_DAYS === YIELD_EVERY_DAYS - 1) await yieldToEventLoop();
+      for (const candle of this.#candles(instrument, spec, day, now, query.interval)) {
         if (candle.date < query.from || candle.date > to) continue;
         candles.push({ ...candle, oi: isOption && query.oi ? this.#openInterest(instrument, day) : null });
       }
@@ -148,37 +141,66 @@ export class MockMarketData implements MarketData {
   }
 
   /**
-   * The minute bars of `day` that have begun by `now`. A bar still in progress ends at `now`: its
-   * close is the path's price at that moment, as the live feed streams it.
+   * The `interval` candles of `day` that have begun by `now`, aligned to 09:15. The index path is
+   * walked minute by minute (cheap arithmetic, and the same seeded draws for every interval), but an
+   * option is priced only four times a candle, at the candle's open, close, highest and lowest index
+   * level: a five-year daily range costs about 5,000 option prices, not two million, so `/history`
+   * does not hold the event loop. A candle still in progress ends at `now` with the price the live
+   * feed streams at that moment.
    */
-  #minutes(instrument: Instrument, spec: MockUnderlying, day: number, now: number): MinuteBar[] {
+  #candles(
+    instrument: Instrument,
+    spec: MockUnderlying,
+    day: number,
+    now: number,
+    interval: CandleInterval,
+  ): Omit<Candle, 'oi'>[] {
     const path = this.#path.sessionLevels(spec, day);
     const start = this.#path.sessionOpenMs(day);
     const random = seededRandom(mix(this.#options.seed, instrument.instrumentToken, day) ^ 0x5bd1e995);
     const isOption = instrument.instrumentType === 'CE' || instrument.instrumentType === 'PE';
     const count = Math.min(SESSION_MINUTES, Math.floor((now - start) / MINUTE_MS) + 1);
-    const bars: MinuteBar[] = [];
-    for (let m = 0; m < count; m++) {
-      const date = start + m * MINUTE_MS;
-      const end = date + MINUTE_MS;
-      const closeAt = Math.min(end, now);
-      const open = path[m] as number;
-      const close = closeAt === end ? (path[m + 1] as number) : this.#path.indexLevel(spec, closeAt);
-      const wiggle = 1 + Math.abs(random.normal()) * 0.0002;
-      const high = Math.max(open, close) * wiggle;
-      const low = Math.min(open, close) / wiggle;
+    const size = interval === 'day' ? SESSION_MINUTES : INTERVAL_MINUTES[interval];
+    const candles: Omit<Candle, 'oi'>[] = [];
+    for (let first = 0; first < count; first += size) {
+      const date = start + first * MINUTE_MS;
+      const open = path[first] as number;
+      let high = Number.NEGATIVE_INFINITY;
+      let highAt = date;
+      let low = Number.POSITIVE_INFINITY;
+      let lowAt = date;
+      let close = open;
+      let closeAt = date;
+      let lots = 0;
+      for (let m = first; m < Math.min(first + size, count); m++) {
+        const minuteStart = start + m * MINUTE_MS;
+        const end = minuteStart + MINUTE_MS;
+        closeAt = Math.min(end, now);
+        const from = path[m] as number;
+        close = closeAt === end ? (path[m + 1] as number) : this.#path.indexLevel(spec, closeAt);
+        const wiggle = 1 + Math.abs(random.normal()) * 0.0002;
+        if (Math.max(from, close) * wiggle > high) {
+          high = Math.max(from, close) * wiggle;
+          highAt = minuteStart;
+        }
+        if (Math.min(from, close) / wiggle < low) {
+          low = Math.min(from, close) / wiggle;
+          lowAt = minuteStart;
+        }
+        if (isOption) lots += random.integer(1, 40);
+      }
+      const stamp = interval === 'day' ? day * DAY_MS - IST_OFFSET_MS : date;
       if (!isOption) {
-        bars.push({ date, open, high: round2(high), low: round2(low), close, volume: 0 });
+        candles.push({ date: stamp, open, high: round2(high), low: round2(low), close, volume: 0 });
         continue;
       }
       const at = (s: number, t: number) => this.#path.optionPrice(instrument, spec, s, t).price;
       const o = at(open, date);
       const c = at(close, closeAt);
-      const atHigh = at(high, date);
-      const atLow = at(low, date);
-      const lots = random.integer(1, 40);
-      bars.push({
-        date,
+      const atHigh = at(high, highAt);
+      const atLow = at(low, lowAt);
+      candles.push({
+        date: stamp,
         open: o,
         high: Math.max(o, c, atHigh, atLow),
         low: Math.min(o, c, atHigh, atLow),
@@ -186,7 +208,7 @@ export class MockMarketData implements MarketData {
         volume: lots * instrument.lotSize,
       });
     }
-    return bars;
+    return candles;
   }
 
   /** Open interest through the day: a seeded whole number of lots per instrument and day. */
@@ -196,34 +218,10 @@ export class MockMarketData implements MarketData {
   }
 }
 
-/** Minute bars of one day grouped into `interval` candles aligned to the session open. */
-function aggregate(minutes: readonly MinuteBar[], interval: CandleInterval, day: number): Omit<Candle, 'oi'>[] {
-  const size = interval === 'day' ? SESSION_MINUTES : INTERVAL_MINUTES[interval];
-  const out: Omit<Candle, 'oi'>[] = [];
-  for (let first = 0; first < minutes.length; first += size) {
-    const group = minutes.slice(first, first + size);
-    const head = group[0] as MinuteBar;
-    const tail = group[group.length - 1] as MinuteBar;
-    let high = head.high;
-    let low = head.low;
-    let volume = 0;
-    for (const bar of group) {
-      if (bar.high > high) high = bar.high;
-      if (bar.low < low) low = bar.low;
-      volume += bar.volume;
-    }
-    out.push({
-      date: interval === 'day' ? day * DAY_MS - IST_OFFSET_MS : head.date,
-      open: head.open,
-      high,
-      low,
-      close: tail.close,
-      volume,
-    });
-  }
-  return out;
-}
-
 function round2(value: number): number {
   return Math.round(value * 100) / 100;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -9,6 +9,11 @@ export interface RateWindow {
   readonly perMs: number;
   /** Count per calendar period of `perMs` starting at midnight UTC+offset (IST: 19,800,000). */
   readonly calendarOffsetMs?: number;
+  /**
+   * A sliding window only: hold each permit this much longer than `perMs`, for the jitter between
+   * a grant and the broker's count of the call. Default 0 (exact).
+   */
+  readonly marginMs?: number;
 }
 
 /**
@@ -18,9 +23,10 @@ export interface RateWindow {
  * not per process, so every Lambda and task calling Kite for one key draws from one budget.
  *
  * Guarantees:
- * - Safety: no sliding window of `perMs` ever sees more than `limit` permits of one budget and key
- *   (per calendar period for calendar windows), however many holders take at once; adapters may
- *   keep a margin below the limit to absorb network jitter between them and the broker.
+ * - Exact: no sliding window of `perMs` (plus the window's `marginMs`) ever holds more than `limit`
+ *   permits of one budget and key (per calendar period for calendar windows), however many holders
+ *   take at once, and a take is granted whenever every window has room: a burst of `limit` at once,
+ *   and `limit` per `perMs` sustained.
  * - A refused take takes nothing: a window that had room is not drawn down because another refused,
  *   so callers that wait do not spend the budget they wait for.
  * - A refusal says how long to wait (milliseconds, at least 1) before the next take can succeed,

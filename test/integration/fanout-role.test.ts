@@ -15,7 +15,7 @@ import { createLogger } from '../../shared/logging.js';
 import { Channels } from '../../shared/ports/tick-bus.js';
 import { sampleOptionSnapshot } from '../support/fixtures.js';
 import { startRedisServer } from '../support/redis-server.js';
-import { sleep, waitFor } from '../support/wait.js';
+import { waitFor } from '../support/wait.js';
 
 const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
 const clock = new SystemClock();
@@ -67,6 +67,8 @@ describe('the fanout role on Redis', () => {
     const gateway = new MemoryConnectionGateway();
     for (const id of ids) gateway.connect(id);
 
+    /** The instances running now. */
+    const live: FanoutRole[] = [];
     async function instance(
       instanceId: string,
       renewals: { failing: boolean } = { failing: false },
@@ -99,10 +101,12 @@ describe('the fanout role on Redis', () => {
       await role.restore();
       const abort = new AbortController();
       const running = supervise(role.services, abort.signal, logger);
+      live.push(role);
       let stopped = false;
       const stop = async () => {
         if (stopped) return;
         stopped = true;
+        live.splice(live.indexOf(role), 1);
         abort.abort();
         await running;
         await bus.close();
@@ -120,21 +124,38 @@ describe('the fanout role on Redis', () => {
     /** Publishes ticks with fresh prices until every client has the first; returns the prices sent. */
     async function round(first: number, count: number): Promise<number[]> {
       const prices = Array.from({ length: count }, (_, i) => first + i);
+      const before = live.map((role) => ({ ...role.fanout.counters }));
+      let published = 0;
       await waitFor(
         async () => {
           await publisher.publish(
             Channels.options('NIFTY'),
             JSON.stringify(sampleOptionSnapshot({ last_price: first })),
           );
+          published++;
           return ids.every((id) => ticksOf(id).includes(first));
         },
         { intervalMs: 50, message: 'every client to get a tick' },
       );
       for (const price of prices.slice(1)) {
         await publisher.publish(Channels.options('NIFTY'), JSON.stringify(sampleOptionSnapshot({ last_price: price })));
+        published++;
       }
       await waitFor(() => ids.every((id) => ticksOf(id).includes(prices.at(-1) as number)));
-      await sleep(100);
+      // Duplicates are looked for only once every instance has heard every tick of the round and
+      // posted everything it queued for them.
+      await waitFor(
+        () =>
+          live.every((role, i) => {
+            const now = role.fanout.counters;
+            const then = before[i] as typeof now;
+            return (
+              now.messagesIn - then.messagesIn === published &&
+              now.posts - then.posts === now.deliveries - then.deliveries
+            );
+          }),
+        { message: 'every instance to have delivered the round' },
+      );
       return prices.slice(1);
     }
     const once = (prices: number[]) => {
@@ -197,6 +218,13 @@ describe('the fanout role on Redis', () => {
     const OTHER = TOKEN + 256;
     const expiresAt = Math.floor(clock.now() / 1000) + 3600;
     const registry = new MemoryConnectionStore();
+    let rereads = 0;
+    const get = registry.get.bind(registry);
+    registry.get = async (id) => {
+      const record = await get(id);
+      rereads++;
+      return record;
+    };
     await registry.put({
       connectionId: 'x',
       userId: 'u',
@@ -256,15 +284,22 @@ describe('the fanout role on Redis', () => {
     });
     await waitFor(() => snapshots === 2, { message: 'the load after start-up' });
     // The client unsubscribes while that (older) snapshot is on its way.
+    let unsubscribed = 0;
+    const unsubscribe = role.fanout.unsubscribe.bind(role.fanout);
+    role.fanout.unsubscribe = (id, tokens) => {
+      unsubscribed++;
+      return unsubscribe(id, tokens);
+    };
     await registry.removeTokens('x', [OTHER]);
     await index.removeTokens('x', [OTHER]);
     await publisher.publish(
       Channels.connections,
       JSON.stringify({ type: 'unsubscribed', connection_id: 'x', tokens: [OTHER] }),
     );
-    await sleep(100);
+    await waitFor(() => unsubscribed === 1, { message: 'the unsubscribe to reach the fan-out' });
     release();
-    await sleep(200);
+    // The load ends by reading the touched connection again from the registry.
+    await waitFor(() => rereads === 1, { message: 'the load to read the unsubscribed connection again' });
     const prices = () =>
       gateway
         .received('x')

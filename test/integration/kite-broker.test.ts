@@ -223,7 +223,8 @@ describe('KiteBroker', () => {
 
     for (const c of cases) {
       it(`classifies a ${c.name} on placement as ${c.kind} (${c.retryable ? 'retried' : 'not retried'})`, async () => {
-        server.inject(/^\/orders\/regular$/, c.fault, 1, API_KEY);
+        // A 429 is sent again for up to Kite's second (KiteRestClient); one that lasts is the error.
+        server.inject(/^\/orders\/regular$/, c.fault, c.kind === 'rate-limited' ? 11 : 1, API_KEY);
         const before = book().length;
         const error = await broker()
           .execute(placeTask())

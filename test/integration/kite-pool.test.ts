@@ -377,7 +377,10 @@ describe('KitePool: health and recovery', () => {
     const { sim, pool, ticks } = await harness();
     await pool.subscribe(tokens(50));
     await sim.stop();
-    await new Promise((r) => setTimeout(r, 500));
+    // Restarted only once the pool has seen Kite go and is trying again.
+    await waitFor(() => pool.metrics().perConnection.every((c) => c.state === 'reconnecting'), {
+      message: 'the pool to notice the simulator gone',
+    });
     await sim.restart();
     await waitFor(() => simLoads(sim).join() === '50', { timeoutMs: 5000, message: 'resubscription after restart' });
     const before = ticks.get('account-A') ?? 0;

@@ -24,26 +24,35 @@ rateBudgetContract('redis', () => {
   // Each test its own keys: test files share one Redis and run at the same time.
   const keyPrefix = `test-budget:${randomUUID().slice(0, 8)}`;
   return {
-    open: (calendar) => RedisRateBudget.connect(url, { budgets: CONTRACT_BUDGETS, keyPrefix, clock: calendar }),
+    open: (clock) => RedisRateBudget.connect(url, { budgets: CONTRACT_BUDGETS, keyPrefix, clock }),
     dispose: () => deleteKeys(url, keyPrefix),
   };
 });
 
 describe('RedisRateBudget', () => {
-  it('expires a ring permit after its window plus margin, to the millisecond on Redis', async () => {
+  it("counts on Redis's clock when given none, and keeps a key only as long as its longest window", async () => {
     const url = sharedRedisUrl();
     const keyPrefix = `test-budget:${randomUUID().slice(0, 8)}`;
-    const budget = await RedisRateBudget.connect(url, { budgets: CONTRACT_BUDGETS, keyPrefix, marginMs: 250 });
+    // Two holders on the server's clock: no clock of theirs to disagree.
+    const budgets = [
+      await RedisRateBudget.connect(url, { budgets: CONTRACT_BUDGETS, keyPrefix }),
+      await RedisRateBudget.connect(url, { budgets: CONTRACT_BUDGETS, keyPrefix }),
+    ] as const;
     const redis = new Redis(url);
     try {
-      expect(await budget.take('perSecond', 'k')).toBe(0);
+      const before = Date.now();
+      const waits = await Promise.all([0, 1, 2, 3].map((i) => budgets[i % 2]?.take('perSecond', 'k')));
+      expect(waits.filter((w) => w === 0)).toHaveLength(3);
+      const refused = waits.find((w) => w !== 0) ?? 0;
+      expect(refused).toBeGreaterThan(1000 - (Date.now() - before) - 5);
+      expect(refused).toBeLessThanOrEqual(1000);
       const [key] = await redis.keys(`${keyPrefix}*`);
-      // The library's own script would have set EX 1 (1000 ms); the ring holds 1250.
-      expect(await redis.pttl(key ?? '')).toBeGreaterThan(1000);
-      expect(await redis.pttl(key ?? '')).toBeLessThanOrEqual(1250);
+      expect(await redis.zcard(key ?? '')).toBe(3);
+      expect(await redis.pttl(key ?? '')).toBeGreaterThan(900);
+      expect(await redis.pttl(key ?? '')).toBeLessThanOrEqual(1000);
     } finally {
       redis.disconnect();
-      await budget.close();
+      for (const budget of budgets) await budget.close();
       await deleteKeys(url, keyPrefix);
     }
   });

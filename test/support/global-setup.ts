@@ -29,6 +29,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const redis: RedisServer[] = [];
   const given = process.env.REDIS_URL;
   if (given) {
+    // One Redis for files running side by side would cross their pub/sub channels and keys.
+    if (slots > 1) {
+      throw new Error(
+        `REDIS_URL is set, so every test worker would share that one Redis; run with --maxWorkers=1 (${slots} configured)`,
+      );
+    }
     project.provide('redisUrls', [given]);
   } else {
     try {

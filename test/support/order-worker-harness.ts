@@ -26,6 +26,7 @@ import {
 import type { RetryPolicy } from '../../shared/domain/orders/retry-policy.js';
 import { createLogger, type Logger } from '../../shared/logging.js';
 import type { Broker } from '../../shared/ports/broker.js';
+import type { Clock } from '../../shared/ports/clock.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import type { OrderAttempt, OrderRecord, OrderStore } from '../../shared/ports/orders.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
@@ -119,7 +120,7 @@ export const HARNESS_START_MS = Date.UTC(2025, 0, 8, 3, 45, 0);
  * local SQS queue with its dead-letter queue, a fault-injecting broker over the paper broker, and
  * a manual clock for time.
  */
-export async function startOrderWorker(
+export async function startOrderWorker<C extends Clock = ManualClock>(
   client: DynamoDBClient,
   options: {
     policy?: Partial<BreakerPolicy>;
@@ -133,11 +134,21 @@ export async function startOrderWorker(
     broker?: Broker;
     /** The instrument master the exchange's rules and slicing read (default: none, no exchange check). */
     instruments?: readonly Instrument[];
+    /**
+     * The worker's clock (default a {@link ManualClock} at {@link HARNESS_START_MS}). A broker with a
+     * clock of its own (a Kite client on the system clock) needs the same one: the worker hands it
+     * deadlines in epoch ms, and on another clock any wait for rate budget misses them.
+     */
+    clock?: C;
   } = {},
 ) {
   const tablePrefix = `ow-${randomUUID().slice(0, 8)}`;
   await ensureTables(client, tablePrefix);
-  const clock = new ManualClock(HARNESS_START_MS);
+  const clock = options.clock ?? new ManualClock(HARNESS_START_MS);
+  const manual = () => {
+    if (!(clock instanceof ManualClock)) throw new Error('drain moves the clock: start the worker on a ManualClock');
+    return clock;
+  };
   const orders = new TransitionRecordingStore(new DynamoDbOrderStore({ client, tablePrefix }));
   const breakers = new DynamoDbBreakerStore({ client, tablePrefix });
   const breakerTransitions: BreakerTransition[] = [];
@@ -208,13 +219,14 @@ export async function startOrderWorker(
       if (received > 0) continue;
       const counts = queues.main.counts();
       if (counts.visible + counts.inFlight + counts.delayed === 0) return;
-      clock.advance(1000);
+      manual().advance(1000);
     }
     throw new Error(`The orders queue did not drain within ${maxSeconds} s of test time`);
   };
 
   return {
-    clock,
+    /** The worker's clock: the caller's, else a ManualClock (what `C` defaults to). */
+    clock: clock as C,
     orders,
     breakers,
     breaker,

@@ -1,32 +1,33 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { RateBudget, RateWindow } from '../../shared/ports/rate-budget.js';
-import { sleep } from './wait.js';
 
 /** Midnight IST of 8 January 2025, in epoch ms. */
 const IST_MIDNIGHT = Date.UTC(2025, 0, 7, 18, 30);
 
 /** The budgets the contract takes from; each test uses its own keys. */
 export const CONTRACT_BUDGETS = {
-  /** Kite's historical limit: a ring of 3. */
+  /** Kite's historical limit: 3 in any second. */
   perSecond: [{ limit: 3, perMs: 1000 }],
-  /** A long window: buckets of 1 s holding floor(28 / 14) = 2 each. */
-  perTwelveSeconds: [{ limit: 28, perMs: 12_000 }],
   /** Kite's orders in small: 5 a calendar day (IST) and 2 a second. */
   dayAndSecond: [
     { limit: 5, perMs: 86_400_000, calendarOffsetMs: 19_800_000 },
     { limit: 2, perMs: 1000 },
+  ],
+  /** Kite's order windows as they are: 10 a second, 400 a minute (its margin included). */
+  kiteOrders: [
+    { limit: 10, perMs: 1000 },
+    { limit: 400, perMs: 60_000, marginMs: 250 },
   ],
 } as const satisfies Record<string, readonly RateWindow[]>;
 
 /** What the contract needs from one adapter. */
 export interface RateBudgetHarness {
   /**
-   * Opens a handle on a budget store that starts empty for this test, reading calendar periods
-   * from `calendar`. Called twice in a test, it returns two handles on the same store (two
+   * Opens a handle on a budget store that starts empty for this test, counting on `clock`. Called twice in a test, it returns two handles on the same store (two
    * processes on one Redis; one process's budget for the in-memory adapter).
    */
-  open(calendar: Pick<Clock, 'now'>): Promise<RateBudget>;
+  open(clock: Pick<Clock, 'now'>): Promise<RateBudget>;
   /** Removes what the test left behind in a shared store. */
   dispose?(): Promise<void>;
 }
@@ -43,9 +44,8 @@ export function busiestWindow(times: readonly number[], windowMs: number): numbe
 }
 
 /**
- * The contract every {@link RateBudget} adapter passes (docs/architecture.md). Windows run on real time
- * (the library's counters expire on the machine's clock or Redis's), so each test lasts a second
- * or two, and bounds are one-sided where the machine's speed could move them.
+ * The contract every {@link RateBudget} adapter passes (docs/architecture.md), on a clock the test
+ * moves: no test sleeps, and every bound is exact.
  */
 export function rateBudgetContract(adapter: string, factory: () => RateBudgetHarness): void {
   describe(`RateBudget contract: ${adapter}`, () => {
@@ -53,27 +53,29 @@ export function rateBudgetContract(adapter: string, factory: () => RateBudgetHar
     afterEach(async () => {
       for (const step of teardown.splice(0).reverse()) await step();
     });
-    const setup = async (calendar: Pick<Clock, 'now'> = { now: () => Date.now() }) => {
+    /** Two handles on one fresh store, on a clock at `start` that `clock.now` reads and tests move. */
+    const setup = async (start = 1_000_000_000_000) => {
+      const clock = { at: start, now: () => clock.at };
       const harness = factory();
       if (harness.dispose) teardown.push(() => harness.dispose?.() ?? Promise.resolve());
-      const first = await harness.open(calendar);
-      const second = await harness.open(calendar);
+      const first = await harness.open(clock);
+      const second = await harness.open(clock);
       teardown.push(
         () => first.close(),
         () => second.close(),
       );
-      return { first, second };
+      return { first, second, clock };
     };
 
-    it('grants the limit of a short window at once, then refuses with a wait of about one window', async () => {
-      const { first } = await setup();
+    it('grants the limit of a short window at once, then refuses until the first permit is a window old', async () => {
+      const { first, clock } = await setup();
       const taken = await Promise.all(Array.from({ length: 3 }, () => first.take('perSecond', 'k')));
       expect(taken).toEqual([0, 0, 0]);
-      const wait = await first.take('perSecond', 'k');
-      // Held one window plus the adapter's jitter margin; the time spent so far only shortens it.
-      expect(wait).toBeGreaterThan(0);
-      expect(wait).toBeLessThanOrEqual(1250);
-      await sleep(wait);
+      clock.at += 400;
+      expect(await first.take('perSecond', 'k')).toBe(600);
+      clock.at += 599;
+      expect(await first.take('perSecond', 'k')).toBe(1);
+      clock.at += 1;
       expect(await first.take('perSecond', 'k')).toBe(0);
     });
 
@@ -82,84 +84,84 @@ export function rateBudgetContract(adapter: string, factory: () => RateBudgetHar
       expect(await first.take('perSecond', 'acct-1')).toBe(0);
       expect(await second.take('perSecond', 'acct-1')).toBe(0);
       expect(await first.take('perSecond', 'acct-1')).toBe(0);
-      expect(await second.take('perSecond', 'acct-1')).toBeGreaterThan(0);
+      expect(await second.take('perSecond', 'acct-1')).toBe(1000);
       expect(await second.take('perSecond', 'acct-2')).toBe(0);
-      expect(await second.take('perTwelveSeconds', 'acct-1')).toBe(0);
+      expect(await second.take('kiteOrders', 'acct-1')).toBe(0);
     });
 
-    it('never lets more than the limit into any sliding second, however many take at once', async () => {
-      const { first, second } = await setup();
+    it('never lets more than the limit into any sliding second, and grants the limit in every one', async () => {
+      const { first, second, clock } = await setup();
       const admitted: number[] = [];
-      const started = Date.now();
-      // Six takers on two handles, each taking again as soon as it is told it may, for 2.5 s.
-      const taker = async (budget: RateBudget) => {
-        while (Date.now() - started < 2500) {
-          const wait = await budget.take('perSecond', 'busy');
-          if (wait === 0) admitted.push(Date.now());
-          else await sleep(wait);
-        }
-      };
-      await Promise.all([first, second, first, second, first, second].map(taker));
-      expect(busiestWindow(admitted, 1000)).toBeLessThanOrEqual(3);
-      // Meaningful: the takers did fill the budget, about 3 per 1.25 s.
-      expect(admitted.length).toBeGreaterThanOrEqual(6);
+      // Six takers on two handles at once, every 37 ms of the clock for 5 s.
+      for (let step = 0; step * 37 < 5000; step++) {
+        const takes = [first, second, first, second, first, second].map((b) => b.take('perSecond', 'busy'));
+        for (const wait of await Promise.all(takes)) if (wait === 0) admitted.push(clock.at);
+        clock.at += 37;
+      }
+      expect(busiestWindow(admitted, 1000)).toBe(3);
+      // Exact, not just safe: three every second (each triple granted at the first step a second on).
+      expect(admitted.length).toBeGreaterThanOrEqual(15);
     });
 
     it('keeps a sliding window to the limit when permits are spread (where fixed windows would allow twice it)', async () => {
-      const { first } = await setup();
-      const admitted: number[] = [];
-      const take = async () => {
-        const wait = await first.take('perSecond', 'spread');
-        if (wait === 0) admitted.push(Date.now());
-        return wait;
-      };
-      expect(await take()).toBe(0);
-      await sleep(600);
-      expect([await take(), await take()]).toEqual([0, 0]);
-      // A window counted from the first permit would grant three more 400 ms from now, five in 1 s.
-      const until = Date.now() + 1500;
-      while (Date.now() < until) {
-        const wait = await take();
-        if (wait > 0) await sleep(wait);
-      }
-      expect(busiestWindow(admitted, 1000)).toBeLessThanOrEqual(3);
-      expect(admitted.length).toBeGreaterThanOrEqual(5);
+      const { first, clock } = await setup();
+      expect(await first.take('perSecond', 'spread')).toBe(0);
+      clock.at += 600;
+      expect([await first.take('perSecond', 'spread'), await first.take('perSecond', 'spread')]).toEqual([0, 0]);
+      // A window counted from the first permit would grant three more now; a sliding one, one.
+      clock.at += 400;
+      expect(await first.take('perSecond', 'spread')).toBe(0);
+      expect(await first.take('perSecond', 'spread')).toBe(600);
     });
 
-    it('counts a long window in buckets: two per second-long bucket, the wait ending at the bucket', async () => {
-      let now = 1_000_000_000_000;
-      const { first, second } = await setup({ now: () => now });
-      expect(await first.take('perTwelveSeconds', 'k')).toBe(0);
-      expect(await second.take('perTwelveSeconds', 'k')).toBe(0);
-      now += 400;
-      expect(await first.take('perTwelveSeconds', 'k')).toBe(600);
-      now += 600;
-      expect(await first.take('perTwelveSeconds', 'k')).toBe(0);
+    it("grants Kite's 10 a second for 40 s, then holds the 401st until the first is a minute (and margin) old", async () => {
+      const { first, second, clock } = await setup();
+      const start = clock.at;
+      for (let i = 0; i < 400; i++) {
+        expect(await (i % 2 === 0 ? first : second).take('kiteOrders', 'acct')).toBe(0);
+        clock.at += 100;
+      }
+      // 40 s in: the minute is full; the first permit leaves it at 60 s plus the 250 ms margin.
+      expect(await first.take('kiteOrders', 'acct')).toBe(start + 60_250 - clock.at);
+      clock.at = start + 60_249;
+      expect(await first.take('kiteOrders', 'acct')).toBe(1);
+      clock.at = start + 60_250;
+      expect(await first.take('kiteOrders', 'acct')).toBe(0);
+      // The next frees as its own permit ages out, 100 ms later: a sliding minute, not a bucket.
+      expect(await first.take('kiteOrders', 'acct')).toBe(100);
+    });
+
+    it('refuses the 401st in any minute, however the 400 were spread', async () => {
+      const { first, clock } = await setup();
+      const admitted: number[] = [];
+      // 10 at once every 1.5 s for 100 s: the minute is full at 60 s, then has room as bursts age.
+      for (let t = 0; t < 100_000; t += 1500) {
+        for (let i = 0; i < 10; i++) {
+          if ((await first.take('kiteOrders', 'acct')) === 0) admitted.push(clock.at);
+        }
+        clock.at += 1500;
+      }
+      expect(busiestWindow(admitted, 60_250)).toBe(400);
+      expect(busiestWindow(admitted, 1000)).toBe(10);
+      // Of the 67 bursts only the one at 60 s is refused (its minute holds 40 bursts); each later
+      // one finds the refused burst's gap in its minute.
+      expect(admitted.length).toBe(660);
     });
 
     it('counts a calendar window per IST day, and a refusal by a shorter window takes nothing from it', async () => {
-      let now = IST_MIDNIGHT + 86_400_000 - 10_000;
-      const { first } = await setup({ now: () => now });
-      /** Takes, waiting out the per-second ring when told to; resolves 0 or a wait longer than the ring's. */
-      const takeWhenTold = async () => {
-        for (;;) {
-          const wait = await first.take('dayAndSecond', 'acct');
-          if (wait === 0 || wait > 1250) return wait;
-          await sleep(wait);
-        }
-      };
+      const { first, clock } = await setup(IST_MIDNIGHT + 86_400_000 - 10_000);
       expect([await first.take('dayAndSecond', 'acct'), await first.take('dayAndSecond', 'acct')]).toEqual([0, 0]);
-      // The per-second ring refuses the next ten: none of them spends the day's five.
-      for (let i = 0; i < 10; i++) {
-        const wait = await first.take('dayAndSecond', 'acct');
-        expect(wait).toBeGreaterThan(0);
-        expect(wait).toBeLessThanOrEqual(1250);
+      // The per-second window refuses the next ten: none of them spends the day's five.
+      for (let i = 0; i < 10; i++) expect(await first.take('dayAndSecond', 'acct')).toBe(1000);
+      for (let i = 0; i < 3; i++) {
+        clock.at += 1000;
+        expect(await first.take('dayAndSecond', 'acct')).toBe(0);
       }
-      for (let i = 0; i < 3; i++) expect(await takeWhenTold()).toBe(0);
-      // Five taken today: the day refuses until midnight IST, 10 s away on the calendar clock.
-      expect(await takeWhenTold()).toBe(10_000);
-      now += 10_000;
-      expect(await takeWhenTold()).toBe(0);
+      // Five taken today: the day refuses until midnight IST, 7 s away.
+      clock.at += 1000;
+      expect(await first.take('dayAndSecond', 'acct')).toBe(6000);
+      clock.at += 6000;
+      expect(await first.take('dayAndSecond', 'acct')).toBe(0);
     });
 
     it('rejects a budget it was not given', async () => {

@@ -5,8 +5,8 @@ rateBudgetContract('memory', () => {
   let budget: MemoryRateBudget | undefined;
   return {
     // One process: both handles are the same budget.
-    open: async (calendar) => {
-      budget ??= new MemoryRateBudget({ budgets: CONTRACT_BUDGETS, clock: calendar });
+    open: async (clock) => {
+      budget ??= new MemoryRateBudget({ budgets: CONTRACT_BUDGETS, clock });
       return budget;
     },
   };

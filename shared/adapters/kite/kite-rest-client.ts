@@ -229,6 +229,10 @@ export interface KiteRestClientOptions {
   readonly maxWaitMs?: number;
 }
 
+/** How often a call Kite answered 429 is sent again, and after how long: a second in all, Kite's window. */
+const KITE_429_RETRIES = 10;
+const KITE_429_BACKOFF_MS = 100;
+
 /** What a caller tells one call. */
 export interface KiteCallOptions {
   /**
@@ -424,28 +428,49 @@ export class KiteRestClient {
     options: KiteCallOptions,
     request: (kite: Connect) => Promise<unknown>,
   ): Promise<T> {
-    await this.#permit(endpoint, name, options.deadline ?? this.#clock.now() + this.#maxWaitMs);
+    const deadline = options.deadline ?? this.#clock.now() + this.#maxWaitMs;
     let raw: unknown;
-    try {
-      raw = await request(this.#kite);
-    } catch (error) {
-      const mapped = toKiteApiError(error, this.accountId);
-      if (mapped.errorType === 'DataException') {
-        this.#logger.error('Malformed Kite response', {
-          accountId: this.accountId,
-          call: name,
-          body: mapped.message.slice(0, 2000),
-        });
-        throw mapped;
+    for (let refused = 0; ; refused++) {
+      await this.#permit(endpoint, name, deadline);
+      try {
+        raw = await request(this.#kite);
+        break;
+      } catch (error) {
+        const mapped = toKiteApiError(error, this.accountId);
+        // Kite's own 429 refuses an order call before doing it, so sending it again cannot double it;
+        // the budget is exact, and arrival jitter can still put an 11th call in Kite's second. Data
+        // calls fail at once: market data fails over to another account (TC-ERR-020).
+        const again = endpoint === 'orders' && mapped.kind === 'rate-limited' && refused < KITE_429_RETRIES;
+        if (!again) throw this.#failed(name, mapped);
+        if (this.#clock.now() + KITE_429_BACKOFF_MS > deadline) throw this.#failed(name, mapped);
+        this.#logger.warn('Kite answered 429; sending again', { accountId: this.accountId, call: name });
+        await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, KITE_429_BACKOFF_MS));
       }
-      this.#logger.warn('Kite call failed', {
+    }
+    return this.#parse(name, schema, raw);
+  }
+
+  /** Logs a failed call and returns its error to throw. */
+  #failed(name: string, mapped: KiteApiError): KiteApiError {
+    if (mapped.errorType === 'DataException') {
+      this.#logger.error('Malformed Kite response', {
         accountId: this.accountId,
         call: name,
-        kind: mapped.kind,
-        error: mapped.message,
+        body: mapped.message.slice(0, 2000),
       });
-      throw mapped;
+      return mapped;
     }
+    this.#logger.warn('Kite call failed', {
+      accountId: this.accountId,
+      call: name,
+      kind: mapped.kind,
+      error: mapped.message,
+    });
+    return mapped;
+  }
+
+  /** Validates a response; a malformed one is logged with its raw body and thrown as a `server` error. */
+  #parse<T>(name: string, schema: z.ZodType<T>, raw: unknown): T {
     const parsed = schema.safeParse(raw);
     if (parsed.success) return parsed.data;
     const body = typeof raw === 'string' ? raw : JSON.stringify(raw);

@@ -53,7 +53,7 @@ describe('ReferencePriceWindow', () => {
   });
 
   it('keeps tokens apart, lists only those that traded, and reuses the slot of a released token empty', () => {
-    const window = new ReferencePriceWindow({ initialCapacity: 1 });
+    const window = new ReferencePriceWindow({ pageSlots: 1 });
     const a = window.slotOf(11);
     const b = window.slotOf(22);
     const c = window.slotOf(33);
@@ -81,6 +81,47 @@ describe('ReferencePriceWindow', () => {
     expect(window.average(1, T0 + 5000)).toBeUndefined();
   });
 
+  it('counts a trade of an earlier second still in the window when the clock steps back, and restarts after a step of the whole window', () => {
+    const window = new ReferencePriceWindow();
+    const slot = window.slotOf(1);
+    window.record(slot, 100, undefined, T0 + 10_000);
+    window.record(slot, 200, undefined, T0 + 2_000); // 8 s back: that second is still in the ring
+    expect(window.average(1, T0 + 10_000)).toBe(150);
+    window.record(slot, 50, undefined, T0 - 40_000); // 50 s back: older than all it holds
+    expect(window.average(1, T0 - 40_000)).toBe(50);
+    expect(window.average(1, T0 + 10_000)).toBeUndefined();
+  });
+
+  it('clears the buckets of the seconds a slot skips, and all of them after a gap of a window', () => {
+    const window = new ReferencePriceWindow();
+    const slot = window.slotOf(1);
+    for (let s = 0; s < 30; s++) window.record(slot, 100, undefined, T0 + s * 1000);
+    // 21 s on: the buckets of seconds 30…50 held seconds 0…20, which have left the window.
+    window.record(slot, 40, undefined, T0 + 50_000);
+    expect(window.average(1, T0 + 50_000)).toBe((9 * 100 + 40) / 10);
+    // 45 s on: every bucket is older than the window, whichever one it lands in.
+    window.record(slot, 70, undefined, T0 + 95_000);
+    expect(window.average(1, T0 + 95_000)).toBe(70);
+  });
+
+  it('averages the first 65,535 trades of a second when more arrive in it', () => {
+    const window = new ReferencePriceWindow();
+    const slot = window.slotOf(1);
+    for (let n = 0; n < 70_000; n++) window.record(slot, 100, undefined, T0 + 500);
+    window.record(slot, 130, undefined, T0 + 1500);
+    expect(window.average(1, T0 + 1500)).toBeCloseTo((65_535 * 100 + 130) / 65_536, 9);
+  });
+
+  it('holds 9,000 tokens in under 3 MB of arrays, adding pages without moving what slots hold', () => {
+    const window = new ReferencePriceWindow();
+    const first = window.slotOf(1);
+    window.record(first, 77, undefined, T0);
+    for (let token = 2; token <= 9000; token++) window.record(window.slotOf(token), token, undefined, T0);
+    expect(window.arrayBytes).toBeLessThan(3 * 1024 * 1024);
+    expect(window.average(1, T0)).toBe(77);
+    expect(window.average(9000, T0)).toBe(9000);
+  });
+
   it('matches a plain average of the trades of the last 30 whole seconds, for any stream', () => {
     fc.assert(
       fc.property(
@@ -94,7 +135,7 @@ describe('ReferencePriceWindow', () => {
         ),
         fc.integer({ min: 0, max: 40_000 }),
         (ticks, readAfterMs) => {
-          const window = new ReferencePriceWindow({ initialCapacity: 2 });
+          const window = new ReferencePriceWindow({ pageSlots: 2 });
           const trades: { token: number; at: number; price: number }[] = [];
           let at = T0;
           for (const tick of ticks) {
@@ -122,6 +163,7 @@ describe('ReferencePriceWindow', () => {
   it('refuses a window that is not a whole number of seconds from 1', () => {
     for (const seconds of [0, -1, 1.5, Number.NaN]) {
       expect(() => new ReferencePriceWindow({ seconds })).toThrow(RangeError);
+      expect(() => new ReferencePriceWindow({ pageSlots: seconds })).toThrow(RangeError);
     }
   });
 });

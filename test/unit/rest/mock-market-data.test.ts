@@ -46,6 +46,44 @@ describe('MockMarketData', () => {
     expect(narrow).toEqual(wide.filter((c) => c.date >= narrowFrom && c.date <= narrowFrom + 3_600_000));
   });
 
+  it('builds every interval from the same minutes: a day is its minutes summed up, for the index and an option', async () => {
+    const option = instruments.find(
+      (i) => i.name === 'NIFTY' && i.instrumentType === 'CE' && (i.expiry ?? '') > '2025-01-10',
+    ) as (typeof instruments)[0];
+    for (const token of [NIFTY, option.instrumentToken]) {
+      const ask = (interval: 'minute' | '15minute' | 'day') =>
+        data().historical({
+          instrumentToken: token,
+          from: day('2025-01-10'),
+          to: day('2025-01-11') - 1,
+          interval,
+          oi: false,
+        });
+      const [minutes, quarters, days] = [await ask('minute'), await ask('15minute'), await ask('day')];
+      expect(days).toHaveLength(1);
+      expect(quarters).toHaveLength(25);
+      for (const [candles, size] of [
+        [days, SESSION_MINUTES],
+        [quarters, 15],
+      ] as const) {
+        candles.forEach((c, n) => {
+          const group = minutes.slice(n * size, (n + 1) * size);
+          expect(c.open).toBe(group[0]?.open);
+          expect(c.close).toBe(group.at(-1)?.close);
+          expect(c.volume).toBe(group.reduce((sum, m) => sum + m.volume, 0));
+          if (token === NIFTY) {
+            expect(c.high).toBe(Math.max(...group.map((m) => m.high)));
+            expect(c.low).toBe(Math.min(...group.map((m) => m.low)));
+          } else {
+            // An option is priced at the candle's extreme index levels, not minute by minute.
+            expect(c.high).toBeGreaterThanOrEqual(Math.max(c.open, c.close));
+            expect(c.low).toBeLessThanOrEqual(Math.min(c.open, c.close));
+          }
+        });
+      }
+    }
+  });
+
   it('prices options on the smile from the index, so their closes imply sensible volatilities', async () => {
     const option = instruments.find(
       (i) => i.instrumentType === 'PE' && i.name === 'NIFTY' && i.strike === 24_000 && i.expiry === '2025-01-14',
