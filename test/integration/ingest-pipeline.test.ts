@@ -213,7 +213,10 @@ describe('ingest pipeline against a failing Redis', () => {
         message: 'the queue to drain after the restart',
       });
       const afterRecovery = r.received.length;
-      await waitFor(() => r.received.length > afterRecovery + 20, { timeoutMs: 10_000, message: 'publishing to resume' });
+      await waitFor(() => r.received.length > afterRecovery + 20, {
+        timeoutMs: 10_000,
+        message: 'publishing to resume',
+      });
       expect(r.publisher.counters.dropped).toBe(0);
       expect(r.publisher.counters.published + r.publisher.pending).toBe(r.publisher.counters.enqueued);
       // No data loss: every tick published, the ones held through the outage included, reached the
