@@ -85,6 +85,12 @@ describe('Fanout on Redis', () => {
     await publisher.publish(Channels.underlying('NIFTY'), JSON.stringify(bar));
     await waitFor(() => messages().some((m) => m.type === 'bar'));
     expect(messages().find((m) => m.type === 'bar')).toEqual({ type: 'bar', data: bar });
+    // The listener holds the pattern, not a list of channels: the other underlying's channel,
+    // never published to before, is heard as well.
+    fanout.subscribe('client', [260105]);
+    const bank = sampleOptionSnapshot({ instrument_token: 260105, tradingsymbol: 'BANKNIFTY25JAN48000CE' });
+    await publisher.publish(Channels.options('BANKNIFTY'), JSON.stringify(bank));
+    await waitFor(() => ticks().some((t) => t.instrument_token === 260105), { message: 'the BANKNIFTY tick' });
     expect(fanout.counters.malformed).toBe(0);
   });
 
