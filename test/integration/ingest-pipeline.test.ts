@@ -131,12 +131,21 @@ describe('ingest pipeline', () => {
     const r = await rig(sharedRedisUrl());
     const tokens = options.slice(0, 20).map((i) => i.instrumentToken);
     await r.pool.subscribe([NIFTY, ...tokens], 'full');
-    await waitFor(() => tokens.every((t) => r.received.some((tick) => tick.instrument_token === t)), {
+    await waitFor(() => tokens.every((t) => r.received.filter((tick) => tick.instrument_token === t).length >= 5), {
       timeoutMs: 10_000,
-      message: 'a tick for every subscribed option',
+      message: 'five ticks for every subscribed option',
     });
-    const priced = r.received.filter((t) => t.iv_status === 'ok');
-    expect(priced.length).toBeGreaterThan(0);
+    // Every tick taken in reaches Redis: none dropped, none still queued, none sent to nobody.
+    await waitFor(() => r.publisher.pending === 0 && r.received.length === r.publisher.counters.published, {
+      message: 'every published tick received',
+    });
+    expect(r.publisher.counters.enqueued).toBe(r.pipeline.counters.optionTicks);
+    expect(r.publisher.counters.unheard).toBe(0);
+    // Every option tick carries valid Greeks: the simulator prices them all at 14 % volatility.
+    const optionTicks = r.received.filter((t) => t.option_type === 'CE' || t.option_type === 'PE');
+    const priced = optionTicks.filter((t) => t.iv_status === 'ok');
+    expect(optionTicks.length).toBeGreaterThanOrEqual(tokens.length);
+    expect(priced).toHaveLength(optionTicks.length);
     for (const tick of priced) {
       expect(tick.iv).toBeCloseTo(0.14, 2);
       expect(tick.underlying_price).toBe(MOCK_UNDERLYINGS.NIFTY.spot);
