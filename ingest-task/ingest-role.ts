@@ -55,6 +55,21 @@ export interface IngestStatus {
   readonly at: string;
 }
 
+/**
+ * Each Kite account's pool metrics plus how many of its connections are open: an account whose
+ * sockets are all reconnecting is still `ok` to the pool (nothing refused it) but streams nothing,
+ * and `/health` names it.
+ */
+function accountsWithOpenConnections(pool: KitePool): Record<string, unknown> {
+  const metrics = pool.metrics();
+  return Object.fromEntries(
+    Object.entries(metrics.accounts).map(([id, account]) => [
+      id,
+      { ...account, open: metrics.perConnection.filter((c) => c.accountId === id && c.state === 'open').length },
+    ]),
+  );
+}
+
 /** The running pieces of the ingest role, for tests and metrics. */
 export interface IngestRole {
   readonly services: readonly Service[];
@@ -211,7 +226,7 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
     running,
     source: mock || hours?.open === false ? 'mock' : 'kite',
     active_subscriptions: (pool?.metrics().subscribedTokens ?? 0) + mockTarget.tokens().size,
-    accounts: pool ? pool.metrics().accounts : { mock: { status: 'ok' } },
+    accounts: pool ? accountsWithOpenConnections(pool) : { mock: { status: 'ok' } },
     backpressure: publisher.level,
     ticks_in: pipeline.counters.ticksIn,
     ticks_published: publisher.counters.published,

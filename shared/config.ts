@@ -139,6 +139,7 @@ export const EnvSchema = z.object({
   ORDERS_QUEUE_URL: httpUrl(['https:', 'http:']).optional(),
   ORDERS_DLQ_URL: httpUrl(['https:', 'http:']).optional(),
   WS_MANAGEMENT_ENDPOINT: httpUrl(['https:', 'http:']).optional(),
+  LOCAL_WS_KEEPALIVE_SECONDS: num(0.05, 300).default(10),
   LOCAL_AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
   LOCAL_AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
 
@@ -198,6 +199,11 @@ export interface Config {
   readonly host: string;
   /** `npm start`: `Host` names served besides loopback names and `host` (DNS-rebinding guard). */
   readonly localAllowedHosts: readonly string[];
+  /**
+   * `npm start`: how often the local gateway pings each WebSocket client; one silent for two
+   * intervals (half-open, or no longer reading) is dropped. API Gateway itself sends no pings.
+   */
+  readonly localWsKeepaliveSeconds: number;
   readonly awsRegion: string;
   readonly auth: {
     readonly jwtSecret: Secret;
@@ -330,6 +336,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     port: e.PORT,
     host: e.HOST,
     localAllowedHosts: e.LOCAL_ALLOWED_HOSTS,
+    localWsKeepaliveSeconds: e.LOCAL_WS_KEEPALIVE_SECONDS,
     awsRegion: e.AWS_REGION,
     auth: {
       jwtSecret: new Secret(e.JWT_SECRET ?? DEVELOPMENT_JWT_SECRET),

@@ -124,6 +124,7 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   const ws = new LocalWsGateway(
     Object.fromEntries(wsRouteTable.map(({ routeKey }) => [routeKey, handlers[routeKey]])),
     components.logger,
+    { keepaliveIntervalMs: config.localWsKeepaliveSeconds * 1000 },
   );
   // The SQS endpoint and `@connections` take only calls signed with the local key pair.
   const signatures = new SigV4Verifier({

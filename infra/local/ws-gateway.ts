@@ -13,6 +13,8 @@ import type { ConnectionGateway, PostOutcome } from '../../shared/ports/connecti
 /** API Gateway's limits that clients can feel. */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 const IDLE_TIMEOUT_MS = 10 * 60 * 1000;
+/** Ping interval: a client that answers neither the ping nor anything else by the next one is dropped. */
+export const KEEPALIVE_INTERVAL_MS = 10_000;
 /** A client whose socket has this much unsent is treated as throttled, as API Gateway does with a full buffer. */
 const SLOW_CLIENT_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -57,11 +59,18 @@ function lambdaContext(routeKey: string, requestId: string): Context {
  * response body is sent back, `$disconnect` runs on every close, messages over 128 KB close the
  * connection with 1009, and an idle connection is closed after 10 minutes. It is also the
  * `ConnectionGateway` the fan-out posts through on this machine.
+ *
+ * Beyond API Gateway, it pings every connection each `keepaliveIntervalMs` and terminates one that
+ * sent nothing (pong or message) since the previous ping: a half-open client (gone without a FIN,
+ * or no longer reading) is otherwise never noticed while ticks keep filling its socket buffers.
+ * It is detected within two intervals and gets its `$disconnect`. API Gateway sends no pings; in
+ * the cloud such a client lasts until a post fails with Gone or the 10-minute idle timeout.
  */
 export class LocalWsGateway implements ConnectionGateway {
   readonly #routes: Readonly<Record<string, WsLambdaHandler>>;
   readonly #logger: Logger;
   readonly #idleTimeoutMs: number;
+  readonly #keepaliveIntervalMs: number;
   readonly #server = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
   readonly #sockets = new Map<string, Live>();
   /** Sockets corked by this turn's posts, uncorked together once the turn's I/O is done. */
@@ -74,11 +83,12 @@ export class LocalWsGateway implements ConnectionGateway {
   constructor(
     routes: Readonly<Record<string, WsLambdaHandler>>,
     logger: Logger,
-    options: { idleTimeoutMs?: number } = {},
+    options: { idleTimeoutMs?: number; keepaliveIntervalMs?: number } = {},
   ) {
     this.#routes = routes;
     this.#logger = logger;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    this.#keepaliveIntervalMs = options.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS;
   }
 
   /** Live connections. */
@@ -215,7 +225,22 @@ export class LocalWsGateway implements ConnectionGateway {
       idle.unref();
     };
     touch();
+    let answered = true;
+    const keepalive = setInterval(() => {
+      if (!answered) {
+        this.#logger.info('WebSocket client stopped answering; dropping it', { connectionId });
+        ws.terminate();
+        return;
+      }
+      answered = false;
+      ws.ping();
+    }, this.#keepaliveIntervalMs);
+    keepalive.unref();
+    ws.on('pong', () => {
+      answered = true;
+    });
     ws.on('message', (data, isBinary) => {
+      answered = true;
       touch();
       live.lastActiveAt = Date.now();
       const body = isBinary ? Buffer.from(data as Buffer).toString('base64') : data.toString();
@@ -227,6 +252,7 @@ export class LocalWsGateway implements ConnectionGateway {
     });
     ws.on('close', () => {
       clearTimeout(idle);
+      clearInterval(keepalive);
       clearTimeout(live.releaseTimer);
       live.held = undefined;
       this.#sockets.delete(connectionId);

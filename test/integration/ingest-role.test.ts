@@ -8,6 +8,7 @@ import { RedisLiveStateStore } from '../../shared/adapters/redis/redis-live-stat
 import { RedisTickBus } from '../../shared/adapters/redis/redis-tick-bus.js';
 import { SystemClock } from '../../shared/adapters/system-clock.js';
 import { loadConfig } from '../../shared/config.js';
+import { UnderlyingBar } from '../../shared/contracts/tick.js';
 import { MOCK_UNDERLYINGS, mockInstruments } from '../../shared/domain/market/mock-instruments.js';
 import { createLogger } from '../../shared/logging.js';
 import { referencePriceOf } from '../../shared/market-data/reference-price.js';
@@ -167,8 +168,12 @@ async function tickedAgain(r: Running, tokens: readonly number[], times = 1, tim
 }
 
 describe('ingest role', () => {
-  it('TC-MATL-001: starts with its active subscriptions, streams them and reports running', async () => {
+  it('TC-MATL-001: starts with its active subscriptions, streams them, aggregates underlying bars and reports running', async () => {
     const r = await start(3);
+    const bars: UnderlyingBar[] = [];
+    await r.bus.subscribe(Channels.underlying('NIFTY'), (_channel, message) => {
+      bars.push(UnderlyingBar.parse(JSON.parse(message)));
+    });
     const started = Date.now();
     await waitFor(() => streamed(r.sim).length === 3, { timeoutMs: 10_000, message: 'the subscriptions to stream' });
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -178,6 +183,12 @@ describe('ingest role', () => {
     const heartbeat = JSON.parse((await r.state.getHeartbeat(Heartbeats.ingest)) ?? '{}');
     expect(heartbeat).toMatchObject({ running: true, source: 'kite', backpressure: 'HEALTHY' });
     expect(r.role.status().active_subscriptions).toBe(5);
+    // The underlying aggregation runs too: bars of the index it streams, from Kite's ticks.
+    await waitFor(() => bars.some((b) => b.instrument_token === MOCK_UNDERLYINGS.NIFTY.indexToken), {
+      timeoutMs: 10_000,
+      message: 'a NIFTY underlying bar',
+    });
+    expect(bars.every((b) => b.is_mock === false && b.low <= b.high)).toBe(true);
   });
 
   it('writes the 30-s average trade price of every streamed option to the live state, once a second', async () => {

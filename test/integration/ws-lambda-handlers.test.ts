@@ -205,6 +205,8 @@ describe('WebSocket Lambda handlers with the fan-out on Redis', () => {
       },
       { intervalMs: 100, message: 'a tick through the fan-out' },
     );
+    // TC-WSS-030's frame: the tick as published, in `{"type":"tick","data":…}`.
+    expect(c.messages.find((m) => m.type === 'tick')).toEqual({ type: 'tick', data: tick });
     c.ws.close();
     // $disconnect removes the record first, then the index entries.
     await waitFor(

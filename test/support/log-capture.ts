@@ -3,11 +3,11 @@ import { createLogger, type Logger } from '../../shared/logging.js';
 
 /**
  * Runs `run` with a fresh logger and collects every entry it logs, so a test can assert what was
- * logged (and that nothing secret was). The logger is made with `POWERTOOLS_DEV` set, which makes
+ * logged (and that nothing secret was); `run` gets the live list too, to wait for an entry. The logger is made with `POWERTOOLS_DEV` set, which makes
  * Powertools write through the global `console` that this spies on.
  */
 export async function captureLogs<T>(
-  run: (logger: Logger) => Promise<T>,
+  run: (logger: Logger, logs: readonly Record<string, unknown>[]) => Promise<T>,
 ): Promise<{ result: T; logs: Record<string, unknown>[] }> {
   const logs: Record<string, unknown>[] = [];
   const record = (text: unknown) => {
@@ -26,7 +26,7 @@ export async function captureLogs<T>(
     else process.env.POWERTOOLS_DEV = previous;
   }
   try {
-    return { result: await run(logger), logs };
+    return { result: await run(logger, logs), logs };
   } finally {
     for (const spy of spies) spy.mockRestore();
   }

@@ -69,7 +69,7 @@ describe('REST subscription state across restarts and outages', () => {
     }
   });
 
-  it('TC-ERR-012, TC-ERR-040: with the database gone the API answers 503 and /health is degraded; both recover when it is back', async () => {
+  it('TC-ERR-012: with the database gone the API answers 503 and /health is degraded; both recover when it is back', async () => {
     const port = await freePort();
     let dynamo = await startLocalDynamoDb({ port });
     const platform = await startPlatform('rest-outage', { DYNAMODB_ENDPOINT: dynamo.endpoint });

@@ -113,7 +113,7 @@ describe('enrichHistory', () => {
         [NIFTY_TOKEN, underlying(dates, (i) => 18_900 + i)],
       ]),
     );
-    const started = performance.now();
+    // Its 5 s bound is a target of the enrichment and rest benches (history-375), not asserted here.
     const result = await historyWithGreeks(marketData, {
       instrument: call,
       underlyingToken: NIFTY_TOKEN,
@@ -122,8 +122,6 @@ describe('enrichHistory', () => {
       interval: 'minute',
       pricing: PRICING,
     });
-    expect(performance.now() - started).toBeLessThan(5000);
-
     expect(marketData.requests).toEqual([
       { instrumentToken: call.instrumentToken, interval: 'minute', oi: true },
       { instrumentToken: NIFTY_TOKEN, interval: 'minute', oi: false },

@@ -10,6 +10,36 @@ import type { MarketData } from '../../../shared/ports/market-data.js';
 import { call, fakeComponents } from './fake-components.js';
 
 describe('REST use cases on memory adapters', () => {
+  it('TC-ERR-040: /health names each Kite account that is refused or not fully connected, and only those', async () => {
+    const { components } = fakeComponents();
+    const healthWith = async (accounts: Record<string, unknown>) => {
+      await components.state.putHeartbeat(
+        'ingest',
+        JSON.stringify({ running: true, active_subscriptions: 3, accounts }),
+        15_000,
+      );
+      return HealthResponse.parse((await call(healthUseCase(components), { path: '/health' })).body);
+    };
+    const degraded = await healthWith({
+      primary: { status: 'ok', connections: 2, tokens: 3, open: 1 },
+      secondary: { status: 'auth-failed', connections: 0, tokens: 0, open: 0 },
+      tertiary: { status: 'ok', connections: 1, tokens: 2, open: 1 },
+    });
+    expect(degraded.status).toBe('degraded');
+    expect(degraded.reasons).toEqual([
+      'kite account primary: 1 of 2 connections open',
+      'kite account secondary auth-failed',
+    ]);
+    // Every connection open (or none needed), and the mock feed: nothing to report.
+    const healthy = await healthWith({
+      primary: { status: 'ok', connections: 2, tokens: 3, open: 2 },
+      idle: { status: 'ok', connections: 0, tokens: 0, open: 0 },
+      mock: { status: 'ok' },
+    });
+    expect(healthy.status).toBe('ok');
+    expect(healthy.reasons).toBeUndefined();
+  });
+
   it('TC-ERR-041: a registry that cannot load degrades /health with a reason while subscriptions keep answering', async () => {
     const { components } = fakeComponents({
       loadInstruments: async () => {
