@@ -23,6 +23,11 @@ runMain(async () => {
   if (config.auth.jwtSecretIsDefault) {
     logger.warn('JWT_SECRET is not set: using the development secret. Set JWT_SECRET before exposing this anywhere.');
   }
+  if (config.localAws.isDefault) {
+    logger.warn(
+      'LOCAL_AWS_ACCESS_KEY_ID/LOCAL_AWS_SECRET_ACCESS_KEY are not set: the local SQS endpoint and @connections take the public development pair.',
+    );
+  }
   logger.info('Platform ready', {
     health: `${platform.url}/health`,
     bus: config.redis.url ? 'redis' : 'in-memory',
@@ -46,6 +51,7 @@ runMain(async () => {
       `  openapi:    ${platform.url}/openapi.json`,
       `  websocket:  ${wsUrl}`,
       `  REST:       curl -H "Authorization: Bearer ${jwt}" ${platform.url}/subscriptions`,
+      `  SQS:        AWS_ACCESS_KEY_ID=${config.localAws.accessKeyId} AWS_SECRET_ACCESS_KEY=${config.localAws.secretAccessKey.reveal()} aws --endpoint-url ${platform.url} sqs list-queues   (signed calls only, /@connections too)`,
       ...(sessionKey === undefined
         ? []
         : [`  API key:    curl -H "x-api-key: ${sessionKey}" ${platform.url}/subscriptions   (this session only)`]),
