@@ -517,6 +517,11 @@ export class LocalQueue {
     };
   }
 
+  /** Long-poll receives parked now, waiting for a message (what tells a caller "not yet" from "none"). */
+  get waitingReceivers(): number {
+    return this.#waiters.size;
+  }
+
   /** Every message the queue holds (visible or not), oldest first, without receiving it. */
   peek(): readonly { messageId: string; body: string; receiveCount: number; sentAt: number; inFlight: boolean }[] {
     this.#release();

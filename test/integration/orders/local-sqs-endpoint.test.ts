@@ -25,6 +25,7 @@ import { SystemClock } from '../../../shared/adapters/system-clock.js';
 import { DEVELOPMENT_LOCAL_AWS_CREDENTIALS } from '../../../shared/config.js';
 import { startLocalSqsServer } from '../../support/local-sqs-server.js';
 import { signedFetch } from '../../support/signed-fetch.js';
+import { waitFor } from '../../support/wait.js';
 
 const ORDER = {
   task_id: 'sdk-1',
@@ -223,7 +224,8 @@ describe('local SQS endpoint, through the AWS SDK', () => {
   it('long-polls: a ReceiveMessage with WaitTimeSeconds answers when a message arrives', async () => {
     const started = Date.now();
     const receiving = server.client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 5 }));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Sent once the receive is parked, so the answer can only come from the long poll.
+    await waitFor(() => queues.main.waitingReceivers === 1, { message: 'the receive to park' });
     queues.main.send('late arrival');
     const received = await receiving;
     expect(received.Messages?.map((m) => m.Body)).toEqual(['late arrival']);

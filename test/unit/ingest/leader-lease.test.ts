@@ -2,13 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { LeaderLease } from '../../../ingest-task/leader-lease.js';
 import { MemoryLiveStateStore } from '../../../shared/adapters/memory/memory-live-state-store.js';
 import { createLogger } from '../../../shared/logging.js';
-import { sleep, waitFor } from '../../support/wait.js';
+import { waitFor } from '../../support/wait.js';
 
 const logger = createLogger('test', { logLevel: 'SILENT', environment: 'test' });
 
+/** The memory store, counting lease calls per owner so a test can wait for the Nth one. */
+class CountingStore extends MemoryLiveStateStore {
+  readonly acquires = new Map<string, number>();
+  override async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.acquires.set(owner, (this.acquires.get(owner) ?? 0) + 1);
+    return super.acquireLease(name, owner, ttlMs);
+  }
+}
+
 describe('LeaderLease', () => {
   it('keeps one ingest instance active; the standby takes over when the active one stops', async () => {
-    const state = new MemoryLiveStateStore();
+    const state = new CountingStore();
     const options = { state, logger, ttlMs: 200, renewEveryMs: 40 };
     const first = new LeaderLease(options);
     const second = new LeaderLease(options);
@@ -21,8 +30,10 @@ describe('LeaderLease', () => {
     const standby = second.acquire(stopSecond.signal).then((won) => {
       secondActive = won;
     });
-    // Well past the lease time: renewals keep the first one active and the second waiting.
-    await sleep(500);
+    // The standby's 7th try is at least 6 × 40 ms after its first, past the 200 ms lease: only
+    // the first one's renewals can have kept it out.
+    const tries = () => state.acquires.get(second.owner) ?? 0;
+    await waitFor(() => tries() >= 7 || secondActive, { message: 'seven tries of the standby' });
     expect(secondActive).toBe(false);
 
     stopFirst.abort();
@@ -44,11 +55,14 @@ describe('LeaderLease', () => {
   });
 
   it('gives up waiting when its signal aborts', async () => {
-    const state = new MemoryLiveStateStore();
+    const state = new CountingStore();
     await state.acquireLease('ingest', 'someone', 10_000);
     const lease = new LeaderLease({ state, logger, renewEveryMs: 20 });
     const stop = new AbortController();
-    setTimeout(() => stop.abort(), 50);
-    expect(await lease.acquire(stop.signal)).toBe(false);
+    const acquired = lease.acquire(stop.signal);
+    // Aborted once it is waiting as a standby, refused twice.
+    await waitFor(() => (state.acquires.get(lease.owner) ?? 0) >= 2);
+    stop.abort();
+    expect(await acquired).toBe(false);
   });
 });
