@@ -137,11 +137,6 @@ export class TickPipeline {
     return entry;
   }
 
-  /** The last price of each underlying index, by name. */
-  get underlyingPrices(): ReadonlyMap<string, number> {
-    return this.#spot;
-  }
-
   /** Processes one batch of ticks from one source (an account's connection or the mock feed). */
   readonly handle = (ticks: readonly MarketTick[], source?: string): void => {
     const { sink, clock, pricing, logger, referencePrices } = this.#options;
