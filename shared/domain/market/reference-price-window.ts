@@ -108,11 +108,6 @@ export class ReferencePriceWindow {
     this.#free.push(slot);
   }
 
-  /** Forgets every token for which `keep` is false (those that left a new instrument master). */
-  retain(keep: (token: number) => boolean): void {
-    for (const token of [...this.#slots.keys()]) if (!keep(token)) this.release(token);
-  }
-
   /**
    * Records one tick of the token in `slot` at `nowMs`. It counts as a trade at `lastPrice` when
    * `volumeTraded` (the day's cumulative volume) rose since the slot's previous tick, or when the
