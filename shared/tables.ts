@@ -43,7 +43,6 @@ export const Tables = {
     name: 'connections',
     partitionKey: { name: 'connection_id', type: 'S' },
     timeToLiveAttribute: 'expires_at',
-    globalSecondaryIndexes: [{ indexName: 'user-index', partitionKey: { name: 'user_id', type: 'S' } }],
   },
   /** Order task status records; `status-index` lists them by status, newest first; `open-index` the open broker orders. */
   orders: {

@@ -77,7 +77,7 @@ export interface Components {
   readonly subscriptions: SubscriptionStore;
   /**
    * The WebSocket connection registry: records in DynamoDB, and with `REDIS_URL` the token →
-   * connections index in Redis kept in step (it answers `connectionsFor`).
+   * connections index in Redis kept in step.
    */
   readonly connections: ConnectionStore;
   /**

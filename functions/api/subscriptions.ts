@@ -11,7 +11,7 @@ import {
 import { rankAccounts } from '../../shared/domain/kite/account-assignment.js';
 import { describeError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { StoredSubscription } from '../../shared/ports/subscription-store.js';
-import { Channels } from '../../shared/ports/tick-bus.js';
+import { Channels, RECONCILE_NOW } from '../../shared/ports/tick-bus.js';
 import type { Components } from '../../shared/wiring.js';
 import type { HttpUseCase } from '../http/http-handler.js';
 import { apiContext } from './context.js';
@@ -36,30 +36,16 @@ export function toSubscription(s: StoredSubscription): Subscription {
   };
 }
 
-/** The control message every change publishes: the ingest task reconciles on any message. */
-export interface ControlMessage {
-  readonly reason: 'subscription created' | 'subscription updated' | 'subscription deactivated';
-  readonly instrument_token: number;
-  readonly status: StoredSubscription['status'];
-  readonly at: string;
-}
-
 /**
  * Tells the ingest task to reconcile. The change is already durable, so a bus that is down costs
  * only latency (the reconciler's periodic pass picks the change up): it is logged, not failed.
  */
-async function announce(components: Components, subscription: StoredSubscription, reason: ControlMessage['reason']) {
-  const message: ControlMessage = {
-    reason,
-    instrument_token: subscription.instrumentToken,
-    status: subscription.status,
-    at: new Date(components.clock.now()).toISOString(),
-  };
+async function announce(components: Components, instrumentToken: number) {
   try {
-    await components.bus.publish(Channels.control, JSON.stringify(message));
+    await components.bus.publish(Channels.control, RECONCILE_NOW);
   } catch (error) {
     components.logger.warn('Control message not published; the periodic reconcile will apply the change', {
-      instrumentToken: subscription.instrumentToken,
+      instrumentToken,
       error: describeError(error),
     });
   }
@@ -97,7 +83,7 @@ export function createSubscriptionUseCase(components: Components): HttpUseCase {
       },
       clock.now(),
     );
-    await announce(components, stored, 'subscription created');
+    await announce(components, stored.instrumentToken);
     logger.info('Subscription created', { instrumentToken: stored.instrumentToken, caller: principal.id });
     const body: CreateSubscriptionResponse = {
       message: 'Subscription created',
@@ -130,7 +116,7 @@ export function deleteSubscriptionUseCase(components: Components): HttpUseCase {
     const { token } = parsePath(event, TokenPath);
     const stored = await components.subscriptions.deactivate(token, components.clock.now());
     if (stored === undefined) throw notSubscribed(token);
-    await announce(components, stored, 'subscription deactivated');
+    await announce(components, stored.instrumentToken);
     const body: DeleteSubscriptionResponse = {
       message: 'Subscription deactivated',
       instrument_token: stored.instrumentToken,
@@ -164,7 +150,7 @@ export function updateSubscriptionUseCase(components: Components): HttpUseCase {
       components.clock.now(),
     );
     if (stored === undefined) throw notSubscribed(token);
-    await announce(components, stored, 'subscription updated');
+    await announce(components, stored.instrumentToken);
     const body: SubscriptionResponse = { subscription: toSubscription(stored) };
     return { status: 200, body };
   });

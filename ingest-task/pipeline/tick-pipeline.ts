@@ -78,8 +78,6 @@ export class TickPipeline {
   readonly #optionIndex = new Map<number, OptionEntry | null>();
   /** Texts that many options share (channel, forward key), one copy each. */
   readonly #shared = new Interner();
-  /** The last implied volatility of options prepared before the master was replaced. */
-  #carriedIv = new Map<number, number>();
   readonly #spot = new Map<string, number>();
   readonly #forward = new Map<string, number>();
   readonly #batch = new OptionSnapshotBatch();
@@ -87,28 +85,8 @@ export class TickPipeline {
 
   constructor(options: TickPipelineOptions) {
     this.#options = options;
-    this.setInstruments(options.instruments);
-  }
-
-  /**
-   * Replaces the instrument index (for a newer master). An option of both masters keeps the last
-   * volatility its price implied; one that left the master does not take it back if it returns.
-   */
-  setInstruments(instruments: readonly Instrument[]): void {
-    const previous = this.#carriedIv;
-    for (const [token, entry] of this.#optionIndex) if (entry) previous.set(token, entry.lastIv);
-    this.#carriedIv = new Map();
-    this.#instruments.clear();
-    this.#optionIndex.clear();
-    this.#shared.clear();
-    for (const instrument of instruments) {
-      const token = instrument.instrumentToken;
-      this.#instruments.set(token, instrument);
-      const lastIv = previous.get(token);
-      if (lastIv !== undefined) this.#carriedIv.set(token, lastIv);
-    }
-    // An option that left the master frees its window slot; one still in it keeps its trades.
-    this.#options.referencePrices?.retain((token) => this.#instruments.has(token));
+    // Nothing replaces the master while the process runs.
+    for (const instrument of options.instruments) this.#instruments.set(instrument.instrumentToken, instrument);
   }
 
   /** The option entry of `token`, prepared on first use; undefined for an unknown token. */
@@ -126,20 +104,14 @@ export class TickPipeline {
           channel: this.#shared.intern(Channels.options(instrument.name)),
           forwardKey: this.#shared.intern(`${instrument.name}:${instrument.expiry}`),
           referenceSlot: this.#options.referencePrices?.slotOf(token) ?? -1,
-          lastIv: this.#carriedIv.get(token) ?? DEFAULT_FALLBACK_VOLATILITY,
+          lastIv: DEFAULT_FALLBACK_VOLATILITY,
         };
-        this.#carriedIv.delete(token);
       } catch {
         // An option without a usable expiry cannot be priced: its ticks count as errors.
       }
     }
     this.#optionIndex.set(token, entry);
     return entry;
-  }
-
-  /** The last price of each underlying index, by name. */
-  get underlyingPrices(): ReadonlyMap<string, number> {
-    return this.#spot;
   }
 
   /** Processes one batch of ticks from one source (an account's connection or the mock feed). */

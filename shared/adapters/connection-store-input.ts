@@ -7,8 +7,8 @@ import { ValidationError } from '../errors.js';
  */
 
 /**
- * Ids may not start with this: the DynamoDB store keys its token index items with it, in the same
- * table and the same user index as real connections and users.
+ * Ids may not start with this: earlier versions of the DynamoDB store kept token index items under
+ * it in the connections table, and those may stay there until TTL removes them.
  */
 export const RESERVED_PREFIX = 'token#';
 

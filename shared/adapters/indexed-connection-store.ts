@@ -1,7 +1,5 @@
-import { InstrumentToken } from '../contracts/common.js';
 import type { ConnectionIndex, IndexedConnection } from '../ports/connection-index.js';
 import type { ConnectionRecord, ConnectionStore } from '../ports/connection-store.js';
-import { parseConnectionInput } from './connection-store-input.js';
 
 const indexed = (record: ConnectionRecord): IndexedConnection => ({
   connectionId: record.connectionId,
@@ -14,8 +12,8 @@ const indexed = (record: ConnectionRecord): IndexedConnection => ({
 
 /**
  * The cloud's {@link ConnectionStore} (docs/architecture.md): the durable records in one
- * store (DynamoDB), and a {@link ConnectionIndex} (Redis) kept in step with them, which answers
- * `connectionsFor` and which a fan-out instance loads at start.
+ * store (DynamoDB), and a {@link ConnectionIndex} (Redis) kept in step with them, which a fan-out
+ * instance loads at start.
  *
  * Every change goes to the records first (they validate the input, decide whether the connection
  * is live and answer `NotFoundError` when it is not) and then to the index; a call that fails on
@@ -63,11 +61,6 @@ export class IndexedConnectionStore implements ConnectionStore {
   async setDelivery(connectionId: string, delivery: 'tick' | 'batch', batchIntervalMs: number | null): Promise<void> {
     await this.#records.setDelivery(connectionId, delivery, batchIntervalMs);
     if (!(await this.#index.setDelivery(connectionId, delivery, batchIntervalMs))) await this.#reindex(connectionId);
-  }
-
-  connectionsFor(instrumentToken: number): Promise<readonly string[]> {
-    const token = parseConnectionInput(InstrumentToken, instrumentToken, 'instrumentToken');
-    return this.#index.connectionsFor(token);
   }
 
   /** Puts a live connection the index lost back into it, from its record. */

@@ -2,7 +2,7 @@
  * One copy of each equal text. Texts parsed or built row by row (an instrument master's exchange,
  * segment, underlying and expiry; the channel of every option of an underlying) are each a string
  * of their own; interned, tens of thousands of rows share a handful. The interner holds what it
- * has seen until it is dropped or cleared: use one per load, not one for the process.
+ * has seen until it is dropped: use one per load, not one for the process.
  */
 export class Interner {
   readonly #texts = new Map<string, string>();
@@ -13,9 +13,5 @@ export class Interner {
     if (known !== undefined) return known;
     this.#texts.set(text, text);
     return text;
-  }
-
-  clear(): void {
-    this.#texts.clear();
   }
 }

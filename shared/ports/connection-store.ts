@@ -19,9 +19,7 @@ export interface ConnectionRecord {
  *
  * Guarantees:
  * - `put` then `get` returns the record; `remove` is idempotent.
- * - `addTokens`/`removeTokens` keep the token → connections index in step with the record and
- *   return the connection's full token list afterwards.
- * - `connectionsFor(token)` never returns a removed connection.
+ * - `addTokens`/`removeTokens` return the connection's full token list afterwards.
  * - Records expire after `expiresAt` even if `$disconnect` never arrives.
  */
 export interface ConnectionStore {
@@ -31,5 +29,4 @@ export interface ConnectionStore {
   addTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]>;
   removeTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]>;
   setDelivery(connectionId: string, delivery: 'tick' | 'batch', batchIntervalMs: number | null): Promise<void>;
-  connectionsFor(instrumentToken: number): Promise<readonly string[]>;
 }

@@ -79,13 +79,20 @@ export interface ReconcileNotice {
   readonly active: number;
 }
 
+/**
+ * What the REST API publishes on {@link Channels.control} after a subscription change: a bare
+ * "reconcile now". The reconciler reads every active subscription from the store whatever it
+ * hears, so the message carries nothing else.
+ */
+export const RECONCILE_NOW = 'reconcile';
+
 /** Channel names the platform uses (docs/test-plan-index.md, "Bus channels": consumers `psubscribe ticker:*`). */
 export const Channels = {
   options: (underlying: string) => `ticker:${underlying.toLowerCase()}:options`,
   underlying: (underlying: string) => `ticker:${underlying.toLowerCase()}:underlying`,
   /** Every tick channel, for the fan-out. */
   allTicks: 'ticker:*',
-  /** Subscription changes: the REST API publishes here, the ingest task reconciles. */
+  /** Subscription changes: the REST API publishes {@link RECONCILE_NOW} here, the ingest task reconciles. */
   control: 'control:subscriptions',
   /**
    * The ingest task announces every completed reconcile here (a {@link ReconcileNotice}): the

@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureTables, localDynamoDbClient } from '../../infra/local/dynamodb-local.js';
 import { DynamoDbConnectionStore } from '../../shared/adapters/dynamodb/dynamodb-connection-store.js';
@@ -68,13 +62,6 @@ function interceptedClient(step: Step): DynamoDBClient {
   return own;
 }
 
-/** Whether `input` writes the index item of (token, connection) as present or absent. */
-function indexWrite(input: Record<string, unknown>, token: number, connectionId: string): 'present' | 'absent' | null {
-  const key = input.Key as { connection_id?: unknown } | undefined;
-  if (key?.connection_id !== `token#${token}#${connectionId}`) return null;
-  return String(input.UpdateExpression).includes('REMOVE') ? 'absent' : 'present';
-}
-
 describe('DynamoDbConnectionStore', () => {
   const clock = new ManualClock(NOW_MS);
 
@@ -103,131 +90,57 @@ describe('DynamoDbConnectionStore', () => {
     expect(Item?.tokens?.NS?.map(Number).sort()).toEqual([256_265, 260_105]);
   });
 
-  it('keeps the token index out of real users’ partitions, and a removed connection out of its user’s', async () => {
+  it('changes a record’s tokens with one request, however many tokens the call names', async () => {
     const tablePrefix = await freshPrefix();
+    const sent: string[] = [];
+    const counting = interceptedClient(async (input) => {
+      sent.push(String(input.UpdateExpression ?? (input.Item ? 'put' : 'other')));
+    });
+    try {
+      const store = new DynamoDbConnectionStore({ client: counting, tablePrefix, clock });
+      const many = Array.from({ length: 50 }, (_, i) => 1_000 + i);
+      await store.put(record('c1', { tokens: many }));
+      expect(sent).toHaveLength(1);
+      await store.addTokens(
+        'c1',
+        many.map((t) => t + 100),
+      );
+      expect(sent).toHaveLength(2);
+      await store.removeTokens('c1', many);
+      expect(sent).toHaveLength(3);
+      await store.remove('c1');
+      expect(sent).toHaveLength(4);
+      expect(await store.get('c1')).toBeUndefined();
+    } finally {
+      counting.destroy();
+    }
+  });
+
+  it('reads a tombstone an earlier version left as gone, and can put the id again over it', async () => {
+    const tablePrefix = await freshPrefix();
+    await client.send(
+      new PutItemCommand({
+        TableName: physicalTableName(tablePrefix, Tables.connections),
+        Item: {
+          connection_id: { S: 'c1' },
+          item_type: { S: 'connection' },
+          email: { NULL: true },
+          name: { NULL: true },
+          tokens: { NS: ['5'] },
+          delivery: { S: 'tick' },
+          batch_interval_ms: { NULL: true },
+          connected_at: { N: String(NOW_MS) },
+          expires_at: { N: String(NOW_MS / 1000 + 7_500) },
+          version: { N: '3' },
+          removed: { BOOL: true },
+        },
+      }),
+    );
     const store = new DynamoDbConnectionStore({ client, tablePrefix, clock });
-    const byUser = async (userId: string) =>
-      (
-        await client.send(
-          new QueryCommand({
-            TableName: physicalTableName(tablePrefix, Tables.connections),
-            IndexName: 'user-index',
-            KeyConditionExpression: 'user_id = :u',
-            ExpressionAttributeValues: { ':u': { S: userId } },
-          }),
-        )
-      ).Items?.map((i) => i.connection_id?.S);
-    await store.put(record('c1', { tokens: [5, 6] }));
-    await store.put(record('c2', { tokens: [5] }));
-    expect((await byUser('ZX1234'))?.sort()).toEqual(['c1', 'c2']);
-    await store.remove('c1');
-    expect(await byUser('ZX1234')).toEqual(['c2']);
-    expect(await store.connectionsFor(5)).toEqual(['c2']);
-  });
-
-  it('cannot be left listing a token the record dropped when an add’s index write lands after a racing remove', async () => {
-    const tablePrefix = await freshPrefix();
-    let releaseAdd: () => void = () => {};
-    const addHeld = new Promise<void>((resolve) => {
-      releaseAdd = resolve;
-    });
-    let addReachedIndex: () => void = () => {};
-    const addAtIndex = new Promise<void>((resolve) => {
-      addReachedIndex = resolve;
-    });
-    // Holds back the first "present" write of token 5: addTokens has updated the record by then.
-    let held = false;
-    const slow = interceptedClient(async (input) => {
-      if (!held && indexWrite(input, 5, 'c1') === 'present') {
-        held = true;
-        addReachedIndex();
-        await addHeld;
-      }
-    });
-    try {
-      const store = new DynamoDbConnectionStore({ client: slow, tablePrefix, clock });
-      await store.put(record('c1', { tokens: [1] }));
-      const adding = store.addTokens('c1', [5]);
-      await addAtIndex;
-      expect(await store.removeTokens('c1', [5])).toEqual([1]);
-      releaseAdd();
-      expect(await adding).toEqual([1, 5]);
-      expect((await store.get('c1'))?.tokens).toEqual([1]);
-      expect(await store.connectionsFor(5)).toEqual([]);
-    } finally {
-      slow.destroy();
-    }
-  });
-
-  it('cannot list a removed connection when an add’s index write lands after the remove', async () => {
-    const tablePrefix = await freshPrefix();
-    let releaseAdd: () => void = () => {};
-    const addHeld = new Promise<void>((resolve) => {
-      releaseAdd = resolve;
-    });
-    let addReachedIndex: () => void = () => {};
-    const addAtIndex = new Promise<void>((resolve) => {
-      addReachedIndex = resolve;
-    });
-    let held = false;
-    const slow = interceptedClient(async (input) => {
-      if (!held && indexWrite(input, 9, 'c1') === 'present') {
-        held = true;
-        addReachedIndex();
-        await addHeld;
-      }
-    });
-    try {
-      const store = new DynamoDbConnectionStore({ client: slow, tablePrefix, clock });
-      await store.put(record('c1', { tokens: [1] }));
-      const adding = store.addTokens('c1', [9]);
-      await addAtIndex;
-      await store.remove('c1');
-      releaseAdd();
-      await adding;
-      expect(await store.get('c1')).toBeUndefined();
-      expect(await store.connectionsFor(9)).toEqual([]);
-      expect(await store.connectionsFor(1)).toEqual([]);
-    } finally {
-      slow.destroy();
-    }
-  });
-
-  it('finishes an interrupted removal when remove is called again', async () => {
-    const tablePrefix = await freshPrefix();
-    let failIndexWrites = false;
-    const flaky = interceptedClient(async (input) => {
-      if (failIndexWrites && indexWrite(input, 7, 'c1') !== null) throw new Error('connection reset');
-    });
-    try {
-      const store = new DynamoDbConnectionStore({ client: flaky, tablePrefix, clock });
-      await store.put(record('c1', { tokens: [7, 8] }));
-      failIndexWrites = true;
-      await expect(store.remove('c1')).rejects.toBeInstanceOf(DependencyUnavailableError);
-      expect(await store.get('c1')).toBeUndefined();
-      failIndexWrites = false;
-      await store.remove('c1');
-      expect(await store.connectionsFor(7)).toEqual([]);
-      expect(await store.connectionsFor(8)).toEqual([]);
-    } finally {
-      flaky.destroy();
-    }
-  });
-
-  it('overwrites a stale index item left by a record that TTL deleted, when the id is put again', async () => {
-    const tablePrefix = await freshPrefix();
-    const table = physicalTableName(tablePrefix, Tables.connections);
-    const later = new ManualClock(NOW_MS);
-    const store = new DynamoDbConnectionStore({ client, tablePrefix, clock: later });
-    await store.put(record('c1', { tokens: [3], expiresAt: NOW_MS / 1000 + 60 }));
-    await store.removeTokens('c1', [3]);
-    await store.addTokens('c1', [3]);
-    await store.removeTokens('c1', [3]);
-    // TTL deletes the record (version 4) but not yet its index item.
-    later.advance(120_000);
-    await client.send(new DeleteItemCommand({ TableName: table, Key: { connection_id: { S: 'c1' } } }));
-    await store.put(record('c1', { tokens: [3], connectedAt: later.now(), expiresAt: later.now() / 1000 + 7_500 }));
-    expect(await store.connectionsFor(3)).toEqual(['c1']);
+    expect(await store.get('c1')).toBeUndefined();
+    await expect(store.addTokens('c1', [6])).rejects.toThrow(/No connection/);
+    await store.put(record('c1', { tokens: [7] }));
+    expect(await store.get('c1')).toEqual(record('c1', { tokens: [7] }));
   });
 
   it('reports an item that does not have the stored shape instead of guessing', async () => {
@@ -266,7 +179,6 @@ describe('DynamoDbConnectionStore', () => {
         () => store.addTokens('c1', [1]),
         () => store.removeTokens('c1', [1]),
         () => store.setDelivery('c1', 'batch', 500),
-        () => store.connectionsFor(1),
       ];
       for (const call of calls) {
         const error = await call().then(

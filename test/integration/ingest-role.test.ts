@@ -14,7 +14,7 @@ import { createLogger } from '../../shared/logging.js';
 import { referencePriceOf } from '../../shared/market-data/reference-price.js';
 import { Heartbeats } from '../../shared/ports/live-state-store.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
-import { Channels } from '../../shared/ports/tick-bus.js';
+import { Channels, RECONCILE_NOW } from '../../shared/ports/tick-bus.js';
 import { type KiteSimulator, startKiteSimulator } from '../support/kite/simulator.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { waitFor } from '../support/wait.js';
@@ -209,7 +209,7 @@ describe('ingest role', () => {
     await waitFor(() => r.sim.connections().length === 1, { message: 'the index stream' });
     expect(streamed(r.sim)).toEqual([]);
     await subscribe(r.store, optionTokens[0] as number);
-    await r.bus.publish(Channels.control, JSON.stringify({ reason: 'subscription created' }));
+    await r.bus.publish(Channels.control, RECONCILE_NOW);
     await waitFor(() => streamed(r.sim).length === 1, { timeoutMs: 10_000 });
   });
 
@@ -220,7 +220,7 @@ describe('ingest role', () => {
     const connectionsBefore = r.sim.connections().map((c) => c.id);
     for (const token of optionTokens.slice(10, 15)) await subscribe(r.store, token);
     const started = Date.now();
-    await r.bus.publish(Channels.control, '{}');
+    await r.bus.publish(Channels.control, RECONCILE_NOW);
     await waitFor(() => streamed(r.sim).length === 15, { timeoutMs: 60_000 });
     expect(Date.now() - started).toBeLessThan(60_000);
     expect(r.sim.connections().map((c) => c.id)).toEqual(connectionsBefore);
@@ -237,7 +237,7 @@ describe('ingest role', () => {
     await waitFor(() => streamed(r.sim).length === 20, { timeoutMs: 10_000 });
     const gone = optionTokens.slice(0, 10);
     for (const token of gone) await r.store.deactivate(token, Date.now());
-    await r.bus.publish(Channels.control, '{}');
+    await r.bus.publish(Channels.control, RECONCILE_NOW);
     await waitFor(() => streamed(r.sim).length === 10, { timeoutMs: 10_000 });
     expect(streamed(r.sim)).toEqual([...optionTokens.slice(10, 20)].sort((a, b) => a - b));
     const before = new Map(gone.map((t) => [t, r.ticksByToken.get(t) ?? 0]));
@@ -305,7 +305,7 @@ describe('ingest role', () => {
     r.resetGaps();
     for (const token of optionTokens.slice(50, 60)) await subscribe(r.store, token);
     const started = Date.now();
-    await r.bus.publish(Channels.control, '{}');
+    await r.bus.publish(Channels.control, RECONCILE_NOW);
     await waitFor(() => optionTokens.slice(50, 60).every((t) => (r.ticksByToken.get(t) ?? 0) > 0), {
       timeoutMs: 10_000,
     });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
@@ -7,6 +8,7 @@ import { type LocalPlatform, startLocalPlatform } from '../../infra/local/platfo
 import { MAX_MESSAGE_BYTES } from '../../infra/local/ws-gateway.js';
 import { DEVELOPMENT_JWT_SECRET, loadConfig } from '../../shared/config.js';
 import { ServerMessage } from '../../shared/contracts/websocket.js';
+import { physicalTableName, Tables } from '../../shared/tables.js';
 import { waitFor } from '../support/wait.js';
 
 /*
@@ -18,6 +20,7 @@ import { waitFor } from '../support/wait.js';
 let platform: LocalPlatform;
 let wsUrl: string;
 let tokens: number[];
+const tablePrefix = `barrage-${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
   platform = await startLocalPlatform(
@@ -25,7 +28,7 @@ beforeAll(async () => {
       PORT: '0',
       LOG_LEVEL: 'SILENT',
       DYNAMODB_ENDPOINT: inject('dynamodbEndpoint'),
-      TABLE_PREFIX: `barrage-${randomUUID().slice(0, 8)}`,
+      TABLE_PREFIX: tablePrefix,
       STREAM_INTERVAL_SECONDS: '0.2',
       MAX_TOKENS_PER_CLIENT: '50',
     }),
@@ -220,7 +223,15 @@ describe('WebSocket API under a barrage of bad input', () => {
       expect(JSON.parse(body), token.slice(0, 40)).toEqual({ message: expectedMessage });
     });
     // Only the observer holds the token: no refused client was recorded or subscribed.
-    expect(await platform.components.connections.connectionsFor(tokens[0] as number)).toHaveLength(1);
+    const { Items } = await platform.components.dynamodb.send(
+      new ScanCommand({
+        TableName: physicalTableName(tablePrefix, Tables.connections),
+        FilterExpression: 'contains(#tokens, :token)',
+        ExpressionAttributeNames: { '#tokens': 'tokens' },
+        ExpressionAttributeValues: { ':token': { N: String(tokens[0]) } },
+      }),
+    );
+    expect(Items?.map((i) => i.connection_id?.S)).toHaveLength(1);
   });
 
   it('greets first even when the client sends the moment the socket opens', async () => {

@@ -50,6 +50,12 @@ const TOKEN = 987_001;
 const CHANNEL = 'ticker:wslambda:options';
 
 let components: Components;
+/** The connections holding `token` in the Redis index the fan-out loads. */
+async function indexed(token: number): Promise<readonly string[]> {
+  const index = components.connectionIndex;
+  if (!index) throw new Error('the test platform runs with REDIS_URL, so it has a connection index');
+  return index.connectionsFor(token);
+}
 let gateway: LocalWsGateway;
 let server: Server;
 let endpoint: string;
@@ -181,9 +187,9 @@ describe('WebSocket Lambda handlers with the fan-out on Redis', () => {
       user: { user_id: 'user-7', email: 'desk@example.in', name: 'Desk Seven' },
     });
     expect(await components.connections.get(c.id)).toMatchObject({ userId: 'user-7', tokens: [] });
-    const indexed = await components.connectionIndex?.snapshot();
+    const snapshot = await components.connectionIndex?.snapshot();
     // The user too: a fan-out instance that loads the connection from the index knows whose orders it gets.
-    expect(indexed?.find((i) => i.connectionId === c.id)).toMatchObject({
+    expect(snapshot?.find((i) => i.connectionId === c.id)).toMatchObject({
       userId: 'user-7',
       tokens: [],
       delivery: 'tick',
@@ -196,7 +202,7 @@ describe('WebSocket Lambda handlers with the fan-out on Redis', () => {
     c.ws.send(JSON.stringify({ action: 'subscribe', tokens: [TOKEN] }));
     await waitFor(() => c.messages.some((m) => m.type === 'subscribed'), { message: 'subscribed' });
     expect(c.messages.find((m) => m.type === 'subscribed')).toEqual({ type: 'subscribed', tokens: [TOKEN], total: 1 });
-    expect(await components.connections.connectionsFor(TOKEN)).toContain(c.id);
+    expect(await indexed(TOKEN)).toContain(c.id);
     const tick = sampleOptionSnapshot({ instrument_token: TOKEN });
     await waitFor(
       async () => {
@@ -210,9 +216,7 @@ describe('WebSocket Lambda handlers with the fan-out on Redis', () => {
     c.ws.close();
     // $disconnect removes the record first, then the index entries.
     await waitFor(
-      async () =>
-        (await components.connections.get(c.id)) === undefined &&
-        !(await components.connections.connectionsFor(TOKEN)).includes(c.id),
+      async () => (await components.connections.get(c.id)) === undefined && !(await indexed(TOKEN)).includes(c.id),
       { message: '$disconnect to clean the registry and the index' },
     );
   });
@@ -233,15 +237,14 @@ describe('WebSocket Lambda handlers with the fan-out on Redis', () => {
       connectedAt: now,
       expiresAt: Math.floor(now / 1000) + 7_800,
     });
-    expect(await components.connections.connectionsFor(TOKEN + 1)).toContain(ghost);
+    expect(await indexed(TOKEN + 1)).toContain(ghost);
     fanout.addConnection(ghost);
     fanout.subscribe(ghost, [TOKEN + 1]);
     await components.bus.publish(CHANNEL, JSON.stringify(sampleOptionSnapshot({ instrument_token: TOKEN + 1 })));
     await waitFor(() => goneSeen.includes(ghost), { message: 'the 410' });
     await waitFor(
       async () =>
-        (await components.connections.get(ghost)) === undefined &&
-        !(await components.connections.connectionsFor(TOKEN + 1)).includes(ghost),
+        (await components.connections.get(ghost)) === undefined && !(await indexed(TOKEN + 1)).includes(ghost),
       { message: 'the registry and the index to drop the connection' },
     );
   });

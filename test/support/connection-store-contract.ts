@@ -87,25 +87,19 @@ export function connectionStoreContract(
         });
         await store.put(record);
         expect(await store.get('c1')).toEqual({ ...record, tokens: [256_265, 260_105] });
-        expect(await store.connectionsFor(256_265)).toEqual(['c1']);
-        expect(await store.connectionsFor(260_105)).toEqual(['c1']);
       });
 
       it('returns undefined for a connection that was never put', async () => {
         const { store } = await open();
         expect(await store.get('nobody')).toBeUndefined();
-        expect(await store.connectionsFor(256_265)).toEqual([]);
       });
 
-      it('replaces the whole record on a second put, index included', async () => {
+      it('replaces the whole record on a second put, tokens included', async () => {
         const { store } = await open();
         await store.put(connection('c1', START_MS, { tokens: [1, 2] }));
         const replacement = connection('c1', START_MS + 5_000, { tokens: [2, 3], userId: 'someone-else' });
         await store.put(replacement);
         expect(await store.get('c1')).toEqual(replacement);
-        expect(await store.connectionsFor(1)).toEqual([]);
-        expect(await store.connectionsFor(2)).toEqual(['c1']);
-        expect(await store.connectionsFor(3)).toEqual(['c1']);
       });
 
       it('hands out copies: changing a returned record or token list does not change the store', async () => {
@@ -120,20 +114,18 @@ export function connectionStoreContract(
     });
 
     describe('tokens', () => {
-      it('returns the full token list from addTokens and removeTokens, and the index follows', async () => {
+      it('returns the full token list from addTokens and removeTokens, and the record follows', async () => {
         const { store } = await open();
         await store.put(connection('c1', START_MS, { tokens: [10] }));
         await store.put(connection('c2', START_MS, { tokens: [10, 20] }));
         expect(await store.addTokens('c1', [30, 20, 30])).toEqual([10, 20, 30]);
         expect(await store.addTokens('c1', [20])).toEqual([10, 20, 30]);
-        expect(await store.connectionsFor(20)).toEqual(['c1', 'c2']);
-        expect(await store.connectionsFor(30)).toEqual(['c1']);
+        expect(await store.get('c1')).toMatchObject({ tokens: [10, 20, 30] });
         expect(await store.removeTokens('c1', [10, 40])).toEqual([20, 30]);
-        expect(await store.connectionsFor(10)).toEqual(['c2']);
+        expect(await store.get('c1')).toMatchObject({ tokens: [20, 30] });
         expect(await store.removeTokens('c1', [20, 30])).toEqual([]);
-        expect(await store.connectionsFor(20)).toEqual(['c2']);
-        expect(await store.connectionsFor(30)).toEqual([]);
         expect(await store.get('c1')).toMatchObject({ tokens: [] });
+        expect(await store.get('c2')).toMatchObject({ tokens: [10, 20] });
         expect(await store.addTokens('c1', [])).toEqual([]);
       });
 
@@ -147,7 +139,6 @@ export function connectionStoreContract(
           expect(await rejectionOf(store.setDelivery(id, 'batch', 500))).toBeInstanceOf(NotFoundError);
           expect(await store.get(id)).toBeUndefined();
         }
-        expect(await store.connectionsFor(7)).toEqual([]);
       });
 
       it('loses none of 20 concurrent addTokens on one connection', async () => {
@@ -162,10 +153,9 @@ export function connectionStoreContract(
           expect(expected).toEqual(expect.arrayContaining([...result]));
         }
         expect((await store.get('c1'))?.tokens).toEqual(expected);
-        for (const token of expected) expect(await store.connectionsFor(token), String(token)).toEqual(['c1']);
       });
 
-      it('keeps the record and the index in step when adds and removes race on one connection', async () => {
+      it('applies every add and remove when they race on one connection', async () => {
         const { store } = await open();
         await store.put(connection('c1', START_MS, { tokens: range(1, 10) }));
         await Promise.all([
@@ -174,33 +164,28 @@ export function connectionStoreContract(
         ]);
         const expected = [...range(6, 5), ...range(11, 10)];
         expect((await store.get('c1'))?.tokens).toEqual(expected);
-        for (const token of range(1, 20)) {
-          expect(await store.connectionsFor(token), String(token)).toEqual(expected.includes(token) ? ['c1'] : []);
-        }
       });
 
-      it('lists every connection holding a token, across many connections', async () => {
+      it('keeps many connections apart', async () => {
         const { store } = await open();
         const ids = range(0, 30).map((i) => `conn-${String(i).padStart(2, '0')}`);
         await Promise.all(
           ids.map((id, i) => store.put(connection(id, START_MS, { tokens: i % 3 === 0 ? [5, 6] : [6] }))),
         );
-        expect(await store.connectionsFor(6)).toEqual(ids);
-        expect(await store.connectionsFor(5)).toEqual(ids.filter((_, i) => i % 3 === 0));
+        for (const [i, id] of ids.entries()) {
+          expect((await store.get(id))?.tokens, id).toEqual(i % 3 === 0 ? [5, 6] : [6]);
+        }
       });
     });
 
     describe('removal and expiry', () => {
-      it('removes the record and its index entries; a second remove, or one of an unknown id, is a no-op', async () => {
+      it('removes the record; a second remove, or one of an unknown id, is a no-op', async () => {
         const { store } = await open();
         await store.put(connection('c1', START_MS, { tokens: [10, 20] }));
         await store.put(connection('c2', START_MS, { tokens: [20] }));
         await store.addTokens('c1', [30]);
         await store.remove('c1');
         expect(await store.get('c1')).toBeUndefined();
-        expect(await store.connectionsFor(10)).toEqual([]);
-        expect(await store.connectionsFor(20)).toEqual(['c2']);
-        expect(await store.connectionsFor(30)).toEqual([]);
         await store.remove('c1');
         await store.remove('never-connected');
         expect(await store.get('c2')).toMatchObject({ tokens: [20] });
@@ -213,8 +198,6 @@ export function connectionStoreContract(
         const again = connection('c1', START_MS + 1_000, { tokens: [20, 30] });
         await store.put(again);
         expect(await store.get('c1')).toEqual(again);
-        expect(await store.connectionsFor(10)).toEqual([]);
-        expect(await store.connectionsFor(20)).toEqual(['c1']);
         expect(await store.addTokens('c1', [40])).toEqual([20, 30, 40]);
       });
 
@@ -224,26 +207,23 @@ export function connectionStoreContract(
         await store.put(connection('long', START_MS, { tokens: [10] }));
         clock.advance(59_999);
         expect(await store.get('short')).toBeDefined();
-        expect(await store.connectionsFor(10)).toEqual(['long', 'short']);
         clock.advance(1);
         expect(await store.get('short')).toBeUndefined();
-        expect(await store.connectionsFor(10)).toEqual(['long']);
+        expect(await store.get('long')).toBeDefined();
         expect(await rejectionOf(store.addTokens('short', [11]))).toBeInstanceOf(NotFoundError);
-        expect(await store.connectionsFor(11)).toEqual([]);
+        expect(await store.get('short')).toBeUndefined();
         await store.remove('short');
         clock.advance(LIFETIME_S * 1000);
         expect(await store.get('long')).toBeUndefined();
-        expect(await store.connectionsFor(10)).toEqual([]);
       });
 
       it('brings an expired connection back when it is put again with a later expiry', async () => {
         const { store, clock } = await open();
         await store.put(connection('c1', START_MS, { tokens: [10], expiresAt: START_MS / 1000 + 60 }));
         clock.advance(120_000);
-        expect(await store.connectionsFor(10)).toEqual([]);
+        expect(await store.get('c1')).toBeUndefined();
         await store.put(connection('c1', clock.now(), { tokens: [20] }));
-        expect(await store.connectionsFor(10)).toEqual([]);
-        expect(await store.connectionsFor(20)).toEqual(['c1']);
+        expect(await store.get('c1')).toMatchObject({ tokens: [20] });
       });
     });
 
@@ -256,7 +236,6 @@ export function connectionStoreContract(
         expect(await store.get('c1')).toEqual({ ...record, delivery: 'batch', batchIntervalMs: 500 });
         await store.setDelivery('c1', 'tick', null);
         expect(await store.get('c1')).toEqual(record);
-        expect(await store.connectionsFor(10)).toEqual(['c1']);
       });
     });
 
@@ -269,13 +248,12 @@ export function connectionStoreContract(
         ['tokens', () => store.addTokens('c1', [0])],
         ['tokens', () => store.addTokens('c1', [1.5])],
         ['tokens', () => store.removeTokens('c1', [-3])],
-        ['instrumentToken', () => store.connectionsFor(0)],
         ['delivery', () => store.setDelivery('c1', 'stream' as 'tick', null)],
         ['batchIntervalMs', () => store.setDelivery('c1', 'batch', 0)],
         ['userId', () => store.put(connection('c2', START_MS, { userId: '' }))],
         ['tokens', () => store.put(connection('c2', START_MS, { tokens: [Number.NaN] }))],
         ['expiresAt', () => store.put(connection('c2', START_MS, { expiresAt: Number.NaN }))],
-        // Reserved: the DynamoDB store keys its token index with this prefix.
+        // Reserved: earlier DynamoDB stores kept token index items under this prefix.
         ['connectionId', () => store.get('token#5#c1')],
         ['connectionId', () => store.put(connection('token#5', START_MS))],
         ['userId', () => store.put(connection('c2', START_MS, { userId: 'token#5' }))],
@@ -289,7 +267,7 @@ export function connectionStoreContract(
       expect(await store.get('c1')).toEqual(connection('c1', START_MS));
     });
 
-    it('behaves like a map of records with a token index over random operation sequences', async () => {
+    it('behaves like a map of records over random operation sequences', async () => {
       const idArb = fc.constantFrom('a', 'b', 'c', 'd');
       const tokenArb = fc.integer({ min: 1, max: 6 });
       const tokensArb = fc.array(tokenArb, { maxLength: 4 });
@@ -309,7 +287,6 @@ export function connectionStoreContract(
           batch: fc.boolean(),
         }),
         fc.record({ kind: fc.constant('get' as const), id: idArb }),
-        fc.record({ kind: fc.constant('connectionsFor' as const), token: tokenArb }),
         fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 60_000 }) }),
       );
 
@@ -371,20 +348,12 @@ export function connectionStoreContract(
                 case 'get':
                   expect(await store.get(op.id)).toEqual(live(op.id));
                   break;
-                case 'connectionsFor': {
-                  const expected = [...model.keys()].filter((id) => live(id)?.tokens.includes(op.token)).sort();
-                  expect(await store.connectionsFor(op.token)).toEqual(expected);
-                  break;
-                }
                 case 'advance':
                   clock.advance(op.ms);
                   break;
               }
             }
-            for (const token of range(1, 6)) {
-              const expected = [...model.keys()].filter((id) => live(id)?.tokens.includes(token)).sort();
-              expect(await store.connectionsFor(token)).toEqual(expected);
-            }
+            for (const id of ['a', 'b', 'c', 'd']) expect(await store.get(id), id).toEqual(live(id));
           } finally {
             await opened.dispose?.();
           }

@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../shared/config.js';
-import { createLogger, withRequestId } from '../../shared/logging.js';
+import { createLogger } from '../../shared/logging.js';
 
 describe('createLogger', () => {
-  it('writes one JSON object per line with the service, environment and request id, secrets redacted', () => {
+  it('writes one JSON object per line with the service and environment, secrets redacted', () => {
     const lines: string[] = [];
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       lines.push(String(chunk));
@@ -15,7 +15,7 @@ describe('createLogger', () => {
         JWT_SECRET: 'x'.repeat(32),
         KITE_ACCOUNTS: 'a:k:tok-secret',
       });
-      const logger = withRequestId(createLogger('ingest', config), 'req-42');
+      const logger = createLogger('ingest', config);
       logger.info('Config loaded', { auth: config.auth, kite: config.kite });
     } finally {
       spy.mockRestore();
@@ -26,7 +26,7 @@ describe('createLogger', () => {
       .split('\n')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
     const entry = entries.find((e) => e.message === 'Config loaded');
-    expect(entry).toMatchObject({ level: 'INFO', service: 'ingest', environment: 'staging', request_id: 'req-42' });
+    expect(entry).toMatchObject({ level: 'INFO', service: 'ingest', environment: 'staging' });
     const text = JSON.stringify(entries);
     expect(text).not.toContain('x'.repeat(32));
     expect(text).not.toContain('tok-secret');

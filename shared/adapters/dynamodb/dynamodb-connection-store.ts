@@ -1,7 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { InstrumentToken } from '../../contracts/common.js';
 import { DependencyUnavailableError, NotFoundError, type PlatformError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
 import type { ConnectionRecord, ConnectionStore } from '../../ports/connection-store.js';
@@ -13,17 +12,10 @@ import {
   Delivery,
   normaliseTokens,
   parseConnectionInput,
-  RESERVED_PREFIX,
   Tokens,
 } from '../connection-store-input.js';
 import { SystemClock } from '../system-clock.js';
 import { decodeItem, dynamoDbFailure, sendToDynamoDb } from './dynamodb-calls.js';
-
-/** The table's one global index, keyed by `user_id`; token index items borrow it (see the class). */
-const USER_INDEX = Tables.connections.globalSecondaryIndexes[0].indexName;
-
-/** Index writes one call keeps in flight: a `put` with thousands of tokens must not burst the table. */
-const INDEX_WRITE_CONCURRENCY = 16;
 
 /** A connection record as stored: snake_case, `tokens` a number set (absent when empty; a list is read too). */
 const ConnectionItem = z.object({
@@ -37,38 +29,12 @@ const ConnectionItem = z.object({
   batch_interval_ms: z.number().nullable(),
   connected_at: z.number(),
   expires_at: z.number(),
-  version: z.number(),
   removed: z.literal(true).optional(),
 });
 type ConnectionItem = z.infer<typeof ConnectionItem>;
 
-/** The part of a record the index writes need. */
-interface IndexState {
-  readonly connectionId: string;
-  readonly tokens: ReadonlySet<number>;
-  readonly version: number;
-  readonly expiresAt: number;
-}
-
-/** The partition of `user-index` that lists the holders of `token`. */
-const indexPartition = (token: number) => `${RESERVED_PREFIX}${token}`;
-/** The key of the index item that says whether `connectionId` holds `token`. */
-const indexKey = (token: number, connectionId: string) => `${RESERVED_PREFIX}${token}#${connectionId}`;
-
 function tokenSet(item: ConnectionItem): Set<number> {
   return new Set(item.tokens ?? []);
-}
-
-/** Runs `work` over `items` with at most `limit` in flight; rejects with the first failure. */
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** What a {@link DynamoDbConnectionStore} needs. */
@@ -83,48 +49,22 @@ export interface DynamoDbConnectionStoreOptions {
 
 /**
  * The {@link ConnectionStore} on the DynamoDB `connections` table (`shared/tables.ts`: key
- * `connection_id`, TTL `expires_at`, global index `user-index` on `user_id`).
+ * `connection_id`, TTL `expires_at`): one item per connection. Nothing here answers "which
+ * connections hold token X": the fan-out reads its own index (fed from Redis) for that.
  *
- * **The token index.** DynamoDB cannot ask "which connections hold token X" of a record's token
- * set, so the index is kept as items of the same table, one per (token, connection):
- * `connection_id = "token#<token>#<connectionId>"`, with `user_id = "token#<token>"` while the
- * connection holds the token. That makes `connectionsFor(token)` one `Query` of `user-index` on
- * partition `token#<token>`: the table's only global index, shared rather than a new one, because
- * an index needs a table change and the `token#` partitions cannot meet a real user's (ids
- * starting with `token#` are rejected for connections and users alike). A connection that drops a
- * token keeps its index item without `user_id`, which takes it out of the (sparse) index. Index
- * items carry the record's `expires_at`, so TTL removes them with it, and `connectionsFor` filters
- * on `expires_at` so an expired connection is not listed in the meantime. This is the simple,
- * correct variant: the fan-out's hot path reads its own in-memory index (fed from Redis), not
- * this one; a token with thousands of holders costs a few pages of query here.
- *
- * **Keeping the index in step without transactions** (dynalite has none, and concurrent
- * transactions on one item cancel each other instead of queueing). Every change to a record's
- * tokens is one atomic `UpdateItem` that also increments the record's `version` and returns the
- * record as it now is. The call then writes the index item of each token it touched, stamped with
- * that version and saying present or absent as the returned record says, on the condition that
- * the item's version is not newer. The index item of a token therefore ends up as the newest
- * record version that touched the token left it, whatever order concurrent calls finish in:
- * twenty concurrent `addTokens` lose nothing, and an add racing a remove of the same token cannot
- * leave an entry the record does not have.
- *
- * **Removal** turns the record into a tombstone (`removed`, no `user_id`, version incremented)
- * and marks its tokens absent; the tombstone stays until TTL deletes it so versions keep rising
- * if the id is ever put again. `remove` is idempotent, and repeating it finishes an index cleanup
- * that an earlier call did not complete. An index item whose `expires_at` has passed may be
- * overwritten whatever its version, so a record TTL deleted and put again starts clean.
+ * Every change to a record's tokens is one atomic `UpdateItem` (`ADD`/`DELETE` on the number set)
+ * that returns the record as it now is, so concurrent `addTokens` lose nothing. `remove` deletes
+ * the item and is idempotent. Items written by earlier versions (a `removed` tombstone, a
+ * `version`, `token#…` index items) read as before: a tombstone is not live, the rest is ignored
+ * and expires with TTL.
  *
  * Reads: `get` is a strongly consistent `GetItem`; removed and expired records read as
- * `undefined`. `connectionsFor` reads a global index, which DynamoDB keeps eventually consistent:
- * in the cloud a connection can be missing for a moment after `addTokens`, or listed for a moment
- * after `remove` or `removeTokens` (typically well under a second). A post to such a connection
- * answers 410 and the fan-out drops it; dynalite updates indexes synchronously.
+ * `undefined`.
  *
  * Failures: `addTokens`, `removeTokens` and `setDelivery` on a connection that is not there
  * (never put, removed, expired) reject with `NotFoundError`; bad input with `ValidationError`
  * before anything is sent; any SDK failure with `DependencyUnavailableError('dynamodb', …)`
- * carrying the SDK error as `cause`, as does an item not in the stored shape. If an index write
- * fails after the record changed, the call rejects and repeating it repairs the index.
+ * carrying the SDK error as `cause`, as does an item not in the stored shape.
  */
 export class DynamoDbConnectionStore implements ConnectionStore {
   readonly #documents: DynamoDBDocumentClient;
@@ -140,53 +80,25 @@ export class DynamoDbConnectionStore implements ConnectionStore {
   async put(record: ConnectionRecord): Promise<void> {
     const input = parseConnectionInput(ConnectionRecordInput, record, 'record');
     const tokens = new Set(input.tokens);
-    const output = await this.#send('UpdateItem', () =>
+    await this.#send('PutItem', () =>
       this.#documents.send(
-        new UpdateCommand({
+        new PutCommand({
           TableName: this.#table,
-          Key: { connection_id: input.connectionId },
-          UpdateExpression:
-            'SET #type = :type, #user = :user, #email = :email, #name = :name, #delivery = :delivery, ' +
-            '#interval = :interval, #connected = :connected, #expires = :expires, ' +
-            `#version = if_not_exists(#version, :zero) + :one${tokens.size > 0 ? ', #tokens = :tokens' : ''} ` +
-            `REMOVE #removed${tokens.size > 0 ? '' : ', #tokens'}`,
-          ExpressionAttributeNames: {
-            '#type': 'item_type',
-            '#user': 'user_id',
-            '#email': 'email',
-            '#name': 'name',
-            '#delivery': 'delivery',
-            '#interval': 'batch_interval_ms',
-            '#connected': 'connected_at',
-            '#expires': 'expires_at',
-            '#version': 'version',
-            '#tokens': 'tokens',
-            '#removed': 'removed',
+          Item: {
+            connection_id: input.connectionId,
+            item_type: 'connection',
+            user_id: input.userId,
+            email: input.email,
+            name: input.name,
+            delivery: input.delivery,
+            batch_interval_ms: input.batchIntervalMs,
+            connected_at: input.connectedAt,
+            expires_at: input.expiresAt,
+            // DynamoDB has no empty sets: no tokens is no attribute.
+            ...(tokens.size > 0 && { tokens }),
           },
-          ExpressionAttributeValues: {
-            ':type': 'connection',
-            ':user': input.userId,
-            ':email': input.email,
-            ':name': input.name,
-            ':delivery': input.delivery,
-            ':interval': input.batchIntervalMs,
-            ':connected': input.connectedAt,
-            ':expires': input.expiresAt,
-            ':zero': 0,
-            ':one': 1,
-            ...(tokens.size > 0 && { ':tokens': tokens }),
-          },
-          ReturnValues: 'ALL_OLD',
         }),
       ),
-    );
-    const old = output.Attributes;
-    const oldVersion = typeof old?.version === 'number' ? old.version : 0;
-    const oldTokens = old?.tokens instanceof Set || Array.isArray(old?.tokens) ? [...old.tokens] : [];
-    const touched = normaliseTokens([...tokens, ...oldTokens.filter((t): t is number => typeof t === 'number')]);
-    await this.#syncIndex(
-      { connectionId: input.connectionId, tokens, version: oldVersion + 1, expiresAt: input.expiresAt },
-      touched,
     );
   }
 
@@ -198,33 +110,9 @@ export class DynamoDbConnectionStore implements ConnectionStore {
 
   async remove(connectionId: string): Promise<void> {
     const id = parseConnectionInput(ConnectionId, connectionId, 'connectionId');
-    let tombstone: ConnectionItem | undefined;
-    try {
-      const output = await this.#documents.send(
-        new UpdateCommand({
-          TableName: this.#table,
-          Key: { connection_id: id },
-          UpdateExpression: 'SET #removed = :true ADD #version :one REMOVE #user',
-          ConditionExpression: 'attribute_exists(#id) AND attribute_not_exists(#removed)',
-          ExpressionAttributeNames: {
-            '#id': 'connection_id',
-            '#removed': 'removed',
-            '#version': 'version',
-            '#user': 'user_id',
-          },
-          ExpressionAttributeValues: { ':true': true, ':one': 1 },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      tombstone = this.#decode(output.Attributes);
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw this.#failure('UpdateItem', error);
-      // Never there, or removed before: finish whatever index cleanup that earlier remove left.
-      tombstone = await this.#read(id);
-      if (tombstone?.removed !== true) return;
-    }
-    const state = this.#indexState(tombstone);
-    await this.#syncIndex({ ...state, tokens: new Set() }, normaliseTokens(state.tokens));
+    await this.#send('DeleteItem', () =>
+      this.#documents.send(new DeleteCommand({ TableName: this.#table, Key: { connection_id: id } })),
+    );
   }
 
   async addTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]> {
@@ -246,41 +134,7 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     });
   }
 
-  async connectionsFor(instrumentToken: number): Promise<readonly string[]> {
-    const token = parseConnectionInput(InstrumentToken, instrumentToken, 'instrumentToken');
-    const holders: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const output = await this.#send('Query', () =>
-        this.#documents.send(
-          new QueryCommand({
-            TableName: this.#table,
-            IndexName: USER_INDEX,
-            KeyConditionExpression: '#user = :partition',
-            FilterExpression: '#expires > :now',
-            ProjectionExpression: '#holder',
-            ExpressionAttributeNames: { '#user': 'user_id', '#expires': 'expires_at', '#holder': 'holder_id' },
-            ExpressionAttributeValues: { ':partition': indexPartition(token), ':now': this.#nowSeconds() },
-            ...(startKey !== undefined && { ExclusiveStartKey: startKey }),
-          }),
-        ),
-      );
-      for (const item of output.Items ?? []) {
-        const holder = item.holder_id;
-        if (typeof holder !== 'string') {
-          throw new DependencyUnavailableError(
-            'dynamodb',
-            `DynamoDB returned a malformed token index item from ${this.#table}`,
-          );
-        }
-        holders.push(holder);
-      }
-      startKey = output.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return holders.sort();
-  }
-
-  /** `ADD` or `DELETE` `tokens` on a live record, then the index items of those tokens. */
+  /** `ADD` or `DELETE` `tokens` on a live record. */
   async #changeTokens(
     action: 'ADD' | 'DELETE',
     connectionId: string,
@@ -294,15 +148,11 @@ export class DynamoDbConnectionStore implements ConnectionStore {
       return normaliseTokens(tokenSet(item));
     }
     const item = await this.#updateLive(id, {
-      // One ADD clause may list both; DELETE needs its own clause.
-      UpdateExpression:
-        action === 'ADD' ? 'ADD #tokens :tokens, #version :one' : 'DELETE #tokens :tokens ADD #version :one',
-      ExpressionAttributeNames: { '#tokens': 'tokens', '#version': 'version' },
-      ExpressionAttributeValues: { ':tokens': new Set(given), ':one': 1 },
+      UpdateExpression: `${action} #tokens :tokens`,
+      ExpressionAttributeNames: { '#tokens': 'tokens' },
+      ExpressionAttributeValues: { ':tokens': new Set(given) },
     });
-    const state = this.#indexState(item);
-    await this.#syncIndex(state, given);
-    return normaliseTokens(state.tokens);
+    return normaliseTokens(tokenSet(item));
   }
 
   /**
@@ -341,50 +191,6 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     }
   }
 
-  /**
-   * Writes the index item of each of `touched` as `state` has it (present when `state.tokens`
-   * holds the token), unless a newer version has written it already.
-   */
-  async #syncIndex(state: IndexState, touched: readonly number[]): Promise<void> {
-    await forEachLimited(touched, INDEX_WRITE_CONCURRENCY, async (token) => {
-      const present = state.tokens.has(token);
-      try {
-        await this.#documents.send(
-          new UpdateCommand({
-            TableName: this.#table,
-            Key: { connection_id: indexKey(token, state.connectionId) },
-            UpdateExpression:
-              'SET #type = :type, #holder = :holder, #token = :token, #version = :version, #expires = :expires' +
-              (present ? ', #user = :partition' : ' REMOVE #user'),
-            ConditionExpression: 'attribute_not_exists(#id) OR #version <= :version OR #expires <= :now',
-            ExpressionAttributeNames: {
-              '#id': 'connection_id',
-              '#type': 'item_type',
-              '#holder': 'holder_id',
-              '#token': 'instrument_token',
-              '#version': 'version',
-              '#expires': 'expires_at',
-              '#user': 'user_id',
-            },
-            ExpressionAttributeValues: {
-              ':type': 'token-index',
-              ':holder': state.connectionId,
-              ':token': token,
-              ':version': state.version,
-              ':expires': state.expiresAt,
-              ':now': this.#nowSeconds(),
-              ...(present && { ':partition': indexPartition(token) }),
-            },
-          }),
-        );
-      } catch (error) {
-        // A newer version of the record wrote this item already: what it says is the truth.
-        if (error instanceof ConditionalCheckFailedException) return;
-        throw this.#failure('UpdateItem', error);
-      }
-    });
-  }
-
   async #read(connectionId: string): Promise<ConnectionItem | undefined> {
     const output = await this.#send('GetItem', () =>
       this.#documents.send(
@@ -401,15 +207,6 @@ export class DynamoDbConnectionStore implements ConnectionStore {
   /** Now in epoch seconds, fractional: a record is live while `expires_at` is after it. */
   #nowSeconds(): number {
     return this.#clock.now() / 1000;
-  }
-
-  #indexState(item: ConnectionItem): IndexState {
-    return {
-      connectionId: item.connection_id,
-      tokens: tokenSet(item),
-      version: item.version,
-      expiresAt: item.expires_at,
-    };
   }
 
   /** An item in the stored shape; anything else is reported, not guessed at. */

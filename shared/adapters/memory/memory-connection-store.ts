@@ -1,4 +1,3 @@
-import { InstrumentToken } from '../../contracts/common.js';
 import { NotFoundError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
 import type { ConnectionRecord, ConnectionStore } from '../../ports/connection-store.js';
@@ -36,18 +35,16 @@ export interface MemoryConnectionStoreOptions {
  * - Token lists come back ascending and without repeats, whatever order they were given in.
  * - A record is live while `clock.now()` is before `expiresAt` (epoch seconds); from then on it is
  *   gone for every method, as if `remove` had run, though `$disconnect` never came. Expired
- *   records are dropped, index entries included, when next touched.
+ *   records are dropped when next touched.
  * - `addTokens`, `removeTokens` and `setDelivery` on a connection that is not there (never put,
  *   removed or expired) reject with `NotFoundError` and create nothing.
  * - `remove` is idempotent.
  *
- * The token → connections index is a map of sets updated in the same synchronous step as the
- * record, so it is never out of step with it. Records are copied in and out.
+ * Records are copied in and out.
  */
 export class MemoryConnectionStore implements ConnectionStore {
   readonly #clock: Clock;
   readonly #entries = new Map<string, Entry>();
-  readonly #index = new Map<number, Set<string>>();
 
   constructor(options: MemoryConnectionStoreOptions = {}) {
     this.#clock = options.clock ?? new SystemClock();
@@ -58,7 +55,6 @@ export class MemoryConnectionStore implements ConnectionStore {
     this.#drop(parsed.connectionId);
     const tokens = new Set(parsed.tokens);
     this.#entries.set(parsed.connectionId, { record: { ...parsed, tokens: normaliseTokens(tokens) }, tokens });
-    for (const token of tokens) this.#indexAdd(token, parsed.connectionId);
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
@@ -72,19 +68,13 @@ export class MemoryConnectionStore implements ConnectionStore {
 
   async addTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]> {
     const entry = this.#existing(connectionId);
-    for (const token of parseConnectionInput(Tokens, tokens, 'tokens')) {
-      entry.tokens.add(token);
-      this.#indexAdd(token, entry.record.connectionId);
-    }
+    for (const token of parseConnectionInput(Tokens, tokens, 'tokens')) entry.tokens.add(token);
     return normaliseTokens(entry.tokens);
   }
 
   async removeTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]> {
     const entry = this.#existing(connectionId);
-    for (const token of parseConnectionInput(Tokens, tokens, 'tokens')) {
-      entry.tokens.delete(token);
-      this.#indexDelete(token, entry.record.connectionId);
-    }
+    for (const token of parseConnectionInput(Tokens, tokens, 'tokens')) entry.tokens.delete(token);
     return normaliseTokens(entry.tokens);
   }
 
@@ -95,15 +85,6 @@ export class MemoryConnectionStore implements ConnectionStore {
       delivery: parseConnectionInput(Delivery, delivery, 'delivery'),
       batchIntervalMs: parseConnectionInput(BatchIntervalMs, batchIntervalMs, 'batchIntervalMs'),
     };
-  }
-
-  async connectionsFor(instrumentToken: number): Promise<readonly string[]> {
-    const token = parseConnectionInput(InstrumentToken, instrumentToken, 'instrumentToken');
-    const live: string[] = [];
-    for (const connectionId of [...(this.#index.get(token) ?? [])]) {
-      if (this.#live(connectionId)) live.push(connectionId);
-    }
-    return live.sort();
   }
 
   /** The live entry of `connectionId`, or `NotFoundError`. */
@@ -125,26 +106,7 @@ export class MemoryConnectionStore implements ConnectionStore {
   }
 
   #drop(connectionId: string): void {
-    const entry = this.#entries.get(connectionId);
-    if (!entry) return;
     this.#entries.delete(connectionId);
-    for (const token of entry.tokens) this.#indexDelete(token, connectionId);
-  }
-
-  #indexAdd(token: number, connectionId: string): void {
-    let holders = this.#index.get(token);
-    if (!holders) {
-      holders = new Set();
-      this.#index.set(token, holders);
-    }
-    holders.add(connectionId);
-  }
-
-  #indexDelete(token: number, connectionId: string): void {
-    const holders = this.#index.get(token);
-    if (!holders) return;
-    holders.delete(connectionId);
-    if (holders.size === 0) this.#index.delete(token);
   }
 
   #copy(entry: Entry): ConnectionRecord {

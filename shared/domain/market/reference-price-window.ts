@@ -48,8 +48,6 @@ export class ReferencePriceWindow {
   readonly #pageSlots: number;
   /** Token → slot. */
   readonly #slots = new Map<number, number>();
-  /** Slots released and free for the next new token. */
-  readonly #free: number[] = [];
   readonly #pages: Page[] = [];
   #used = 0;
 
@@ -81,36 +79,20 @@ export class ReferencePriceWindow {
   }
 
   /**
-   * The slot of `token`, made (empty) on first use. It stays the token's until {@link release}, so
+   * The slot of `token`, made (empty) on first use. It stays the token's for the window's life, so
    * a caller that records many ticks of a token looks it up once and keeps it.
    */
   slotOf(token: number): number {
     const known = this.#slots.get(token);
     if (known !== undefined) return known;
-    let slot = this.#free.pop();
-    if (slot === undefined) {
-      if (this.#used === this.#pages.length * this.#pageSlots) this.#addPage();
-      slot = this.#used++;
-    }
+    if (this.#used === this.#pages.length * this.#pageSlots) this.#addPage();
+    const slot = this.#used++;
     const page = this.#pages[Math.floor(slot / this.#pageSlots)] as Page;
     const at = slot % this.#pageSlots;
     page.newest[at] = Number.NaN;
     page.volumes[at] = Number.NaN;
     this.#slots.set(token, slot);
     return slot;
-  }
-
-  /** Forgets `token` (an instrument that left the master): its slot goes to the next new token. */
-  release(token: number): void {
-    const slot = this.#slots.get(token);
-    if (slot === undefined) return;
-    this.#slots.delete(token);
-    this.#free.push(slot);
-  }
-
-  /** Forgets every token for which `keep` is false (those that left a new instrument master). */
-  retain(keep: (token: number) => boolean): void {
-    for (const token of [...this.#slots.keys()]) if (!keep(token)) this.release(token);
   }
 
   /**

@@ -69,7 +69,7 @@ export function restClient(platform: LocalPlatform, key = API_KEY) {
 /** Records option ticks the platform publishes, control messages and reconcile notices, as they happen. */
 export async function watchBus(platform: LocalPlatform) {
   const ticks: { token: number; channel: string; at: number; receivedAtMs: number }[] = [];
-  const control: unknown[] = [];
+  const control: string[] = [];
   const reconciles: ReconcileNotice[] = [];
   const subscriptions: BusSubscription[] = [
     await platform.components.bus.psubscribe(Channels.allTicks, (channel, message) => {
@@ -87,7 +87,7 @@ export async function watchBus(platform: LocalPlatform) {
       }
     }),
     await platform.components.bus.subscribe(Channels.control, (_channel, message) => {
-      control.push(JSON.parse(message));
+      control.push(message);
     }),
     await platform.components.bus.subscribe(Channels.reconciled, (_channel, message) => {
       reconciles.push(JSON.parse(message) as ReconcileNotice);

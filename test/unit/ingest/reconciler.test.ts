@@ -11,7 +11,7 @@ import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
 import { createLogger } from '../../../shared/logging.js';
 import type { Clock } from '../../../shared/ports/clock.js';
-import { Channels } from '../../../shared/ports/tick-bus.js';
+import { Channels, RECONCILE_NOW } from '../../../shared/ports/tick-bus.js';
 
 const logger = createLogger('reconciler-test', { logLevel: 'SILENT', environment: 'test' });
 
@@ -203,7 +203,7 @@ describe('Reconciler', () => {
     const running = reconciler.run(stop.signal);
     await settle();
     expect(target.applied).toEqual([[1]]);
-    await bus.publish(Channels.control, '{}');
+    await bus.publish(Channels.control, RECONCILE_NOW);
     const waiting = reconciler.trigger();
     stop.abort();
     await running;

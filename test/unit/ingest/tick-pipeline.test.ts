@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { TickPipeline } from '../../../ingest-task/pipeline/tick-pipeline.js';
 import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import type { MarketTick } from '../../../shared/contracts/tick.js';
-import { price, timeToExpiryYears } from '../../../shared/domain/greeks/index.js';
 import { MOCK_UNDERLYINGS, mockInstruments } from '../../../shared/domain/market/mock-instruments.js';
 import { createLogger } from '../../../shared/logging.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
@@ -61,58 +60,6 @@ describe('tick pipeline', () => {
       expiry: nifty.expiry,
     });
     expect(out[2]?.json.underlying_price).toBe(MOCK_UNDERLYINGS.NIFTY.spot);
-  });
-
-  it('encodes an option already ticked from the new master once the master is replaced', () => {
-    const { pipeline, out } = rig(instruments);
-    const option = optionOf('NIFTY');
-    pipeline.handle([
-      tick(MOCK_UNDERLYINGS.NIFTY.indexToken, MOCK_UNDERLYINGS.NIFTY.spot),
-      tick(option.instrumentToken, 120),
-    ]);
-    const renamed: Instrument = { ...option, tradingsymbol: `${option.tradingsymbol}X`, strike: option.strike + 50 };
-    pipeline.setInstruments(instruments.map((i) => (i.instrumentToken === option.instrumentToken ? renamed : i)));
-    pipeline.handle([tick(option.instrumentToken, 119)]);
-    expect(out.map((o) => [o.json.tradingsymbol, o.json.strike])).toEqual([
-      [option.tradingsymbol, option.strike],
-      [renamed.tradingsymbol, renamed.strike],
-    ]);
-  });
-
-  it('keeps the volatility an option last implied across a new master, not across leaving and returning', () => {
-    const spot = MOCK_UNDERLYINGS.NIFTY.spot;
-    const deep = instruments
-      .filter((i) => i.name === 'NIFTY' && i.instrumentType === 'CE')
-      .sort((a, b) => a.strike - b.strike)[0] as Instrument;
-    const fair = price({
-      kind: 'CE',
-      model: 'black-scholes',
-      underlying: spot,
-      strike: deep.strike,
-      timeToExpiryYears: timeToExpiryYears(deep.expiry as string, clock.now()),
-      volatility: 0.6,
-      rate: 0.1,
-    });
-    const index = tick(MOCK_UNDERLYINGS.NIFTY.indexToken, spot);
-    // 0.05 is below the deep call's intrinsic value: no volatility solves it, the last one is used.
-    const belowIntrinsic = tick(deep.instrumentToken, 0.05);
-    const deltaOf = (pipeline: TickPipeline, out: { json: Record<string, unknown> }[]) => {
-      pipeline.handle([index, belowIntrinsic]);
-      return out.at(-1)?.json.delta;
-    };
-    const fresh = rig(instruments);
-    const freshDelta = deltaOf(fresh.pipeline, fresh.out);
-    const warm = rig(instruments);
-    warm.pipeline.handle([index, tick(deep.instrumentToken, fair)]);
-    expect(warm.out.at(-1)?.json.iv).toBeCloseTo(0.6, 6);
-    const warmDelta = deltaOf(warm.pipeline, warm.out);
-    expect(warmDelta).not.toBeCloseTo(freshDelta as number, 3);
-
-    warm.pipeline.setInstruments([...instruments]);
-    expect(deltaOf(warm.pipeline, warm.out)).toBe(warmDelta);
-    warm.pipeline.setInstruments(instruments.filter((i) => i.instrumentToken !== deep.instrumentToken));
-    warm.pipeline.setInstruments(instruments);
-    expect(deltaOf(warm.pipeline, warm.out)).toBe(freshDelta);
   });
 
   it('counts unknown tokens apart from errors, and every tick of an option it cannot price as an error', () => {
