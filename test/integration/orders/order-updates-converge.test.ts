@@ -8,18 +8,16 @@ import { httpHandler } from '../../../functions/http/http-handler.js';
 import { orderFrameHandler, pollOpenOrders } from '../../../functions/orders/order-updates.js';
 import { localDynamoDbClient } from '../../../infra/local/dynamodb-local.js';
 import { createHttpGateway } from '../../../infra/local/http-gateway.js';
-import { KiteBroker } from '../../../shared/adapters/kite/kite-broker.js';
-import { KiteRestClient } from '../../../shared/adapters/kite/kite-rest-client.js';
-import { MemoryRateBudget } from '../../../shared/adapters/memory/memory-rate-budget.js';
+import type { KiteBroker } from '../../../shared/adapters/kite/kite-broker.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
 import { SystemClock } from '../../../shared/adapters/system-clock.js';
 import { loadConfig } from '../../../shared/config.js';
 import type { OrderTask } from '../../../shared/contracts/order.js';
-import { KiteRateLimits } from '../../../shared/domain/kite/rate-limiter.js';
 import type { BrokerOrderState } from '../../../shared/domain/orders/broker-order.js';
 import { createLogger } from '../../../shared/logging.js';
 import type { OrderStore } from '../../../shared/ports/orders.js';
 import type { Components } from '../../../shared/wiring.js';
+import { fakeKiteBroker } from '../../support/kite-rest/fake-kite-broker.js';
 import type { FakeKiteOrderUpdate } from '../../support/kite-rest/fake-kite-orders.js';
 import { type FakeKiteRest, startKiteRestServer } from '../../support/kite-rest/kite-rest-server.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
@@ -59,18 +57,7 @@ beforeAll(async () => {
     apiSecrets: { [API_KEY]: API_SECRET },
     rules: { orderRateLimits: false },
   });
-  broker = new KiteBroker({
-    client: new KiteRestClient({
-      accountId: ACCOUNT,
-      apiKey: API_KEY,
-      accessToken: ACCESS_TOKEN,
-      root: kite.root,
-      timeoutMs: 5000,
-      clock: new SystemClock(),
-      budget: new MemoryRateBudget({ budgets: KiteRateLimits }),
-      logger,
-    }),
-  });
+  broker = fakeKiteBroker({ accountId: ACCOUNT, apiKey: API_KEY, accessToken: ACCESS_TOKEN, root: kite.root });
   // The worker on the Kite client's clock: it hands the client deadlines, which on the harness's
   // manual clock (January 2025) made any wait for the orders budget a RETRYING placement.
   w = await startOrderWorker(client, { broker, clock: new SystemClock() });

@@ -1,16 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyOrderUpdate } from '../../../functions/orders/order-updates.js';
 import { localDynamoDbClient } from '../../../infra/local/dynamodb-local.js';
-import { KiteBroker } from '../../../shared/adapters/kite/kite-broker.js';
-import { KiteRestClient } from '../../../shared/adapters/kite/kite-rest-client.js';
-import { MemoryRateBudget } from '../../../shared/adapters/memory/memory-rate-budget.js';
-import { SystemClock } from '../../../shared/adapters/system-clock.js';
+import type { KiteBroker } from '../../../shared/adapters/kite/kite-broker.js';
 import type { OrderTask } from '../../../shared/contracts/order.js';
-import { KiteRateLimits } from '../../../shared/domain/kite/rate-limiter.js';
 import { sliceStatus } from '../../../shared/domain/orders/sliced-order.js';
-import { createLogger } from '../../../shared/logging.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
 import type { OrderRecord } from '../../../shared/ports/orders.js';
+import { fakeKiteBroker } from '../../support/kite-rest/fake-kite-broker.js';
 import { type FakeKiteRest, startKiteRestServer } from '../../support/kite-rest/kite-rest-server.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
 import { startOrderWorker } from '../../support/order-worker-harness.js';
@@ -210,17 +206,11 @@ describe('sliced orders and the account budget', () => {
   it("two 10-slice orders at once keep to Kite's 10 orders a second: every child placed once", async () => {
     const kite = await startKiteRestServer({ accounts: { budgetkey: 'budgettoken' } });
     try {
-      const broker = new KiteBroker({
-        client: new KiteRestClient({
-          accountId: 'BUDGET1',
-          apiKey: 'budgetkey',
-          accessToken: 'budgettoken',
-          root: kite.root,
-          timeoutMs: 5000,
-          clock: new SystemClock(),
-          budget: new MemoryRateBudget({ budgets: KiteRateLimits }),
-          logger: createLogger('slice-test', { logLevel: 'SILENT', environment: 'test' }),
-        }),
+      const broker = fakeKiteBroker({
+        accountId: 'BUDGET1',
+        apiKey: 'budgetkey',
+        accessToken: 'budgettoken',
+        root: kite.root,
       });
       const w = await startOrderWorker(client, { broker, instruments: [NIFTY_CE] });
       // 270 lots: ten children of 1755 each.
@@ -250,18 +240,7 @@ describe('sliced orders on the fake Kite', () => {
   let broker: KiteBroker;
   beforeAll(async () => {
     kite = await startKiteRestServer({ accounts: { [API_KEY]: ACCESS_TOKEN }, rules: { orderRateLimits: false } });
-    broker = new KiteBroker({
-      client: new KiteRestClient({
-        accountId: ACCOUNT,
-        apiKey: API_KEY,
-        accessToken: ACCESS_TOKEN,
-        root: kite.root,
-        timeoutMs: 5000,
-        clock: new SystemClock(),
-        budget: new MemoryRateBudget({ budgets: KiteRateLimits }),
-        logger: createLogger('slice-test', { logLevel: 'SILENT', environment: 'test' }),
-      }),
-    });
+    broker = fakeKiteBroker({ accountId: ACCOUNT, apiKey: API_KEY, accessToken: ACCESS_TOKEN, root: kite.root });
   });
   afterAll(() => kite.stop());
 
