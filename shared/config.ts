@@ -164,6 +164,7 @@ export const EnvSchema = z.object({
   CIRCUIT_BREAKER_FAILURE_THRESHOLD: int(1, 1000).default(5),
   CIRCUIT_BREAKER_RECOVERY_TIMEOUT_SECONDS: num(0.001, 86_400).default(60),
   CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS: int(1, 1000).default(3),
+  CIRCUIT_BREAKER_CLOSED_READ_TTL_MS: int(0, 60_000).default(1000),
   ORDER_MAX_ATTEMPTS: int(1, 100).default(3),
   ORDER_RETRY_BASE_SECONDS: num(0, 900).default(1),
   ORDER_RETRY_MAX_SECONDS: num(0, 900).default(30),
@@ -258,6 +259,8 @@ export interface Config {
     readonly failureThreshold: number;
     readonly recoveryTimeoutSeconds: number;
     readonly halfOpenMaxCalls: number;
+    /** How long a worker trusts a CLOSED breaker it read (see `CircuitBreakerOptions.closedReadTtlMs`). */
+    readonly closedReadTtlMs: number;
   };
   readonly kite: {
     readonly accounts: readonly {
@@ -377,6 +380,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD,
       recoveryTimeoutSeconds: e.CIRCUIT_BREAKER_RECOVERY_TIMEOUT_SECONDS,
       halfOpenMaxCalls: e.CIRCUIT_BREAKER_HALF_OPEN_MAX_CALLS,
+      closedReadTtlMs: e.CIRCUIT_BREAKER_CLOSED_READ_TTL_MS,
     },
     kite: {
       accounts: e.KITE_ACCOUNTS,

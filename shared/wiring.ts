@@ -337,6 +337,7 @@ export function orderComponents(components: Components): OrderComponents {
       store: breakers,
       clock,
       policy: config.circuitBreaker,
+      closedReadTtlMs: config.circuitBreaker.closedReadTtlMs,
       onTransition: (t) =>
         logger.warn(`Circuit breaker ${t.from} -> ${t.to}`, {
           breaker: t.key,

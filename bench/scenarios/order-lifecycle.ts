@@ -78,7 +78,7 @@ function startPlatform(fake: FakeKiteRest, env: Record<string, string> = {}): Pr
   return startLocalPlatform(
     loadConfig({
       PORT: '0',
-      LOG_LEVEL: 'SILENT',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'SILENT',
       TABLE_PREFIX,
       KITE_ACCOUNTS: accounts.map((a) => `${a.id}:${a.apiKey}:${a.accessToken}:${fake.apiSecret(a.apiKey)}`).join(','),
       KITE_API_URL: fake.root,

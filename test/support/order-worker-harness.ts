@@ -15,6 +15,7 @@ import {
 } from '../../shared/adapters/local-sqs/local-order-queue.js';
 import { ManualClock } from '../../shared/adapters/manual-clock.js';
 import { PaperBroker } from '../../shared/adapters/paper-broker.js';
+import { loadConfig } from '../../shared/config.js';
 import type { OrderTask, OrderTaskStatus } from '../../shared/contracts/order.js';
 import type { BrokerOrderState } from '../../shared/domain/orders/broker-order.js';
 import {
@@ -157,6 +158,7 @@ export async function startOrderWorker<C extends Clock = ManualClock>(
     store: breakers,
     clock,
     policy,
+    closedReadTtlMs: loadConfig({}).circuitBreaker.closedReadTtlMs,
     onTransition: (t) => breakerTransitions.push(t),
   });
   const broker = new FaultInjectingBroker(

@@ -17,7 +17,12 @@ function problemsOf(env: Record<string, string>): { variable: string; message: s
 describe('loadConfig', () => {
   it('TC-REG-042: defaults the circuit breaker to 5 failures, 60 s recovery and 3 half-open calls', () => {
     const config = loadConfig({});
-    expect(config.circuitBreaker).toEqual({ failureThreshold: 5, recoveryTimeoutSeconds: 60, halfOpenMaxCalls: 3 });
+    expect(config.circuitBreaker).toEqual({
+      failureThreshold: 5,
+      recoveryTimeoutSeconds: 60,
+      halfOpenMaxCalls: 3,
+      closedReadTtlMs: 1000,
+    });
   });
 
   it('takes the plan defaults for Kite limits, pricing and orders', () => {

@@ -151,6 +151,12 @@ export interface CircuitBreakerOptions {
   readonly onTransition?: (transition: BreakerTransition) => void;
   /** Conditional writes to try before giving up with {@link BreakerContentionError}. Default 20. */
   readonly maxTries?: number;
+  /**
+   * How long a CLOSED state this worker read (and did not change) is trusted without reading it
+   * again (ms). Default 0: every call reads. While trusted, another worker's opening of the breaker
+   * is seen that much later, and a success does not clear failures counted meanwhile elsewhere.
+   */
+  readonly closedReadTtlMs?: number;
 }
 
 /**
@@ -160,7 +166,8 @@ export interface CircuitBreakerOptions {
  * again. So concurrent workers agree: the fifth failure opens the breaker once, and a HALF_OPEN
  * breaker hands out exactly `halfOpenMaxCalls` slots however many workers ask at once.
  *
- * A CLOSED breaker that is not failing writes nothing on the hot path: `acquire` only reads.
+ * A CLOSED breaker that is not failing writes nothing on the hot path: `acquire` only reads, and
+ * with `closedReadTtlMs` it reads once per that time per key rather than twice per call.
  */
 export class CircuitBreaker {
   readonly #store: CircuitBreakerStore;
@@ -168,6 +175,9 @@ export class CircuitBreaker {
   readonly #policy: BreakerPolicy;
   readonly #onTransition: ((transition: BreakerTransition) => void) | undefined;
   readonly #maxTries: number;
+  readonly #closedReadTtlMs: number;
+  /** CLOSED states read here and when, trusted for `closedReadTtlMs`. */
+  readonly #closedReads = new Map<string, { readonly record: BreakerRecord; readonly atMs: number }>();
 
   constructor(options: CircuitBreakerOptions) {
     this.#store = options.store;
@@ -175,6 +185,7 @@ export class CircuitBreaker {
     this.#policy = options.policy;
     this.#onTransition = options.onTransition;
     this.#maxTries = options.maxTries ?? 20;
+    this.#closedReadTtlMs = options.closedReadTtlMs ?? 0;
   }
 
   /** The breaker's stored state (CLOSED at version 0 when it never changed). */
@@ -210,10 +221,12 @@ export class CircuitBreaker {
     step: (record: BreakerRecord, nowMs: number) => { next: BreakerStateRecord | undefined; value: T },
   ): Promise<T> {
     for (let tries = 1; tries <= this.#maxTries; tries++) {
-      const record = await this.#store.get(key);
+      const record = await this.#read(key);
       const now = this.#clock.now();
       const { next, value } = step(record, now);
       if (next === undefined) return value;
+      // Whether the write lands or loses a race, what was read is no longer the state.
+      this.#closedReads.delete(key);
       if (await this.#store.compareAndSet(next, record.version)) {
         if (next.state !== record.state) {
           this.#onTransition?.({
@@ -228,5 +241,19 @@ export class CircuitBreaker {
       }
     }
     throw new BreakerContentionError(key, this.#maxTries);
+  }
+
+  /** The state to decide on: a CLOSED one read within `closedReadTtlMs`, else the store's. */
+  async #read(key: string): Promise<BreakerRecord> {
+    const known = this.#closedReads.get(key);
+    if (known !== undefined && this.#clock.now() - known.atMs < this.#closedReadTtlMs) return known.record;
+    const atMs = this.#clock.now();
+    const record = await this.#store.get(key);
+    if (this.#closedReadTtlMs > 0 && record.state === BreakerState.closed) {
+      this.#closedReads.set(key, { record, atMs });
+    } else {
+      this.#closedReads.delete(key);
+    }
+    return record;
   }
 }

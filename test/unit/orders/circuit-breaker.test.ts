@@ -25,7 +25,7 @@ const policy = DEFAULT_BREAKER_POLICY;
 describe('circuit breaker decisions', () => {
   it('TC-REG-042: the thresholds are 5 failures, 60 s recovery and 3 half-open calls, by default and in configuration', () => {
     expect(DEFAULT_BREAKER_POLICY).toEqual({ failureThreshold: 5, recoveryTimeoutSeconds: 60, halfOpenMaxCalls: 3 });
-    expect(loadConfig({}).circuitBreaker).toEqual(DEFAULT_BREAKER_POLICY);
+    expect(loadConfig({}).circuitBreaker).toEqual({ ...DEFAULT_BREAKER_POLICY, closedReadTtlMs: 1000 });
   });
 
   it('lets every call through while CLOSED without writing', () => {
@@ -126,5 +126,75 @@ describe('CircuitBreaker', () => {
     expect(permits.filter((p) => p.allowed)).toHaveLength(3);
     await breaker.recordSuccess('orders#A');
     expect(await breaker.state('orders#A')).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0 });
+  });
+
+  describe('with a trusted CLOSED read (closedReadTtlMs)', () => {
+    /** A memory store that counts its reads. */
+    function countingStore() {
+      const store = new MemoryBreakerStore();
+      let reads = 0;
+      return {
+        store: {
+          get: (key: string) => {
+            reads++;
+            return store.get(key);
+          },
+          compareAndSet: store.compareAndSet.bind(store),
+        },
+        reads: () => reads,
+      };
+    }
+
+    it('reads a healthy breaker once per TTL, not twice per call', async () => {
+      const clock = new ManualClock(0);
+      const { store, reads } = countingStore();
+      const breaker = new CircuitBreaker({ store, clock, policy, closedReadTtlMs: 1000 });
+      for (let i = 0; i < 10; i++) {
+        expect(await breaker.acquire('orders#A')).toEqual({ allowed: true });
+        await breaker.recordSuccess('orders#A');
+        clock.advance(99);
+      }
+      expect(reads()).toBe(1);
+      clock.advance(10);
+      await breaker.acquire('orders#A');
+      expect(reads()).toBe(2);
+    });
+
+    it("sees another worker's opening once the TTL has passed, and its own at once", async () => {
+      const clock = new ManualClock(0);
+      const shared = new MemoryBreakerStore();
+      const worker = new CircuitBreaker({ store: shared, clock, policy, closedReadTtlMs: 1000 });
+      const other = new CircuitBreaker({ store: shared, clock, policy });
+      expect(await worker.acquire('orders#A')).toEqual({ allowed: true });
+      for (let i = 0; i < 5; i++) await other.recordFailure('orders#A');
+      clock.advance(999);
+      expect(await worker.acquire('orders#A')).toEqual({ allowed: true });
+      clock.advance(1);
+      expect(await worker.acquire('orders#A')).toMatchObject({ allowed: false });
+
+      const own = new CircuitBreaker({ store: new MemoryBreakerStore(), clock, policy, closedReadTtlMs: 60_000 });
+      expect(await own.acquire('orders#B')).toEqual({ allowed: true });
+      for (let i = 0; i < 5; i++) await own.recordFailure('orders#B');
+      expect(await own.acquire('orders#B')).toMatchObject({ allowed: false });
+    });
+
+    it('counts a failure on a stale read against the stored count: the fifth in all opens it once', async () => {
+      const clock = new ManualClock(0);
+      const shared = new MemoryBreakerStore();
+      const transitions: BreakerTransition[] = [];
+      const worker = new CircuitBreaker({
+        store: shared,
+        clock,
+        policy,
+        closedReadTtlMs: 60_000,
+        onTransition: (t) => transitions.push(t),
+      });
+      const other = new CircuitBreaker({ store: shared, clock, policy });
+      await worker.acquire('orders#A');
+      for (let i = 0; i < 4; i++) await other.recordFailure('orders#A');
+      await worker.recordFailure('orders#A');
+      expect(await shared.get('orders#A')).toMatchObject({ state: 'OPEN', consecutiveFailures: 5 });
+      expect(transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['CLOSED>OPEN']);
+    });
   });
 });
