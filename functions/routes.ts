@@ -2,6 +2,7 @@ import { HealthResponse } from '../shared/contracts/health.js';
 import { HistoryResponse } from '../shared/contracts/history.js';
 import { InstrumentListResponse, InstrumentResponse } from '../shared/contracts/instrument.js';
 import { KiteOrder } from '../shared/contracts/kite-order.js';
+import { ChainResponse, QuotesResponse } from '../shared/contracts/market-snapshot.js';
 import {
   CreateOrderRequest,
   CreateOrderResponse,
@@ -22,6 +23,7 @@ import { DeadLetterQuery, listDeadLettersUseCase, redriveOrderUseCase } from './
 import { HistoryQuery, historyUseCase } from './api/history.js';
 import { getInstrumentUseCase, listInstrumentsUseCase } from './api/instruments.js';
 import { kitePostbackUseCase, PostbackResponse } from './api/kite-postback.js';
+import { chainUseCase, quotesUseCase } from './api/market-snapshots.js';
 import { type DocumentedRoute, openApiUseCase, type RouteDoc } from './api/openapi.js';
 import {
   cancelOrderUseCase,
@@ -32,7 +34,7 @@ import {
   OrderChangeResponse,
   TaskIdPath,
 } from './api/orders.js';
-import { ListInstrumentsQuery, ListSubscriptionsQuery, TokenPath } from './api/schemas.js';
+import { ChainQuery, ListInstrumentsQuery, ListSubscriptionsQuery, QuotesQuery, TokenPath } from './api/schemas.js';
 import {
   createSubscriptionUseCase,
   deleteSubscriptionUseCase,
@@ -134,6 +136,33 @@ export const httpRoutes: readonly HttpRoute[] = [
       summary: 'Search the instrument registry',
       query: ListInstrumentsQuery,
       responses: { 200: { description: 'One page of matches', schema: InstrumentListResponse } },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/quotes',
+    entry: 'functions/http-quotes.ts',
+    makeUseCase: quotesUseCase,
+    doc: {
+      summary: 'Latest tick with Greeks and IV of up to 500 tokens, from the live state',
+      query: QuotesQuery,
+      responses: {
+        200: { description: 'The latest ticks, and the tokens that have none yet', schema: QuotesResponse },
+      },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/chain',
+    entry: 'functions/http-chain.ts',
+    makeUseCase: chainUseCase,
+    doc: {
+      summary: "One expiry's option chain: every strike's call and put with Greeks, IV and OI",
+      description:
+        'From the live state, as the fan-out last sent each option. Also the underlying price, the forward, the ATM ' +
+        'strike and the time to expiry the Greeks were priced on. Without `expiry`, the nearest that has not expired.',
+      query: ChainQuery,
+      responses: { 200: { description: 'The chain', schema: ChainResponse } },
     },
   },
   {

@@ -49,6 +49,19 @@ function listCalls(server: ListedServer): HttpCall[] {
   }));
 }
 
+/** Tokens per `GET /quotes` call: a trader's watch list. */
+const QUOTE_TOKENS = 50;
+
+/** `GET /quotes` of successive windows of `tokens`, and `GET /chain` of the seeded expiry. */
+function snapshotCalls(ready: RestPlatformReady): { quotes: HttpCall[]; chain: HttpCall[] } {
+  const { url } = ready.platform;
+  const tokens = ready.chainTokens;
+  const quotes = Array.from({ length: Math.max(1, Math.ceil(tokens.length / QUOTE_TOKENS)) }, (_, i) => ({
+    url: `${url}/quotes?tokens=${tokens.slice(i * QUOTE_TOKENS, (i + 1) * QUOTE_TOKENS).join(',')}`,
+  }));
+  return { quotes, chain: [{ url: `${url}/chain?underlying=NIFTY&expiry=${ready.chainExpiry}` }] };
+}
+
 /** `POST /subscriptions` of each of `tokens`. */
 function createCalls(base: string, tokens: readonly number[]): HttpCall[] {
   return tokens.map((token) => ({
@@ -77,12 +90,16 @@ const targets: readonly Target[] = [
     { variant, figure: 'drops', op: '=', value: 0, source: 'REST issue (1,000 calls/s at p99 < 10 ms)' },
   ]),
   { variant: 'history-375-greeks-x1', figure: 'max_ms', op: '<', value: 5000, source: 'TC-GRK-031' },
+  ...['quotes-1000rps', 'chain-1000rps'].flatMap((variant): Target[] => [
+    { variant, figure: 'p99_ms', op: '<', value: 10, source: 'snapshots issue (1,000 calls/s at p99 < 10 ms)' },
+    { variant, figure: 'drops', op: '=', value: 0, source: 'snapshots issue (1,000 calls/s at p99 < 10 ms)' },
+  ]),
 ];
 
 const scenario: Scenario = {
   name: 'rest',
   targets,
-  summary: `REST API over HTTP on the local platform: GET /subscriptions (page ${PAGE} of ${RECORDS}), POST /subscriptions, GET /history (375 minute candles with Greeks)`,
+  summary: `REST API over HTTP on the local platform: GET /subscriptions (page ${PAGE} of ${RECORDS}), POST /subscriptions, GET /quotes (${QUOTE_TOKENS} tokens), GET /chain (nearest NIFTY expiry), GET /history (375 minute candles with Greeks)`,
   async run({ quick }) {
     const platformProcess: PlatformProcess = await startChild<Record<string, never>, RestPlatformReady>(
       platformEntry,
@@ -144,6 +161,11 @@ const scenario: Scenario = {
       await atIssueRate('create-1000rps', creates, { ...server, ...callers });
       const createClosed = await closedLoop(load, quick ? 500 : 5000, 16, creates);
       results.push({ variant: 'create-x16', ...createClosed, params: { ...server, ...callers, in_flight: 16 } });
+
+      const snapshots = snapshotCalls(platformProcess.ready);
+      const chainSize = platformProcess.ready.chainTokens.length;
+      await atIssueRate('quotes-1000rps', snapshots.quotes, { ...server, ...callers, tokens_per_call: QUOTE_TOKENS });
+      await atIssueRate('chain-1000rps', snapshots.chain, { ...server, ...callers, options_in_chain: chainSize });
 
       const date = lastFullSession();
       const histories = optionTokens.map((token) => ({

@@ -6,6 +6,7 @@ import { DynamoDbSubscriptionStore } from '../../shared/adapters/dynamodb/dynamo
 import { MemorySubscriptionStore } from '../../shared/adapters/memory/memory-subscription-store.js';
 import { loadConfig } from '../../shared/config.js';
 import type { Clock } from '../../shared/ports/clock.js';
+import type { Instrument } from '../../shared/ports/market-data.js';
 import type { SubscriptionStore } from '../../shared/ports/subscription-store.js';
 import type { Components } from '../../shared/wiring.js';
 import { childConfig, serveParent } from './child-process.js';
@@ -49,6 +50,10 @@ export interface RestPlatformReady {
   /** Every token of the instrument registry, and those that are options. */
   readonly instrumentTokens: readonly number[];
   readonly optionTokens: readonly number[];
+  /** The nearest NIFTY expiry, whose every option has a latest tick in the live state. */
+  readonly chainExpiry: string;
+  /** Those options' tokens. */
+  readonly chainTokens: readonly number[];
 }
 
 const config = childConfig<RestPlatformConfig>();
@@ -103,6 +108,49 @@ async function serveOnStore(base: Components, store: SubscriptionStore) {
   };
 }
 
+/**
+ * A latest tick, as the ingest task writes it, for every option of the nearest NIFTY expiry: the
+ * snapshot routes then read a full chain whatever the hour (the mock feed follows market hours).
+ */
+async function seedChain(instruments: readonly Instrument[]): Promise<{ expiry: string; tokens: number[] }> {
+  const options = instruments.filter(
+    (i) => i.name === 'NIFTY' && (i.instrumentType === 'CE' || i.instrumentType === 'PE') && i.expiry !== null,
+  );
+  const expiry = options.map((i) => i.expiry as string).sort()[0];
+  if (expiry === undefined) throw new Error('The mock registry lists no NIFTY option');
+  const chain = options.filter((i) => i.expiry === expiry);
+  const now = new Date().toISOString();
+  const ticks = new Map<number, string>(
+    chain.map((i) => [
+      i.instrumentToken,
+      JSON.stringify({
+        instrument_token: i.instrumentToken,
+        tradingsymbol: i.tradingsymbol,
+        last_price: 101.35,
+        volume: 1_234_500,
+        oi: 5_678_900,
+        delta: 0.512345,
+        gamma: 0.00123456,
+        theta: -12.345678,
+        vega: 8.765432,
+        timestamp: now,
+        is_mock: true,
+        rho: 1.234567,
+        iv: 0.1345,
+        iv_status: 'ok',
+        underlying: 'NIFTY',
+        underlying_price: 24_512.3,
+        strike: i.strike,
+        expiry,
+        option_type: i.instrumentType,
+        received_at_ms: Date.now(),
+      }),
+    ]),
+  );
+  await components.state.putLatest(ticks);
+  return { expiry, tokens: chain.map((i) => i.instrumentToken) };
+}
+
 const platform = await startLocalPlatform(
   loadConfig({ PORT: '0', LOG_LEVEL: 'SILENT', TABLE_PREFIX: config.tablePrefix, API_KEYS: config.apiKeys.join(',') }),
 );
@@ -117,6 +165,7 @@ const memory = await serveOnStore(components, memoryStore);
 const instruments = await components.loadInstruments();
 
 const directStarts = await pageStarts(direct);
+const chain = await seedChain(instruments);
 
 serveParent<Record<string, never>>(
   {},
@@ -129,6 +178,8 @@ serveParent<Record<string, never>>(
     optionTokens: instruments
       .filter((i) => i.instrumentType === 'CE' || i.instrumentType === 'PE')
       .map((i) => i.instrumentToken),
+    chainExpiry: chain.expiry,
+    chainTokens: chain.tokens,
   } satisfies RestPlatformReady,
   async () => {
     uncached.close();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InstrumentToken, SubscriptionStatus } from '../../shared/contracts/common.js';
 import { InstrumentType } from '../../shared/contracts/instrument.js';
+import { MAX_QUOTE_TOKENS } from '../../shared/contracts/market-snapshot.js';
 
 /**
  * Request schemas of the REST API: path and query parameters arrive as strings, so these parse
@@ -46,4 +47,23 @@ export const ListInstrumentsQuery = z.object({
   type: InstrumentType.optional(),
   limit: Limit,
   cursor: Cursor,
+});
+
+/** `GET /quotes` query: comma-separated tokens, at most {@link MAX_QUOTE_TOKENS}. */
+export const QuotesQuery = z.object({
+  tokens: z
+    .string()
+    .regex(/^\d{1,10}(,\d{1,10})*$/, { message: 'must be comma-separated instrument tokens, e.g. 256265,12345' })
+    .transform((s) => [...new Set(s.split(',').map(Number))])
+    .pipe(z.array(InstrumentToken).max(MAX_QUOTE_TOKENS, { message: `must name at most ${MAX_QUOTE_TOKENS} tokens` }))
+    .meta({ description: `Comma-separated instrument tokens, 1-${MAX_QUOTE_TOKENS}`, example: '256265,12345' }),
+});
+
+/** `GET /chain` query. */
+export const ChainQuery = z.object({
+  underlying: z.string().min(1).max(32).meta({ description: 'Underlying name, e.g. NIFTY', example: 'NIFTY' }),
+  expiry: z.iso
+    .date({ message: 'must be a date as YYYY-MM-DD' })
+    .optional()
+    .meta({ description: 'Expiry date; the nearest listed expiry when absent' }),
 });

@@ -2,6 +2,7 @@ export * from './common.js';
 export * from './health.js';
 export * from './history.js';
 export * from './instrument.js';
+export * from './market-snapshot.js';
 export * from './order.js';
 export * from './order-api.js';
 export * from './subscription.js';

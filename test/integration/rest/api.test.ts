@@ -253,6 +253,7 @@ describe('REST API on the local platform', () => {
       expect(doc.openapi).toBe('3.1.0');
       expect(Object.keys(doc.paths).sort()).toEqual(
         [
+          '/chain',
           '/health',
           '/history',
           '/instruments',
@@ -262,6 +263,7 @@ describe('REST API on the local platform', () => {
           '/orders/dead-letter',
           '/orders/dead-letter/{task_id}/redrive',
           '/orders/{task_id}',
+          '/quotes',
           '/subscriptions',
           '/subscriptions/{token}',
         ].sort(),
@@ -284,6 +286,8 @@ describe('REST API on the local platform', () => {
         await api.get(`/history?instrument_token=${token}&from=2025-01-06&to=2025-01-06&greeks=true`),
       );
       await check('get', '/health', await api.get('/health'));
+      await check('get', '/quotes', await api.get(`/quotes?tokens=${token}`));
+      await check('get', '/chain', await api.get('/chain?underlying=NIFTY'));
       const order = {
         task_id: 'openapi-order-1',
         idempotency_key: 'openapi-order-1',
