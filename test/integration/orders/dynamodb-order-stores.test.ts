@@ -5,16 +5,20 @@ import { ensureTables, localDynamoDbClient } from '../../../infra/local/dynamodb
 import { DynamoDbBreakerStore } from '../../../shared/adapters/dynamodb/dynamodb-breaker-store.js';
 import { DynamoDbOrderStore } from '../../../shared/adapters/dynamodb/dynamodb-order-store.js';
 import { breakerStoreContract } from '../../support/breaker-store-contract.js';
+import { MOTO_LIMITATIONS } from '../../support/known-limitations.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
 import { orderStoreContract } from '../../support/order-store-contract.js';
+import { sharedMoto } from '../../support/shared-moto.js';
 
 const client = localDynamoDbClient(inject('dynamodbEndpoint'));
 afterAll(() => client.destroy());
 
+const moto = sharedMoto();
+
 /** Every table under a fresh prefix: each test starts from empty tables. */
-async function freshPrefix(): Promise<string> {
+async function freshPrefix(on: DynamoDBClient = client): Promise<string> {
   const tablePrefix = `ord-${randomUUID().slice(0, 8)}`;
-  await ensureTables(client, tablePrefix);
+  await ensureTables(on, tablePrefix);
   return tablePrefix;
 }
 
@@ -24,6 +28,24 @@ orderStoreContract('dynamodb', async () => ({
 breakerStoreContract('dynamodb', async () => ({
   store: new DynamoDbBreakerStore({ client, tablePrefix: await freshPrefix() }),
 }));
+
+// The same suites against moto's DynamoDB, an implementation nobody here wrote.
+orderStoreContract(
+  'dynamodb (moto)',
+  async () => {
+    const motoClient = await moto.dynamodb();
+    return { store: new DynamoDbOrderStore({ client: motoClient, tablePrefix: await freshPrefix(motoClient) }) };
+  },
+  MOTO_LIMITATIONS,
+);
+breakerStoreContract(
+  'dynamodb (moto)',
+  async () => {
+    const motoClient = await moto.dynamodb();
+    return { store: new DynamoDbBreakerStore({ client: motoClient, tablePrefix: await freshPrefix(motoClient) }) };
+  },
+  MOTO_LIMITATIONS,
+);
 
 describe('DynamoDbOrderStore: broker news from stores in several processes', () => {
   const T0 = Date.UTC(2026, 11, 7, 4, 30, 0);

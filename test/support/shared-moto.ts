@@ -1,0 +1,45 @@
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll } from 'vitest';
+import { motoDynamoDbClient, motoManagementApiClient, motoSecretsManagerClient, motoSqsClient } from './moto-server.js';
+import { sharedMotoEndpoint } from './shared-services.js';
+
+/** AWS SDK clients for this worker slot's moto, each made on first use and destroyed after the file. */
+export interface SharedMoto {
+  endpoint(): Promise<string>;
+  sqs(): Promise<SQSClient>;
+  dynamodb(): Promise<DynamoDBClient>;
+  secretsManager(): Promise<SecretsManagerClient>;
+  managementApi(): Promise<ApiGatewayManagementApiClient>;
+}
+
+/**
+ * The shared moto of this file's worker slot, reached lazily: declaring it costs nothing, so a file
+ * whose moto tests are filtered out starts no moto. Call at the top level of a test file.
+ */
+export function sharedMoto(): SharedMoto {
+  const made: { destroy(): void }[] = [];
+  afterAll(() => {
+    for (const client of made.splice(0)) client.destroy();
+  });
+  const lazy = <T extends { destroy(): void }>(make: (endpoint: string) => T) => {
+    let client: T | undefined;
+    return async () => {
+      const endpoint = await sharedMotoEndpoint();
+      if (client === undefined) {
+        client = make(endpoint);
+        made.push(client);
+      }
+      return client;
+    };
+  };
+  return {
+    endpoint: sharedMotoEndpoint,
+    sqs: lazy(motoSqsClient),
+    dynamodb: lazy(motoDynamoDbClient),
+    secretsManager: lazy(motoSecretsManagerClient),
+    managementApi: lazy(motoManagementApiClient),
+  };
+}
