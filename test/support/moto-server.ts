@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createConnection } from 'node:net';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -10,7 +9,7 @@ import { waitFor } from './wait.js';
 
 /** The one line printed when tests need moto and there is none. */
 export const MOTO_MISSING_MESSAGE =
-  "moto_server not found: install it with `pip install 'moto[server]'` (Python 3.9+); the integration tests run the AWS adapters against it.";
+  "moto_server not found: install moto 5 with its server (pipx install 'moto[server]>=5,<6'); the integration tests run the AWS adapters against it.";
 
 /** The region the tests' AWS clients name; moto keeps each region's resources apart. */
 export const MOTO_REGION = 'ap-south-1';
@@ -45,7 +44,8 @@ function portAccepts(port: number): Promise<boolean> {
 export async function startMotoProcess(): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const exited = once(child, 'exit');
+  // Not `once(child, 'exit')`: that rejects on a spawn error, which `failed` reports instead.
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (error: NodeJS.ErrnoException) =>
       reject(error.code === 'ENOENT' ? new Error(MOTO_MISSING_MESSAGE) : error),
@@ -53,14 +53,22 @@ export async function startMotoProcess(): Promise<{ endpoint: string; stop(): Pr
     child.once('exit', (code) => reject(new Error(`moto_server exited with code ${code} before it was ready`)));
   });
   failed.catch(() => {});
+  // Polling stops once the race is decided, so a failed start leaves no timer behind.
+  let decided = false;
   try {
     await Promise.race([
-      waitFor(() => portAccepts(port), { timeoutMs: 30_000, intervalMs: 50, message: 'moto_server to listen' }),
+      waitFor(async () => decided || (await portAccepts(port)), {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+        message: 'moto_server to listen',
+      }),
       failed,
     ]);
   } catch (error) {
     if (child.exitCode === null && child.pid !== undefined) child.kill('SIGKILL');
     throw error;
+  } finally {
+    decided = true;
   }
   return {
     endpoint: `http://127.0.0.1:${port}`,
