@@ -9,7 +9,7 @@ import type { ConnectionRecord } from '../../shared/ports/connection-store.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
 import { connectionStoreContract } from '../support/connection-store-contract.js';
 import { freePort } from '../support/redis-server.js';
-import { sharedMoto } from '../support/shared-moto.js';
+import { motoTablePrefix, sharedMoto } from '../support/shared-moto.js';
 
 const endpoint = inject('dynamodbEndpoint');
 const client = localDynamoDbClient(endpoint);
@@ -35,10 +35,14 @@ connectionStoreContract(
   async (clock) => {
     const motoClient = await moto.dynamodb();
     return {
-      store: new DynamoDbConnectionStore({ client: motoClient, tablePrefix: await freshPrefix(motoClient), clock }),
+      store: new DynamoDbConnectionStore({
+        client: motoClient,
+        tablePrefix: await motoTablePrefix(motoClient, Tables.connections),
+        clock,
+      }),
     };
   },
-  { propertyRuns: 10 },
+  { propertyRuns: 5 },
 );
 
 const NOW_MS = Date.UTC(2025, 0, 8, 3, 45, 0);

@@ -64,7 +64,7 @@ subscriptionStoreContract(
       },
     };
   },
-  { propertyRuns: 10, limitations: MOTO_LIMITATIONS },
+  { propertyRuns: 5, limitations: MOTO_LIMITATIONS },
 );
 
 describe('DynamoDbSubscriptionStore', () => {

@@ -14,9 +14,9 @@ export interface KnownLimitations {
    */
   readonly racyConditionalWrites?: boolean;
   /**
-   * Writing more than a listing page of records (1,200 upserts) is left out: moto spends about 9 ms
-   * of CPU on each DynamoDB request, so that one test would cost ten seconds; paging through several
-   * pages is still checked, on fewer records.
+   * Not a difference from AWS but a cost: moto spends about 9 ms of CPU on each DynamoDB request, so
+   * the listing of more than a page of records (1,200 upserts, ten seconds) is left out and paging
+   * is checked through three pages of 50 records instead of 250.
    */
   readonly slowBulkWrites?: boolean;
 }

@@ -286,20 +286,22 @@ export function subscriptionStoreContract(
         expect(inactive.every((r) => r.status === 'inactive')).toBe(true);
       });
 
-      it('pages through 250 records with limit 100: each exactly once, in token order, no cursor at the end', async () => {
+      // Fewer records there, the same three pages (KnownLimitations.slowBulkWrites).
+      const [count, limit] = options.limitations?.slowBulkWrites ? [50, 20] : [250, 100];
+      it(`pages through ${count} records with limit ${limit}: each exactly once, in token order, no cursor at the end`, async () => {
         const store = await open();
-        const tokens = range(2_000_001, 250).map((t) => t * 7);
+        const tokens = range(2_000_001, count).map((t) => t * 7);
         await upsertAll(
           store,
           shuffled(tokens).map((t, i) => subscription(t, { status: i % 4 === 0 ? 'inactive' : 'active' })),
           1_000,
         );
-        const all = await listAll(store, 100);
+        const all = await listAll(store, limit);
         expect(all.pages).toBe(3);
         expect(tokensOf(all.items)).toEqual(tokens);
-        const active = await listAll(store, 100, 'active');
-        const inactive = await listAll(store, 100, 'inactive');
-        expect(active.items.length + inactive.items.length).toBe(250);
+        const active = await listAll(store, limit, 'active');
+        const inactive = await listAll(store, limit, 'inactive');
+        expect(active.items.length + inactive.items.length).toBe(count);
         expect(tokensOf(active.items)).toEqual(tokensOf(all.items.filter((r) => r.status === 'active')));
         expect(tokensOf(inactive.items)).toEqual(tokensOf(all.items.filter((r) => r.status === 'inactive')));
       });

@@ -4,11 +4,12 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ensureTables, localDynamoDbClient } from '../../../infra/local/dynamodb-local.js';
 import { DynamoDbBreakerStore } from '../../../shared/adapters/dynamodb/dynamodb-breaker-store.js';
 import { DynamoDbOrderStore } from '../../../shared/adapters/dynamodb/dynamodb-order-store.js';
+import { Tables } from '../../../shared/tables.js';
 import { breakerStoreContract } from '../../support/breaker-store-contract.js';
 import { MOTO_LIMITATIONS } from '../../support/known-limitations.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
 import { orderStoreContract } from '../../support/order-store-contract.js';
-import { sharedMoto } from '../../support/shared-moto.js';
+import { motoTablePrefix, sharedMoto } from '../../support/shared-moto.js';
 
 const client = localDynamoDbClient(inject('dynamodbEndpoint'));
 afterAll(() => client.destroy());
@@ -16,9 +17,9 @@ afterAll(() => client.destroy());
 const moto = sharedMoto();
 
 /** Every table under a fresh prefix: each test starts from empty tables. */
-async function freshPrefix(on: DynamoDBClient = client): Promise<string> {
+async function freshPrefix(): Promise<string> {
   const tablePrefix = `ord-${randomUUID().slice(0, 8)}`;
-  await ensureTables(on, tablePrefix);
+  await ensureTables(client, tablePrefix);
   return tablePrefix;
 }
 
@@ -34,7 +35,8 @@ orderStoreContract(
   'dynamodb (moto)',
   async () => {
     const motoClient = await moto.dynamodb();
-    return { store: new DynamoDbOrderStore({ client: motoClient, tablePrefix: await freshPrefix(motoClient) }) };
+    const tablePrefix = await motoTablePrefix(motoClient, Tables.orders, Tables.brokerOrders);
+    return { store: new DynamoDbOrderStore({ client: motoClient, tablePrefix }) };
   },
   MOTO_LIMITATIONS,
 );
@@ -42,7 +44,8 @@ breakerStoreContract(
   'dynamodb (moto)',
   async () => {
     const motoClient = await moto.dynamodb();
-    return { store: new DynamoDbBreakerStore({ client: motoClient, tablePrefix: await freshPrefix(motoClient) }) };
+    const tablePrefix = await motoTablePrefix(motoClient, Tables.breakers);
+    return { store: new DynamoDbBreakerStore({ client: motoClient, tablePrefix }) };
   },
   MOTO_LIMITATIONS,
 );
