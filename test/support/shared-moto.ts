@@ -3,7 +3,7 @@ import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewayma
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { createTableInput, type TableDefinition } from '../../shared/tables.js';
 import { motoDynamoDbClient, motoManagementApiClient, motoSecretsManagerClient, motoSqsClient } from './moto-server.js';
 import { sharedMotoEndpoint } from './shared-services.js';
@@ -18,11 +18,17 @@ export interface SharedMoto {
 }
 
 /**
- * The shared moto of this file's worker slot, reached lazily: declaring it costs nothing, so a file
- * whose moto tests are filtered out starts no moto. Call at the top level of a test file.
+ * The shared moto of this file's worker slot, with its clients made on first use. Call at the top
+ * level of a test file. The slot's moto is started (or found running) before the file's tests, so
+ * its start, which takes many seconds on a loaded machine, never counts against a test's timeout;
+ * should it fail, the file's other tests still run and each test that uses moto fails with the
+ * reason.
  */
 export function sharedMoto(): SharedMoto {
   const made: { destroy(): void }[] = [];
+  beforeAll(async () => {
+    await sharedMotoEndpoint().catch(() => {});
+  }, 120_000);
   afterAll(() => {
     for (const client of made.splice(0)) client.destroy();
   });
