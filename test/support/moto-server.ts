@@ -58,7 +58,8 @@ export async function startMotoProcess(): Promise<{ endpoint: string; stop(): Pr
   try {
     await Promise.race([
       waitFor(async () => decided || (await portAccepts(port)), {
-        timeoutMs: 30_000,
+        // Python imports take seconds when the machine is busy.
+        timeoutMs: 90_000,
         intervalMs: 50,
         message: 'moto_server to listen',
       }),
