@@ -9,6 +9,7 @@ import type { ConnectionRecord } from '../../shared/ports/connection-store.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
 import { connectionStoreContract } from '../support/connection-store-contract.js';
 import { freePort } from '../support/redis-server.js';
+import { motoTablePrefix, sharedMoto } from '../support/shared-moto.js';
 
 const endpoint = inject('dynamodbEndpoint');
 const client = localDynamoDbClient(endpoint);
@@ -25,6 +26,23 @@ connectionStoreContract(
   'dynamodb',
   async (clock) => ({ store: new DynamoDbConnectionStore({ client, tablePrefix: await freshPrefix(), clock }) }),
   { propertyRuns: 30 },
+);
+
+// The same suite against moto's DynamoDB, an implementation nobody here wrote.
+const moto = sharedMoto();
+connectionStoreContract(
+  'dynamodb (moto)',
+  async (clock) => {
+    const motoClient = await moto.dynamodb();
+    return {
+      store: new DynamoDbConnectionStore({
+        client: motoClient,
+        tablePrefix: await motoTablePrefix(motoClient, Tables.connections),
+        clock,
+      }),
+    };
+  },
+  { propertyRuns: 5 },
 );
 
 const NOW_MS = Date.UTC(2025, 0, 8, 3, 45, 0);

@@ -12,7 +12,9 @@ import { localDynamoDbClient } from '../../infra/local/dynamodb-local.js';
 import { DynamoDbSubscriptionStore } from '../../shared/adapters/dynamodb/dynamodb-subscription-store.js';
 import { DependencyUnavailableError } from '../../shared/errors.js';
 import { createTableInput, physicalTableName, Tables } from '../../shared/tables.js';
+import { MOTO_LIMITATIONS } from '../support/known-limitations.js';
 import { freePort } from '../support/redis-server.js';
+import { sharedMoto } from '../support/shared-moto.js';
 import { subscriptionStoreContract } from '../support/subscription-store-contract.js';
 import { waitFor } from '../support/wait.js';
 
@@ -43,6 +45,27 @@ async function freshStore(): Promise<{
 }
 
 subscriptionStoreContract('dynamodb', freshStore, { propertyRuns: 25 });
+
+// The same suite against moto's DynamoDB, an implementation nobody here wrote: its tables are
+// ACTIVE as soon as CreateTable answers.
+const moto = sharedMoto();
+subscriptionStoreContract(
+  'dynamodb (moto)',
+  async () => {
+    const motoClient = await moto.dynamodb();
+    const tablePrefix = `sub-${randomUUID().slice(0, 8)}`;
+    await motoClient.send(new CreateTableCommand(createTableInput(tablePrefix, Tables.subscriptions)));
+    return {
+      store: new DynamoDbSubscriptionStore({ client: motoClient, tablePrefix }),
+      dispose: async () => {
+        await motoClient.send(
+          new DeleteTableCommand({ TableName: physicalTableName(tablePrefix, Tables.subscriptions) }),
+        );
+      },
+    };
+  },
+  { propertyRuns: 5, limitations: MOTO_LIMITATIONS },
+);
 
 describe('DynamoDbSubscriptionStore', () => {
   const input = {

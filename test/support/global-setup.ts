@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { ensureTables, localDynamoDbClient, startLocalDynamoDb } from '../../infra/local/dynamodb-local.js';
+import { startMotoLauncher } from './moto-launcher.js';
 import { REDIS_MISSING_MESSAGE, type RedisServer, startRedisServer } from './redis-server.js';
 
 declare module 'vitest' {
@@ -14,13 +15,19 @@ declare module 'vitest' {
     tablePrefix: string;
     /** How many worker slots the Redis servers and table prefixes were made for. */
     workerSlots: number;
+    /**
+     * Where a test file asks for its worker slot's `moto_server`, started on first request. Read it
+     * through `sharedMotoEndpoint()` of `test/support/shared-services.ts`.
+     */
+    motoLauncherUrl: string;
   }
 }
 
 /**
  * Starts the real parts the integration tests talk to, once for the whole run: a throwaway
- * `redis-server` per worker slot (unless `REDIS_URL` is given) and one dynalite with every table
- * of `shared/tables.ts` under a prefix per slot; stops them afterwards. A worker runs one file at a
+ * `redis-server` per worker slot (unless `REDIS_URL` is given), one dynalite with every table
+ * of `shared/tables.ts` under a prefix per slot, and a `moto_server` per slot when the slot's first
+ * file asks for one; stops them afterwards. A worker runs one file at a
  * time, so files running side by side never share a Redis (whose pub/sub ignores database numbers)
  * nor a table, just as when they ran one after another.
  */
@@ -60,8 +67,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('dynamodbEndpoint', dynamodb.endpoint);
   project.provide('tablePrefix', tablePrefix);
   project.provide('workerSlots', slots);
+  const moto = await startMotoLauncher();
+  project.provide('motoLauncherUrl', moto.url);
 
   return async () => {
+    await moto.stop();
     await dynamodb.stop();
     await Promise.all(redis.map((server) => server.stop()));
   };

@@ -19,3 +19,20 @@ export function sharedRedisUrl(): string {
 export function sharedTablePrefix(): string {
   return `${inject('tablePrefix')}${slot()}`;
 }
+
+let motoEndpoint: Promise<string> | undefined;
+
+/**
+ * The endpoint of this file's worker slot's `moto_server`, started by the global setup's launcher
+ * when the slot's first file asks (a second or two), reused by the slot's later files. Tests keep
+ * to names of their own (queues, table prefixes, secrets), so files sharing it never meet.
+ */
+export function sharedMotoEndpoint(): Promise<string> {
+  motoEndpoint ??= (async () => {
+    const response = await fetch(`${inject('motoLauncherUrl')}/moto/${slot()}`, { method: 'POST' });
+    const body = (await response.json()) as { endpoint?: string; error?: string };
+    if (!response.ok || body.endpoint === undefined) throw new Error(body.error ?? `moto launcher: ${response.status}`);
+    return body.endpoint;
+  })();
+  return motoEndpoint;
+}

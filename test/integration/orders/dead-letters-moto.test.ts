@@ -1,15 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import {
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
+  type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSRecord } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { listDeadLettersUseCase, redriveOrderUseCase } from '../../../functions/api/dead-letters.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import {
+  listDeadLettersUseCase,
+  REDRIVE_DELIVERY_DELAY_SECONDS,
+  redriveOrderUseCase,
+} from '../../../functions/api/dead-letters.js';
 import { getOrderUseCase } from '../../../functions/api/orders.js';
 import { deadLetterHandler } from '../../../functions/order-dead-letters.js';
 import { orderWorkerHandler } from '../../../functions/order-worker.js';
@@ -24,8 +30,9 @@ import { DeadLetterListResponse, OrderResponse, RedriveOrderResponse } from '../
 import { CircuitBreaker, DEFAULT_BREAKER_POLICY } from '../../../shared/domain/orders/circuit-breaker.js';
 import { createLogger } from '../../../shared/logging.js';
 import { physicalTableName, Tables } from '../../../shared/tables.js';
-import { type MotoServer, startMotoServer } from '../../support/moto-server.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
+import { lambdaContext } from '../../support/order-worker-harness.js';
+import { sharedMoto } from '../../support/shared-moto.js';
 import { call, fakeComponents } from '../../unit/rest/fake-components.js';
 
 /** The owner REST gives the fake components' API key, so the caller's listing shows these tasks. */
@@ -38,7 +45,9 @@ const MAX_RECEIVES = 2;
  * the worker on a poison message, and the REST listing and redrive.
  */
 describe('dead letters on SQS (moto)', () => {
-  let moto: MotoServer;
+  const shared = sharedMoto();
+  /** This worker slot's moto: its endpoint and an SQS client for it. */
+  const moto = { endpoint: '', sqs: undefined as unknown as SQSClient };
   let mainUrl: string;
   let dlqUrl: string;
   let dlqArn: string;
@@ -54,7 +63,15 @@ describe('dead letters on SQS (moto)', () => {
       ?.QueueArn ?? '';
 
   beforeAll(async () => {
-    moto = await startMotoServer();
+    moto.endpoint = await shared.endpoint();
+    moto.sqs = await shared.sqs();
+    tablePrefix = `dlq-${randomUUID().slice(0, 8)}`;
+    await ensureTables(dynamodb, tablePrefix);
+    orders = new DynamoDbOrderStore({ client: dynamodb, tablePrefix });
+  }, 60_000);
+
+  // Queues of its own for each test (cheap on moto), so no test meets another's messages.
+  beforeEach(async () => {
     const suffix = randomUUID().slice(0, 8);
     dlqUrl = (await moto.sqs.send(new CreateQueueCommand({ QueueName: `orders-dlq-${suffix}` }))).QueueUrl ?? '';
     dlqArn = await arnOf(dlqUrl);
@@ -70,15 +87,9 @@ describe('dead letters on SQS (moto)', () => {
         )
       ).QueueUrl ?? '';
     mainArn = await arnOf(mainUrl);
-    tablePrefix = `dlq-${suffix}`;
-    await ensureTables(dynamodb, tablePrefix);
-    orders = new DynamoDbOrderStore({ client: dynamodb, tablePrefix });
-  }, 60_000);
-
-  afterAll(async () => {
-    dynamodb.destroy();
-    await moto?.stop();
   });
+
+  afterAll(() => dynamodb.destroy());
 
   const control = () => new SqsOrderQueueControl({ client: moto.sqs, queueUrl: mainUrl, deadLetterQueueUrl: dlqUrl });
 
@@ -92,6 +103,26 @@ describe('dead letters on SQS (moto)', () => {
       localOrderQueues: undefined,
     };
   };
+
+  /** The order worker as its Lambda runs it, on these stores and queues, placing on paper. */
+  const orderWorker = () =>
+    orderWorkerHandler({
+      orders,
+      breaker: new CircuitBreaker({
+        store: new DynamoDbBreakerStore({ client: dynamodb, tablePrefix }),
+        clock,
+        policy: DEFAULT_BREAKER_POLICY,
+      }),
+      brokerFor: () => new PaperBroker({ lastPrice: async () => 100, now: () => clock.now() }),
+      queue: control(),
+      idempotencyStore: new DynamoDBPersistenceLayer({
+        tableName: physicalTableName(tablePrefix, Tables.idempotency),
+        awsSdkV3Client: dynamodb,
+      }),
+      clock,
+      retry: { maxAttempts: 3, retryBaseSeconds: 1, retryMaxSeconds: 30 },
+      logger,
+    });
 
   /** A received message as Lambda's SQS event source hands it to a function. */
   const lambdaRecord = (m: Message, arn: string): SQSRecord => ({
@@ -186,27 +217,48 @@ describe('dead letters on SQS (moto)', () => {
     expect(back.map((m) => JSON.parse(m.Body ?? '{}').task_id)).toEqual([task.task_id]);
   }, 60_000);
 
+  it('redrives a task moved by maxReceiveCount out of the dead-letter queue, and the worker then places it', async () => {
+    const task = placeOrderTask(`redrive-${randomUUID().slice(0, 8)}`, { owner: ME });
+    await moto.sqs.send(new SendMessageCommand({ QueueUrl: mainUrl, MessageBody: JSON.stringify(task) }));
+    for (let i = 0; i < MAX_RECEIVES; i++) expect(await receive(mainUrl, 0)).toHaveLength(1);
+    expect(await receive(mainUrl, 0)).toHaveLength(0);
+
+    // The consumer records it and keeps it; its hold ends as the visibility timeout would end it.
+    const { messages } = await consumeDeadLetters();
+    expect(messages.map((m) => m.Body)).toEqual([JSON.stringify(task)]);
+    for (const m of messages) {
+      await moto.sqs.send(
+        new ChangeMessageVisibilityCommand({ QueueUrl: dlqUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }),
+      );
+    }
+    expect((await orders.get(task.task_id))?.status).toBe('DEAD_LETTER');
+
+    const redriven = await call(redriveOrderUseCase(rest()), {
+      method: 'POST',
+      pathParameters: { task_id: task.task_id },
+    });
+    expect(redriven.status).toBe(202);
+    expect(RedriveOrderResponse.parse(redriven.body).source).toBe('dead-letter-queue');
+    // Moved, not copied: nothing is left on the dead-letter queue, visible or hidden.
+    expect(await receive(dlqUrl, 30)).toEqual([]);
+    expect(await hiddenDeadLetters()).toBe(0);
+
+    // Back on the orders queue after the redrive's delivery delay, with a fresh receive count.
+    const back = await receive(mainUrl, 30, REDRIVE_DELIVERY_DELAY_SECONDS + 3);
+    expect(back.map((m) => m.Body)).toEqual([JSON.stringify(task)]);
+    expect(back[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
+    const response = await orderWorker()({ Records: back.map((m) => lambdaRecord(m, mainArn)) }, lambdaContext());
+    expect(response.batchItemFailures).toEqual([]);
+    const record = await orders.get(task.task_id);
+    expect(record?.status).toBe('COMPLETED');
+    expect(record?.redrivenAt).toBeDefined();
+  }, 60_000);
+
   it('records a poison message with a task id under validation: shown by id and listed', async () => {
     const taskId = `poison-${randomUUID().slice(0, 8)}`;
     const body = JSON.stringify({ task_id: taskId, owner: ME, operation: 'place_order', params: { quantity: -5 } });
     await moto.sqs.send(new SendMessageCommand({ QueueUrl: mainUrl, MessageBody: body }));
-    const worker = orderWorkerHandler({
-      orders,
-      breaker: new CircuitBreaker({
-        store: new DynamoDbBreakerStore({ client: dynamodb, tablePrefix }),
-        clock,
-        policy: DEFAULT_BREAKER_POLICY,
-      }),
-      brokerFor: () => new PaperBroker({ lastPrice: async () => 100, now: () => clock.now() }),
-      queue: control(),
-      idempotencyStore: new DynamoDBPersistenceLayer({
-        tableName: physicalTableName(tablePrefix, Tables.idempotency),
-        awsSdkV3Client: dynamodb,
-      }),
-      clock,
-      retry: { maxAttempts: 3, retryBaseSeconds: 1, retryMaxSeconds: 30 },
-      logger,
-    });
+    const worker = orderWorker();
     const messages = await receive(mainUrl, 30, 1);
     const response = await worker({ Records: messages.map((m) => lambdaRecord(m, mainArn)) }, {} as Context);
     expect(response.batchItemFailures).toEqual([]);

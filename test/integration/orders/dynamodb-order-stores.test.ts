@@ -4,12 +4,17 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ensureTables, localDynamoDbClient } from '../../../infra/local/dynamodb-local.js';
 import { DynamoDbBreakerStore } from '../../../shared/adapters/dynamodb/dynamodb-breaker-store.js';
 import { DynamoDbOrderStore } from '../../../shared/adapters/dynamodb/dynamodb-order-store.js';
+import { Tables } from '../../../shared/tables.js';
 import { breakerStoreContract } from '../../support/breaker-store-contract.js';
+import { MOTO_LIMITATIONS } from '../../support/known-limitations.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
 import { orderStoreContract } from '../../support/order-store-contract.js';
+import { motoTablePrefix, sharedMoto } from '../../support/shared-moto.js';
 
 const client = localDynamoDbClient(inject('dynamodbEndpoint'));
 afterAll(() => client.destroy());
+
+const moto = sharedMoto();
 
 /** Every table under a fresh prefix: each test starts from empty tables. */
 async function freshPrefix(): Promise<string> {
@@ -24,6 +29,26 @@ orderStoreContract('dynamodb', async () => ({
 breakerStoreContract('dynamodb', async () => ({
   store: new DynamoDbBreakerStore({ client, tablePrefix: await freshPrefix() }),
 }));
+
+// The same suites against moto's DynamoDB, an implementation nobody here wrote.
+orderStoreContract(
+  'dynamodb (moto)',
+  async () => {
+    const motoClient = await moto.dynamodb();
+    const tablePrefix = await motoTablePrefix(motoClient, Tables.orders, Tables.brokerOrders);
+    return { store: new DynamoDbOrderStore({ client: motoClient, tablePrefix }) };
+  },
+  MOTO_LIMITATIONS,
+);
+breakerStoreContract(
+  'dynamodb (moto)',
+  async () => {
+    const motoClient = await moto.dynamodb();
+    const tablePrefix = await motoTablePrefix(motoClient, Tables.breakers);
+    return { store: new DynamoDbBreakerStore({ client: motoClient, tablePrefix }) };
+  },
+  MOTO_LIMITATIONS,
+);
 
 describe('DynamoDbOrderStore: broker news from stores in several processes', () => {
   const T0 = Date.UTC(2026, 11, 7, 4, 30, 0);
