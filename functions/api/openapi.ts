@@ -27,11 +27,29 @@ export interface RouteDoc {
   readonly responses: Readonly<Record<number, { readonly description: string; readonly schema: z.ZodType }>>;
 }
 
-/** A documented route: API Gateway's method and path, and its description. */
+/** A documented route: API Gateway's method and path, its function's module and its description. */
 export interface DocumentedRoute {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: string;
+  /** The function's module (`functions/http-orders-get.ts`): its name is the operation's id (`ordersGet`). */
+  readonly entry?: string;
   readonly doc?: RouteDoc;
+}
+
+/** `functions/http-orders-dead-letter-list.ts` → `ordersDeadLetterList`: unique as the modules are. */
+export function operationIdOf(route: DocumentedRoute): string {
+  const base =
+    route.entry === undefined
+      ? `${route.method} ${route.path}`
+      : route.entry
+          .replace(/^.*\//, '')
+          .replace(/^http-/, '')
+          .replace(/\.ts$/, '');
+  return base
+    .split(/[^A-Za-z0-9]+/)
+    .filter((part) => part !== '')
+    .map((part, i) => (i === 0 ? part.toLowerCase() : part[0]?.toUpperCase() + part.slice(1).toLowerCase()))
+    .join('');
 }
 
 const ERRORS: Readonly<Record<number, string>> = {
@@ -40,13 +58,14 @@ const ERRORS: Readonly<Record<number, string>> = {
   403: 'The credentials are not valid',
   404: 'Not found',
   413: 'The request body is too large',
-  429: 'Too many requests: retry after the Retry-After header',
+  429: "Too many requests (the caller's budget, or the gateway's throttle): retry after the Retry-After header",
   500: 'An error of the platform',
   503: 'A dependency (database, registry, market data) is unavailable: retry later',
 };
 
 function errorResponses(doc: RouteDoc): ZodOpenApiOperationObject['responses'] {
-  const statuses = doc.public ? [500, 503] : [400, 401, 403, 404, 429, 500, 503];
+  // A public route takes no input, but the gateway's throttle still applies to it.
+  const statuses = doc.public ? [429, 500, 503] : [400, 401, 403, 404, 429, 500, 503];
   if (doc.body !== undefined) statuses.push(413);
   const responses: ZodOpenApiOperationObject['responses'] = {};
   for (const status of statuses) {
@@ -68,6 +87,7 @@ export function openApiDocument(routes: readonly DocumentedRoute[]): ReturnType<
     const doc = route.doc;
     if (doc === undefined) continue;
     const operation: ZodOpenApiOperationObject = {
+      operationId: operationIdOf(route),
       summary: doc.summary,
       ...(doc.description !== undefined && { description: doc.description }),
       ...(doc.public ? { security: [] } : {}),
@@ -100,8 +120,12 @@ export function openApiDocument(routes: readonly DocumentedRoute[]): ReturnType<
       title: 'Ticker platform REST API',
       version: '1.0.0',
       description:
-        'Subscriptions, instruments, history with Greeks and health of the NIFTY/BANKNIFTY options platform.',
+        'Subscriptions, instruments, quotes, option chains, history with Greeks, orders and health of the ' +
+        'NIFTY/BANKNIFTY options platform.',
+      license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
+    // The document is served by the API it describes: paths are relative to where it was fetched.
+    servers: [{ url: '/', description: 'This deployment (the origin serving this document)' }],
     components: {
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
