@@ -54,4 +54,4 @@ async function tickerState(components: Components): Promise<HealthResponse['tick
   return parsed.success ? parsed.data : { running: false, active_subscriptions: 0, accounts: {} };
 }
 
-export const handler = lambdaHttpHandler('http-health', healthUseCase);
+export const handler = lambdaHttpHandler('http-health', 'GET /health');

@@ -17,7 +17,14 @@ import { tagError } from '../../../shared/domain/orders/order-status.js';
 import { aggregateSlices } from '../../../shared/domain/orders/sliced-order.js';
 import type { OrderResult } from '../../../shared/ports/orders.js';
 import { orderTask } from '../../support/order-queue-contract.js';
-import { call, fakeComponents, listedOption, principalOfApiKey, principalOfSubject } from './fake-components.js';
+import {
+  call,
+  fakeComponents,
+  listedOption,
+  principalOfApiKey,
+  principalOfSubject,
+  routed,
+} from './fake-components.js';
 
 /*
  * The REST side of changing orders after they are placed, and of who may see them: ownership
@@ -60,7 +67,7 @@ async function bearer(subject: string): Promise<Record<string, string>> {
 }
 
 function post(fake: Fake, body: unknown, headers: Record<string, string> = {}) {
-  return call(createOrderUseCase(fake.components), {
+  return call(routed(createOrderUseCase, fake.components), {
     method: 'POST',
     path: '/orders',
     body: JSON.stringify(body),
@@ -69,11 +76,11 @@ function post(fake: Fake, body: unknown, headers: Record<string, string> = {}) {
 }
 
 const get = (fake: Fake, taskId: string, headers: Record<string, string> = {}) =>
-  call(getOrderUseCase(fake.components), { pathParameters: { task_id: taskId }, headers });
+  call(routed(getOrderUseCase, fake.components), { pathParameters: { task_id: taskId }, headers });
 const cancel = (fake: Fake, taskId: string, headers: Record<string, string> = {}) =>
-  call(cancelOrderUseCase(fake.components), { method: 'DELETE', pathParameters: { task_id: taskId }, headers });
+  call(routed(cancelOrderUseCase, fake.components), { method: 'DELETE', pathParameters: { task_id: taskId }, headers });
 const modify = (fake: Fake, taskId: string, body: unknown, headers: Record<string, string> = {}) =>
-  call(modifyOrderUseCase(fake.components), {
+  call(routed(modifyOrderUseCase, fake.components), {
     method: 'PATCH',
     pathParameters: { task_id: taskId },
     body: JSON.stringify(body),
@@ -141,7 +148,7 @@ describe('orders belong to their caller', () => {
     await dead('balu-dead', principalOfSubject('balu'));
     await dead('other-dead', principalOfApiKey(OTHER_KEY));
 
-    const list = listDeadLettersUseCase(fake.components);
+    const list = routed(listDeadLettersUseCase, fake.components);
     const idsOf = async (headers: Record<string, string>, query?: Record<string, string>) =>
       DeadLetterListResponse.parse((await call(list, { headers, ...(query && { query }) })).body).dead_letters.map(
         (d) => d.task_id,
@@ -151,7 +158,7 @@ describe('orders belong to their caller', () => {
     expect(await idsOf(baluHeaders)).toEqual(['balu-dead']);
     expect(await idsOf({ 'x-api-key': OTHER_KEY })).toEqual(['other-dead']);
 
-    const redrive = redriveOrderUseCase(fake.components);
+    const redrive = routed(redriveOrderUseCase, fake.components);
     const refused = await call(redrive, {
       method: 'POST',
       pathParameters: { task_id: 'asha-dead' },
