@@ -163,10 +163,14 @@ describe('Authenticator', () => {
   });
 
   it('accepts a configured key or a valid token', async () => {
-    await expect(authenticator.authenticate({ apiKey: 'k2' })).resolves.toMatchObject({ method: 'api-key' });
+    await expect(authenticator.authenticate({ apiKey: 'k2' })).resolves.toMatchObject({
+      method: 'api-key',
+      role: 'admin',
+    });
     await expect(authenticator.authenticate({ bearerToken: await hs256() })).resolves.toEqual({
       method: 'jwt',
       id: 'sub-user-1',
+      role: 'trader',
     });
   });
 
@@ -176,6 +180,7 @@ describe('Authenticator', () => {
     await expect(authenticator.authenticate({ apiKey: 'k1', bearerToken: token })).resolves.toEqual({
       method: 'jwt',
       id: 'sub-user-1',
+      role: 'trader',
     });
   });
 

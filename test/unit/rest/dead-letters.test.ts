@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { listDeadLettersUseCase, redriveOrderUseCase } from '../../../functions/api/dead-letters.js';
 import { invalidMessageTask } from '../../../functions/orders/dead-letter-records.js';
 import { ApiErrorResponse } from '../../../shared/contracts/common.js';
+import { OrderTask } from '../../../shared/contracts/order.js';
 import { DeadLetterListResponse, RedriveOrderResponse } from '../../../shared/contracts/order-api.js';
 import { tagError } from '../../../shared/domain/orders/order-status.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
@@ -64,14 +65,14 @@ describe('GET /orders/dead-letter', () => {
     expect(none.dead_letters).toEqual([]);
   });
 
-  it("lists only the caller's own dead letters", async () => {
+  it("lists every caller's dead letters: the route is an admin's", async () => {
     const { components, orders } = fakeComponents();
     const t0 = Date.UTC(2025, 0, 8, 4);
     await deadLetter(orders, 'mine', 'max_receives', t0);
     await deadLetter(orders, 'theirs', 'max_receives', t0 + 1, 'sub-someone-else');
     const list = routed(listDeadLettersUseCase, components);
     const page = DeadLetterListResponse.parse((await call(list, { query: { error_type: 'max_receives' } })).body);
-    expect(page.dead_letters.map((d) => d.task_id)).toEqual(['mine']);
+    expect(page.dead_letters.map((d) => d.task_id)).toEqual(['theirs', 'mine']);
   });
 
   it('lists a poison message under validation with its raw body and a stand-in task', async () => {
@@ -204,17 +205,18 @@ describe('POST /orders/dead-letter/{task_id}/redrive', () => {
     expect((await orders.get('raced-1'))?.status).toBe('PENDING');
   });
 
-  it("answers 404 for an unknown task or another caller's, and 409 for one that is not dead-lettered", async () => {
+  it('answers 404 for an unknown task, redrives anyone\'s for an admin, and 409 for one that is not dead-lettered', async () => {
     const { components, orders, orderQueues } = fakeComponents();
     await orders.create(orderTask('pending-1', { owner: ME }), components.clock.now());
     await deadLetter(orders, 'theirs-1', 'network', components.clock.now(), 'sub-someone-else');
     const redrive = routed(redriveOrderUseCase, components);
     expect((await call(redrive, redriveOf('nope'))).status).toBe(404);
-    expect((await call(redrive, redriveOf('theirs-1'))).status).toBe(404);
-    expect((await orders.get('theirs-1'))?.status).toBe('DEAD_LETTER');
+    expect((await call(redrive, redriveOf('theirs-1'))).status).toBe(202);
+    expect((await orders.get('theirs-1'))?.status).toBe('PENDING');
     const pending = await call(redrive, redriveOf('pending-1'));
     expect(pending.status).toBe(409);
     expect(ApiErrorResponse.parse(pending.body).error.message).toContain('PENDING');
-    expect(orderQueues.main.peek()).toEqual([]);
+    // Only the redriven task was queued; the refused ones sent nothing.
+    expect(orderQueues.main.peek().map((m) => OrderTask.parse(JSON.parse(m.body)).task_id)).toEqual(['theirs-1']);
   });
 });

@@ -37,9 +37,9 @@ type Fake = ReturnType<typeof fakeComponents>;
 const OPTION = listedOption('NIFTY', 'CE');
 /** The caller `call` authenticates as by default (API key `test-key`). */
 const ASHA = principalOfApiKey('test-key');
-/** A second API key, and a JWT subject: two other callers. */
+/** A second API key (a trader's), and a JWT subject (a trader by DEFAULT_ROLE): two other callers. */
 const OTHER_KEY = 'other-key';
-const ENV = { API_KEYS: `test-key,${OTHER_KEY}` };
+const ENV = { API_KEYS: `test-key,${OTHER_KEY}:trader` };
 
 const PLACE = {
   idempotency_key: 'key-1',
@@ -135,7 +135,7 @@ describe('orders belong to their caller', () => {
     expect((await fake.orders.get('asha-1'))?.result?.status).toBe('OPEN');
   });
 
-  it("lists only the caller's dead letters, and refuses another's redrive as unknown", async () => {
+  it("lists every caller's dead letters to an admin, and refuses a trader's list and redrive naming the role", async () => {
     const fake = fakeComponents({ env: ENV });
     const t0 = fake.clock.now();
     const dead = async (taskId: string, owner: string) => {
@@ -149,23 +149,21 @@ describe('orders belong to their caller', () => {
     await dead('other-dead', principalOfApiKey(OTHER_KEY));
 
     const list = routed(listDeadLettersUseCase, fake.components);
-    const idsOf = async (headers: Record<string, string>, query?: Record<string, string>) =>
-      DeadLetterListResponse.parse((await call(list, { headers, ...(query && { query }) })).body).dead_letters.map(
-        (d) => d.task_id,
-      );
-    expect(await idsOf({})).toEqual(['asha-dead']);
-    expect(await idsOf({}, { error_type: 'input' })).toEqual(['asha-dead']);
-    expect(await idsOf(baluHeaders)).toEqual(['balu-dead']);
-    expect(await idsOf({ 'x-api-key': OTHER_KEY })).toEqual(['other-dead']);
+    const listed = async (headers: Record<string, string>) => call(list, { headers });
+    const ids = DeadLetterListResponse.parse((await listed({})).body).dead_letters.map((d) => d.task_id);
+    expect(ids.sort()).toEqual(['asha-dead', 'balu-dead', 'other-dead']);
+    for (const headers of [baluHeaders, { 'x-api-key': OTHER_KEY }]) {
+      const refused = await listed(headers);
+      expect(refused.status).toBe(403);
+      expect(errorOf(refused)).toMatchObject({ code: 'FORBIDDEN', required_role: 'admin' });
+    }
 
     const redrive = routed(redriveOrderUseCase, fake.components);
-    const refused = await call(redrive, {
-      method: 'POST',
-      pathParameters: { task_id: 'asha-dead' },
-      headers: baluHeaders,
-    });
-    expect(refused.status).toBe(404);
-    expect((await fake.orders.get('asha-dead'))?.status).toBe('DEAD_LETTER');
+    const request = (taskId: string, headers: Record<string, string>) =>
+      call(redrive, { method: 'POST', pathParameters: { task_id: taskId }, headers });
+    // Not even their own: redriving is an operator's decision.
+    expect((await request('balu-dead', baluHeaders)).status).toBe(403);
+    expect((await fake.orders.get('balu-dead'))?.status).toBe('DEAD_LETTER');
     expect(fake.orderQueues.main.peek()).toEqual([]);
   });
 });
