@@ -20,6 +20,7 @@ import {
 } from '../shared/contracts/subscription.js';
 import type { Components } from '../shared/wiring.js';
 import { DeadLetterQuery, listDeadLettersUseCase, redriveOrderUseCase } from './api/dead-letters.js';
+import { healthUseCase } from './api/health.js';
 import { HistoryQuery, historyUseCase } from './api/history.js';
 import { getInstrumentUseCase, listInstrumentsUseCase } from './api/instruments.js';
 import { kitePostbackUseCase, PostbackResponse } from './api/kite-postback.js';
@@ -43,7 +44,6 @@ import {
   updateSubscriptionUseCase,
 } from './api/subscriptions.js';
 import type { HttpUseCase } from './http/http-handler.js';
-import { healthUseCase } from './http-health.js';
 
 /** What every REST route has, whoever may call it. */
 interface RouteBase extends DocumentedRoute {

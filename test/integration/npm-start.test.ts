@@ -38,7 +38,7 @@ describe('npm start', () => {
       const wrongKey = await fetch(`${base}/subscriptions`, { headers: { 'x-api-key': `${apiKey}x` } });
       expect(wrongKey.status).toBe(403);
       // Both are an admin's: the dead letters are an admin-only read.
-      for (const headers of [{ authorization: `Bearer ${jwt}` }, { 'x-api-key': apiKey }]) {
+      for (const headers of [{ authorization: `Bearer ${jwt}` }, { 'x-api-key': apiKey }] as Record<string, string>[]) {
         expect((await fetch(`${base}/orders/dead-letter?limit=1`, { headers })).status).toBe(200);
       }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { THROTTLE_BURST } from '../../../functions/api/context.js';
+import { healthUseCase } from '../../../functions/api/health.js';
 import { historyUseCase } from '../../../functions/api/history.js';
 import { createSubscriptionUseCase, listSubscriptionsUseCase } from '../../../functions/api/subscriptions.js';
-import { healthUseCase } from '../../../functions/http-health.js';
 import { ApiErrorResponse } from '../../../shared/contracts/common.js';
 import { HealthResponse } from '../../../shared/contracts/health.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
