@@ -205,7 +205,7 @@ describe('POST /orders/dead-letter/{task_id}/redrive', () => {
     expect((await orders.get('raced-1'))?.status).toBe('PENDING');
   });
 
-  it('answers 404 for an unknown task, redrives anyone\'s for an admin, and 409 for one that is not dead-lettered', async () => {
+  it("answers 404 for an unknown task, redrives anyone's for an admin, and 409 for one that is not dead-lettered", async () => {
     const { components, orders, orderQueues } = fakeComponents();
     await orders.create(orderTask('pending-1', { owner: ME }), components.clock.now());
     await deadLetter(orders, 'theirs-1', 'network', components.clock.now(), 'sub-someone-else');
