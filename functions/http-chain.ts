@@ -1,5 +1,4 @@
-import { chainUseCase } from './api/market-snapshots.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link chainUseCase}. */
-export const handler = lambdaHttpHandler('http-chain', chainUseCase);
+/** Lambda entry of `GET /chain` (`chainUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-chain', 'GET /chain');

@@ -1,5 +1,4 @@
-import { historyUseCase } from './api/history.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link historyUseCase}. */
-export const handler = lambdaHttpHandler('http-history', historyUseCase);
+/** Lambda entry of `GET /history` (`historyUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-history', 'GET /history');

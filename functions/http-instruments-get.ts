@@ -1,5 +1,4 @@
-import { getInstrumentUseCase } from './api/instruments.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link getInstrumentUseCase}. */
-export const handler = lambdaHttpHandler('http-instruments-get', getInstrumentUseCase);
+/** Lambda entry of `GET /instruments/{token}` (`getInstrumentUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-instruments-get', 'GET /instruments/{token}');

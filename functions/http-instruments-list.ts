@@ -1,5 +1,4 @@
-import { listInstrumentsUseCase } from './api/instruments.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link listInstrumentsUseCase}. */
-export const handler = lambdaHttpHandler('http-instruments-list', listInstrumentsUseCase);
+/** Lambda entry of `GET /instruments` (`listInstrumentsUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-instruments-list', 'GET /instruments');

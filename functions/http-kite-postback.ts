@@ -1,5 +1,4 @@
-import { kitePostbackUseCase } from './api/kite-postback.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link kitePostbackUseCase}. */
-export const handler = lambdaHttpHandler('http-kite-postback', kitePostbackUseCase);
+/** Lambda entry of `POST /kite/postback` (`kitePostbackUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-kite-postback', 'POST /kite/postback');

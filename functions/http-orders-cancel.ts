@@ -1,5 +1,4 @@
-import { cancelOrderUseCase } from './api/orders.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link cancelOrderUseCase}. */
-export const handler = lambdaHttpHandler('http-orders-cancel', cancelOrderUseCase);
+/** Lambda entry of `DELETE /orders/{task_id}` (`cancelOrderUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-orders-cancel', 'DELETE /orders/{task_id}');

@@ -1,5 +1,4 @@
-import { createOrderUseCase } from './api/orders.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link createOrderUseCase}. */
-export const handler = lambdaHttpHandler('http-orders-create', createOrderUseCase);
+/** Lambda entry of `POST /orders` (`createOrderUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-orders-create', 'POST /orders');

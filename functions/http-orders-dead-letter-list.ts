@@ -1,5 +1,4 @@
-import { listDeadLettersUseCase } from './api/dead-letters.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link listDeadLettersUseCase}. */
-export const handler = lambdaHttpHandler('http-orders-dead-letter-list', listDeadLettersUseCase);
+/** Lambda entry of `GET /orders/dead-letter` (`listDeadLettersUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-orders-dead-letter-list', 'GET /orders/dead-letter');

@@ -1,5 +1,7 @@
-import { redriveOrderUseCase } from './api/dead-letters.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link redriveOrderUseCase}. */
-export const handler = lambdaHttpHandler('http-orders-dead-letter-redrive', redriveOrderUseCase);
+/** Lambda entry of `POST /orders/dead-letter/{task_id}/redrive` (`redriveOrderUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler(
+  'http-orders-dead-letter-redrive',
+  'POST /orders/dead-letter/{task_id}/redrive',
+);

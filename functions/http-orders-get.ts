@@ -1,5 +1,4 @@
-import { getOrderUseCase } from './api/orders.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link getOrderUseCase}. */
-export const handler = lambdaHttpHandler('http-orders-get', getOrderUseCase);
+/** Lambda entry of `GET /orders/{task_id}` (`getOrderUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-orders-get', 'GET /orders/{task_id}');

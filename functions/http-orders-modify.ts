@@ -1,5 +1,4 @@
-import { modifyOrderUseCase } from './api/orders.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link modifyOrderUseCase}. */
-export const handler = lambdaHttpHandler('http-orders-modify', modifyOrderUseCase);
+/** Lambda entry of `PATCH /orders/{task_id}` (`modifyOrderUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-orders-modify', 'PATCH /orders/{task_id}');

@@ -1,5 +1,4 @@
-import { quotesUseCase } from './api/market-snapshots.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link quotesUseCase}. */
-export const handler = lambdaHttpHandler('http-quotes', quotesUseCase);
+/** Lambda entry of `GET /quotes` (`quotesUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-quotes', 'GET /quotes');

@@ -1,5 +1,4 @@
-import { createSubscriptionUseCase } from './api/subscriptions.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link createSubscriptionUseCase}. */
-export const handler = lambdaHttpHandler('http-subscriptions-create', createSubscriptionUseCase);
+/** Lambda entry of `POST /subscriptions` (`createSubscriptionUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-subscriptions-create', 'POST /subscriptions');

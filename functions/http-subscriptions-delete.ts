@@ -1,5 +1,4 @@
-import { deleteSubscriptionUseCase } from './api/subscriptions.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link deleteSubscriptionUseCase}. */
-export const handler = lambdaHttpHandler('http-subscriptions-delete', deleteSubscriptionUseCase);
+/** Lambda entry of `DELETE /subscriptions/{token}` (`deleteSubscriptionUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-subscriptions-delete', 'DELETE /subscriptions/{token}');

@@ -1,5 +1,4 @@
-import { listSubscriptionsUseCase } from './api/subscriptions.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link listSubscriptionsUseCase}. */
-export const handler = lambdaHttpHandler('http-subscriptions-list', listSubscriptionsUseCase);
+/** Lambda entry of `GET /subscriptions` (`listSubscriptionsUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-subscriptions-list', 'GET /subscriptions');

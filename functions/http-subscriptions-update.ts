@@ -1,5 +1,4 @@
-import { updateSubscriptionUseCase } from './api/subscriptions.js';
 import { lambdaHttpHandler } from './http/lambda.js';
 
-/** Lambda entry of the route built by {@link updateSubscriptionUseCase}. */
-export const handler = lambdaHttpHandler('http-subscriptions-update', updateSubscriptionUseCase);
+/** Lambda entry of `PATCH /subscriptions/{token}` (`updateSubscriptionUseCase`), guarded as the route table says. */
+export const handler = lambdaHttpHandler('http-subscriptions-update', 'PATCH /subscriptions/{token}');

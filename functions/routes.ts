@@ -1,3 +1,4 @@
+import { Role } from '../shared/auth/roles.js';
 import { HealthResponse } from '../shared/contracts/health.js';
 import { HistoryResponse } from '../shared/contracts/history.js';
 import { InstrumentListResponse, InstrumentResponse } from '../shared/contracts/instrument.js';
@@ -20,6 +21,7 @@ import {
 } from '../shared/contracts/subscription.js';
 import type { Components } from '../shared/wiring.js';
 import { DeadLetterQuery, listDeadLettersUseCase, redriveOrderUseCase } from './api/dead-letters.js';
+import { healthUseCase } from './api/health.js';
 import { HistoryQuery, historyUseCase } from './api/history.js';
 import { getInstrumentUseCase, listInstrumentsUseCase } from './api/instruments.js';
 import { kitePostbackUseCase, PostbackResponse } from './api/kite-postback.js';
@@ -34,6 +36,8 @@ import {
   OrderChangeResponse,
   TaskIdPath,
 } from './api/orders.js';
+import type { ProtectedUseCase } from './api/protected.js';
+import { guarded } from './api/protected.js';
 import { ChainQuery, ListInstrumentsQuery, ListSubscriptionsQuery, QuotesQuery, TokenPath } from './api/schemas.js';
 import {
   createSubscriptionUseCase,
@@ -42,45 +46,59 @@ import {
   updateSubscriptionUseCase,
 } from './api/subscriptions.js';
 import type { HttpUseCase } from './http/http-handler.js';
-import { healthUseCase } from './http-health.js';
 
-/** One REST route: what API Gateway routes to which function, and the use case the local gateway runs. */
-export interface HttpRoute extends DocumentedRoute {
+/** What every REST route has, whoever may call it. */
+interface RouteBase extends DocumentedRoute {
   /** API Gateway route path, `{name}` for a path parameter. */
   readonly path: string;
   /** The function's module, relative to the project root; it exports `handler`. */
   readonly entry: string;
-  readonly makeUseCase: (components: Components) => HttpUseCase;
   /** The route's OpenAPI description (request and response schemas). */
   readonly doc?: RouteDoc;
 }
 
 /**
+ * One REST route: what API Gateway routes to which function, who may call it, and the use case
+ * the local gateway runs. A public route's use case sees no caller; any other's is given the
+ * authenticated caller once {@link routeUseCase} has checked its role.
+ */
+export type HttpRoute =
+  | (RouteBase & { readonly access: 'public'; readonly makeUseCase: (components: Components) => HttpUseCase })
+  | (RouteBase & { readonly access: Role; readonly makeUseCase: (components: Components) => ProtectedUseCase });
+
+/** A route's key as API Gateway writes it: `GET /orders/{task_id}`. */
+export type RouteKey = `${HttpRoute['method']} ${string}`;
+
+/**
  * The REST route table, shared by the CDK app (one function per entry) and the local gateway
  * (same modules, in process), so cloud and local routing cannot drift. `GET /openapi.json` is
- * generated from this table's `doc`s.
+ * generated from this table's `doc`s. Each route's `access` is the role it needs (viewer < trader
+ * < admin): the table is the one place that says so, and {@link routeUseCase} the one place that
+ * enforces it.
  */
 export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/health',
+    access: 'public',
     entry: 'functions/http-health.ts',
     makeUseCase: healthUseCase,
     doc: {
       summary: 'Platform health: ok or degraded, with each dependency',
-      public: true,
       responses: { 200: { description: 'The health report (TC-REG-004)', schema: HealthResponse } },
     },
   },
   {
     method: 'GET',
     path: '/openapi.json',
+    access: 'public',
     entry: 'functions/http-openapi.ts',
     makeUseCase: () => openApiUseCase(() => httpRoutes),
   },
   {
     method: 'POST',
     path: '/subscriptions',
+    access: Role.admin,
     entry: 'functions/http-subscriptions-create.ts',
     makeUseCase: createSubscriptionUseCase,
     doc: {
@@ -92,6 +110,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/subscriptions',
+    access: Role.viewer,
     entry: 'functions/http-subscriptions-list.ts',
     makeUseCase: listSubscriptionsUseCase,
     doc: {
@@ -107,6 +126,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'PATCH',
     path: '/subscriptions/{token}',
+    access: Role.admin,
     entry: 'functions/http-subscriptions-update.ts',
     makeUseCase: updateSubscriptionUseCase,
     doc: {
@@ -119,6 +139,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'DELETE',
     path: '/subscriptions/{token}',
+    access: Role.admin,
     entry: 'functions/http-subscriptions-delete.ts',
     makeUseCase: deleteSubscriptionUseCase,
     doc: {
@@ -130,6 +151,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/instruments',
+    access: Role.viewer,
     entry: 'functions/http-instruments-list.ts',
     makeUseCase: listInstrumentsUseCase,
     doc: {
@@ -141,6 +163,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/quotes',
+    access: Role.viewer,
     entry: 'functions/http-quotes.ts',
     makeUseCase: quotesUseCase,
     doc: {
@@ -154,6 +177,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/chain',
+    access: Role.viewer,
     entry: 'functions/http-chain.ts',
     makeUseCase: chainUseCase,
     doc: {
@@ -168,6 +192,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/instruments/{token}',
+    access: Role.viewer,
     entry: 'functions/http-instruments-get.ts',
     makeUseCase: getInstrumentUseCase,
     doc: {
@@ -179,6 +204,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/history',
+    access: Role.viewer,
     entry: 'functions/http-history.ts',
     makeUseCase: historyUseCase,
     doc: {
@@ -190,6 +216,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'POST',
     path: '/orders',
+    access: Role.trader,
     entry: 'functions/http-orders-create.ts',
     makeUseCase: createOrderUseCase,
     doc: {
@@ -207,6 +234,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/orders/dead-letter',
+    access: Role.admin,
     entry: 'functions/http-orders-dead-letter-list.ts',
     makeUseCase: listDeadLettersUseCase,
     doc: {
@@ -220,6 +248,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'POST',
     path: '/orders/dead-letter/{task_id}/redrive',
+    access: Role.admin,
     entry: 'functions/http-orders-dead-letter-redrive.ts',
     makeUseCase: redriveOrderUseCase,
     doc: {
@@ -236,6 +265,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'GET',
     path: '/orders/{task_id}',
+    access: Role.trader,
     entry: 'functions/http-orders-get.ts',
     makeUseCase: getOrderUseCase,
     doc: {
@@ -247,6 +277,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'DELETE',
     path: '/orders/{task_id}',
+    access: Role.trader,
     entry: 'functions/http-orders-cancel.ts',
     makeUseCase: cancelOrderUseCase,
     doc: {
@@ -263,6 +294,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'PATCH',
     path: '/orders/{task_id}',
+    access: Role.trader,
     entry: 'functions/http-orders-modify.ts',
     makeUseCase: modifyOrderUseCase,
     doc: {
@@ -278,6 +310,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   {
     method: 'POST',
     path: '/kite/postback',
+    access: 'public',
     entry: 'functions/http-kite-postback.ts',
     makeUseCase: kitePostbackUseCase,
     doc: {
@@ -285,9 +318,26 @@ export const httpRoutes: readonly HttpRoute[] = [
       description:
         "Register this URL as the app's postback URL on Kite. No token: the checksum (SHA-256 of order_id + " +
         'order_timestamp + api_secret of a configured account) authenticates it; a bad one is a 401.',
-      public: true,
       body: KiteOrder,
       responses: { 200: { description: 'Accepted', schema: PostbackResponse } },
     },
   },
 ];
+
+/** The route of `key` (`GET /orders/{task_id}`); throws a `RangeError` for a key the table lacks. */
+export function httpRoute(key: RouteKey): HttpRoute {
+  const route = httpRoutes.find((r) => `${r.method} ${r.path}` === key);
+  if (route === undefined) throw new RangeError(`No REST route ${key} in the route table`);
+  return route;
+}
+
+/**
+ * The use case a gateway runs for `route` (a Lambda of its own, or the local gateway): a public
+ * route's as it is, any other's behind {@link guarded}, which authenticates, throttles and checks
+ * the route's role before the use case runs.
+ */
+export function routeUseCase(components: Components, route: HttpRoute): HttpUseCase {
+  return route.access === 'public'
+    ? route.makeUseCase(components)
+    : guarded(components, route.access, route.makeUseCase(components));
+}

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { type ApiKeyRecord, parseApiKeyEntry } from './auth/api-keys.js';
 import { LOCAL_USER_SUBJECT, ownerIdOf } from './auth/owner.js';
+import { ROLES, type Role } from './auth/roles.js';
 import { ConfigError } from './errors.js';
 import { Secret } from './secret.js';
 
@@ -110,6 +112,34 @@ const csv = z
   .default([]);
 
 /**
+ * `key[:role]` entries, comma-separated, each kept only as its SHA-256 (see `parseApiKeyEntry`):
+ * an entry without a role is an admin key; `sha256:<hex>[:role]` gives the digest instead of the key.
+ */
+const apiKeys = z
+  .string()
+  .transform((value, ctx) => {
+    const records: ApiKeyRecord[] = [];
+    for (const [index, entry] of value
+      .split(',')
+      .map((e) => e.trim())
+      .filter(Boolean)
+      .entries()) {
+      const record = parseApiKeyEntry(entry);
+      if ('error' in record) {
+        ctx.addIssue({ code: 'custom', message: `entry ${index + 1}: ${record.error}` });
+        return z.NEVER;
+      }
+      if (records.some((r) => r.sha256 === record.sha256)) {
+        ctx.addIssue({ code: 'custom', message: `entry ${index + 1} repeats an earlier key` });
+        return z.NEVER;
+      }
+      records.push(record);
+    }
+    return records;
+  })
+  .default([]);
+
+/**
  * Every variable, its default and its rule. The README's configuration table lists the same
  * variables; a test keeps the two in step.
  */
@@ -126,7 +156,12 @@ export const EnvSchema = z.object({
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
   API_KEY_ENABLED: bool.default(true),
-  API_KEYS: csv,
+  API_KEYS: apiKeys,
+  ROLES_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:/-]{1,128}$/, { message: 'must be a claim name such as roles, scope or cognito:groups' })
+    .default('roles'),
+  DEFAULT_ROLE: z.enum(ROLES as [Role, ...Role[]], { message: `must be one of ${ROLES.join(', ')}` }).default('trader'),
 
   REDIS_URL: redisUrl.optional(),
   DYNAMODB_ENDPOINT: httpUrl(['http:', 'https:']).optional(),
@@ -214,7 +249,12 @@ export interface Config {
     readonly issuer: string | undefined;
     readonly audience: string | undefined;
     readonly apiKeyEnabled: boolean;
-    readonly apiKeys: readonly Secret[];
+    /** The accepted API keys, as digests with their roles. */
+    readonly apiKeys: readonly ApiKeyRecord[];
+    /** `ROLES_CLAIM`: the token claim that names a caller's roles. */
+    readonly rolesClaim: string;
+    /** `DEFAULT_ROLE`: the role of a token without that claim. */
+    readonly defaultRole: Role;
   };
   readonly redis: { readonly url: Secret | undefined };
   /**
@@ -348,7 +388,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       apiKeyEnabled: e.API_KEY_ENABLED,
-      apiKeys: e.API_KEYS.map((k) => new Secret(k)),
+      apiKeys: e.API_KEYS,
+      rolesClaim: e.ROLES_CLAIM,
+      defaultRole: e.DEFAULT_ROLE,
     },
     redis: { url: e.REDIS_URL === undefined ? undefined : new Secret(e.REDIS_URL) },
     localAws: {

@@ -2,9 +2,8 @@ import { z } from 'zod';
 import type { DeadLetterListResponse, RedriveOrderResponse } from '../../shared/contracts/order-api.js';
 import { ConflictError } from '../../shared/errors.js';
 import type { Components } from '../../shared/wiring.js';
-import type { HttpUseCase } from '../http/http-handler.js';
 import { ownOrder, paperTrading, TaskIdPath, toOrderStatus } from './orders.js';
-import { authenticated } from './protected.js';
+import type { ProtectedUseCase } from './protected.js';
 import { parsePath, parseQuery } from './request.js';
 
 /** Page size of `GET /orders/dead-letter` when `limit` is not given. */
@@ -47,17 +46,17 @@ const REDRIVE_RESERVE_MS = 3_000;
 const DEFAULT_SCAN_MS = 5_000;
 
 /**
- * `GET /orders/dead-letter?error_type=&limit=&cursor=` (TC-ORD-031): the caller's dead-lettered
- * tasks newest first, each with its attempts, errors and timestamps, filtered by error type when
+ * `GET /orders/dead-letter?error_type=&limit=&cursor=` (TC-ORD-031, admin only): every caller's
+ * dead-lettered tasks newest first, each with its attempts, errors and timestamps, filtered by error type when
  * asked. Besides what the worker dead-letters, it lists what SQS's redrive policy moved
  * (`max_receives`, recorded by the dead-letter consumer) and poison messages that name a task id
  * (`validation`, with `raw_body`).
  */
-export function listDeadLettersUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, _context, principal) => {
+export function listDeadLettersUseCase(components: Components): ProtectedUseCase {
+  return async (event) => {
     const query = parseQuery(event, DeadLetterQuery);
+    // An admin-only route (functions/routes.ts): every caller's dead letters.
     const page = await components.orders.listDeadLetters({
-      owner: principal.id,
       limit: query.limit ?? DEFAULT_DEAD_LETTER_PAGE,
       ...(query.error_type !== undefined && { errorType: query.error_type }),
       ...(query.cursor !== undefined && { cursor: query.cursor }),
@@ -68,12 +67,12 @@ export function listDeadLettersUseCase(components: Components): HttpUseCase {
       next_cursor: page.cursor ?? null,
     };
     return { status: 200, body };
-  });
+  };
 }
 
 /**
  * `POST /orders/dead-letter/{task_id}/redrive` (TC-ORD-030: "can be retried manually"): queues a
- * DEAD_LETTER task of the caller's again, then moves its record to PENDING.
+ * DEAD_LETTER task again (admin only: anyone's task), then moves its record to PENDING.
  *
  * The message goes first: its dead letter moved back to the orders queue when the scan finds it
  * within the invocation's remaining time, else the task sent from its status record (a poison
@@ -85,10 +84,10 @@ export function listDeadLettersUseCase(components: Components): HttpUseCase {
  * duplicate and harmless: the worker places under the task's idempotency key and moves the record
  * by conditional transitions, so the order is placed at most once.
  *
- * 404 for an unknown task or another caller's.
+ * 404 for an unknown task.
  */
-export function redriveOrderUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, { logger, remainingTimeMs }, principal) => {
+export function redriveOrderUseCase(components: Components): ProtectedUseCase {
+  return async (event, { logger, remainingTimeMs }, principal) => {
     const { task_id } = parsePath(event, TaskIdPath);
     const record = await ownOrder(components, task_id, principal);
     if (record.status !== 'DEAD_LETTER') {
@@ -121,5 +120,5 @@ export function redriveOrderUseCase(components: Components): HttpUseCase {
     logger.info('Order redriven', { taskId: task_id, source, caller: principal.id });
     const body: RedriveOrderResponse = { message: 'Order redriven', task_id, status: 'PENDING', source };
     return { status: 202, body };
-  });
+  };
 }

@@ -5,9 +5,8 @@ import { historyWithGreeks } from '../../shared/domain/market/history-with-greek
 import { NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { Candle, CandleInterval } from '../../shared/ports/market-data.js';
 import type { Components } from '../../shared/wiring.js';
-import type { HttpUseCase } from '../http/http-handler.js';
 import { apiContext } from './context.js';
-import { authenticated } from './protected.js';
+import type { ProtectedUseCase } from './protected.js';
 import { parseQuery } from './request.js';
 import { TokenParam } from './schemas.js';
 
@@ -82,8 +81,8 @@ export const HistoryQuery = z.object({
  * underlying's series is fetched once for the whole range (`historyWithGreeks`), never per candle.
  * Ranges are bounded by Kite's per-request limits for the interval, so one call's cost is bounded.
  */
-export function historyUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, { logger }) => {
+export function historyUseCase(components: Components): ProtectedUseCase {
+  return async (event, { logger }) => {
     const query = parseQuery(event, HistoryQuery);
     const from = query.from.ms;
     // A bare date as `to` means the whole of that day.
@@ -138,7 +137,7 @@ export function historyUseCase(components: Components): HttpUseCase {
     }
     const body: HistoryResponse = { candles };
     return { status: 200, body };
-  });
+  };
 }
 
 function withoutGreeks(candle: Candle): HistoryCandle {

@@ -2,9 +2,8 @@ import type { InstrumentListResponse, InstrumentResponse } from '../../shared/co
 import { NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import type { Components } from '../../shared/wiring.js';
-import type { HttpUseCase } from '../http/http-handler.js';
 import { apiContext } from './context.js';
-import { authenticated } from './protected.js';
+import type { ProtectedUseCase } from './protected.js';
 import { parsePath, parseQuery } from './request.js';
 import { ListInstrumentsQuery, TokenPath } from './schemas.js';
 import { DEFAULT_PAGE_SIZE } from './subscriptions.js';
@@ -43,8 +42,8 @@ function decodeCursor(cursor: string): number {
 }
 
 /** `GET /instruments?q=&underlying=&expiry=&type=&limit=&cursor=`: the registry, filtered and paged. */
-export function listInstrumentsUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+export function listInstrumentsUseCase(components: Components): ProtectedUseCase {
+  return async (event) => {
     const query = parseQuery(event, ListInstrumentsQuery);
     const all = await apiContext(components).registry.all();
     const q = query.q?.trim().toUpperCase();
@@ -71,15 +70,15 @@ export function listInstrumentsUseCase(components: Components): HttpUseCase {
       next_cursor: next === undefined ? null : encodeCursor(next),
     };
     return { status: 200, body };
-  });
+  };
 }
 
 /** `GET /instruments/{token}`: one instrument, 404 when the registry does not list it. */
-export function getInstrumentUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+export function getInstrumentUseCase(components: Components): ProtectedUseCase {
+  return async (event) => {
     const { token } = parsePath(event, TokenPath);
     const instrument = await apiContext(components).registry.get(token);
     if (instrument === undefined) throw new NotFoundError(`Instrument ${token} is not in the instrument registry`);
     return { status: 200, body: toInstrumentResponse(instrument) };
-  });
+  };
 }

@@ -4,9 +4,8 @@ import { timeToExpiryYears } from '../../shared/domain/greeks/time-to-expiry.js'
 import { ValidationError } from '../../shared/errors.js';
 import type { Instrument } from '../../shared/ports/market-data.js';
 import type { Components } from '../../shared/wiring.js';
-import type { HttpUseCase } from '../http/http-handler.js';
 import { apiContext } from './context.js';
-import { authenticated } from './protected.js';
+import type { ProtectedUseCase } from './protected.js';
 import { parseQuery } from './request.js';
 import { ChainQuery, QuotesQuery } from './schemas.js';
 
@@ -65,8 +64,8 @@ async function latestTicks(components: Components, tokens: readonly number[]): P
  * `GET /quotes?tokens=…`: the latest tick of each token, with its Greeks and IV, straight from the
  * live state (no Kite call); tokens with no tick yet are listed under `missing`.
  */
-export function quotesUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+export function quotesUseCase(components: Components): ProtectedUseCase {
+  return async (event) => {
     const { tokens } = parseQuery(event, QuotesQuery);
     const ticks = await latestTicks(components, tokens);
     const body: QuotesResponse = { quotes: [], missing: [] };
@@ -76,7 +75,7 @@ export function quotesUseCase(components: Components): HttpUseCase {
       else body.quotes.push(tick);
     }
     return { status: 200, body };
-  });
+  };
 }
 
 /**
@@ -84,8 +83,8 @@ export function quotesUseCase(components: Components): HttpUseCase {
  * ticks, and the forward, ATM strike and time to expiry they were priced on. Without `expiry`, the
  * nearest that has not expired.
  */
-export function chainUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+export function chainUseCase(components: Components): ProtectedUseCase {
+  return async (event) => {
     const query = parseQuery(event, ChainQuery);
     const underlying = query.underlying.trim().toUpperCase();
     const chains = chainIndex(await apiContext(components).registry.all()).get(underlying);
@@ -141,7 +140,7 @@ export function chainUseCase(components: Components): HttpUseCase {
       strikes: rows,
     };
     return { status: 200, body };
-  });
+  };
 }
 
 /** The strike nearest `price` (the lower of two equally near); `strikes` ascending and not empty. */

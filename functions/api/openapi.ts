@@ -7,6 +7,7 @@ import {
 } from 'zod-openapi';
 import { ApiErrorResponse } from '../../shared/contracts/common.js';
 import type { HttpUseCase } from '../http/http-handler.js';
+import type { RouteAccess } from './protected.js';
 
 /**
  * `GET /openapi.json`: the OpenAPI 3.1 document of the REST API, generated from the same zod
@@ -18,8 +19,6 @@ import type { HttpUseCase } from '../http/http-handler.js';
 export interface RouteDoc {
   readonly summary: string;
   readonly description?: string;
-  /** Served without credentials (`/health`, `/openapi.json`). */
-  readonly public?: boolean;
   readonly query?: z.ZodObject;
   readonly path?: z.ZodObject;
   readonly body?: z.ZodType;
@@ -27,12 +26,14 @@ export interface RouteDoc {
   readonly responses: Readonly<Record<number, { readonly description: string; readonly schema: z.ZodType }>>;
 }
 
-/** A documented route: API Gateway's method and path, its function's module and its description. */
+/** A documented route: API Gateway's method and path, its function's module, who may call it, and its description. */
 export interface DocumentedRoute {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: string;
   /** The function's module (`functions/http-orders-get.ts`): its name is the operation's id (`ordersGet`). */
   readonly entry?: string;
+  /** `public` (no credentials: `/health`, `/openapi.json`, Kite's postback) or the role it needs. */
+  readonly access: RouteAccess;
   readonly doc?: RouteDoc;
 }
 
@@ -55,7 +56,7 @@ export function operationIdOf(route: DocumentedRoute): string {
 const ERRORS: Readonly<Record<number, string>> = {
   400: 'The request is invalid: malformed JSON, a wrong type, a value out of range (details name the fields)',
   401: 'No credentials: send x-api-key or Authorization: Bearer <token>',
-  403: 'The credentials are not valid',
+  403: 'The credentials are not valid, or the caller lacks the role the route needs (required_role names it)',
   404: 'Not found',
   413: 'The request body is too large',
   429: "Too many requests (the caller's budget, or the gateway's throttle): retry after the Retry-After header",
@@ -63,9 +64,9 @@ const ERRORS: Readonly<Record<number, string>> = {
   503: 'A dependency (database, registry, market data) is unavailable: retry later',
 };
 
-function errorResponses(doc: RouteDoc): ZodOpenApiOperationObject['responses'] {
-  // A public route takes no input, but the gateway's throttle still applies to it.
-  const statuses = doc.public ? [429, 500, 503] : [400, 401, 403, 404, 429, 500, 503];
+function errorResponses(doc: RouteDoc, access: RouteAccess): ZodOpenApiOperationObject['responses'] {
+  // A public route needs no credentials, but the gateway's throttle still applies to it.
+  const statuses = access === 'public' ? [429, 500, 503] : [400, 401, 403, 404, 429, 500, 503];
   if (doc.body !== undefined) statuses.push(413);
   const responses: ZodOpenApiOperationObject['responses'] = {};
   for (const status of statuses) {
@@ -86,11 +87,16 @@ export function openApiDocument(routes: readonly DocumentedRoute[]): ReturnType<
   for (const route of routes) {
     const doc = route.doc;
     if (doc === undefined) continue;
+    const open = route.access === 'public';
+    const needs = open
+      ? 'No credentials needed.'
+      : `Needs the ${route.access} role (viewer < trader < admin); without it a 403 names the role.`;
     const operation: ZodOpenApiOperationObject = {
       operationId: operationIdOf(route),
       summary: doc.summary,
-      ...(doc.description !== undefined && { description: doc.description }),
-      ...(doc.public ? { security: [] } : {}),
+      description: doc.description === undefined ? needs : `${needs}\n\n${doc.description}`,
+      'x-required-role': open ? null : route.access,
+      ...(open ? { security: [] } : {}),
       ...((doc.query !== undefined || doc.path !== undefined) && {
         requestParams: {
           ...(doc.query !== undefined && { query: doc.query }),
@@ -107,7 +113,7 @@ export function openApiDocument(routes: readonly DocumentedRoute[]): ReturnType<
             { description: response.description, content: { 'application/json': { schema: response.schema } } },
           ]),
         ),
-        ...errorResponses(doc),
+        ...errorResponses(doc, route.access),
       },
     };
     const item = paths[route.path] ?? {};
@@ -121,7 +127,9 @@ export function openApiDocument(routes: readonly DocumentedRoute[]): ReturnType<
       version: '1.0.0',
       description:
         'Subscriptions, instruments, quotes, option chains, history with Greeks, orders and health of the ' +
-        'NIFTY/BANKNIFTY options platform.',
+        'NIFTY/BANKNIFTY options platform. Each operation states the role it needs in x-required-role: viewer ' +
+        "(streaming and market data), trader (adds the caller's own orders) or admin (adds the pinned " +
+        'subscription set, every order and the dead letters); each role includes the ones before it.',
       license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
     },
     // The document is served by the API it describes: paths are relative to where it was fetched.

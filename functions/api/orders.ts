@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Principal } from '../../shared/auth/authenticator.js';
+import { hasRole, Role } from '../../shared/auth/roles.js';
 import { MarketProtection, OrderTask, OrderTaskStatus } from '../../shared/contracts/order.js';
 import {
   CreateOrderRequest,
@@ -17,10 +18,9 @@ import { referencePriceOf } from '../../shared/market-data/reference-price.js';
 import { sliceViews } from '../../shared/order-updates.js';
 import type { OrderRecord, OrderResult } from '../../shared/ports/orders.js';
 import type { Components } from '../../shared/wiring.js';
-import type { HttpUseCase } from '../http/http-handler.js';
 import { type ExchangeCheckDependencies, exchangeIssues } from '../orders/exchange-check.js';
 import { apiContext } from './context.js';
-import { authenticated } from './protected.js';
+import type { ProtectedUseCase } from './protected.js';
 import { parseJsonBody, parsePath } from './request.js';
 
 /**
@@ -100,8 +100,8 @@ async function deadLetterUnqueued(components: Components, taskId: string, error:
  * task id exists: a resubmission never resets a task) and queues it; 202 with the task id. An
  * account must be a configured Kite account when there are any: orders are pinned to theirs.
  */
-export function createOrderUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, { logger }, principal) => {
+export function createOrderUseCase(components: Components): ProtectedUseCase {
+  return async (event, { logger }, principal) => {
     const { value } = parseJsonBody(event, CreateOrderRequest);
     const accounts = components.config.kite.accounts.map((a) => a.id);
     if (accounts.length > 0 && !accounts.includes(value.account_id)) {
@@ -144,16 +144,19 @@ export function createOrderUseCase(components: Components): HttpUseCase {
       paper: paperTrading(components),
     };
     return { status: 202, body, headers: { location: `/orders/${task.task_id}` } };
-  });
+  };
 }
 
 /**
- * The caller's task `taskId`. Someone else's order is a 404, exactly as an unknown one: a caller
- * cannot even learn that another's task id exists.
+ * Task `taskId` as `principal` may see it: its own, or anyone's for an admin. Someone else's order
+ * is a 404 for everyone else, exactly as an unknown one: a caller cannot even learn that another's
+ * task id exists.
  */
 export async function ownOrder(components: Components, taskId: string, principal: Principal): Promise<OrderRecord> {
   const record = await components.orders.get(taskId);
-  if (record === undefined || record.task.owner !== principal.id) throw new NotFoundError(`No order task ${taskId}`);
+  if (record === undefined || !(record.task.owner === principal.id || hasRole(principal.role, Role.admin))) {
+    throw new NotFoundError(`No order task ${taskId}`);
+  }
   return record;
 }
 
@@ -166,13 +169,13 @@ function exchangeCheck(components: Components): ExchangeCheckDependencies {
 }
 
 /** `GET /orders/{task_id}` (TC-ORD-001 to 003): the caller's task's status record; 404 for an unknown id or another's. */
-export function getOrderUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, _context, principal) => {
+export function getOrderUseCase(components: Components): ProtectedUseCase {
+  return async (event, _context, principal) => {
     const { task_id } = parsePath(event, TaskIdPath);
     const record = await ownOrder(components, task_id, principal);
     const body: OrderResponse = { order: toOrderStatus(record, paperTrading(components)) };
     return { status: 200, body };
-  });
+  };
 }
 
 /** `PATCH /orders/{task_id}` body: the terms to change; at least one. */
@@ -333,7 +336,8 @@ async function queueChange(
     idempotency_key: id,
     account_id: placed.task.account_id,
     submitted_at: iso(now),
-    owner: principal.id,
+    // The order's owner, also when an admin changes it: its updates reach the owner's connections.
+    owner: placed.task.owner,
   };
   const variety = placed.task.params.variety;
   const task = OrderTask.parse(
@@ -364,18 +368,18 @@ async function queueChange(
 }
 
 /** `DELETE /orders/{task_id}`: cancels the caller's placed order (a queued `cancel_order` task). */
-export function cancelOrderUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, { logger }, principal) => {
+export function cancelOrderUseCase(components: Components): ProtectedUseCase {
+  return async (event, { logger }, principal) => {
     const { task_id } = parsePath(event, TaskIdPath);
     return changeOrder(components, principal, task_id, 'cancel', undefined, logger);
-  });
+  };
 }
 
 /** `PATCH /orders/{task_id}`: modifies the caller's placed order (a queued `modify_order` task). */
-export function modifyOrderUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, { logger }, principal) => {
+export function modifyOrderUseCase(components: Components): ProtectedUseCase {
+  return async (event, { logger }, principal) => {
     const { task_id } = parsePath(event, TaskIdPath);
     const { value } = parseJsonBody(event, ModifyOrderRequest);
     return changeOrder(components, principal, task_id, 'modify', value, logger);
-  });
+  };
 }

@@ -13,9 +13,8 @@ import { describeError, NotFoundError, ValidationError } from '../../shared/erro
 import type { StoredSubscription } from '../../shared/ports/subscription-store.js';
 import { Channels, RECONCILE_NOW } from '../../shared/ports/tick-bus.js';
 import type { Components } from '../../shared/wiring.js';
-import type { HttpUseCase } from '../http/http-handler.js';
 import { apiContext } from './context.js';
-import { authenticated } from './protected.js';
+import type { ProtectedUseCase } from './protected.js';
 import { parseJsonBody, parsePath, parseQuery } from './request.js';
 import { ListSubscriptionsQuery, TokenPath } from './schemas.js';
 
@@ -61,8 +60,8 @@ function notSubscribed(token: number): NotFoundError {
  * chosen by rendezvous hashing; a repeat keeps its account and creation time, reactivates it and
  * updates `updated_at` (and the mode, when one is given). Never a second record.
  */
-export function createSubscriptionUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event, { logger }, principal: Principal) => {
+export function createSubscriptionUseCase(components: Components): ProtectedUseCase {
+  return async (event, { logger }, principal: Principal) => {
     const { value, raw } = parseJsonBody(event, CreateSubscriptionRequest);
     const api = apiContext(components);
     const instrument = await api.registry.get(value.instrument_token);
@@ -90,12 +89,12 @@ export function createSubscriptionUseCase(components: Components): HttpUseCase {
       instrument_token: stored.instrumentToken,
     };
     return { status: 200, body };
-  });
+  };
 }
 
 /** `GET /subscriptions?status=&limit=&cursor=` (TC-SUB-003, TC-REG-001): one page, by token. */
-export function listSubscriptionsUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+export function listSubscriptionsUseCase(components: Components): ProtectedUseCase {
+  return async (event) => {
     const query = parseQuery(event, ListSubscriptionsQuery);
     const page = await components.subscriptions.list({
       limit: query.limit ?? DEFAULT_PAGE_SIZE,
@@ -107,12 +106,12 @@ export function listSubscriptionsUseCase(components: Components): HttpUseCase {
       next_cursor: page.cursor ?? null,
     };
     return { status: 200, body };
-  });
+  };
 }
 
 /** `DELETE /subscriptions/{token}` (TC-SUB-004): soft delete; the record stays, `inactive`. */
-export function deleteSubscriptionUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+export function deleteSubscriptionUseCase(components: Components): ProtectedUseCase {
+  return async (event) => {
     const { token } = parsePath(event, TokenPath);
     const stored = await components.subscriptions.deactivate(token, components.clock.now());
     if (stored === undefined) throw notSubscribed(token);
@@ -123,15 +122,15 @@ export function deleteSubscriptionUseCase(components: Components): HttpUseCase {
       subscription: toSubscription(stored),
     };
     return { status: 200, body };
-  });
+  };
 }
 
 /**
  * `PATCH /subscriptions/{token}` (TC-SUB-005, 020, 021): changes status, mode and account. An
  * account must be one the platform streams with (400 otherwise); `null` clears it.
  */
-export function updateSubscriptionUseCase(components: Components): HttpUseCase {
-  return authenticated(components, async (event) => {
+export function updateSubscriptionUseCase(components: Components): ProtectedUseCase {
+  return async (event) => {
     const { token } = parsePath(event, TokenPath);
     const { value } = parseJsonBody(event, UpdateSubscriptionRequest);
     const { accountIds } = apiContext(components);
@@ -153,5 +152,5 @@ export function updateSubscriptionUseCase(components: Components): HttpUseCase {
     await announce(components, stored.instrumentToken);
     const body: SubscriptionResponse = { subscription: toSubscription(stored) };
     return { status: 200, body };
-  });
+  };
 }

@@ -1,3 +1,4 @@
+import { MissingRoleError } from '../../shared/auth/errors.js';
 import type { ApiErrorResponse } from '../../shared/contracts/common.js';
 import { ErrorCode, PlatformError, ValidationError } from '../../shared/errors.js';
 
@@ -40,7 +41,14 @@ export function errorResponse(
     const retryAfter = retryAfterSeconds(error);
     return {
       status: STATUS_BY_CODE[error.code] ?? 500,
-      body: { error: { code: error.code, message: error.message, ...(details && { details }) } },
+      body: {
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(details && { details }),
+          ...(error instanceof MissingRoleError && { required_role: error.requiredRole }),
+        },
+      },
       ...(retryAfter !== undefined && { headers: { 'retry-after': String(retryAfter) } }),
     };
   }

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { jwtVerifierFromConfig } from '../../shared/auth/index.js';
+import { jwtVerifierFromConfig, roleClaimRuleOf } from '../../shared/auth/index.js';
 import { DependencyUnavailableError, describeError, TimeoutError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import { type Components, processComponents } from '../../shared/wiring.js';
@@ -55,6 +55,7 @@ export function wsRouteDependencies(components: Components): WsRouteDependencies
   return {
     config: components.config,
     verifier: jwtVerifierFromConfig(components.config),
+    roles: roleClaimRuleOf(components.config),
     connections: components.connections,
     bus: components.bus,
     clock: components.clock,

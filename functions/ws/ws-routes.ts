@@ -1,4 +1,5 @@
 import { errors as jose } from 'jose';
+import { hasRole, type RoleClaimRule, roleFromClaims } from '../../shared/auth/roles.js';
 import type { Config } from '../../shared/config.js';
 import type { ConnectionEvent } from '../../shared/contracts/connection-event.js';
 import { ClientMessage, type ServerMessage, WsErrorText } from '../../shared/contracts/websocket.js';
@@ -7,7 +8,7 @@ import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { ConnectionStore } from '../../shared/ports/connection-store.js';
 import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
-import type { WsRouteKey } from './route-table.js';
+import { WS_CONNECT_ROLE, type WsRouteKey } from './route-table.js';
 
 /** The parts of an API Gateway WebSocket event the routes read. */
 export interface WsEvent {
@@ -42,6 +43,8 @@ export interface WsRouteDependencies {
   readonly bus: TickBus;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** How a token names its role (`ROLES_CLAIM`, `DEFAULT_ROLE`); default the `roles` claim, `trader` without it. */
+  readonly roles?: RoleClaimRule;
 }
 
 /** A little past API Gateway's 2-hour connection limit: the registry record outlives the connection briefly. */
@@ -95,6 +98,15 @@ export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey,
         const message = refusal(cause);
         logger.warn('WebSocket authentication failed', { security: true, reason: message, connectionId });
         return { statusCode: 403, body: JSON.stringify({ message }) };
+      }
+      // The route table's role for $connect; every message route needs no more (see route-table.ts).
+      const role = roleFromClaims(verified.claims, deps.roles ?? { claim: 'roles', defaultRole: 'trader' });
+      if (!hasRole(role, WS_CONNECT_ROLE)) {
+        logger.warn('WebSocket connection refused: no role', { security: true, connectionId });
+        return {
+          statusCode: 403,
+          body: JSON.stringify({ message: `This connection needs the ${WS_CONNECT_ROLE} role` }),
+        };
       }
       const claim = (name: string) =>
         typeof verified.claims[name] === 'string' ? (verified.claims[name] as string) : null;

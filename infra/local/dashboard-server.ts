@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Role } from '../../shared/auth/roles.js';
 import type { Config } from '../../shared/config.js';
 import { canMintDevTokens, mintDevToken } from './dev-token.js';
 import { isLoopbackHost } from './host-check.js';
@@ -89,6 +90,8 @@ export function createDashboardServer(config: Pick<Config, 'auth' | 'environment
           subject: 'local-dashboard',
           name: 'Local dashboard',
           email: null,
+          // The page on the operator's own machine manages the pinned set, as `npm start`'s token may.
+          role: Role.admin,
           ttlSeconds: TOKEN_TTL_SECONDS,
         });
         body = {

@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import { type Role, roleClaimValue } from '../../shared/auth/roles.js';
 import type { Config } from '../../shared/config.js';
 
 /** Who a development token names, and how long it lasts. */
@@ -6,6 +7,8 @@ export interface DevTokenClaims {
   readonly subject: string;
   readonly name: string;
   readonly email: string | null;
+  /** The role the token grants, written into the configured `ROLES_CLAIM` the way that claim is usually shaped. */
+  readonly role: Role;
   /** Lifetime in seconds. */
   readonly ttlSeconds: number;
 }
@@ -38,7 +41,11 @@ export async function mintDevToken(
 ): Promise<DevToken> {
   const issuedAt = Math.floor(nowMs / 1000);
   const expiresAt = issuedAt + claims.ttlSeconds;
-  let jwt = new SignJWT({ name: claims.name, email: claims.email })
+  let jwt = new SignJWT({
+    name: claims.name,
+    email: claims.email,
+    [config.auth.rolesClaim]: roleClaimValue(config.auth.rolesClaim, claims.role),
+  })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(claims.subject)
     .setIssuedAt(issuedAt)

@@ -7,7 +7,7 @@ import { orderSweeperDependencies } from '../../functions/order-sweeper.js';
 import { orderWorkerDependencies, orderWorkerHandler } from '../../functions/order-worker.js';
 import { OrderSweeper } from '../../functions/orders/order-sweeper.js';
 import { orderChangeNotifier, orderFrameHandler, pollOpenOrders } from '../../functions/orders/order-updates.js';
-import { httpRoutes } from '../../functions/routes.js';
+import { httpRoutes, routeUseCase } from '../../functions/routes.js';
 import { wsRouteTable } from '../../functions/ws/route-table.js';
 import { wsRouteHandlers } from '../../functions/ws/ws-handler.js';
 import { ConnectionEvents } from '../../ingest-task/fanout/connection-events.js';
@@ -68,7 +68,7 @@ export function createRestGateway(components: Components) {
     httpRoutes.map((route) => ({
       method: route.method,
       path: route.path,
-      handler: httpHandler(components.logger, route.makeUseCase(components)),
+      handler: httpHandler(components.logger, routeUseCase(components, route)),
     })),
   );
 }

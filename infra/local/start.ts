@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { parseApiKeyEntry } from '../../shared/auth/api-keys.js';
 import { LOCAL_USER_SUBJECT } from '../../shared/auth/owner.js';
+import { Role } from '../../shared/auth/roles.js';
 import type { Config } from '../../shared/config.js';
-import { Secret } from '../../shared/secret.js';
 import { configFromEnvironment, runMain } from '../../shared/wiring.js';
+import { mintDevToken } from './dev-token.js';
 import { startLocalPlatform } from './platform.js';
 
 /** `npm start`: the whole platform on this machine, until Ctrl-C. */
 runMain(async () => {
   const configured = configFromEnvironment();
-  // With API keys on and none configured, this session gets one of its own, printed below.
+  // With API keys on and none configured, this session gets one of its own (an admin key), printed below.
   const sessionKey =
     configured.auth.apiKeyEnabled && configured.auth.apiKeys.length === 0
       ? `local-${randomBytes(18).toString('base64url')}`
@@ -17,7 +18,7 @@ runMain(async () => {
   const config: Config =
     sessionKey === undefined
       ? configured
-      : { ...configured, auth: { ...configured.auth, apiKeys: [new Secret(sessionKey)] } };
+      : { ...configured, auth: { ...configured.auth, apiKeys: [sessionKeyRecord(sessionKey)] } };
   const platform = await startLocalPlatform(config);
   const { logger } = platform.components;
   if (config.auth.jwtSecretIsDefault) {
@@ -34,13 +35,15 @@ runMain(async () => {
     dynamodb: config.dynamodb.endpoint ?? 'dynalite (worker thread of this process)',
   });
   // A token for trying the platform from a terminal or a WebSocket client; signed with the
-  // configured secret, so it is as good as any other token this platform accepts.
-  const jwt = await new SignJWT({ name: 'Local user', email: 'local@example.in' })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(LOCAL_USER_SUBJECT)
-    .setIssuedAt()
-    .setExpirationTime('12h')
-    .sign(new TextEncoder().encode(config.auth.jwtSecret.reveal()));
+  // configured secret, so it is as good as any other token this platform accepts. It is an admin's:
+  // whoever runs the platform on a laptop operates it.
+  const { token: jwt } = await mintDevToken(config, {
+    subject: LOCAL_USER_SUBJECT,
+    name: 'Local user',
+    email: 'local@example.in',
+    role: Role.admin,
+    ttlSeconds: 12 * 3600,
+  });
   const wsUrl = `${platform.url.replace('http', 'ws')}/ws?token=${jwt}`;
   process.stdout.write(
     [
@@ -50,7 +53,7 @@ runMain(async () => {
       `  health:     ${platform.url}/health`,
       `  openapi:    ${platform.url}/openapi.json`,
       `  websocket:  ${wsUrl}`,
-      `  REST:       curl -H "Authorization: Bearer ${jwt}" ${platform.url}/subscriptions`,
+      `  REST:       curl -H "Authorization: Bearer ${jwt}" ${platform.url}/subscriptions   (an admin token)`,
       `  SQS:        AWS_ACCESS_KEY_ID=${config.localAws.accessKeyId} AWS_SECRET_ACCESS_KEY=${config.localAws.secretAccessKey.reveal()} aws --endpoint-url ${platform.url} sqs list-queues   (signed calls only, /@connections too)`,
       ...(sessionKey === undefined
         ? []
@@ -73,3 +76,10 @@ runMain(async () => {
     });
   }
 });
+
+/** The record of this session's own key: an admin key, as an `API_KEYS` entry without a role is. */
+function sessionKeyRecord(key: string) {
+  const record = parseApiKeyEntry(key);
+  if ('error' in record) throw new Error(`session key refused: ${record.error}`);
+  return record;
+}

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { Role } from '../../shared/auth/roles.js';
 import { ConfigError } from '../../shared/errors.js';
 import { configFromEnvironment } from '../../shared/wiring.js';
 import { canMintDevTokens, mintDevToken } from './dev-token.js';
@@ -42,8 +43,15 @@ async function main(): Promise<number> {
     if (!canMintDevTokens(config)) {
       throw new Error('This configuration does not accept tokens signed with JWT_SECRET: pass --jwt <token>.');
     }
-    jwt = (await mintDevToken(config, { subject: 'local-tail', name: 'npm run tail', email: null, ttlSeconds: 43_200 }))
-      .token;
+    jwt = (
+      await mintDevToken(config, {
+        subject: 'local-tail',
+        name: 'npm run tail',
+        email: null,
+        role: Role.viewer,
+        ttlSeconds: 43_200,
+      })
+    ).token;
   }
 
   const stop = new AbortController();

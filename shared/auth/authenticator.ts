@@ -1,8 +1,9 @@
 import type { Config } from '../config.js';
-import { ApiKeyVerifier } from './api-keys.js';
+import { type ApiKeyMatch, ApiKeyVerifier } from './api-keys.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
 import { JwtVerifier, type JwtVerifierOptions } from './jwt-verifier.js';
 import { ownerIdOfSubject } from './owner.js';
+import { type Role, type RoleClaimRule, roleFromClaims } from './roles.js';
 
 /** Who is calling, once authenticated. */
 export interface Principal {
@@ -14,6 +15,12 @@ export interface Principal {
    * itself).
    */
   readonly id: string;
+  /**
+   * What the caller may do: its API key's role, or the role its token's claims give (see
+   * {@link roleFromClaims}); `null` for a token whose role claim names no role of ours, which
+   * every route refuses.
+   */
+  readonly role: Role | null;
 }
 
 /** The credentials of one request, however they arrived (headers for REST, query for WebSocket). */
@@ -45,21 +52,26 @@ export function credentialsFromHeaders(headers: Readonly<Record<string, string |
 export class Authenticator {
   readonly #apiKeys: ApiKeyVerifier | undefined;
   readonly #jwt: JwtVerifier;
+  readonly #roles: RoleClaimRule;
 
-  /** `apiKeys` undefined means API keys are switched off (`API_KEY_ENABLED=false`). */
-  constructor(options: { apiKeys: ApiKeyVerifier | undefined; jwt: JwtVerifier }) {
+  /**
+   * `apiKeys` undefined means API keys are switched off (`API_KEY_ENABLED=false`); `roles` says how
+   * a token names its role (default: the `roles` claim, `trader` without it).
+   */
+  constructor(options: { apiKeys: ApiKeyVerifier | undefined; jwt: JwtVerifier; roles?: RoleClaimRule }) {
     this.#apiKeys = options.apiKeys;
     this.#jwt = options.jwt;
+    this.#roles = options.roles ?? { claim: 'roles', defaultRole: 'trader' };
   }
 
   async authenticate(credentials: Credentials): Promise<Principal> {
     // Every credential presented must check out: a valid bearer token does not excuse a wrong key.
-    const keyId = credentials.apiKey === undefined ? undefined : this.#verifyApiKey(credentials.apiKey);
+    const key = credentials.apiKey === undefined ? undefined : this.#verifyApiKey(credentials.apiKey);
     if (credentials.bearerToken !== undefined) {
       const token = await this.#jwt.verify(credentials.bearerToken);
-      return { method: 'jwt', id: ownerIdOfSubject(token.subject) };
+      return { method: 'jwt', id: ownerIdOfSubject(token.subject), role: roleFromClaims(token.claims, this.#roles) };
     }
-    if (keyId !== undefined) return { method: 'api-key', id: keyId };
+    if (key !== undefined) return { method: 'api-key', id: key.id, role: key.role };
     throw new UnauthorizedError(
       this.#apiKeys === undefined
         ? 'Authentication required: send Authorization: Bearer <token>'
@@ -67,13 +79,13 @@ export class Authenticator {
     );
   }
 
-  #verifyApiKey(apiKey: string): string {
+  #verifyApiKey(apiKey: string): ApiKeyMatch {
     if (this.#apiKeys === undefined) {
       throw new UnauthorizedError('API keys are not accepted here: send Authorization: Bearer <token>');
     }
-    const id = this.#apiKeys.verify(apiKey);
-    if (id === undefined) throw new ForbiddenError('Invalid API key');
-    return id;
+    const match = this.#apiKeys.verify(apiKey);
+    if (match === undefined) throw new ForbiddenError('Invalid API key');
+    return match;
   }
 }
 
@@ -98,6 +110,11 @@ export function jwtVerifierFromConfig(
   });
 }
 
+/** How tokens name their role, as the configuration says (`ROLES_CLAIM`, `DEFAULT_ROLE`). */
+export function roleClaimRuleOf(config: Pick<Config, 'auth'>): RoleClaimRule {
+  return { claim: config.auth.rolesClaim, defaultRole: config.auth.defaultRole };
+}
+
 /** The REST authenticator the configuration describes: API keys (when enabled) and JWTs. */
 export function authenticatorFromConfig(
   config: Pick<Config, 'auth' | 'environment'>,
@@ -106,5 +123,6 @@ export function authenticatorFromConfig(
   return new Authenticator({
     apiKeys: config.auth.apiKeyEnabled ? new ApiKeyVerifier(config.auth.apiKeys) : undefined,
     jwt: jwtVerifierFromConfig(config, overrides),
+    roles: roleClaimRuleOf(config),
   });
 }

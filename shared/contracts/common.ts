@@ -16,13 +16,15 @@ export type SubscriptionStatus = z.infer<typeof SubscriptionStatus>;
 
 /**
  * The one error body every REST failure returns: a stable machine code, a human message and, for
- * validation errors, the field paths that are wrong.
+ * validation errors, the field paths that are wrong; for a missing role, the role needed.
  */
 export const ApiErrorResponse = z.object({
   error: z.object({
     code: z.string(),
     message: z.string(),
     details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    /** A 403 for want of a role: the role the route needs (viewer, trader or admin). */
+    required_role: z.enum(['viewer', 'trader', 'admin']).optional(),
   }),
 });
 export type ApiErrorResponse = z.infer<typeof ApiErrorResponse>;

@@ -37,6 +37,10 @@ describe('npm start', () => {
       expect(((await withKey.json()) as { subscriptions: unknown[] }).subscriptions.length).toBeGreaterThan(0);
       const wrongKey = await fetch(`${base}/subscriptions`, { headers: { 'x-api-key': `${apiKey}x` } });
       expect(wrongKey.status).toBe(403);
+      // Both are an admin's: the dead letters are an admin-only read.
+      for (const headers of [{ authorization: `Bearer ${jwt}` }, { 'x-api-key': apiKey }] as Record<string, string>[]) {
+        expect((await fetch(`${base}/orders/dead-letter?limit=1`, { headers })).status).toBe(200);
+      }
 
       const ws = new WebSocket(wsUrl);
       const [first] = (await once(ws, 'message')) as [Buffer];

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { apiKeyDigest } from '../../shared/auth/api-keys.js';
 import { EnvSchema, loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 
@@ -49,7 +50,10 @@ describe('loadConfig', () => {
     });
     expect(config.port).toBe(9000);
     expect(config.auth.apiKeyEnabled).toBe(false);
-    expect(config.auth.apiKeys.map((k) => k.reveal())).toEqual(['k1', 'k2']);
+    expect(config.auth.apiKeys).toEqual([
+      { sha256: apiKeyDigest('k1'), role: 'admin' },
+      { sha256: apiKeyDigest('k2'), role: 'admin' },
+    ]);
     expect(config.kite.accounts.map((a) => [a.id, a.apiKey, a.accessToken.reveal()])).toEqual([
       ['primary', 'key1', 'tok1'],
       ['backup', 'key2', 'tok2'],

@@ -34,6 +34,6 @@ describe('the OpenAPI document (what redocly lint checks)', () => {
   });
 
   it('derives an id from the method and path of a route without a module', () => {
-    expect(operationIdOf({ method: 'GET', path: '/orders/{task_id}' })).toBe('getOrdersTaskId');
+    expect(operationIdOf({ method: 'GET', path: '/orders/{task_id}', access: 'public' })).toBe('getOrdersTaskId');
   });
 });

@@ -111,6 +111,8 @@ const ui = {
 
 const state = {
   token: '',
+  /** Whether the token is an admin's: only then are the pinned set's controls shown. */
+  admin: false,
   wsPath: '/ws',
   /** @type {WebSocket | null} */
   ws: null,
@@ -766,13 +768,20 @@ function addSubscriptionRow(subscription) {
   count.className = 'count';
   count.textContent = '0';
   const actions = document.createElement('td');
-  const remove = document.createElement('button');
-  remove.type = 'button';
-  remove.className = 'remove';
-  remove.textContent = '✕';
-  remove.title = `Unsubscribe ${subscription.tradingsymbol}`;
-  remove.addEventListener('click', () => void unsubscribe(token));
-  actions.append(remove);
+  if (state.admin) {
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'remove';
+    remove.textContent = '✕';
+    remove.title = `Deactivate ${subscription.tradingsymbol}`;
+    remove.addEventListener('click', () => {
+      // Deactivating stops the instrument for every client, not only this page: ask first.
+      if (window.confirm(`Deactivate ${subscription.tradingsymbol}? It stops streaming for every client.`)) {
+        void unsubscribe(token);
+      }
+    });
+    actions.append(remove);
+  }
   row.append(symbol, tokenCell, ltp, count, actions);
   const next = [...state.subscriptions.values()].find(
     (s) => s.subscription.tradingsymbol.localeCompare(subscription.tradingsymbol) > 0,
@@ -1022,9 +1031,22 @@ async function obtainToken() {
   });
 }
 
+/**
+ * Whether the page's token is an admin's. The API is asked, not the token read: which claim names
+ * the role is the platform's configuration, and the API is what enforces it. An admin-only read
+ * answers 200 to an admin and 403 to anyone else.
+ */
+async function isAdmin() {
+  return (await api('GET', '/orders/dead-letter?limit=1')).ok;
+}
+
 async function start() {
   wireControls();
   state.token = await obtainToken();
+  state.admin = await isAdmin();
+  // Subscribing pins an instrument for everyone: an admin's control, as deactivating is.
+  ui.subscribeForm.hidden = !state.admin;
+  document.body.dataset.role = state.admin ? 'admin' : 'user';
 
   const indexes = await api('GET', '/instruments?type=INDEX&limit=100');
   if (indexes.ok) {

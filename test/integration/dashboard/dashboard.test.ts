@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { jwtVerify } from 'jose';
+import { jwtVerify, SignJWT } from 'jose';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpRoutes } from '../../../functions/routes.js';
@@ -11,7 +11,7 @@ import { OrderResponse } from '../../../shared/contracts/order-api.js';
 import { SubscriptionListResponse } from '../../../shared/contracts/subscription.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
 import { waitFor } from '../../support/wait.js';
-import { restClient, startPlatform } from '../rest/rest-support.js';
+import { API_KEY, restClient, startPlatform } from '../rest/rest-support.js';
 
 /*
  * The live dashboard in a real browser: headless Chromium (Debian's package) driven by
@@ -23,6 +23,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT = 'test-results/dashboard.png';
 /** Whether the order pipeline's REST routes are on this platform (they came with the orders work). */
 const ORDERS_ROUTE = httpRoutes.some((r) => r.method === 'POST' && r.path === '/orders');
+/** Another caller: a trader's API key, who must not see the page's orders. */
+const TRADER_KEY = 'dashboard-trader-key';
 
 let platform: LocalPlatform;
 let browser: Browser;
@@ -37,7 +39,10 @@ beforeAll(async () => {
       `Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH`,
     );
   }
-  platform = await startPlatform('dashboard-e2e', { STREAM_INTERVAL_SECONDS: '0.25' });
+  platform = await startPlatform('dashboard-e2e', {
+    STREAM_INTERVAL_SECONDS: '0.25',
+    API_KEYS: `${API_KEY},${TRADER_KEY}:trader`,
+  });
   api = restClient(platform);
   instruments = await platform.components.loadInstruments();
   browser = await chromium.launch({
@@ -96,6 +101,7 @@ describe('dashboard server', () => {
     expect(config.token).toEqual(expect.any(String));
     const { payload } = await jwtVerify(config.token ?? '', new TextEncoder().encode(DEVELOPMENT_JWT_SECRET));
     expect(payload.sub).toBe('local-dashboard');
+    expect(payload.roles).toEqual(['admin']);
     expect(Date.parse(config.expires_at ?? '')).toBeGreaterThan(Date.now());
     const subscriptions = await fetch(`${platform.url}/subscriptions`, {
       headers: { authorization: `Bearer ${config.token}` },
@@ -206,6 +212,19 @@ describe('dashboard in Chromium', () => {
       'the new option in its chain',
     );
 
+    // Deactivating stops the instrument for every client: the page asks first, and a "no" keeps it.
+    const declined = new Promise<string>((resolve) =>
+      page.once('dialog', (dialog) => {
+        resolve(dialog.message());
+        void dialog.dismiss();
+      }),
+    );
+    await row.locator('button.remove').click();
+    expect(await declined).toContain(`Deactivate ${later.tradingsymbol}?`);
+    expect(await row.count()).toBe(1);
+    const active = SubscriptionListResponse.parse((await api.get('/subscriptions?status=active&limit=100')).body);
+    expect(active.subscriptions.map((s) => s.instrument_token)).toContain(later.instrumentToken);
+    page.once('dialog', (dialog) => void dialog.accept());
     await row.locator('button.remove').click();
     await until(
       async () => (await text('#subscriptions-status')) === `Unsubscribed ${later.tradingsymbol}`,
@@ -271,7 +290,7 @@ describe('dashboard in Chromium', () => {
     const { token: pageToken } = (await (
       await fetch(`${platform.url}/dashboard/config.json`)
     ).json()) as DashboardConfig;
-    expect((await api.get(`/orders/${taskId}`)).status).toBe(404);
+    expect((await restClient(platform, TRADER_KEY).get(`/orders/${taskId}`)).status).toBe(404);
     const own = await fetch(`${platform.url}/orders/${taskId}`, { headers: { authorization: `Bearer ${pageToken}` } });
     const record = OrderResponse.parse(await own.json()).order;
     expect(record.status).toBe('COMPLETED');
@@ -296,6 +315,32 @@ describe('dashboard in Chromium', () => {
       await other.locator('#token-form button').click();
       await other.waitForSelector('#connection[data-state="open"]', { timeout: 15_000 });
       await other.waitForSelector('#token-form', { state: 'hidden' });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('shows a viewer no admin controls: no subscribe form, no ✕ on the pinned set', async () => {
+    const viewerToken = await new SignJWT({ name: 'Viewer', roles: ['viewer'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('dashboard-viewer')
+      .setExpirationTime('10m')
+      .sign(new TextEncoder().encode(DEVELOPMENT_JWT_SECRET));
+    const other = await browser.newPage();
+    try {
+      await other.route('**/dashboard/config.json', (route) =>
+        route.fulfill({ json: { token: viewerToken, expires_at: null, reason: null, ws_path: '/ws' } }),
+      );
+      await other.goto(platform.url);
+      // Subscriptions are listed before the socket opens: the table is filled by then.
+      await other.waitForSelector('#connection[data-state="open"]', { timeout: 15_000 });
+      expect(await other.locator('#subscriptions tr').count()).toBeGreaterThan(0);
+      expect(await other.locator('#subscriptions button.remove').count()).toBe(0);
+      expect(await other.locator('#subscribe-form').isHidden()).toBe(true);
+      // The admin's page, for contrast, has one per row.
+      expect(await page.locator('#subscriptions button.remove').count()).toBe(
+        await page.locator('#subscriptions tr').count(),
+      );
     } finally {
       await other.close();
     }

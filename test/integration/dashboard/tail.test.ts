@@ -29,8 +29,15 @@ let index: Instrument;
 beforeAll(async () => {
   platform = await startPlatform('tail-e2e', { STREAM_INTERVAL_SECONDS: '0.2' });
   wsUrl = `${platform.url.replace('http', 'ws')}/ws`;
-  jwt = (await mintDevToken(loadConfig({}), { subject: 'tail-test', name: 'Tail test', email: null, ttlSeconds: 600 }))
-    .token;
+  jwt = (
+    await mintDevToken(loadConfig({}), {
+      subject: 'tail-test',
+      name: 'Tail test',
+      email: null,
+      role: 'viewer',
+      ttlSeconds: 600,
+    })
+  ).token;
   const instruments = await platform.components.loadInstruments();
   const active = new Set((await platform.components.subscriptions.listActive()).map((s) => s.instrumentToken));
   option = instruments.find((i) => active.has(i.instrumentToken) && i.instrumentType === 'CE') as Instrument;

@@ -33,7 +33,7 @@ import { physicalTableName, Tables } from '../../../shared/tables.js';
 import { placeOrderTask } from '../../support/order-fixtures.js';
 import { lambdaContext } from '../../support/order-worker-harness.js';
 import { sharedMoto } from '../../support/shared-moto.js';
-import { call, fakeComponents } from '../../unit/rest/fake-components.js';
+import { call, fakeComponents, routed } from '../../unit/rest/fake-components.js';
 
 /** The owner REST gives the fake components' API key, so the caller's listing shows these tasks. */
 const ME = `key-${createHash('sha256').update('test-key').digest('hex').slice(0, 16)}`;
@@ -199,13 +199,13 @@ describe('dead letters on SQS (moto)', () => {
 
     const components = rest();
     const listed = DeadLetterListResponse.parse(
-      (await call(listDeadLettersUseCase(components), { query: { error_type: 'max_receives' } })).body,
+      (await call(routed(listDeadLettersUseCase, components), { query: { error_type: 'max_receives' } })).body,
     );
     expect(listed.dead_letters.map((d) => [d.task_id, d.status, d.error_type])).toEqual([
       [task.task_id, 'DEAD_LETTER', 'max_receives'],
     ]);
 
-    const redriven = await call(redriveOrderUseCase(components), {
+    const redriven = await call(routed(redriveOrderUseCase, components), {
       method: 'POST',
       pathParameters: { task_id: task.task_id },
     });
@@ -233,7 +233,7 @@ describe('dead letters on SQS (moto)', () => {
     }
     expect((await orders.get(task.task_id))?.status).toBe('DEAD_LETTER');
 
-    const redriven = await call(redriveOrderUseCase(rest()), {
+    const redriven = await call(routed(redriveOrderUseCase, rest()), {
       method: 'POST',
       pathParameters: { task_id: task.task_id },
     });
@@ -264,11 +264,11 @@ describe('dead letters on SQS (moto)', () => {
     expect(response.batchItemFailures).toEqual([]);
 
     const components = rest();
-    const shown = await call(getOrderUseCase(components), { pathParameters: { task_id: taskId } });
+    const shown = await call(routed(getOrderUseCase, components), { pathParameters: { task_id: taskId } });
     expect(shown.status).toBe(200);
     expect(OrderResponse.parse(shown.body).order).toMatchObject({ status: 'DEAD_LETTER', error_type: 'validation' });
     const listed = DeadLetterListResponse.parse(
-      (await call(listDeadLettersUseCase(components), { query: { error_type: 'validation' } })).body,
+      (await call(routed(listDeadLettersUseCase, components), { query: { error_type: 'validation' } })).body,
     );
     const entry = listed.dead_letters.find((d) => d.task_id === taskId);
     expect(entry?.raw_body).toBe(body);
@@ -286,7 +286,7 @@ describe('dead letters on SQS (moto)', () => {
     await orders.transition(task.task_id, 'DEAD_LETTER', { lastError: '[network] down' }, clock.now());
     // A queue moto does not have: SQS refuses the send.
     const components = rest(`${moto.endpoint}/123456789012/no-such-queue`);
-    const response = await call(redriveOrderUseCase(components), {
+    const response = await call(routed(redriveOrderUseCase, components), {
       method: 'POST',
       pathParameters: { task_id: task.task_id },
     });

@@ -8,6 +8,9 @@ import { LOCAL_ORDER_MAX_RECEIVE_COUNT } from '../../../shared/wiring.js';
 import { waitFor } from '../../support/wait.js';
 import { API_KEY, restClient, startPlatform } from '../rest/rest-support.js';
 
+/** A trader's API key: not allowed near the dead letters. */
+const TRADER_KEY = 'dead-letters-trader-key';
+
 /** The owner REST records for the test API key: the dead-letter listing shows only the caller's own. */
 const ME = `key-${createHash('sha256').update(API_KEY).digest('hex').slice(0, 16)}`;
 
@@ -70,7 +73,7 @@ describe('dead letters on the local platform', () => {
   };
 
   beforeAll(async () => {
-    platform = await startPlatform('dead-letters-e2e');
+    platform = await startPlatform('dead-letters-e2e', { API_KEYS: `${API_KEY},${TRADER_KEY}:trader` });
     api = restClient(platform);
     const instruments = await platform.components.loadInstruments();
     option = instruments.find((i) => i.instrumentType === 'CE' && i.name === 'NIFTY') as Instrument;
@@ -123,16 +126,19 @@ describe('dead letters on the local platform', () => {
     expect(again.result).toBeNull();
   });
 
-  it("hides another caller's dead letters from the listing and answers 404 to their redrive", async () => {
+  it("lists another caller's dead letters to an admin, and refuses a trader both listing and redrive", async () => {
     const taskId = `theirs-${randomUUID().slice(0, 8)}`;
     queues().main.send(JSON.stringify({ ...task(taskId), owner: 'sub-someone-else', params: 'nonsense' }));
     await waitFor(async () => (await platform.components.orders.get(taskId))?.status === 'DEAD_LETTER', {
       timeoutMs: 15_000,
       message: 'the other caller’s dead letter',
     });
+    // The suite's key is an admin's (an API_KEYS entry without a role).
     const listed = DeadLetterListResponse.parse((await api.get('/orders/dead-letter')).body);
-    expect(listed.dead_letters.map((d) => d.task_id)).not.toContain(taskId);
-    expect((await api.post(`/orders/dead-letter/${taskId}/redrive`, undefined)).status).toBe(404);
+    expect(listed.dead_letters.map((d) => d.task_id)).toContain(taskId);
+    const trader = restClient(platform, TRADER_KEY);
+    expect((await trader.get('/orders/dead-letter')).status).toBe(403);
+    expect((await trader.post(`/orders/dead-letter/${taskId}/redrive`, undefined)).status).toBe(403);
     expect((await platform.components.orders.get(taskId))?.status).toBe('DEAD_LETTER');
   });
 });

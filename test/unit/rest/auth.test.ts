@@ -1,6 +1,6 @@
 import { createLocalJWKSet, exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { ApiKeyVerifier } from '../../../shared/auth/api-keys.js';
+import { ApiKeyVerifier, apiKeyDigest } from '../../../shared/auth/api-keys.js';
 import { Authenticator, authenticatorFromConfig, credentialsFromHeaders } from '../../../shared/auth/authenticator.js';
 import { ForbiddenError, UnauthorizedError } from '../../../shared/auth/errors.js';
 import { JwtVerifier } from '../../../shared/auth/jwt-verifier.js';
@@ -22,14 +22,18 @@ function hs256(claims: Record<string, unknown> = {}, expiresIn: string | number 
 }
 
 describe('ApiKeyVerifier', () => {
-  const verifier = new ApiKeyVerifier([new Secret('alpha'), new Secret('beta')]);
+  const verifier = new ApiKeyVerifier([
+    { sha256: apiKeyDigest('alpha'), role: 'admin' },
+    { sha256: apiKeyDigest('beta'), role: 'viewer' },
+  ]);
 
-  it('accepts configured keys with a stable id that does not contain the key', () => {
-    const id = verifier.verify('beta');
+  it("accepts configured keys with a stable id that does not contain the key, and the key's role", () => {
+    const id = verifier.verify('beta')?.id;
     expect(id).toMatch(/^key-[0-9a-f]{16}$/);
-    expect(verifier.verify('beta')).toBe(id);
+    expect(verifier.verify('beta')).toEqual({ id, role: 'viewer' });
     expect(id).not.toContain('beta');
-    expect(verifier.verify('alpha')).not.toBe(id);
+    expect(verifier.verify('alpha')?.id).not.toBe(id);
+    expect(verifier.verify('alpha')?.role).toBe('admin');
   });
 
   it('refuses unknown keys, prefixes and empty keys', () => {
@@ -159,10 +163,14 @@ describe('Authenticator', () => {
   });
 
   it('accepts a configured key or a valid token', async () => {
-    await expect(authenticator.authenticate({ apiKey: 'k2' })).resolves.toMatchObject({ method: 'api-key' });
+    await expect(authenticator.authenticate({ apiKey: 'k2' })).resolves.toMatchObject({
+      method: 'api-key',
+      role: 'admin',
+    });
     await expect(authenticator.authenticate({ bearerToken: await hs256() })).resolves.toEqual({
       method: 'jwt',
       id: 'sub-user-1',
+      role: 'trader',
     });
   });
 
@@ -172,6 +180,7 @@ describe('Authenticator', () => {
     await expect(authenticator.authenticate({ apiKey: 'k1', bearerToken: token })).resolves.toEqual({
       method: 'jwt',
       id: 'sub-user-1',
+      role: 'trader',
     });
   });
 

@@ -3,12 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { listDeadLettersUseCase, redriveOrderUseCase } from '../../../functions/api/dead-letters.js';
 import { invalidMessageTask } from '../../../functions/orders/dead-letter-records.js';
 import { ApiErrorResponse } from '../../../shared/contracts/common.js';
+import { OrderTask } from '../../../shared/contracts/order.js';
 import { DeadLetterListResponse, RedriveOrderResponse } from '../../../shared/contracts/order-api.js';
 import { tagError } from '../../../shared/domain/orders/order-status.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import type { OrderQueue, OrderStore } from '../../../shared/ports/orders.js';
 import { orderTask } from '../../support/order-queue-contract.js';
-import { call, fakeComponents } from './fake-components.js';
+import { call, fakeComponents, routed } from './fake-components.js';
 
 /** The owner id REST gives the caller of the fake components' API key `test-key`. */
 const ME = `key-${createHash('sha256').update('test-key').digest('hex').slice(0, 16)}`;
@@ -39,7 +40,7 @@ describe('GET /orders/dead-letter', () => {
     await deadLetter(orders, 'dl-timeout-2', 'timeout', t0 + 2000);
     await deadLetter(orders, 'dl-margin-1', 'margin', t0 + 3000);
     await orders.create(orderTask('still-pending', { owner: ME }), t0);
-    const list = listDeadLettersUseCase(components);
+    const list = routed(listDeadLettersUseCase, components);
 
     const all = DeadLetterListResponse.parse((await call(list)).body);
     expect(all.dead_letters.map((d) => d.task_id)).toEqual([
@@ -64,14 +65,14 @@ describe('GET /orders/dead-letter', () => {
     expect(none.dead_letters).toEqual([]);
   });
 
-  it("lists only the caller's own dead letters", async () => {
+  it("lists every caller's dead letters: the route is an admin's", async () => {
     const { components, orders } = fakeComponents();
     const t0 = Date.UTC(2025, 0, 8, 4);
     await deadLetter(orders, 'mine', 'max_receives', t0);
     await deadLetter(orders, 'theirs', 'max_receives', t0 + 1, 'sub-someone-else');
-    const list = listDeadLettersUseCase(components);
+    const list = routed(listDeadLettersUseCase, components);
     const page = DeadLetterListResponse.parse((await call(list, { query: { error_type: 'max_receives' } })).body);
-    expect(page.dead_letters.map((d) => d.task_id)).toEqual(['mine']);
+    expect(page.dead_letters.map((d) => d.task_id)).toEqual(['theirs', 'mine']);
   });
 
   it('lists a poison message under validation with its raw body and a stand-in task', async () => {
@@ -85,7 +86,7 @@ describe('GET /orders/dead-letter', () => {
     const task = invalidMessageTask(rawBody, 'poison-1', { sentMs: components.clock.now() });
     await orders.create(task, components.clock.now(), { rawBody });
     await orders.transition('poison-1', 'DEAD_LETTER', { lastError: tagError('validation', 'bad') }, 1);
-    const list = listDeadLettersUseCase(components);
+    const list = routed(listDeadLettersUseCase, components);
     const page = DeadLetterListResponse.parse((await call(list, { query: { error_type: 'validation' } })).body);
     expect(page.dead_letters).toHaveLength(1);
     expect(page.dead_letters[0]).toMatchObject({
@@ -101,7 +102,7 @@ describe('GET /orders/dead-letter', () => {
     const { components, orders } = fakeComponents();
     const t0 = Date.UTC(2025, 0, 8, 4);
     for (let i = 0; i < 7; i++) await deadLetter(orders, `page-${i}`, i % 2 === 0 ? 'network' : 'input', t0 + i * 100);
-    const list = listDeadLettersUseCase(components);
+    const list = routed(listDeadLettersUseCase, components);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -116,7 +117,7 @@ describe('GET /orders/dead-letter', () => {
 
   it('answers 400 for a bad limit, error type or cursor', async () => {
     const { components } = fakeComponents();
-    const list = listDeadLettersUseCase(components);
+    const list = routed(listDeadLettersUseCase, components);
     for (const query of [
       { limit: '0' },
       { limit: '1001' },
@@ -138,7 +139,7 @@ describe('POST /orders/dead-letter/{task_id}/redrive', () => {
     orderQueues.deadLetter.send(JSON.stringify(orderTask('other')));
     orderQueues.deadLetter.send(JSON.stringify(orderTask('redrive-1')));
     clock.advance(60_000);
-    const redrive = redriveOrderUseCase(components);
+    const redrive = routed(redriveOrderUseCase, components);
     const response = await call(redrive, redriveOf('redrive-1'));
     expect(response.status).toBe(202);
     expect(RedriveOrderResponse.parse(response.body)).toEqual({
@@ -165,7 +166,7 @@ describe('POST /orders/dead-letter/{task_id}/redrive', () => {
     const rawBody = JSON.stringify({ task_id: 'poison-2', owner: ME, params: 'nonsense' });
     await orders.create(invalidMessageTask(rawBody, 'poison-2', { sentMs: clock.now() }), clock.now(), { rawBody });
     await orders.transition('poison-2', 'DEAD_LETTER', { lastError: tagError('validation', 'bad') }, clock.now());
-    const response = await call(redriveOrderUseCase(components), redriveOf('poison-2'));
+    const response = await call(routed(redriveOrderUseCase, components), redriveOf('poison-2'));
     expect(RedriveOrderResponse.parse(response.body).source).toBe('status-record');
     expect(orderQueues.main.peek().map((m) => m.body)).toEqual([rawBody]);
   });
@@ -175,7 +176,7 @@ describe('POST /orders/dead-letter/{task_id}/redrive', () => {
     await deadLetter(orders, 'unsent-1', 'network', components.clock.now());
     const down = (): Promise<never> => Promise.reject(new DependencyUnavailableError('sqs', 'SQS is unavailable'));
     const failing = { ...components, orderQueue: { enqueue: down, redrive: async () => false } };
-    const response = await call(redriveOrderUseCase(failing), redriveOf('unsent-1'));
+    const response = await call(routed(redriveOrderUseCase, failing), redriveOf('unsent-1'));
     expect(response.status).toBe(503);
     const record = await orders.get('unsent-1');
     expect(record?.status).toBe('DEAD_LETTER');
@@ -194,24 +195,28 @@ describe('POST /orders/dead-letter/{task_id}/redrive', () => {
         await orders.transition(task.task_id, 'PENDING', {}, components.clock.now());
       },
     };
-    const response = await call(redriveOrderUseCase({ ...components, orderQueue: racing }), redriveOf('raced-1'));
+    const response = await call(
+      routed(redriveOrderUseCase, { ...components, orderQueue: racing }),
+      redriveOf('raced-1'),
+    );
     expect(response.status).toBe(409);
     expect(ApiErrorResponse.parse(response.body).error.message).toContain('duplicate');
     expect(sent).toEqual(['raced-1']);
     expect((await orders.get('raced-1'))?.status).toBe('PENDING');
   });
 
-  it("answers 404 for an unknown task or another caller's, and 409 for one that is not dead-lettered", async () => {
+  it("answers 404 for an unknown task, redrives anyone's for an admin, and 409 for one that is not dead-lettered", async () => {
     const { components, orders, orderQueues } = fakeComponents();
     await orders.create(orderTask('pending-1', { owner: ME }), components.clock.now());
     await deadLetter(orders, 'theirs-1', 'network', components.clock.now(), 'sub-someone-else');
-    const redrive = redriveOrderUseCase(components);
+    const redrive = routed(redriveOrderUseCase, components);
     expect((await call(redrive, redriveOf('nope'))).status).toBe(404);
-    expect((await call(redrive, redriveOf('theirs-1'))).status).toBe(404);
-    expect((await orders.get('theirs-1'))?.status).toBe('DEAD_LETTER');
+    expect((await call(redrive, redriveOf('theirs-1'))).status).toBe(202);
+    expect((await orders.get('theirs-1'))?.status).toBe('PENDING');
     const pending = await call(redrive, redriveOf('pending-1'));
     expect(pending.status).toBe(409);
     expect(ApiErrorResponse.parse(pending.body).error.message).toContain('PENDING');
-    expect(orderQueues.main.peek()).toEqual([]);
+    // Only the redriven task was queued; the refused ones sent nothing.
+    expect(orderQueues.main.peek().map((m) => OrderTask.parse(JSON.parse(m.body)).task_id)).toEqual(['theirs-1']);
   });
 });

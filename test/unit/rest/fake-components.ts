@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { HttpUseCase } from '../../../functions/http/http-handler.js';
 import { httpHandler } from '../../../functions/http/http-handler.js';
+import { type HttpRoute, httpRoutes, routeUseCase } from '../../../functions/routes.js';
 import { createLocalOrderQueues, LocalOrderQueue } from '../../../shared/adapters/local-sqs/local-order-queue.js';
 import { ManualClock } from '../../../shared/adapters/manual-clock.js';
 import { MemoryConnectionStore } from '../../../shared/adapters/memory/memory-connection-store.js';
@@ -10,7 +11,7 @@ import { MemoryOrderStore } from '../../../shared/adapters/memory/memory-order-s
 import { MemoryRateBudget } from '../../../shared/adapters/memory/memory-rate-budget.js';
 import { MemorySubscriptionStore } from '../../../shared/adapters/memory/memory-subscription-store.js';
 import { MemoryTickBus } from '../../../shared/adapters/memory/memory-tick-bus.js';
-import { ApiKeyVerifier } from '../../../shared/auth/api-keys.js';
+import { ApiKeyVerifier, apiKeyDigest } from '../../../shared/auth/api-keys.js';
 import { ownerIdOfSubject } from '../../../shared/auth/owner.js';
 import { loadConfig } from '../../../shared/config.js';
 import { KiteRateLimits } from '../../../shared/domain/kite/rate-limiter.js';
@@ -19,7 +20,6 @@ import { mockInstruments } from '../../../shared/domain/market/mock-instruments.
 import { createLogger } from '../../../shared/logging.js';
 import { MockMarketData } from '../../../shared/market-data/mock-market-data.js';
 import type { Instrument } from '../../../shared/ports/market-data.js';
-import { Secret } from '../../../shared/secret.js';
 import type { Components } from '../../../shared/wiring.js';
 
 /** Where the fake clock starts: a weekday session, 2025-01-08 11:30 IST. */
@@ -46,9 +46,19 @@ export function listedOption(
 
 /** The principal id (and so the order owner) of a caller using API key `key`. */
 export function principalOfApiKey(key: string): string {
-  const id = new ApiKeyVerifier([new Secret(key)]).verify(key);
-  if (id === undefined) throw new Error('an API key always verifies against itself');
-  return id;
+  const match = new ApiKeyVerifier([{ sha256: apiKeyDigest(key), role: 'admin' }]).verify(key);
+  if (match === undefined) throw new Error('an API key always verifies against itself');
+  return match.id;
+}
+
+/**
+ * The use case `makeUseCase` builds, as its route of the route table serves it: behind the same
+ * guard (authentication, throttling, the route's role) as every gateway puts it.
+ */
+export function routed(makeUseCase: HttpRoute['makeUseCase'], components: Components): HttpUseCase {
+  const route = httpRoutes.find((r) => r.makeUseCase === makeUseCase);
+  if (route === undefined) throw new RangeError('no route of the route table builds this use case');
+  return routeUseCase(components, route);
 }
 
 /** The principal id (and so the order owner) of a caller whose JWT has subject `subject`. */

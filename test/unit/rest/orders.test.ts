@@ -14,7 +14,7 @@ import { tagError } from '../../../shared/domain/orders/order-status.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import type { OrderStore } from '../../../shared/ports/orders.js';
 import { orderTask } from '../../support/order-queue-contract.js';
-import { call, fakeComponents, listedOption, principalOfApiKey } from './fake-components.js';
+import { call, fakeComponents, listedOption, principalOfApiKey, routed } from './fake-components.js';
 
 /** A NIFTY call the mock registry lists on the fake clock's day (lot 65). */
 const OPTION = listedOption('NIFTY', 'CE');
@@ -37,7 +37,7 @@ const PLACE = {
 };
 
 function post(components: ReturnType<typeof fakeComponents>['components'], body: unknown) {
-  return call(createOrderUseCase(components), {
+  return call(routed(createOrderUseCase, components), {
     method: 'POST',
     path: '/orders',
     body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -155,10 +155,12 @@ describe('POST /orders', () => {
     expect(response.status).toBe(503);
     const record = await orders.get('unqueued');
     expect(record?.status).toBe('DEAD_LETTER');
-    const listed = await call(listDeadLettersUseCase(components), { query: { error_type: 'queue-unavailable' } });
+    const listed = await call(routed(listDeadLettersUseCase, components), {
+      query: { error_type: 'queue-unavailable' },
+    });
     expect(DeadLetterListResponse.parse(listed.body).dead_letters.map((d) => d.task_id)).toEqual(['unqueued']);
     // Once the queue is back, a redrive queues it from its status record.
-    const redriven = await call(redriveOrderUseCase(components), {
+    const redriven = await call(routed(redriveOrderUseCase, components), {
       method: 'POST',
       pathParameters: { task_id: 'unqueued' },
     });
@@ -168,7 +170,7 @@ describe('POST /orders', () => {
 
   it('refuses callers without credentials', async () => {
     const { components } = fakeComponents();
-    const response = await call(createOrderUseCase(components), {
+    const response = await call(routed(createOrderUseCase, components), {
       method: 'POST',
       headers: { 'x-api-key': '' },
       body: JSON.stringify(PLACE),
@@ -181,7 +183,7 @@ describe('GET /orders/{task_id}', () => {
   it('answers the status record with attempts, errors and timestamps', async () => {
     const { components, orders } = fakeComponents();
     await deadLetter(orders, 'failed-1', 'timeout', Date.UTC(2025, 0, 8, 4));
-    const response = await call(getOrderUseCase(components), { pathParameters: { task_id: 'failed-1' } });
+    const response = await call(routed(getOrderUseCase, components), { pathParameters: { task_id: 'failed-1' } });
     expect(response.status).toBe(200);
     const { order } = OrderResponse.parse(response.body);
     expect(order).toMatchObject({
@@ -207,7 +209,7 @@ describe('GET /orders/{task_id}', () => {
 
   it('answers 404 for an unknown task and 400 for an id that cannot be one', async () => {
     const { components } = fakeComponents();
-    const get = getOrderUseCase(components);
+    const get = routed(getOrderUseCase, components);
     expect((await call(get, { pathParameters: { task_id: 'nope' } })).status).toBe(404);
     expect((await call(get, { pathParameters: { task_id: 'a b' } })).status).toBe(400);
   });

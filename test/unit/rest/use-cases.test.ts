@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { THROTTLE_BURST } from '../../../functions/api/context.js';
+import { healthUseCase } from '../../../functions/api/health.js';
 import { historyUseCase } from '../../../functions/api/history.js';
 import { createSubscriptionUseCase, listSubscriptionsUseCase } from '../../../functions/api/subscriptions.js';
-import { healthUseCase } from '../../../functions/http-health.js';
 import { ApiErrorResponse } from '../../../shared/contracts/common.js';
 import { HealthResponse } from '../../../shared/contracts/health.js';
 import { DependencyUnavailableError } from '../../../shared/errors.js';
 import type { MarketData } from '../../../shared/ports/market-data.js';
-import { call, fakeComponents } from './fake-components.js';
+import { call, fakeComponents, routed } from './fake-components.js';
 
 describe('REST use cases on memory adapters', () => {
   it('TC-ERR-040: /health names each Kite account that is refused or not fully connected, and only those', async () => {
@@ -59,9 +59,9 @@ describe('REST use cases on memory adapters', () => {
     expect(body.dependencies.instrument_registry).toMatchObject({ status: 'unavailable', instruments: 0 });
     expect(body.dependencies.database).toBe('ok');
     // Core features that do not need the registry go on.
-    expect((await call(listSubscriptionsUseCase(components), { path: '/subscriptions' })).status).toBe(200);
+    expect((await call(routed(listSubscriptionsUseCase, components), { path: '/subscriptions' })).status).toBe(200);
     // New subscriptions need it: a clear 503, not a 500.
-    const created = await call(createSubscriptionUseCase(components), {
+    const created = await call(routed(createSubscriptionUseCase, components), {
       method: 'POST',
       body: JSON.stringify({ instrument_token: 256265 }),
     });
@@ -78,14 +78,14 @@ describe('REST use cases on memory adapters', () => {
         list: () => Promise.reject(new DependencyUnavailableError('dynamodb', 'DynamoDB is unavailable')),
       },
     };
-    const listed = await call(listSubscriptionsUseCase(failing), { path: '/subscriptions' });
+    const listed = await call(routed(listSubscriptionsUseCase, failing), { path: '/subscriptions' });
     expect(listed.status).toBe(503);
     expect(ApiErrorResponse.parse(listed.body).error.code).toBe('DEPENDENCY_UNAVAILABLE');
   });
 
   it('throttles each key with a token bucket: 429 with Retry-After once the burst is spent', async () => {
     const { components } = fakeComponents({ env: { API_KEYS: 'test-key,other-key' } });
-    const list = listSubscriptionsUseCase(components);
+    const list = routed(listSubscriptionsUseCase, components);
     for (let i = 0; i < THROTTLE_BURST; i++) {
       const { status } = await call(list, { path: '/subscriptions', query: { limit: '1' } });
       if (status !== 200) throw new Error(`request ${i} answered ${status}`);
@@ -111,7 +111,7 @@ describe('REST use cases on memory adapters', () => {
     };
     const instruments = await components.loadInstruments();
     const option = instruments.find((i) => i.instrumentType === 'CE' && i.name === 'NIFTY' && i.strike === 24_000);
-    const result = await call(historyUseCase({ ...components, marketData: counting }), {
+    const result = await call(routed(historyUseCase, { ...components, marketData: counting }), {
       path: '/history',
       query: {
         instrument_token: String(option?.instrumentToken),
