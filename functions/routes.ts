@@ -20,6 +20,7 @@ import {
   UpdateSubscriptionRequest,
 } from '../shared/contracts/subscription.js';
 import type { Components } from '../shared/wiring.js';
+import { asyncApiUseCase } from './api/asyncapi.js';
 import { DeadLetterQuery, listDeadLettersUseCase, redriveOrderUseCase } from './api/dead-letters.js';
 import { healthUseCase } from './api/health.js';
 import { HistoryQuery, historyUseCase } from './api/history.js';
@@ -94,6 +95,13 @@ export const httpRoutes: readonly HttpRoute[] = [
     access: 'public',
     entry: 'functions/http-openapi.ts',
     makeUseCase: () => openApiUseCase(() => httpRoutes),
+  },
+  {
+    method: 'GET',
+    path: '/asyncapi.json',
+    access: 'public',
+    entry: 'functions/http-asyncapi.ts',
+    makeUseCase: asyncApiUseCase,
   },
   {
     method: 'POST',

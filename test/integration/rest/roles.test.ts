@@ -88,6 +88,9 @@ const ROWS: Readonly<
 > = {
   'GET /health': { path: () => '/health', allowed: () => 200 },
   'GET /openapi.json': { path: () => '/openapi.json', allowed: () => 200 },
+  'GET /asyncapi.json': { path: () => '/asyncapi.json', allowed: () => 200 },
+  'GET /quotes': { path: () => `/quotes?tokens=${option.instrumentToken}`, allowed: () => 200 },
+  'GET /chain': { path: () => '/chain?underlying=NIFTY', allowed: () => 200 },
   'POST /kite/postback': { path: () => '/kite/postback', body: () => ({}), allowed: () => 400 },
   'POST /subscriptions': {
     path: () => '/subscriptions',

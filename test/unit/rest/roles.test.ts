@@ -103,10 +103,11 @@ describe('API key records', () => {
 });
 
 describe('route tables', () => {
-  it('give every REST route a role or public, and keep the public ones to health, openapi and the postback', () => {
+  it('give every REST route a role or public, and keep the public ones to health, the API documents and the postback', () => {
     expect(httpRoutes.filter((r) => r.access === 'public').map((r) => `${r.method} ${r.path}`)).toEqual([
       'GET /health',
       'GET /openapi.json',
+      'GET /asyncapi.json',
       'POST /kite/postback',
     ]);
     const admin = httpRoutes.filter((r) => r.access === 'admin').map((r) => `${r.method} ${r.path}`);
