@@ -62,8 +62,9 @@ describe('API Gateway account logging role', () => {
     const [accountId, account] = Object.entries(accounts)[0] ?? [];
     if (!account) throw new Error('no account setting');
     expect(account.DeletionPolicy).toBe('Retain');
-    const roleRef = (account.Properties as { CloudWatchRoleArn: { 'Fn::GetAtt': [string, string] } })
-      .CloudWatchRoleArn['Fn::GetAtt'][0];
+    const roleRef = (account.Properties as { CloudWatchRoleArn: { 'Fn::GetAtt': [string, string] } }).CloudWatchRoleArn[
+      'Fn::GetAtt'
+    ][0];
     const role = t.findResources('AWS::IAM::Role')[roleRef]?.Properties;
     expect(role.AssumeRolePolicyDocument.Statement).toEqual([
       expect.objectContaining({ Principal: { Service: 'apigateway.amazonaws.com' } }),
