@@ -62,20 +62,19 @@ function run(step) {
   });
 }
 
+/** A step whose `after` step failed: reported failed, not run. */
+function skipped(step) {
+  process.stdout.write(`\n── ${step.name} (not run: ${step.after} failed) ──\n`);
+  return { name: step.name, code: 1, seconds: '0.0' };
+}
+
 /** Starts every chosen step; one with `after` waits for that step (when chosen) and runs only if it passed. */
 const started = new Map();
 for (const step of chosen) {
   const before = step.after === undefined ? undefined : started.get(step.after);
   started.set(
     step.name,
-    before === undefined
-      ? run(step)
-      : before.then((first) =>
-          first.code === 0
-            ? run(step)
-            : (process.stdout.write(`\n── ${step.name} (not run: ${step.after} failed) ──\n`),
-              { name: step.name, code: 1, seconds: '0.0' }),
-        ),
+    before === undefined ? run(step) : before.then((first) => (first.code === 0 ? run(step) : skipped(step))),
   );
 }
 const results = await Promise.all(started.values());

@@ -17,7 +17,7 @@ const counters = (): FanoutCounters => ({
 });
 
 /** The value of one unlabelled series in a Prometheus text exposition. */
-const valueOf = (text: string, name: string): number | undefined => {
+const seriesValue = (text: string, name: string): number | undefined => {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? undefined : Number(line.split(' ')[1]);
 };
@@ -30,13 +30,13 @@ describe('registerFanoutMetrics', () => {
     Object.assign(live, { posts: 120, postErrors: 3, throttled: 7, gone: 2, deliveries: 400, dropped: 1 });
     let text = await registry.metrics();
     expect(text).toContain(`# TYPE ${FanoutMetric.postErrors} counter`);
-    expect(valueOf(text, FanoutMetric.posts)).toBe(120);
-    expect(valueOf(text, FanoutMetric.postErrors)).toBe(3);
-    expect(valueOf(text, FanoutMetric.throttled)).toBe(7);
-    expect(valueOf(text, FanoutMetric.gone)).toBe(2);
+    expect(seriesValue(text, FanoutMetric.posts)).toBe(120);
+    expect(seriesValue(text, FanoutMetric.postErrors)).toBe(3);
+    expect(seriesValue(text, FanoutMetric.throttled)).toBe(7);
+    expect(seriesValue(text, FanoutMetric.gone)).toBe(2);
     live.postErrors = 5;
     text = await registry.metrics();
-    expect(valueOf(text, FanoutMetric.postErrors)).toBe(5);
-    expect(valueOf(text, FanoutMetric.posts)).toBe(120);
+    expect(seriesValue(text, FanoutMetric.postErrors)).toBe(5);
+    expect(seriesValue(text, FanoutMetric.posts)).toBe(120);
   });
 });
