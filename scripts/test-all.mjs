@@ -18,8 +18,7 @@ const steps = [
   { name: 'synth', command: 'npm run --silent synth && npm run --silent synth:prod', background: true },
   {
     name: 'cfn-lint',
-    command:
-      'command -v cfn-lint >/dev/null || { echo "cfn-lint is not on PATH: pip install cfn-lint"; exit 127; }; cfn-lint',
+    command: `sh -c 'command -v cfn-lint >/dev/null || { echo "cfn-lint is not on PATH: pip install cfn-lint"; exit 127; }; exec cfn-lint'`,
     background: true,
     after: 'synth',
   },
