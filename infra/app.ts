@@ -1,11 +1,13 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { createPlatform } from './platform.js';
+import { createPlatform, parseDeployContext } from './platform.js';
 
 /**
  * The CDK app. Context: `stage` (default `dev`) names the deployment and prefixes every table and
  * secret; `region` picks the region (default ap-south-1); `cache=false` leaves out the Valkey cache (LocalStack's free plan); `jwksUrl` and
- * `alarmEmail` are optional. `npx cdk synth` works offline, with no AWS credentials and no Docker:
+ * `alarmEmail` are optional; `apiGatewayAccountRole` (`create` | `existing`), `imageArchitecture`
+ * (`arm64` | `x86_64`) and `reservedConcurrency` (`none` | `<worker>` | `<worker>,<sweeper>`) fit
+ * the deployment to its account and build machine (docs/deploy.md). `npx cdk synth` works offline, with no AWS credentials and no Docker:
  * functions are bundled by the local esbuild, and the ingest image is only built at deploy.
  * cdk-nag's AwsSolutions checks run on every synth; an unsuppressed finding fails it.
  */
@@ -28,6 +30,7 @@ createPlatform(app, {
   cache: context('cache') !== 'false',
   ...(jwksUrl !== undefined && { jwksUrl }),
   ...(alarmEmail !== undefined && { alarmEmail }),
+  ...parseDeployContext(context),
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
 

@@ -22,34 +22,51 @@ export interface FunctionAccess {
  */
 const BASE_SECRETS: readonly SecretName[] = ['jwt'];
 
-/** REST functions authenticate API keys and pick Kite accounts for subscriptions and history. */
-const REST_SECRETS: readonly SecretName[] = [...BASE_SECRETS, 'apiKeys', 'kiteAccounts'];
+/** REST functions authenticate API keys. */
+const REST_SECRETS: readonly SecretName[] = [...BASE_SECRETS, 'apiKeys'];
+
+/**
+ * REST functions that hold the Kite secret, whose access tokens can place orders: those that call
+ * Kite (the instrument master, history, quotes for the exchange checks), that choose or check a
+ * Kite account (subscriptions that assign one, orders pinned to one, whose views say whether the
+ * broker is paper) and the postback, whose checksum is keyed with the account's api secret.
+ * `/health`, `/openapi.json`, listing and deleting subscriptions never see it.
+ */
+const REST_KITE_SECRETS: readonly SecretName[] = [...REST_SECRETS, 'kiteAccounts'];
 
 /**
  * The access of a REST route's function, from its method and path: the route table names modules,
  * not permissions, so the rule lives here, one place for every route. A path this does not know
- * gets no table at all (least privilege by default): a new route that needs a table fails loudly
- * in its first test call, it never silently gets too much.
+ * gets no table and no Kite secret (least privilege by default): a new route that needs either
+ * fails loudly in its first test call, it never silently gets too much.
  */
 export function httpRouteAccess(route: { readonly method: string; readonly path: string }): FunctionAccess {
   const writes = route.method !== 'GET' && route.method !== 'HEAD';
   if (route.path === '/health') return { tables: { subscriptions: 'describe' }, secrets: REST_SECRETS };
   if (route.path === '/subscriptions' || route.path.startsWith('/subscriptions/')) {
-    return { tables: { subscriptions: writes ? 'readWrite' : 'read' }, secrets: REST_SECRETS };
+    // Creating checks the instrument against Kite's master and assigns an account; a change may name one.
+    const kite = route.method === 'POST' || route.method === 'PATCH';
+    return {
+      tables: { subscriptions: writes ? 'readWrite' : 'read' },
+      secrets: kite ? REST_KITE_SECRETS : REST_SECRETS,
+    };
   }
   if (route.path === '/orders' || route.path.startsWith('/orders/')) {
-    if (!writes) return { tables: { orders: 'read' }, secrets: REST_SECRETS };
+    if (!writes) return { tables: { orders: 'read' }, secrets: REST_KITE_SECRETS };
     // Creating enqueues; a redrive takes the message off the dead-letter queue and enqueues it again.
     const redrive = route.path.startsWith('/orders/dead-letter/');
     return {
       tables: { orders: 'readWrite' },
-      secrets: REST_SECRETS,
+      secrets: REST_KITE_SECRETS,
       queues: { orders: 'send', ...(redrive && { deadLetters: 'consume' as const }) },
     };
   }
   // A postback merges into its task through the order id's link.
   if (route.path === '/kite/postback') {
-    return { tables: { orders: 'readWrite', brokerOrders: 'readWrite' }, secrets: REST_SECRETS };
+    return { tables: { orders: 'readWrite', brokerOrders: 'readWrite' }, secrets: REST_KITE_SECRETS };
+  }
+  if (route.path === '/history' || route.path === '/instruments' || route.path.startsWith('/instruments/')) {
+    return { tables: {}, secrets: REST_KITE_SECRETS };
   }
   return { tables: {}, secrets: REST_SECRETS };
 }

@@ -24,6 +24,8 @@ export interface FunctionSettings {
   readonly secrets: PlatformSecrets;
   readonly logRetention: RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /** Every alarm's name starts with this (`Ticker-<stage>-alarm`): the observability stack routes them by it. */
+  readonly alarmPrefix: string;
 }
 
 /** The ways to reach a secret the composition root reads as an environment variable. */

@@ -37,6 +37,45 @@ export interface PlatformOptions {
   /** Verify client JWTs against this JWKS (an identity provider) instead of the HS256 secret. */
   readonly jwksUrl?: string;
   readonly alarmEmail?: string;
+  /**
+   * The API Gateway account's CloudWatch Logs role, which the WebSocket stage's access logs need:
+   * `create` (default) sets it from this app, `existing` when the account already has one (another
+   * stage or app in the same account and region set it).
+   */
+  readonly apiGatewayAccountRole?: ApiGatewayAccountRole;
+  /** The ingest image's and tasks' CPU architecture. @default 'arm64' */
+  readonly imageArchitecture?: ImageArchitecture;
+  /**
+   * Concurrency reserved for the order functions, from the stage's settings unless given
+   * ({@link stageSettings}); `none` reserves nothing.
+   */
+  readonly reservedConcurrency?: ReservedConcurrency;
+}
+
+/** Whether the app sets the API Gateway account's CloudWatch role or finds one set. */
+export type ApiGatewayAccountRole = 'create' | 'existing';
+/** The ingest image's CPU architecture. */
+export type ImageArchitecture = 'arm64' | 'x86_64';
+
+/** Reserved concurrency of the order functions; absent reserves none (the account's pool is shared). */
+export interface ReservedConcurrency {
+  readonly orderWorker?: number;
+  readonly orderSweeper?: number;
+}
+
+/** What differs between stages, in one place. */
+export interface StageSettings {
+  readonly reservedConcurrency: ReservedConcurrency;
+}
+
+/**
+ * A stage's defaults. Nothing is reserved by default: Lambda keeps 100 of the account's
+ * concurrency unreserved, so a new account (whose quota may be 10) refuses any reservation, and
+ * the order worker's rate to Kite is bounded by its event source's maximum concurrency anyway.
+ * Production reserves what the `reservedConcurrency` context gives (docs/deploy.md).
+ */
+export function stageSettings(_stage: string): StageSettings {
+  return { reservedConcurrency: {} };
 }
 
 export interface Platform {
@@ -48,6 +87,49 @@ export interface Platform {
   readonly orders: OrdersStack;
   readonly ingest: IngestStack;
   readonly observability: ObservabilityStack;
+}
+
+/** Thrown at synth for a context value the app does not understand. */
+export class DeployContextError extends Error {
+  override readonly name = 'DeployContextError';
+}
+
+/**
+ * The deployment's fit to its account and build machine, from CDK context (`-c key=value`):
+ * `apiGatewayAccountRole`, `imageArchitecture`, `reservedConcurrency`. Absent keys keep the
+ * defaults; a value outside the allowed ones fails the synth, naming the key.
+ */
+export function parseDeployContext(
+  context: (key: string) => string | undefined,
+): Pick<PlatformOptions, 'apiGatewayAccountRole' | 'imageArchitecture' | 'reservedConcurrency'> {
+  const oneOf = <T extends string>(key: string, allowed: readonly T[]): T | undefined => {
+    const value = context(key);
+    if (value === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(value)) {
+      throw new DeployContextError(`context ${key} must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}`);
+    }
+    return value as T;
+  };
+  const role = oneOf<ApiGatewayAccountRole>('apiGatewayAccountRole', ['create', 'existing']);
+  const architecture = oneOf<ImageArchitecture>('imageArchitecture', ['arm64', 'x86_64']);
+  const reserved = context('reservedConcurrency');
+  let reservedConcurrency: ReservedConcurrency | undefined;
+  if (reserved === 'none') reservedConcurrency = {};
+  else if (reserved !== undefined) {
+    const counts = reserved.split(',').map((part) => Number(part.trim()));
+    if (counts.length > 2 || counts.some((n) => !Number.isInteger(n) || n < 1)) {
+      throw new DeployContextError(
+        `context reservedConcurrency must be none, <worker> or <worker>,<sweeper> (positive integers), not ${JSON.stringify(reserved)}`,
+      );
+    }
+    const [orderWorker, orderSweeper] = counts;
+    reservedConcurrency = { orderWorker, ...(orderSweeper !== undefined && { orderSweeper }) };
+  }
+  return {
+    ...(role !== undefined && { apiGatewayAccountRole: role }),
+    ...(architecture !== undefined && { imageArchitecture: architecture }),
+    ...(reservedConcurrency !== undefined && { reservedConcurrency }),
+  };
 }
 
 /** Entries whose module exists: a route added to a table before its module is merged is left out. */
@@ -74,9 +156,15 @@ export function createPlatform(scope: App | Stage, options: PlatformOptions): Pl
     tablePrefix: prefix,
     retainData: prod,
     ...(withCache && {
-      cache: { vpc: network.vpc, clientSecurityGroup: network.workloadSecurityGroup, nodes: prod ? 2 : 1 },
+      cache: {
+        vpc: network.vpc,
+        clientSecurityGroup: network.workloadSecurityGroup,
+        nodes: prod ? 2 : 1,
+        alarmPrefix: name('alarm'),
+      },
     }),
   });
+  const alarmPrefix = name('alarm');
   const settings: FunctionSettings = {
     environment: {
       ENVIRONMENT: prod ? 'production' : 'staging',
@@ -90,8 +178,9 @@ export function createPlatform(scope: App | Stage, options: PlatformOptions): Pl
     secrets,
     logRetention: prod ? RetentionDays.THREE_MONTHS : RetentionDays.ONE_MONTH,
     logRemovalPolicy: prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    alarmPrefix,
   };
-  const alarmPrefix = name('alarm');
+  const reserved = options.reservedConcurrency ?? stageSettings(stage).reservedConcurrency;
 
   const realtime = new RealtimeStack(scope, name('Realtime'), {
     env,
@@ -99,6 +188,7 @@ export function createPlatform(scope: App | Stage, options: PlatformOptions): Pl
     routes: present(options.wsRoutes ?? wsRouteTable),
     routeSelectionExpression: WS_ROUTE_SELECTION_EXPRESSION,
     throttle: { rateLimit: 1000, burstLimit: 2000 },
+    createAccountRole: (options.apiGatewayAccountRole ?? 'create') === 'create',
   });
   const orders = new OrdersStack(scope, name('Orders'), {
     env,
@@ -107,6 +197,7 @@ export function createPlatform(scope: App | Stage, options: PlatformOptions): Pl
     sweeperEntry: present([{ entry: ORDER_SWEEPER_ENTRY }])[0]?.entry,
     deadLetterConsumerEntry: present([{ entry: ORDER_DEAD_LETTERS_ENTRY }])[0]?.entry,
     alarmPrefix,
+    reservedConcurrency: reserved,
   });
   const api = new ApiStack(scope, name('Api'), {
     env,
@@ -125,6 +216,7 @@ export function createPlatform(scope: App | Stage, options: PlatformOptions): Pl
     fanoutTasks: prod ? { min: 2, max: 10 } : { min: 1, max: 3 },
     logRetention: settings.logRetention,
     logRemovalPolicy: settings.logRemovalPolicy,
+    architecture: options.imageArchitecture ?? 'arm64',
   });
   const observability = new ObservabilityStack(scope, name('Observability'), {
     env,

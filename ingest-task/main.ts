@@ -4,6 +4,7 @@ import { configFromEnvironment, createComponents, createConnectionGateway, runMa
 import { fanoutRole } from './fanout-role.js';
 import { type IngestRole, ingestRole } from './ingest-role.js';
 import { LeaderLease } from './leader-lease.js';
+import { registerFanoutMetrics } from './ops/fanout-metrics.js';
 import { ingestHealth, standbyHealth } from './ops/ingest-health.js';
 import { createMetricsRegistry, publishLatencyRecorder, registerIngestMetrics } from './ops/ingest-metrics.js';
 import { OpsServer } from './ops/ops-server.js';
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
   }
   if (config.roles.includes('fanout')) {
     const fanout = fanoutRole({ ...components, gateway: createConnectionGateway(config) });
+    registerFanoutMetrics(registry, fanout.fanout);
     const restored = await fanout.restore();
     services.push(...fanout.services);
     logger.info('Fanout role ready', {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Exercises a platform deployed by localstack/deploy.sh: the queue path always (an order sent to
 # SQS is consumed by the worker, and an order it can never place ends in the dead-letter queue), the
-# REST path when the HTTP API was deployed (LOCALSTACK_PLAN=base or full): /health, a subscription
-# created and listed with the generated API key, and an order accepted over REST and processed.
+# REST path when the HTTP API was deployed (LOCALSTACK_PLAN=base or full): /health, an option the
+# platform lists, a subscription to it created and listed with the generated API key, and an order
+# for it accepted over REST and COMPLETED by the worker (DEAD_LETTER fails the smoke).
 # Needs the aws CLI, curl and jq. Untested on the build machine, which has no Docker engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,22 +41,37 @@ api_key=$(aws secretsmanager get-secret-value --secret-id "$(output Secrets ApiK
 echo "rest: GET /health"
 curl -sS "$rest/health" | jq -e .status >/dev/null || fail "/health did not answer with a report (200 ok or 503 degraded)"
 
+echo "rest: GET /instruments, an option the platform lists"
+instrument=$(curl -fsS "$rest/instruments?underlying=NIFTY&type=CE&limit=1" -H "x-api-key: $api_key" | jq -c '.instruments[0] // empty')
+[ -n "$instrument" ] || fail "GET /instruments listed no NIFTY call option"
+token=$(jq -r .instrument_token <<<"$instrument")
+symbol=$(jq -r .tradingsymbol <<<"$instrument")
+exchange=$(jq -r .exchange <<<"$instrument")
+lot=$(jq -r .lot_size <<<"$instrument")
+echo "ok: $exchange:$symbol (token $token, lot $lot)"
+
 echo "rest: POST and GET /subscriptions"
 curl -fsS -X POST "$rest/subscriptions" -H "x-api-key: $api_key" -H 'content-type: application/json' \
-  -d '{"instrument_token": 256265, "mode": "FULL"}' >/dev/null || fail "subscription not created"
+  -d "{\"instrument_token\": $token, \"mode\": \"FULL\"}" >/dev/null || fail "subscription not created"
 curl -fsS "$rest/subscriptions" -H "x-api-key: $api_key" | jq -e '.' >/dev/null || fail "subscriptions not listed"
 
-echo "rest: POST /orders (paper broker: no Kite account configured), then GET until processed"
+echo "rest: POST /orders for $symbol (paper broker: no Kite account configured), then GET until processed"
 task="smoke-$(date +%s)"
 curl -fsS -X POST "$rest/orders" -H "x-api-key: $api_key" -H 'content-type: application/json' -d "{
   \"task_id\": \"$task\", \"operation\": \"place_order\", \"idempotency_key\": \"$task\", \"account_id\": \"mock\",
-  \"params\": {\"exchange\": \"NFO\", \"tradingsymbol\": \"NIFTY\", \"transaction_type\": \"BUY\", \"quantity\": 75,
-               \"product\": \"NRML\", \"order_type\": \"MARKET\"}}" >/dev/null || fail "order not accepted"
+  \"params\": {\"variety\": \"regular\", \"exchange\": \"$exchange\", \"tradingsymbol\": \"$symbol\",
+               \"transaction_type\": \"BUY\", \"quantity\": $lot, \"product\": \"NRML\", \"order_type\": \"MARKET\",
+               \"validity\": \"DAY\", \"market_protection\": -1}}" >/dev/null || fail "order not accepted"
+# GET /orders/{task_id} answers {"order": {status, last_error, …}} (shared/contracts/order-api.ts).
 status=PENDING
 for _ in $(seq 1 30); do
-  status=$(curl -fsS "$rest/orders/$task" -H "x-api-key: $api_key" | jq -r '.status')
+  order=$(curl -fsS "$rest/orders/$task" -H "x-api-key: $api_key")
+  status=$(jq -r '.order.status' <<<"$order")
   case "$status" in COMPLETED|DEAD_LETTER) break ;; esac
   sleep 2
 done
-case "$status" in COMPLETED|DEAD_LETTER) ;; *) fail "order $task is still $status: the worker did not finish it" ;; esac
-echo "ok: order $task is $status"
+case "$status" in
+  COMPLETED) echo "ok: order $task is COMPLETED" ;;
+  DEAD_LETTER) fail "order $task was dead-lettered: $(jq -r '.order.last_error' <<<"$order")" ;;
+  *) fail "order $task is still $status: the worker did not finish it" ;;
+esac

@@ -5,14 +5,23 @@
  * priority, so timing-sensitive tests keep the cores they need); their output is printed in one
  * block each when they finish, so it does not interleave with the suite's.
  *
- * Usage: node scripts/test-all.mjs [step ...]   (steps: typecheck, lint, vitest, synth; default all)
+ * `cfn-lint` runs once `synth` has written both stages' templates (cdk.out, cdk.out.prod; the rules
+ * and the reasons for ignored warnings are in .cfnlintrc.yaml); when synth fails it is not run.
+ *
+ * Usage: node scripts/test-all.mjs [step ...]   (steps: typecheck, lint, vitest, synth, cfn-lint; default all)
  */
 import { spawn } from 'node:child_process';
 
 const steps = [
   { name: 'typecheck', command: 'npm run --silent typecheck', background: true },
   { name: 'lint', command: 'npm run --silent lint', background: true },
-  { name: 'synth', command: 'npm run --silent synth', background: true },
+  { name: 'synth', command: 'npm run --silent synth && npm run --silent synth:prod', background: true },
+  {
+    name: 'cfn-lint',
+    command: `sh -c 'command -v cfn-lint >/dev/null || { echo "cfn-lint is not on PATH: pip install cfn-lint"; exit 127; }; exec cfn-lint'`,
+    background: true,
+    after: 'synth',
+  },
   { name: 'vitest', command: 'npx vitest run --coverage', background: false },
 ];
 
@@ -52,7 +61,22 @@ function run(step) {
   });
 }
 
-const results = await Promise.all(chosen.map(run));
+/** A step whose `after` step failed: reported failed, not run. */
+function skipped(step) {
+  process.stdout.write(`\n── ${step.name} (not run: ${step.after} failed) ──\n`);
+  return { name: step.name, code: 1, seconds: '0.0' };
+}
+
+/** Starts every chosen step; one with `after` waits for that step (when chosen) and runs only if it passed. */
+const started = new Map();
+for (const step of chosen) {
+  const before = step.after === undefined ? undefined : started.get(step.after);
+  started.set(
+    step.name,
+    before === undefined ? run(step) : before.then((first) => (first.code === 0 ? run(step) : skipped(step))),
+  );
+}
+const results = await Promise.all(started.values());
 const failed = results.filter((result) => result.code !== 0);
 console.log('\nnpm test summary:');
 for (const result of results) {

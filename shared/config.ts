@@ -179,6 +179,7 @@ export const EnvSchema = z.object({
   LOCAL_AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
 
   KITE_ACCOUNTS: kiteAccounts,
+  KITE_CREDENTIALS: z.enum(['loaded', 'withheld']).default('loaded'),
   KITE_API_URL: httpUrl(['https:', 'http:']).default('https://api.kite.trade'),
   KITE_TICKER_URL: httpUrl(['wss:', 'ws:']).default('wss://ws.kite.trade'),
   MAX_TOKENS_PER_CONNECTION: int(1, 3000).default(3000),
@@ -310,6 +311,11 @@ export interface Config {
       /** Verifies the account's order postbacks; without it they are refused. */
       readonly apiSecret?: Secret;
     }[];
+    /**
+     * `withheld`: this process is deliberately not given the Kite secret (a function that never
+     * calls Kite), so an empty account list says nothing about the platform's accounts.
+     */
+    readonly credentials: 'loaded' | 'withheld';
     readonly apiUrl: string;
     readonly tickerUrl: string;
     readonly maxTokensPerConnection: number;
@@ -426,6 +432,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     },
     kite: {
       accounts: e.KITE_ACCOUNTS,
+      credentials: e.KITE_CREDENTIALS,
       apiUrl: e.KITE_API_URL,
       tickerUrl: e.KITE_TICKER_URL,
       maxTokensPerConnection: e.MAX_TOKENS_PER_CONNECTION,

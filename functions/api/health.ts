@@ -11,12 +11,17 @@ import { apiContext } from './context.js';
  * authenticated, never a secret. Redis is checked only when the platform runs on Redis; the
  * instrument registry reports whether it is loaded, from where and how many instruments it holds,
  * and a registry that cannot be loaded degrades the platform (new subscriptions and history need
- * it) while everything else keeps answering.
+ * it) while everything else keeps answering. A function deployed without the Kite secret
+ * (`KITE_CREDENTIALS=withheld`) does not load the master at all: it reports the registry as not
+ * checked here, and the ingest heartbeat's accounts say whether Kite is reachable.
  */
 export function healthUseCase(components: Components): HttpUseCase {
   const { config, bus } = components;
   return async () => {
-    const [ticker, registry] = await Promise.all([tickerState(components), apiContext(components).registry.status()]);
+    const [ticker, registry] = await Promise.all([
+      tickerState(components),
+      config.kite.credentials === 'withheld' ? NOT_CHECKED : apiContext(components).registry.status(),
+    ]);
     const report = await healthReport({
       environment: config.environment,
       ...(config.redis.url !== undefined && { redis: () => bus.check() }),
@@ -24,7 +29,7 @@ export function healthUseCase(components: Components): HttpUseCase {
       ticker,
       instrumentRegistry: { ...registry },
     });
-    if (registry.status === 'ok') return { status: 200, body: report };
+    if (registry.status === 'ok' || registry.status === NOT_CHECKED.status) return { status: 200, body: report };
     const body: HealthResponse = {
       ...report,
       status: 'degraded',
@@ -33,6 +38,9 @@ export function healthUseCase(components: Components): HttpUseCase {
     return { status: 200, body };
   };
 }
+
+/** The registry as a function without the Kite secret reports it. */
+const NOT_CHECKED = { status: 'not checked', reason: 'this function holds no Kite credentials' } as const;
 
 const Heartbeat = z.object({
   running: z.boolean(),

@@ -1,4 +1,12 @@
-import { RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type ISecurityGroup, type IVpc, Port, SecurityGroup, SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
@@ -33,6 +41,8 @@ export interface CacheProps {
   readonly nodeType?: string;
   /** Primary plus replicas; 2 or more turns on automatic failover across AZs. @default 1 */
   readonly nodes?: number;
+  /** The cache's alarm names start with this. */
+  readonly alarmPrefix: string;
 }
 
 /** Where clients reach the cache and the secret its auth token is in. */
@@ -60,6 +70,8 @@ function attribute(key: KeyAttribute): { name: string; type: AttributeType } {
 export class DataStack extends Stack {
   readonly tables: Readonly<Record<TableName, TableV2>>;
   readonly cache: CacheEndpoint | undefined;
+  /** CPU, memory and evictions of the cache (none without one). */
+  readonly cacheAlarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -83,10 +95,92 @@ export class DataStack extends Stack {
       return [key, table] as const;
     });
     this.tables = Object.fromEntries(entries) as Record<TableName, TableV2>;
-    this.cache = props.cache && this.createCache(props.tablePrefix, props.retainData, props.cache);
+    const cache = props.cache && this.createCache(props.tablePrefix, props.retainData, props.cache);
+    this.cache = cache?.endpoint;
+    this.cacheAlarms = cache && props.cache ? this.cacheAlarmsOf(cache.group, props.cache) : [];
   }
 
-  private createCache(prefix: string, retain: boolean, props: CacheProps): CacheEndpoint {
+  /**
+   * The cache node's engine thread busy (Valkey runs commands on one thread: at 100 % every
+   * publish and lookup queues), memory filling (then keys are evicted: live state and connection
+   * index entries vanish) and any eviction at all. Taken over every node (the primary moves on
+   * failover), each node's metrics under its member cluster id `<group>-00N`.
+   */
+  private cacheAlarmsOf(group: CfnReplicationGroup, props: CacheProps): Alarm[] {
+    const nodes = props.nodes ?? 1;
+    const period = Duration.minutes(5);
+    const perNode = (metricName: string, statistic: string): Record<string, IMetric> =>
+      Object.fromEntries(
+        Array.from({ length: nodes }, (_, i) => [
+          `n${i + 1}`,
+          new Metric({
+            namespace: 'AWS/ElastiCache',
+            metricName,
+            dimensionsMap: { CacheClusterId: Fn.join('-', [group.ref, String(i + 1).padStart(3, '0')]) },
+            statistic,
+            period,
+          }),
+        ]),
+      );
+    const across = (metricName: string, statistic: string, fn: 'MAX' | 'SUM', label: string) => {
+      const usingMetrics = perNode(metricName, statistic);
+      return new MathExpression({
+        label,
+        expression: `${fn}([${Object.keys(usingMetrics).join(',')}])`,
+        usingMetrics,
+        period,
+      });
+    };
+    const alarm = (
+      id: string,
+      name: string,
+      description: string,
+      metric: MathExpression,
+      threshold: number,
+      periods: number,
+    ) =>
+      new Alarm(this, id, {
+        alarmName: `${props.alarmPrefix}-cache-${name}`,
+        alarmDescription: `${description}: docs/deploy.md#alarms`,
+        metric,
+        threshold,
+        evaluationPeriods: periods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    return [
+      alarm(
+        'CacheCpuAlarm',
+        'engine-cpu',
+        'The cache engine thread has been over 80 % busy for 15 minutes',
+        across('EngineCPUUtilization', 'Average', 'MAX', 'Engine CPU % (busiest node)'),
+        80,
+        3,
+      ),
+      alarm(
+        'CacheMemoryAlarm',
+        'memory',
+        'The cache has used over 80 % of its memory for 15 minutes',
+        across('DatabaseMemoryUsagePercentage', 'Maximum', 'MAX', 'Memory used % (fullest node)'),
+        80,
+        3,
+      ),
+      alarm(
+        'CacheEvictionsAlarm',
+        'evictions',
+        'The cache evicted keys: live state or connection index entries were lost',
+        across('Evictions', 'Sum', 'SUM', 'Evictions'),
+        1,
+        1,
+      ),
+    ];
+  }
+
+  private createCache(
+    prefix: string,
+    retain: boolean,
+    props: CacheProps,
+  ): { endpoint: CacheEndpoint; group: CfnReplicationGroup } {
     const authToken = new Secret(this, 'CacheAuthToken', {
       secretName: `${prefix}/cache-auth-token`,
       description: 'AUTH token of the Valkey cache (alphanumeric, so it needs no escaping in a URL)',
@@ -134,6 +228,6 @@ export class DataStack extends Stack {
         'A single node in development: the bus and live state are rebuilt on restart; production runs 2 nodes, Multi-AZ',
       );
     }
-    return { host: group.attrPrimaryEndPointAddress, port: CACHE_PORT, authToken };
+    return { endpoint: { host: group.attrPrimaryEndPointAddress, port: CACHE_PORT, authToken }, group };
   }
 }

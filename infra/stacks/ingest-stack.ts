@@ -1,4 +1,5 @@
 import { Duration, IgnoreMode, type RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -38,7 +39,17 @@ const IMPORTED_METRICS = [
   'ingest_publish_failures_total',
   'ingest_kite_connections',
   'ingest_active_subscriptions',
+  'fanout_posts_total',
+  'fanout_post_errors_total',
+  'fanout_posts_throttled_total',
+  'fanout_posts_gone_total',
 ];
+
+/** The image's and the tasks' CPU architecture, with the Docker platform it is built for. */
+const ARCHITECTURES = {
+  arm64: { cpu: CpuArchitecture.ARM64, platform: Platform.LINUX_ARM64 },
+  x86_64: { cpu: CpuArchitecture.X86_64, platform: Platform.LINUX_AMD64 },
+} as const;
 
 export interface IngestStackProps extends StackProps {
   readonly settings: FunctionSettings;
@@ -52,6 +63,11 @@ export interface IngestStackProps extends StackProps {
   readonly fanoutTasks: { readonly min: number; readonly max: number };
   readonly logRetention: RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /**
+   * `arm64` (Graviton, cheaper; building it on an x86 machine needs Docker buildx with QEMU) or
+   * `x86_64`. The image and the task definition always agree. @default 'arm64'
+   */
+  readonly architecture?: keyof typeof ARCHITECTURES;
 }
 
 type Role = 'ingest' | 'fanout';
@@ -68,17 +84,22 @@ export class IngestStack extends Stack {
   readonly cluster: Cluster;
   readonly ingestService: FargateService;
   readonly fanoutService: FargateService;
+  /** Running tasks below desired (each service), fan-out posts failing or throttled. */
+  readonly alarms: readonly Alarm[];
+  readonly #alarmPrefix: string;
 
   constructor(scope: Construct, id: string, props: IngestStackProps) {
     super(scope, id, props);
+    this.#alarmPrefix = props.settings.alarmPrefix;
     const { settings } = props;
+    const architecture = ARCHITECTURES[props.architecture ?? 'arm64'];
     this.cluster = new Cluster(this, 'Cluster', {
       vpc: props.vpc,
       containerInsightsV2: ContainerInsights.ENABLED,
     });
     const image = ContainerImage.fromAsset(PROJECT_ROOT, {
       file: 'ingest-task/Dockerfile',
-      platform: Platform.LINUX_ARM64,
+      platform: architecture.platform,
       // Only what the image builds from: staging copies this context into cdk.out at synth.
       ignoreMode: IgnoreMode.DOCKER,
       exclude: ['*', '!package.json', '!package-lock.json', '!tsconfig.json', '!shared', '!ingest-task', '!types'],
@@ -88,7 +109,7 @@ export class IngestStack extends Stack {
         cpu,
         memoryLimitMiB,
         runtimePlatform: {
-          cpuArchitecture: CpuArchitecture.ARM64,
+          cpuArchitecture: architecture.cpu,
           operatingSystemFamily: OperatingSystemFamily.LINUX,
         },
       });
@@ -186,6 +207,83 @@ export class IngestStack extends Stack {
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.minutes(5),
     });
+    this.alarms = [
+      this.#tasksBelowDesired('ingest', this.ingestService),
+      this.#tasksBelowDesired('fanout', this.fanoutService),
+      ...this.#fanoutPostAlarms(),
+    ];
+  }
+
+  /**
+   * Fewer tasks running than the service wants, for 10 minutes (Container Insights' task counts):
+   * tasks crash at start, fail their health check, or cannot be placed (image pull, capacity).
+   */
+  #tasksBelowDesired(role: Role, service: FargateService): Alarm {
+    const period = Duration.minutes(1);
+    const count = (metricName: string) =>
+      new Metric({
+        namespace: 'ECS/ContainerInsights',
+        metricName,
+        dimensionsMap: { ClusterName: this.cluster.clusterName, ServiceName: service.serviceName },
+        statistic: 'Average',
+        period,
+      });
+    return new Alarm(this, `${role}-tasks-below-desired`, {
+      alarmName: `${this.#alarmPrefix}-${role}-tasks-below-desired`,
+      alarmDescription: `The ${role} service has run fewer tasks than desired for 10 minutes: docs/deploy.md#alarms`,
+      metric: new MathExpression({
+        label: 'Desired minus running tasks',
+        expression: 'desired - running',
+        usingMetrics: { desired: count('DesiredTaskCount'), running: count('RunningTaskCount') },
+        period,
+      }),
+      threshold: 1,
+      evaluationPeriods: 10,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /**
+   * The fan-out's posts to `@connections` (its `/metrics` counters, imported per scrape as deltas):
+   * posts that failed outright (not Gone: the client lost ticks), and posts API Gateway throttled
+   * (the account's PostToConnection quota is full; the fan-out retries, clients fall behind).
+   */
+  #fanoutPostAlarms(): Alarm[] {
+    const period = Duration.minutes(5);
+    const fanout = (metricName: string) =>
+      new Metric({
+        namespace: INGEST_METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { Role: 'fanout' },
+        statistic: 'Sum',
+        period,
+      });
+    return [
+      new Alarm(this, 'fanout-post-failures', {
+        alarmName: `${this.#alarmPrefix}-fanout-post-failures`,
+        alarmDescription: 'Over 1 % of fan-out posts failed (not Gone) in 5 minutes: docs/deploy.md#alarms',
+        metric: new MathExpression({
+          label: 'Failed posts %',
+          expression: 'IF(posts > 100, 100 * errors / posts, 0)',
+          usingMetrics: { errors: fanout('fanout_post_errors_total'), posts: fanout('fanout_posts_total') },
+          period,
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+      new Alarm(this, 'fanout-post-throttles', {
+        alarmName: `${this.#alarmPrefix}-fanout-post-throttles`,
+        alarmDescription: 'API Gateway throttled fan-out posts for 15 minutes (quota full): docs/deploy.md#alarms',
+        metric: fanout('fanout_posts_throttled_total'),
+        threshold: 100,
+        evaluationPeriods: 3,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
   }
 }
 

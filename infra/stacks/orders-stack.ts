@@ -25,6 +25,8 @@ export interface OrdersStackProps extends StackProps {
   readonly deadLetterConsumerEntry?: string | undefined;
   /** Alarm names start with this, so the observability stack can route them. */
   readonly alarmPrefix: string;
+  /** Concurrency reserved for the worker and the sweeper: none unless the stage's settings give some. */
+  readonly reservedConcurrency?: { readonly orderWorker?: number; readonly orderSweeper?: number };
 }
 
 /** How long one worker invocation may run (shared/order-queue-settings.ts, which the sweeper reads too). */
@@ -35,7 +37,10 @@ export const ORDER_VISIBILITY_TIMEOUT = Duration.seconds(ORDER_VISIBILITY_TIMEOU
 export const ORDER_SWEEP_INTERVAL = Duration.seconds(ORDER_SWEEP_INTERVAL_SECONDS);
 /** Receives before SQS moves a message to the dead-letter queue. */
 export const ORDER_MAX_RECEIVE_COUNT = 5;
-/** Concurrent worker invocations at most: Kite allows 10 orders a second per account. */
+/**
+ * Concurrent worker invocations at most (the SQS event source's maximum concurrency, which needs
+ * no reserved concurrency): Kite allows 10 orders a second per account.
+ */
 export const ORDER_WORKER_CONCURRENCY = 5;
 /** How long one dead-letter consumer invocation may run: a few store calls per record. */
 export const DEAD_LETTER_CONSUMER_TIMEOUT = Duration.seconds(30);
@@ -82,7 +87,10 @@ export class OrdersStack extends Stack {
         serviceName: 'order-worker',
         access: orderWorkerAccess,
         timeout: ORDER_WORKER_TIMEOUT,
-        reservedConcurrentExecutions: ORDER_WORKER_CONCURRENCY,
+        ...(props.reservedConcurrency?.orderWorker !== undefined && {
+          reservedConcurrentExecutions: props.reservedConcurrency.orderWorker,
+        }),
+        errorAlarmThreshold: 1,
         environment: {
           ORDERS_QUEUE_URL: this.queue.queueUrl,
           ORDERS_DLQ_URL: this.deadLetterQueue.queueUrl,
@@ -100,7 +108,10 @@ export class OrdersStack extends Stack {
       this.deadLetterQueue.grantSendMessages(worker.function);
       this.worker = worker;
     }
-    this.sweeper = props.sweeperEntry === undefined ? undefined : this.#sweeper(props.settings, props.sweeperEntry);
+    this.sweeper =
+      props.sweeperEntry === undefined
+        ? undefined
+        : this.#sweeper(props.settings, props.sweeperEntry, props.reservedConcurrency?.orderSweeper);
     this.deadLetterConsumer =
       props.deadLetterConsumerEntry === undefined
         ? undefined
@@ -159,6 +170,7 @@ export class OrdersStack extends Stack {
       serviceName: 'order-dead-letters',
       access: orderDeadLetterAccess,
       timeout: DEAD_LETTER_CONSUMER_TIMEOUT,
+      errorAlarmThreshold: 1,
       environment: { ORDERS_QUEUE_URL: this.queue.queueUrl, ORDERS_DLQ_URL: this.deadLetterQueue.queueUrl },
     });
     consumer.function.addEventSource(
@@ -176,15 +188,17 @@ export class OrdersStack extends Stack {
    * The sweeper: one invocation a minute (an EventBridge rule) requeues orders whose message was
    * lost. It reads the orders table's status index, touches what it requeues and sends to the
    * orders queue, nothing else. One at a time (a sweep is seconds; overlapping ones would only
-   * lose their conditional claims) and no retries of a failed invocation: the next minute's is one.
+   * lose their conditional claims; reserving 1 makes that certain where the account allows it) and
+   * no retries of a failed invocation: the next minute's is one.
    */
-  #sweeper(settings: FunctionSettings, entry: string): PlatformFunction {
+  #sweeper(settings: FunctionSettings, entry: string, reserved: number | undefined): PlatformFunction {
     const sweeper = createFunction(this, 'order-sweeper', settings, {
       entry,
       serviceName: 'order-sweeper',
       access: orderSweeperAccess,
       timeout: Duration.seconds(ORDER_SWEEP_INTERVAL_SECONDS / 2),
-      reservedConcurrentExecutions: 1,
+      ...(reserved !== undefined && { reservedConcurrentExecutions: reserved }),
+      errorAlarmThreshold: 1,
       environment: { ORDERS_QUEUE_URL: this.queue.queueUrl, ORDERS_DLQ_URL: this.deadLetterQueue.queueUrl },
     });
     this.queue.grantSendMessages(sweeper.function);

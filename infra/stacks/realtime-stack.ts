@@ -1,7 +1,9 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import { LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import { type IRole, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Alarm, ComparisonOperator, MathExpression, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { type IRole, ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { PlatformFunction } from '../constructs/platform-function.js';
@@ -24,6 +26,11 @@ export interface RealtimeStackProps extends StackProps {
   readonly routeSelectionExpression: string;
   /** Steady-state messages per second across the stage, and the burst above it. */
   readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Set the API Gateway account's CloudWatch Logs role (the stage's access logs need one, and a
+   * fresh account has none); false when the account already has it. @default true
+   */
+  readonly createAccountRole?: boolean;
 }
 
 /** The stage clients connect to: `wss://{api}.execute-api.{region}.amazonaws.com/live`. */
@@ -50,6 +57,9 @@ export class RealtimeStack extends Stack {
   readonly manageConnectionsPolicy: ManagedPolicy;
   /** The `@connections` resource pattern the policy allows (connection ids are not known in advance). */
   readonly connectionsArn: string;
+  /** The API Gateway account setting this stack made, when it made it. */
+  readonly accountSettings: CfnAccount | undefined;
+  readonly alarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: RealtimeStackProps) {
     super(scope, id, props);
@@ -84,6 +94,30 @@ export class RealtimeStack extends Stack {
       throttle: props.throttle,
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
     });
+    this.accountSettings = props.createAccountRole === false ? undefined : this.#accountRole();
+    if (this.accountSettings) this.stage.node.addDependency(this.accountSettings);
+    // IntegrationError: the route function failed or timed out (the client got an internal error);
+    // ExecutionError: API Gateway itself failed the message. Both are the WebSocket side's 5xx.
+    const period = Duration.minutes(5);
+    this.alarms = [
+      new Alarm(this, 'IntegrationErrorsAlarm', {
+        alarmName: `${props.settings.alarmPrefix}-ws-integration-errors`,
+        alarmDescription: 'WebSocket messages failed in their route function or in API Gateway: docs/deploy.md#alarms',
+        metric: new MathExpression({
+          label: 'Integration and execution errors',
+          expression: 'integration + execution',
+          usingMetrics: {
+            integration: this.api.metric('IntegrationError', { period, statistic: 'Sum' }),
+            execution: this.api.metric('ExecutionError', { period, statistic: 'Sum' }),
+          },
+          period,
+        }),
+        threshold: 5,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
     new CfnOutput(this, 'WebSocketUrl', { value: this.stage.url, description: 'wss:// URL clients connect to' });
     this.connectionsArn = this.formatArn({
       service: 'execute-api',
@@ -106,6 +140,28 @@ export class RealtimeStack extends Stack {
       'APIG4',
       '$connect verifies the client JWT in its function (the same code the local gateway runs); the other routes only exist on an accepted connection',
     );
+  }
+
+  /**
+   * The account-wide API Gateway setting (one per account and region) naming the role that writes
+   * access logs: without it the stage fails with "CloudWatch Logs role ARN must be set in account
+   * settings". Both are retained on delete: another API of the account may log through them.
+   */
+  #accountRole(): CfnAccount {
+    const role = new Role(this, 'ApiGatewayCloudWatchRole', {
+      description: 'API Gateway (account setting) writes access logs to CloudWatch Logs',
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+    });
+    role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    acknowledge(
+      role,
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      "API Gateway's own policy for the account's logging role: it writes any API's log groups, which is what the account setting is for",
+    );
+    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+    account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    return account;
   }
 
   /** Lets `role` (the fan-out's task role) post to and close this API's connections. */

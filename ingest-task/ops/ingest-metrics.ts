@@ -133,7 +133,7 @@ export function publishLatencyRecorder(registry: Registry): (latenciesMs: readon
  * users to read it with `rate()`/`increase()` (which treat a drop, i.e. a restart, as a reset);
  * OpenMetrics reserves `_total` for counters and `promtool check metrics` flags a gauge so named.
  */
-function mirrorCounter(registry: Registry, name: string, help: string, read: () => number): void {
+export function mirrorCounter(registry: Registry, name: string, help: string, read: () => number): void {
   let seen = 0;
   const counter = new Counter({
     name,

@@ -69,6 +69,26 @@ describe('REST use cases on memory adapters', () => {
     expect(ApiErrorResponse.parse(created.body).error.code).toBe('DEPENDENCY_UNAVAILABLE');
   });
 
+  it('/health without the Kite secret (KITE_CREDENTIALS=withheld) never loads the instrument master, and is not degraded by it', async () => {
+    let loads = 0;
+    const { components } = fakeComponents({
+      env: { KITE_CREDENTIALS: 'withheld' },
+      loadInstruments: async () => {
+        loads++;
+        throw new Error('no Kite credentials here');
+      },
+    });
+    await components.state.putHeartbeat(
+      'ingest',
+      JSON.stringify({ running: true, active_subscriptions: 0, accounts: {} }),
+      15_000,
+    );
+    const body = HealthResponse.parse((await call(healthUseCase(components), { path: '/health' })).body);
+    expect(loads).toBe(0);
+    expect(body.status).toBe('ok');
+    expect(body.dependencies.instrument_registry).toMatchObject({ status: 'not checked' });
+  });
+
   it('TC-ERR-012: a store that is unreachable answers 503 DEPENDENCY_UNAVAILABLE, never 500', async () => {
     const { components } = fakeComponents();
     const failing = {
