@@ -65,7 +65,9 @@ export function httpRouteAccess(route: { readonly method: string; readonly path:
   if (route.path === '/kite/postback') {
     return { tables: { orders: 'readWrite', brokerOrders: 'readWrite' }, secrets: REST_KITE_SECRETS };
   }
-  if (route.path === '/history' || route.path === '/instruments' || route.path.startsWith('/instruments/')) {
+  // The chain lists its strikes from the instrument master, which is Kite's.
+  const master = route.path === '/history' || route.path === '/chain' || route.path === '/instruments';
+  if (master || route.path.startsWith('/instruments/')) {
     return { tables: {}, secrets: REST_KITE_SECRETS };
   }
   return { tables: {}, secrets: REST_SECRETS };

@@ -184,6 +184,7 @@ describe('the Kite secret', () => {
         'order-worker',
         'order-sweeper',
         'http-history',
+        'http-chain',
         'http-instruments-list',
         'http-instruments-get',
         'http-subscriptions-create',
