@@ -47,14 +47,6 @@ const DAYS_PER_YEAR = 365;
 const INTRINSIC_TOLERANCE = 16 * Number.EPSILON;
 
 /**
- * Scratch for e^{|x|/2} and the normalised intrinsic value from `moneynessFactors` (a typed
- * array: doubles returned from a function V8 does not inline are boxed).
- */
-const factors = new Float64Array(2);
-const ROOT = 0;
-const INTRINSIC = 1;
-
-/**
  * ln(a/b) with relative accuracy: near the money a − b is exact (Sterbenz), so log1p of
  * (a − b)/b keeps the digits that ln of the rounded ratio would lose. Log-moneyness feeds
  * every exponent of the formulas, so its relative error is what sets the accuracy of far
@@ -71,30 +63,6 @@ function logRatio(a: number, b: number): number {
  */
 function normaliser(strike: number, halfMoneyness: number, discount: number): number {
   return strike * halfMoneyness * discount;
-}
-
-/**
- * e^{|x|/2} into factors[ROOT] and the normalised intrinsic value of the option, 2·sinh(θx/2)
- * when θx > 0 and 0 otherwise, into factors[INTRINSIC], from one `expm1`: the intrinsic value is
- * m + m/(1 + m) with m = e^{|x|/2} − 1 (as `normalisedIntrinsicCall` forms it, so pricer and
- * solver agree to the bit), and e^{x/2} is 1 + m or its reciprocal. One transcendental instead
- * of an `exp` and an `expm1`, with no cancellation at any x.
- */
-function moneynessFactors(sign: number, x: number): void {
-  const m = Math.expm1(0.5 * Math.abs(x));
-  const root = 1 + m;
-  factors[ROOT] = root;
-  factors[INTRINSIC] = sign * x > 0 ? m + m / root : 0;
-}
-
-/**
- * The out-of-the-money normalised call b(−|x|, s) and its vega ∂b/∂s for s > 0, through
- * `blackRegisters`, into REGISTER_B and REGISTER_VEGA (b(θx, s) is that b plus the intrinsic value).
- */
-function outOfTheMoneyBlackAndVega(x: number, s: number): void {
-  blackRegisters[REGISTER_X] = -Math.abs(x);
-  blackRegisters[REGISTER_S] = s;
-  evaluateOutOfTheMoneyNormalisedBlackCallAndVega();
 }
 
 /** The payoff max(θ·(S − K), 0), exactly: the value at expiry, where spot and forward coincide. */
@@ -171,12 +139,17 @@ export function priceKernel(
   if (time === 0) return expiredValue(sign, underlying, strike);
   const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
   const s = volatility * Math.sqrt(time);
-  moneynessFactors(sign, x);
-  const root = factors[ROOT] ?? Number.NaN;
-  const intrinsic = factors[INTRINSIC] ?? Number.NaN;
+  // One expm1 gives both e^{|x|/2} = 1 + m and the intrinsic value m + m/(1 + m) (as
+  // `normalisedIntrinsicCall` forms it, so pricer and solver agree to the bit). Written out in
+  // every kernel: doubles passed to a function V8 does not inline are boxed.
+  const m = Math.expm1(0.5 * Math.abs(x));
+  const root = 1 + m;
+  const intrinsic = sign * x > 0 ? m + m / root : 0;
   let b = intrinsic;
   if (s > 0) {
-    outOfTheMoneyBlackAndVega(x, s);
+    blackRegisters[REGISTER_X] = -Math.abs(x);
+    blackRegisters[REGISTER_S] = s;
+    evaluateOutOfTheMoneyNormalisedBlackCallAndVega();
     b += blackRegisters[REGISTER_B] ?? Number.NaN;
   }
   return normaliser(strike, x >= 0 ? root : 1 / root, Math.exp(-rate * time)) * b;
@@ -226,18 +199,24 @@ export function greeksKernel(
   const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
   const sqrtT = Math.sqrt(time);
   const s = volatility * sqrtT;
-  moneynessFactors(sign, x);
-  const root = factors[ROOT] ?? Number.NaN;
+  // One expm1 gives both e^{|x|/2} = 1 + m and the intrinsic value m + m/(1 + m) (as
+  // `normalisedIntrinsicCall` forms it, so pricer and solver agree to the bit). Written out in
+  // every kernel: doubles passed to a function V8 does not inline are boxed.
+  const m = Math.expm1(0.5 * Math.abs(x));
+  const root = 1 + m;
+  const intrinsic = sign * x > 0 ? m + m / root : 0;
   const halfMoneyness = x >= 0 ? root : 1 / root;
   const discount = Math.exp(-rate * time);
   const scale = normaliser(strike, halfMoneyness, discount);
   // ∂F/∂S·D: e^{−qT} for Black-Scholes, D for Black-76 (where the underlying is the forward).
   const carryDiscount = isBlackScholes ? (dividendYield === 0 ? 1 : Math.exp(-dividendYield * time)) : discount;
   // b(θx, s) = intrinsic + b(−|x|, s), and ν = ∂b/∂s, which is even in x.
-  let b = factors[INTRINSIC] ?? Number.NaN;
+  let b = intrinsic;
   let normalisedVega: number;
   if (s > 0) {
-    outOfTheMoneyBlackAndVega(x, s);
+    blackRegisters[REGISTER_X] = -Math.abs(x);
+    blackRegisters[REGISTER_S] = s;
+    evaluateOutOfTheMoneyNormalisedBlackCallAndVega();
     b += blackRegisters[REGISTER_B] ?? Number.NaN;
     normalisedVega = blackRegisters[REGISTER_VEGA] ?? Number.NaN;
   } else {
@@ -338,14 +317,17 @@ export function impliedVolatilityKernel(
   }
   if (time === 0) return fail(status, statusIndex, IV_STATUS_CODE.expired);
   const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
-  moneynessFactors(sign, x);
-  const root = factors[ROOT] ?? Number.NaN;
+  // One expm1 gives both e^{|x|/2} = 1 + m and the intrinsic value m + m/(1 + m) (as
+  // `normalisedIntrinsicCall` forms it, so pricer and solver agree to the bit). Written out in
+  // every kernel: doubles passed to a function V8 does not inline are boxed.
+  const m = Math.expm1(0.5 * Math.abs(x));
+  const root = 1 + m;
+  const intrinsic = sign * x > 0 ? m + m / root : 0;
   const beta = premium / normaliser(strike, x >= 0 ? root : 1 / root, Math.exp(-rate * time));
   // The normalised price lies in [intrinsic, e^{θx/2}). The intrinsic value comes from the
   // function the pricer adds it with, so a premium without time value leaves exactly none here.
   const ceiling = sign * x >= 0 ? root : 1 / root;
   if (beta >= ceiling) return fail(status, statusIndex, IV_STATUS_CODE['above-maximum']);
-  const intrinsic = factors[INTRINSIC] ?? Number.NaN;
   const timeValue = beta - intrinsic;
   if (!(timeValue > 0)) {
     if (timeValue < -INTRINSIC_TOLERANCE * intrinsic)
