@@ -118,6 +118,23 @@ const SHORT_SMALL_T_EXPANSION_HALF_X = 0.15;
  * Returns b·e^{(h²+t²)/2}, the factor of the shared exponential.
  */
 function smallTExpansionOverExponential(h: number, t: number): number {
+  expansionRegisters[0] = h;
+  expansionRegisters[1] = t;
+  evaluateSmallTExpansion();
+  return expansionRegisters[2] ?? Number.NaN;
+}
+
+/**
+ * In and out slots of `evaluateSmallTExpansion`: h, t and the result. The expansion is too large
+ * for V8 to inline into its callers, and doubles passed to or returned from a call that is not
+ * inlined are boxed (allocated), so they travel through this typed array instead.
+ */
+const expansionRegisters = new Float64Array(3);
+
+/** `smallTExpansionOverExponential` from and into `expansionRegisters`. */
+function evaluateSmallTExpansion(): void {
+  const h = expansionRegisters[0] ?? Number.NaN;
+  const t = expansionRegisters[1] ?? Number.NaN;
   // erfcx of the non-negative −h/√2 by its two positive-argument forms, which keeps this function
   // small enough for V8 to inline.
   const y = -ONE_OVER_SQRT_TWO * h;
@@ -131,7 +148,7 @@ function smallTExpansionOverExponential(h: number, t: number): number {
     (-561 + 945 * a + h2 * (-285 + 1260 * a + h2 * (-33 + 378 * a + h2 * (-1 + 36 * a + a * h2)))) * (1 / 362880);
   const tail =
     t < SHORT_SMALL_T_EXPANSION_T && -h * t < SHORT_SMALL_T_EXPANSION_HALF_X ? 0 : smallTExpansionTail(a, h2, w);
-  return ONE_OVER_SQRT_TWO_PI * 2 * t * (a + w * (c1 + w * (c2 + w * (c3 + w * (c4 + w * tail)))));
+  expansionRegisters[2] = ONE_OVER_SQRT_TWO_PI * 2 * t * (a + w * (c1 + w * (c2 + w * (c3 + w * (c4 + w * tail)))));
 }
 
 /**
