@@ -1,5 +1,5 @@
 import { OPTION_KIND_CODE } from './codes.js';
-import { CALL, GREEKS_SLOT, greeksKernel, impliedVolatilityKernel, PUT, priceKernel } from './kernels.js';
+import { CALL, greeksKernel, impliedVolatilityKernel, PUT, priceKernel } from './kernels.js';
 import { modelCode } from './option-pricing.js';
 import type { PricingModel } from './types.js';
 
@@ -95,8 +95,6 @@ export function priceBatch(parameters: BatchParameters, columns: PricingColumns,
   }
 }
 
-const scratch = new Float64Array(6);
-
 /**
  * Premium and the five Greeks per item into the output columns. Throws a `RangeError` only when
  * a column is shorter than `kind`; invalid items give NaN in every output column.
@@ -114,6 +112,7 @@ export function greeksBatch(parameters: BatchParameters, columns: PricingColumns
   const rate = parameters.rate;
   const dividendYield = parameters.dividendYield ?? 0;
   const { kind, underlying, strike, timeToExpiryYears, volatility } = columns;
+  const { price, delta, gamma, theta, vega, rho } = out;
   for (let i = 0; i < n; i++) {
     greeksKernel(
       signOf(kind[i]),
@@ -125,14 +124,13 @@ export function greeksBatch(parameters: BatchParameters, columns: PricingColumns
       i,
       rate,
       dividendYield,
-      scratch,
+      price,
+      delta,
+      gamma,
+      theta,
+      vega,
+      rho,
     );
-    out.price[i] = scratch[GREEKS_SLOT.price] ?? Number.NaN;
-    out.delta[i] = scratch[GREEKS_SLOT.delta] ?? Number.NaN;
-    out.gamma[i] = scratch[GREEKS_SLOT.gamma] ?? Number.NaN;
-    out.theta[i] = scratch[GREEKS_SLOT.theta] ?? Number.NaN;
-    out.vega[i] = scratch[GREEKS_SLOT.vega] ?? Number.NaN;
-    out.rho[i] = scratch[GREEKS_SLOT.rho] ?? Number.NaN;
   }
 }
 

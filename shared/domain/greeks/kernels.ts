@@ -1,7 +1,19 @@
 import { IV_STATUS_CODE, type IvStatusCode, PRICING_MODEL_CODE } from './codes.js';
 import { normalisedImpliedVolatilityOfOtmCall } from './lets-be-rational.js';
-import { expMinusHalfSquare, normCdfGivenExponential, SQRT_TWO_PI } from './normal-distribution.js';
-import { normalisedBlackCall, normalisedBlackCallAndVega, normalisedIntrinsicCall } from './normalised-black.js';
+import {
+  expMinusHalfSquare,
+  normCdfGivenExponential,
+  ONE_OVER_SQRT_TWO_PI,
+  SQRT_TWO_PI,
+} from './normal-distribution.js';
+import {
+  blackRegisters,
+  evaluateOutOfTheMoneyNormalisedBlackCallAndVega,
+  REGISTER_B,
+  REGISTER_S,
+  REGISTER_VEGA,
+  REGISTER_X,
+} from './normalised-black.js';
 
 /**
  * The numeric core: pricing, Greeks and implied volatility on plain numbers, with no objects, no
@@ -33,12 +45,6 @@ const DAYS_PER_YEAR = 365;
  * intrinsic value is itself computed to a few ulps, so a difference this small is rounding.
  */
 const INTRINSIC_TOLERANCE = 16 * Number.EPSILON;
-
-/** Scratch for [b, ∂b/∂s] from `normalisedBlackCallAndVega`. */
-const pair = new Float64Array(2);
-
-/** Slots of the Greeks output vector written by `greeksKernel`. */
-export const GREEKS_SLOT = { price: 0, delta: 1, gamma: 2, theta: 3, vega: 4, rho: 5 } as const;
 
 /**
  * ln(a/b) with relative accuracy: near the money a − b is exact (Sterbenz), so log1p of
@@ -133,12 +139,25 @@ export function priceKernel(
   if (time === 0) return expiredValue(sign, underlying, strike);
   const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
   const s = volatility * Math.sqrt(time);
-  return normaliser(strike, Math.exp(0.5 * x), Math.exp(-rate * time)) * normalisedBlackCall(sign * x, s);
+  // One expm1 gives both e^{|x|/2} = 1 + m and the intrinsic value m + m/(1 + m) (as
+  // `normalisedIntrinsicCall` forms it, so pricer and solver agree to the bit). Written out in
+  // every kernel: doubles passed to a function V8 does not inline are boxed.
+  const m = Math.expm1(0.5 * Math.abs(x));
+  const root = 1 + m;
+  const intrinsic = sign * x > 0 ? m + m / root : 0;
+  let b = intrinsic;
+  if (s > 0) {
+    blackRegisters[REGISTER_X] = -Math.abs(x);
+    blackRegisters[REGISTER_S] = s;
+    evaluateOutOfTheMoneyNormalisedBlackCallAndVega();
+    b += blackRegisters[REGISTER_B] ?? Number.NaN;
+  }
+  return normaliser(strike, x >= 0 ? root : 1 / root, Math.exp(-rate * time)) * b;
 }
 
 /**
  * Premium and the five Greeks (py_vollib units, see `Greeks`) of item `index` of the columns,
- * written to `out` at the `GREEKS_SLOT` positions; all NaN for invalid input.
+ * written to the same index of the six output columns; all NaN for invalid input.
  *
  * With no time value left to model (T = 0, or σ = 0), the option is its (discounted forward)
  * intrinsic value: delta is the probability-one exercise indicator (±1 in the money, 0 out of
@@ -156,29 +175,55 @@ export function greeksKernel(
   index: number,
   rate: number,
   dividendYield: number,
-  out: Float64Array,
+  prices: Float64Array,
+  deltas: Float64Array,
+  gammas: Float64Array,
+  thetas: Float64Array,
+  vegas: Float64Array,
+  rhos: Float64Array,
 ): void {
   const underlying = underlyings[index] ?? Number.NaN;
   const strike = strikes[index] ?? Number.NaN;
   const time = times[index] ?? Number.NaN;
   const volatility = volatilities[index] ?? Number.NaN;
   if (!isPricable(sign, model, underlying, strike, time, volatility, rate, dividendYield)) {
-    out.fill(Number.NaN, 0, 6);
+    prices[index] = Number.NaN;
+    deltas[index] = Number.NaN;
+    gammas[index] = Number.NaN;
+    thetas[index] = Number.NaN;
+    vegas[index] = Number.NaN;
+    rhos[index] = Number.NaN;
     return;
   }
   const isBlackScholes = model === BLACK_SCHOLES;
-  const rT = rate * time;
   const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
   const sqrtT = Math.sqrt(time);
   const s = volatility * sqrtT;
-  const halfMoneyness = Math.exp(0.5 * x);
-  const discount = Math.exp(-rT);
+  // One expm1 gives both e^{|x|/2} = 1 + m and the intrinsic value m + m/(1 + m) (as
+  // `normalisedIntrinsicCall` forms it, so pricer and solver agree to the bit). Written out in
+  // every kernel: doubles passed to a function V8 does not inline are boxed.
+  const m = Math.expm1(0.5 * Math.abs(x));
+  const root = 1 + m;
+  const intrinsic = sign * x > 0 ? m + m / root : 0;
+  const halfMoneyness = x >= 0 ? root : 1 / root;
+  const discount = Math.exp(-rate * time);
   const scale = normaliser(strike, halfMoneyness, discount);
   // ∂F/∂S·D: e^{−qT} for Black-Scholes, D for Black-76 (where the underlying is the forward).
   const carryDiscount = isBlackScholes ? (dividendYield === 0 ? 1 : Math.exp(-dividendYield * time)) : discount;
-  normalisedBlackCallAndVega(sign * x, s, pair);
-  const price = scale * (pair[0] ?? Number.NaN);
-  const scaledVega = scale * (pair[1] ?? Number.NaN);
+  // b(θx, s) = intrinsic + b(−|x|, s), and ν = ∂b/∂s, which is even in x.
+  let b = intrinsic;
+  let normalisedVega: number;
+  if (s > 0) {
+    blackRegisters[REGISTER_X] = -Math.abs(x);
+    blackRegisters[REGISTER_S] = s;
+    evaluateOutOfTheMoneyNormalisedBlackCallAndVega();
+    b += blackRegisters[REGISTER_B] ?? Number.NaN;
+    normalisedVega = blackRegisters[REGISTER_VEGA] ?? Number.NaN;
+  } else {
+    normalisedVega = s === 0 ? (x === 0 ? ONE_OVER_SQRT_TWO_PI : 0) : Number.NaN;
+  }
+  const price = scale * b;
+  const scaledVega = scale * normalisedVega;
   let exercise1: number;
   let exercise2: number;
   let gamma = 0;
@@ -188,15 +233,23 @@ export function greeksKernel(
     const t = 0.5 * s;
     // e^{−d₁²/2} = e^{−(h²+t²)/2}·e^{−x/2} and e^{−d₂²/2} = e^{−(h²+t²)/2}·e^{x/2}, from the vega's
     // exponential; exact formulas where that would overflow or underflow (|x| in the hundreds).
-    const exponential = (pair[1] ?? Number.NaN) * SQRT_TWO_PI;
+    const exponential = normalisedVega * SQRT_TWO_PI;
     let e1 = exponential / halfMoneyness;
-    let e2 = exponential * halfMoneyness;
-    if (!(e1 > 0 && e1 <= 1 && e2 > 0 && e2 <= 1)) {
-      e1 = expMinusHalfSquare(h + t);
-      e2 = expMinusHalfSquare(h - t);
-    }
+    const e2 = exponential * halfMoneyness;
+    const exact = e1 > 0 && e1 <= 1 && e2 > 0 && e2 <= 1;
+    if (!exact) e1 = expMinusHalfSquare(h + t);
     exercise1 = normCdfGivenExponential(sign * (h + t), e1);
-    exercise2 = normCdfGivenExponential(sign * (h - t), e2);
+    // b = θ·(e^{x/2}·Φ(θd₁) − e^{−x/2}·Φ(θd₂)) gives Φ(θd₂) = e^{x/2}·(e^{x/2}·Φ(θd₁) − θ·b) without
+    // a second Φ: for a put the two terms add, for a call b is at most half the first (checked)
+    // so at most one bit is lost. Black-76 does not use Φ(θd₂).
+    const first = halfMoneyness * exercise1;
+    exercise2 = Number.NaN;
+    if (isBlackScholes) {
+      if (exact && (sign === PUT || b <= 0.5 * first)) exercise2 = halfMoneyness * (first - sign * b);
+      if (!(exercise2 >= 0 && exercise2 <= 1)) {
+        exercise2 = normCdfGivenExponential(sign * (h - t), exact ? e2 : expMinusHalfSquare(h - t));
+      }
+    }
     gamma = scaledVega / (underlying * underlying * s);
     decay = (-scaledVega * volatility) / (2 * sqrtT);
   } else {
@@ -222,12 +275,12 @@ export function greeksKernel(
     rhoPercent = -time * price * 0.01;
   }
   // `+ 0` turns the −0 of a put's vanishing delta or rho into 0, which is what consumers compare to.
-  out[GREEKS_SLOT.price] = time === 0 ? expiredValue(sign, underlying, strike) : price;
-  out[GREEKS_SLOT.delta] = sign * carryDiscount * exercise1 + 0;
-  out[GREEKS_SLOT.gamma] = gamma;
-  out[GREEKS_SLOT.theta] = thetaAnnual * (1 / DAYS_PER_YEAR) + 0;
-  out[GREEKS_SLOT.vega] = vegaAnnual * 0.01;
-  out[GREEKS_SLOT.rho] = rhoPercent + 0;
+  prices[index] = time === 0 ? expiredValue(sign, underlying, strike) : price;
+  deltas[index] = sign * carryDiscount * exercise1 + 0;
+  gammas[index] = gamma;
+  thetas[index] = thetaAnnual * (1 / DAYS_PER_YEAR) + 0;
+  vegas[index] = vegaAnnual * 0.01;
+  rhos[index] = rhoPercent + 0;
 }
 
 /**
@@ -264,14 +317,17 @@ export function impliedVolatilityKernel(
   }
   if (time === 0) return fail(status, statusIndex, IV_STATUS_CODE.expired);
   const x = logForwardMoneyness(model, underlying, strike, time, rate, dividendYield);
-  const halfMoneyness = Math.exp(0.5 * x);
-  const beta = premium / normaliser(strike, halfMoneyness, Math.exp(-rate * time));
-  const moneyness = sign * x;
+  // One expm1 gives both e^{|x|/2} = 1 + m and the intrinsic value m + m/(1 + m) (as
+  // `normalisedIntrinsicCall` forms it, so pricer and solver agree to the bit). Written out in
+  // every kernel: doubles passed to a function V8 does not inline are boxed.
+  const m = Math.expm1(0.5 * Math.abs(x));
+  const root = 1 + m;
+  const intrinsic = sign * x > 0 ? m + m / root : 0;
+  const beta = premium / normaliser(strike, x >= 0 ? root : 1 / root, Math.exp(-rate * time));
   // The normalised price lies in [intrinsic, e^{θx/2}). The intrinsic value comes from the
   // function the pricer adds it with, so a premium without time value leaves exactly none here.
-  const ceiling = sign === CALL ? halfMoneyness : 1 / halfMoneyness;
+  const ceiling = sign * x >= 0 ? root : 1 / root;
   if (beta >= ceiling) return fail(status, statusIndex, IV_STATUS_CODE['above-maximum']);
-  const intrinsic = normalisedIntrinsicCall(moneyness);
   const timeValue = beta - intrinsic;
   if (!(timeValue > 0)) {
     if (timeValue < -INTRINSIC_TOLERANCE * intrinsic)
@@ -280,8 +336,7 @@ export function impliedVolatilityKernel(
     return 0;
   }
   // Solved as the out-of-the-money call at −|x|, whose ceiling is e^{−|x|/2}.
-  const otmCeiling = x > 0 ? 1 / halfMoneyness : halfMoneyness;
-  const s = normalisedImpliedVolatilityOfOtmCall(timeValue, -Math.abs(x), otmCeiling);
+  const s = normalisedImpliedVolatilityOfOtmCall(timeValue, -Math.abs(x), 1 / root);
   if (s === Number.POSITIVE_INFINITY) return fail(status, statusIndex, IV_STATUS_CODE['above-maximum']);
   if (!(s > 0)) {
     // A positive time value below what double precision can resolve (subnormal).

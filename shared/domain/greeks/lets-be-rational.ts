@@ -348,6 +348,7 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
   let sLeft = DBL_MIN;
   let sRight = DBL_MAX;
   let tolerance = initialTolerance;
+  let corrected = false;
   anchors[RAW_GUESS_BRANCH] = 2;
   // At the inflexion point s_c = √(2|x|), h = −t, so b(x, s_c) needs one erfcx instead of a
   // full evaluation and ∂b/∂s = e^{x/2}/√(2π). Within the table's range b_c and s_l come
@@ -377,7 +378,7 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
     const bL = anchors[B_L] ?? Number.NaN;
     const vL = anchors[V_L] ?? Number.NaN;
     if (beta < bL) {
-      // Lowest branch: interpolate the lower map, then iterate on g(s) = 1/ln(b(s)) − 1/ln(β).
+      // Lowest branch: interpolate the lower map.
       const fL = anchors[F_L] ?? Number.NaN;
       const fpL = anchors[FP_L] ?? Number.NaN;
       // The rational cubic through (0, 0) and (b_l, f_l) with slopes 1 and f′_l, written out.
@@ -403,8 +404,14 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
         interpolateGuessCorrection(lowestCorrection, CORRECTION_U_INTERVALS + 1, LOWEST_INTERVALS + 1);
         s *= anchors[CORRECTION] ?? Number.NaN;
         tolerance = ONE_STEP_TOLERANCE;
+        corrected = true;
       }
       sRight = sL * (1 + bracketSlack);
+    }
+    if (beta < bL && !corrected) {
+      // Uncorrected guess (a few percent off): the lowest branch's own objective,
+      // g(s) = 1/ln(b(s)) − 1/ln(β), converges from there in two steps. A corrected guess is
+      // close enough for b(s) − β below, which needs an exponential instead of two logarithms.
       const lnBeta = Math.log(beta);
       const oneOverLnBeta = 1 / lnBeta;
       for (; iterations < ITERATIONS && Math.abs(ds) > tolerance * s; iterations++) {
@@ -461,30 +468,32 @@ export function normalisedImpliedVolatilityOfOtmCall(beta: number, x: number, bM
       }
       return s;
     }
-    // The rational cubic through (b_l, s_l) and (b_c, s_c) with slopes 1/v_l and 1/v_c, written out.
-    const rLm = anchors[R_LM] ?? Number.NaN;
-    const width = bC - bL;
-    const u = (beta - bL) / width;
-    const v = 1 - u;
-    s =
-      rLm < MAXIMUM_CONTROL_PARAMETER
-        ? (sC * u * u * u +
-            (rLm * sC - width / vC) * u * u * v +
-            (rLm * sL + width / vL) * u * v * v +
-            sL * v * v * v) /
-          (1 + (rLm - 3) * u * v)
-        : sC * u + sL * v;
-    anchors[RAW_GUESS] = s;
-    anchors[RAW_GUESS_BRANCH] = 1;
-    if (guessCorrectionReady && tabulated && u >= 0 && u <= 1) {
-      anchors[CORRECTION_ROW] = (rootAbsX - ANCHOR_U_MIN) * (1 / CORRECTION_U_STEP);
-      anchors[CORRECTION_COLUMN] = Math.sqrt(u) * MIDDLE_INTERVALS;
-      interpolateGuessCorrection(middleCorrection, CORRECTION_U_INTERVALS + 1, MIDDLE_INTERVALS + 1);
-      s *= anchors[CORRECTION] ?? Number.NaN;
-      tolerance = ONE_STEP_TOLERANCE;
+    if (!(beta < bL)) {
+      // The rational cubic through (b_l, s_l) and (b_c, s_c) with slopes 1/v_l and 1/v_c, written out.
+      const rLm = anchors[R_LM] ?? Number.NaN;
+      const width = bC - bL;
+      const u = (beta - bL) / width;
+      const v = 1 - u;
+      s =
+        rLm < MAXIMUM_CONTROL_PARAMETER
+          ? (sC * u * u * u +
+              (rLm * sC - width / vC) * u * u * v +
+              (rLm * sL + width / vL) * u * v * v +
+              sL * v * v * v) /
+            (1 + (rLm - 3) * u * v)
+          : sC * u + sL * v;
+      anchors[RAW_GUESS] = s;
+      anchors[RAW_GUESS_BRANCH] = 1;
+      if (guessCorrectionReady && tabulated && u >= 0 && u <= 1) {
+        anchors[CORRECTION_ROW] = (rootAbsX - ANCHOR_U_MIN) * (1 / CORRECTION_U_STEP);
+        anchors[CORRECTION_COLUMN] = Math.sqrt(u) * MIDDLE_INTERVALS;
+        interpolateGuessCorrection(middleCorrection, CORRECTION_U_INTERVALS + 1, MIDDLE_INTERVALS + 1);
+        s *= anchors[CORRECTION] ?? Number.NaN;
+        tolerance = ONE_STEP_TOLERANCE;
+      }
+      sLeft = sL * (1 - bracketSlack);
+      sRight = sC * (1 + bracketSlack);
     }
-    sLeft = sL * (1 - bracketSlack);
-    sRight = sC * (1 + bracketSlack);
   } else {
     const sH = vC > DBL_MIN ? sC + (bMax - bC) / vC : sC;
     const bH = blackAndVega(x, sH);

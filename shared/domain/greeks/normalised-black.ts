@@ -113,13 +113,22 @@ const SHORT_SMALL_T_EXPANSION_T = 0.05;
 const SHORT_SMALL_T_EXPANSION_HALF_X = 0.15;
 
 /**
+ * In and out slots of `evaluateSmallTExpansion`: h, t and the result. The expansion is too large
+ * for V8 to inline into its callers, and doubles passed to or returned from a call that is not
+ * inlined are boxed (allocated), so they travel through this typed array instead.
+ */
+const expansionRegisters = new Float64Array(3);
+
+/**
  * Expansion of b for small t = s/2 (< τ ≈ 0.21) to twelfth order in t, accurate to machine
  * precision for h <= 0; a := 1 + h·Φ(h)/φ(h) is formed with erfcx to avoid cancellation.
- * Returns b·e^{(h²+t²)/2}, the factor of the shared exponential.
+ * Reads h and t from `expansionRegisters` and writes b·e^{(h²+t²)/2}, the factor of the shared
+ * exponential, after them.
  */
-function smallTExpansionOverExponential(h: number, t: number): number {
-  // erfcx of the non-negative −h/√2 by its two positive-argument forms, which keeps this function
-  // small enough for V8 to inline.
+function evaluateSmallTExpansion(): void {
+  const h = expansionRegisters[0] ?? Number.NaN;
+  const t = expansionRegisters[1] ?? Number.NaN;
+  // erfcx of the non-negative −h/√2 by its two positive-argument forms.
   const y = -ONE_OVER_SQRT_TWO * h;
   const a = 1 + h * SQRT_PI_OVER_TWO * (y > ERF_CENTRAL_LIMIT ? erfcxPositiveTail(y) : erfcxCentral(y));
   const w = t * t;
@@ -131,7 +140,7 @@ function smallTExpansionOverExponential(h: number, t: number): number {
     (-561 + 945 * a + h2 * (-285 + 1260 * a + h2 * (-33 + 378 * a + h2 * (-1 + 36 * a + a * h2)))) * (1 / 362880);
   const tail =
     t < SHORT_SMALL_T_EXPANSION_T && -h * t < SHORT_SMALL_T_EXPANSION_HALF_X ? 0 : smallTExpansionTail(a, h2, w);
-  return ONE_OVER_SQRT_TWO_PI * 2 * t * (a + w * (c1 + w * (c2 + w * (c3 + w * (c4 + w * tail)))));
+  expansionRegisters[2] = ONE_OVER_SQRT_TWO_PI * 2 * t * (a + w * (c1 + w * (c2 + w * (c3 + w * (c4 + w * tail)))));
 }
 
 /**
@@ -191,7 +200,10 @@ function outOfTheMoneyNormalisedBlackCall(x: number, s: number, h: number, t: nu
     factor = asymptoticExpansionOverExponential(h, t);
   } else if (0.5 * s < SMALL_T_EXPANSION_THRESHOLD) {
     // Region 2: small t.
-    factor = smallTExpansionOverExponential(h, t);
+    expansionRegisters[0] = h;
+    expansionRegisters[1] = t;
+    evaluateSmallTExpansion();
+    factor = expansionRegisters[2] ?? Number.NaN;
   } else {
     // Region 4.
     factor = erfcxDifferenceOverExponential(h, t);
@@ -244,7 +256,12 @@ export function scaledOutOfTheMoneyNormalisedBlackCall(x: number, s: number, h: 
   ) {
     return asymptoticExpansionOverExponential(h, t);
   }
-  if (0.5 * s < SMALL_T_EXPANSION_THRESHOLD) return smallTExpansionOverExponential(h, t);
+  if (0.5 * s < SMALL_T_EXPANSION_THRESHOLD) {
+    expansionRegisters[0] = h;
+    expansionRegisters[1] = t;
+    evaluateSmallTExpansion();
+    return expansionRegisters[2] ?? Number.NaN;
+  }
   return erfcxDifferenceOverExponential(h, t);
 }
 

@@ -1,5 +1,5 @@
 import { PRICING_MODEL_CODE } from './codes.js';
-import { CALL, GREEKS_SLOT, greeksKernel, PUT, priceKernel } from './kernels.js';
+import { CALL, greeksKernel, PUT, priceKernel } from './kernels.js';
 import type { Greeks, OptionInput, OptionKind, PricingModel } from './types.js';
 import { assertOptionInput } from './validation.js';
 
@@ -29,7 +29,15 @@ const single = {
   timeToExpiryYears: new Float64Array(1),
   volatility: new Float64Array(1),
 };
-const scratch = new Float64Array(6);
+/** One-element output columns of `greeksKernel`. */
+const result = {
+  price: new Float64Array(1),
+  delta: new Float64Array(1),
+  gamma: new Float64Array(1),
+  theta: new Float64Array(1),
+  vega: new Float64Array(1),
+  rho: new Float64Array(1),
+};
 
 function load(input: OptionInput): void {
   single.underlying[0] = input.underlying;
@@ -50,7 +58,12 @@ function evaluate(input: OptionInput): void {
     0,
     input.rate,
     input.dividendYield ?? 0,
-    scratch,
+    result.price,
+    result.delta,
+    result.gamma,
+    result.theta,
+    result.vega,
+    result.rho,
   );
 }
 
@@ -93,11 +106,11 @@ export function greeks(input: OptionInput): Greeks {
 export function greeksUnchecked(input: OptionInput): Greeks {
   evaluate(input);
   return {
-    delta: scratch[GREEKS_SLOT.delta] ?? Number.NaN,
-    gamma: scratch[GREEKS_SLOT.gamma] ?? Number.NaN,
-    theta: scratch[GREEKS_SLOT.theta] ?? Number.NaN,
-    vega: scratch[GREEKS_SLOT.vega] ?? Number.NaN,
-    rho: scratch[GREEKS_SLOT.rho] ?? Number.NaN,
+    delta: result.delta[0] ?? Number.NaN,
+    gamma: result.gamma[0] ?? Number.NaN,
+    theta: result.theta[0] ?? Number.NaN,
+    vega: result.vega[0] ?? Number.NaN,
+    rho: result.rho[0] ?? Number.NaN,
   };
 }
 
@@ -114,11 +127,11 @@ export function priceWithGreeks(input: OptionInput): PriceWithGreeks {
 export function priceWithGreeksUnchecked(input: OptionInput): PriceWithGreeks {
   evaluate(input);
   return {
-    price: scratch[GREEKS_SLOT.price] ?? Number.NaN,
-    delta: scratch[GREEKS_SLOT.delta] ?? Number.NaN,
-    gamma: scratch[GREEKS_SLOT.gamma] ?? Number.NaN,
-    theta: scratch[GREEKS_SLOT.theta] ?? Number.NaN,
-    vega: scratch[GREEKS_SLOT.vega] ?? Number.NaN,
-    rho: scratch[GREEKS_SLOT.rho] ?? Number.NaN,
+    price: result.price[0] ?? Number.NaN,
+    delta: result.delta[0] ?? Number.NaN,
+    gamma: result.gamma[0] ?? Number.NaN,
+    theta: result.theta[0] ?? Number.NaN,
+    vega: result.vega[0] ?? Number.NaN,
+    rho: result.rho[0] ?? Number.NaN,
   };
 }
