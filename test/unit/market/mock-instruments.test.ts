@@ -172,6 +172,8 @@ describe('calendar dates', () => {
     expect(() => epochDay('2025-13-01')).toThrow('date must be a calendar date');
     expect(() => epochDay('2025-04-31')).toThrow('date must be a calendar date');
     expect(epochDay('2024-02-29')).toBe(19_782);
+    // Date.UTC reads years 0–99 as 1900–1999: such a year would silently become another century.
+    expect(() => epochDay('0025-01-30', 'expiry')).toThrow('expiry must be a calendar date, got "0025-01-30"');
   });
 
   it('takes the trading date in IST, which runs 5:30 ahead of UTC', () => {

@@ -36,6 +36,10 @@ describe('tick decimals', () => {
     expect(roundTo(-(1e9 + 0.1234567), 6)).toBe(-(1e9 + 0.1234567));
     expect(roundTo(999_999_999.1234567, 6)).toBe(999_999_999.123457);
     expect(roundTo(-999_999_999.1234567, 6)).toBe(-999_999_999.123457);
+    // At whole places the largest kept value is below 1e15 units; one that rounds to 1e15 is kept as is.
+    expect(roundTo(999_999_999_999_999.4, 0)).toBe(999_999_999_999_999);
+    expect(roundTo(999_999_999_999_999.6, 0)).toBe(999_999_999_999_999.6);
+    expect(roundTo(-999_999_999_999_999.6, 0)).toBe(-999_999_999_999_999.6);
     expect(roundTo(Number.NaN, 6)).toBeNaN();
     expect(roundTo(Number.POSITIVE_INFINITY, 6)).toBe(Number.POSITIVE_INFINITY);
     expect(roundTo(Number.NEGATIVE_INFINITY, 6)).toBe(Number.NEGATIVE_INFINITY);
