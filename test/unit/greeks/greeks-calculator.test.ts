@@ -23,6 +23,9 @@ const atm: OptionInput = {
   rate: 0.1,
 };
 
+/** An input of the wrong shape, as untyped data would bring it. */
+const bad = (input: unknown) => input as OptionInput;
+
 /** The price and Greeks agree with the 40-digit closed form to 1e-12 (relative). */
 function expectMatchesReference(input: OptionInput, reference: ReferenceOption): void {
   const actual = priceWithGreeksUnchecked(input);
@@ -238,12 +241,17 @@ describe('greeks (edge cases)', () => {
     const unchecked = greeksUnchecked({ ...atm, underlying: Number.NaN });
     for (const value of Object.values(unchecked)) expect(value).toBeNaN();
     expect(impliedVolatilityUnchecked({ ...atm, strike: Number.POSITIVE_INFINITY, price: 10 }).status).toBe('invalid');
+    // An unknown kind or model is priced as neither call nor put, model as neither model.
+    const unknownKind = bad({ ...atm, kind: 'XX' });
+    expect(priceUnchecked(unknownKind)).toBeNaN();
+    expect(Object.values(greeksUnchecked(unknownKind)).every(Number.isNaN)).toBe(true);
+    expect(impliedVolatilityUnchecked({ ...unknownKind, price: 100 }).status).toBe('invalid');
+    expect(priceUnchecked(bad({ ...atm, model: 'binomial' }))).toBeNaN();
   });
 });
 
 describe('checked API: every invalid field is named with its value', () => {
   const put: OptionInput = { ...atm, kind: 'PE' };
-  const bad = (input: unknown) => input as OptionInput;
 
   it('rejects an unknown kind or model, quoting a text value', () => {
     expect(() => price(bad({ ...atm, kind: 'XX' }))).toThrow(`kind must be 'CE' or 'PE', got "XX"`);

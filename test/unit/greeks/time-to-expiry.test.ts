@@ -29,6 +29,8 @@ describe('timeToExpiryYears', () => {
     expect(() => expiryInstantMs('x2024-01-25')).toThrow(`expiryDate must be 'YYYY-MM-DD'`);
     expect(() => expiryInstantMs('2024-13-01')).toThrow('expiryDate must be a calendar date');
     expect(() => expiryInstantMs('2024-04-31')).toThrow('expiryDate must be a calendar date');
+    // Date.UTC reads years 0–99 as 1900–1999: the expiry would silently move a century.
+    expect(() => expiryInstantMs('0025-01-30')).toThrow('expiryDate must be a calendar date, got "0025-01-30"');
     expect(() => timeToExpiryYears('2024-01-25', Number.POSITIVE_INFINITY)).toThrow('nowMs must be a finite number');
   });
 });
