@@ -49,8 +49,20 @@ describe('rankAccounts across releases and ties', () => {
     // For token 256265 these three ids hash to the same 32-bit weight (found by search).
     const tied = ['acct-3988945', 'acct-8224282', 'acct-11604688'];
     const byId = ['acct-11604688', 'acct-3988945', 'acct-8224282'];
-    for (const order of [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]) {
-      expect(rankAccounts(256265, order.map((i) => tied[i] ?? ''))).toEqual(byId);
+    for (const order of [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ]) {
+      expect(
+        rankAccounts(
+          256265,
+          order.map((i) => tied[i] ?? ''),
+        ),
+      ).toEqual(byId);
     }
   });
 });

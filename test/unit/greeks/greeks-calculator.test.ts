@@ -280,7 +280,9 @@ describe('checked API: every invalid field is named with its value', () => {
 
   it('takes a dividend yield for Black-Scholes only; Black-76 accepts none but zero', () => {
     expect(price({ ...atm, dividendYield: 0.02 })).toBeLessThan(price(atm));
-    expect(() => price({ ...atm, dividendYield: Number.NaN })).toThrow('dividendYield must be a finite number, got NaN');
+    expect(() => price({ ...atm, dividendYield: Number.NaN })).toThrow(
+      'dividendYield must be a finite number, got NaN',
+    );
     expect(() => price({ ...atm, model: 'black-76', dividendYield: 0.02 })).toThrow(
       'dividendYield applies to black-scholes only (black-76 takes the forward), got 0.02',
     );

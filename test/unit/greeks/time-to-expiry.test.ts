@@ -25,7 +25,9 @@ describe('timeToExpiryYears', () => {
     expect(() => timeToExpiryYears('25-01-2024', 0)).toThrow(RangeError);
     expect(() => timeToExpiryYears('2025-02-30', 0)).toThrow('expiryDate must be a calendar date, got "2025-02-30"');
     expect(() => timeToExpiryYears('2024-01-25', Number.NaN)).toThrow('nowMs must be a finite number, got NaN');
-    expect(() => timeToExpiryYears('2024-01-25T10:00', 0)).toThrow(`expiryDate must be 'YYYY-MM-DD', got "2024-01-25T10:00"`);
+    expect(() => timeToExpiryYears('2024-01-25T10:00', 0)).toThrow(
+      `expiryDate must be 'YYYY-MM-DD', got "2024-01-25T10:00"`,
+    );
     expect(() => expiryInstantMs('x2024-01-25')).toThrow(`expiryDate must be 'YYYY-MM-DD'`);
     expect(() => expiryInstantMs('2024-13-01')).toThrow('expiryDate must be a calendar date');
     expect(() => expiryInstantMs('2024-04-31')).toThrow('expiryDate must be a calendar date');

@@ -165,7 +165,7 @@ describe('calendar dates', () => {
   });
 
   it('rejects a malformed or non-existent date, naming the field', () => {
-    expect(() => epochDay('2025-1-08', 'anchorDate')).toThrow("anchorDate must be 'YYYY-MM-DD', got \"2025-1-08\"");
+    expect(() => epochDay('2025-1-08', 'anchorDate')).toThrow('anchorDate must be \'YYYY-MM-DD\', got "2025-1-08"');
     expect(() => epochDay(' 2025-01-08')).toThrow("date must be 'YYYY-MM-DD'");
     expect(() => epochDay('2025-01-08x')).toThrow("date must be 'YYYY-MM-DD'");
     expect(() => epochDay('2025-02-29', 'expiry')).toThrow('expiry must be a calendar date, got "2025-02-29"');
