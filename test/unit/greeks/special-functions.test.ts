@@ -21,6 +21,44 @@ describe('erfc and erfcx (Cody)', () => {
     }
   });
 
+  it('keeps that accuracy between the reference grid’s points, which all fall on sixteenths', () => {
+    // x, erfc(x), erfcx(x) to 17 digits (mpmath, 40 digits, at the double nearest each x). On a
+    // multiple of 1/16 the exp(±x²) split is exact, so only points off that grid test it.
+    const offGrid: readonly (readonly [number, number, number])[] = [
+      [-5.3, 1.9999999999999339, 3.1649145747493398e12],
+      [-4.71, 1.9999999999727929, 8.6191057983112366e9],
+      [-3.7, 1.9999998328489421, 1.7640927560908963e6],
+      [-2.2, 1.9981371537020181, 2.5270311049655115e2],
+      [-1.3, 1.9340079449406524, 1.0481318741176323e1],
+      [-0.61, 1.6116812188758803, 2.3381917389154327],
+      [0.3, 6.7137324054087258e-1, 7.3459933456765515e-1],
+      [0.77, 2.761783860351407e-1, 4.9966955160947584e-1],
+      [1.3, 6.5992055059347554e-2, 3.5764266908609031e-1],
+      [2.2, 1.8628462979818899e-3, 2.3559296367861403e-1],
+      [3.7, 1.6715105790914598e-7, 1.4743499753718507e-1],
+      [4.3, 1.1934717937220432e-9, 1.2791372014976288e-1],
+      [5.3, 6.6130818503408109e-14, 1.0464919566077328e-1],
+      [6.17, 2.6454454856441989e-18, 9.0284254982458665e-2],
+      [9.9, 1.5431200214053075e-44, 5.6702456938832268e-2],
+      [13.3, 6.3680064047232235e-79, 4.2301366342046009e-2],
+      [18.7, 4.0787521328518848e-154, 3.0127610683304075e-2],
+      [25.9, 1.0202833184732667e-293, 2.1767181150738213e-2],
+    ];
+    for (const [x, expectedErfc, expectedErfcx] of offGrid) {
+      expect(relativeError(erfc(x), expectedErfc), `erfc(${x})`).toBeLessThanOrEqual(8 * ULP);
+      expect(relativeError(erfcx(x), expectedErfcx), `erfcx(${x})`).toBeLessThanOrEqual(8 * ULP);
+    }
+    const negativeErfcx: readonly (readonly [number, number])[] = [
+      [-7.3, 2.7834468719969185e23],
+      [-12.6, 1.7767320748966036e69],
+      [-20.3, 1.8597006513264722e179],
+      [-25.9, 4.2668895505045057e291],
+    ];
+    for (const [x, expected] of negativeErfcx) {
+      expect(relativeError(erfcx(x), expected), `erfcx(${x})`).toBeLessThanOrEqual(8 * ULP);
+    }
+  });
+
   it('keeps relative accuracy where a low-order formula (A&S 7.1.26) has none: erfc(10) ≈ 2.088e-45', () => {
     expect(relativeError(erfc(10), 2.088487583762545e-45)).toBeLessThanOrEqual(8 * ULP);
     expect(erfcx(1e8)).toBeCloseTo(1 / (1e8 * Math.sqrt(Math.PI)), 20);
