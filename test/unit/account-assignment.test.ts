@@ -35,3 +35,34 @@ describe('rankAccounts', () => {
     }
   });
 });
+
+describe('rankAccounts across releases and ties', () => {
+  it('keeps the assignments of known tokens: a changed hash would move every live subscription on deploy', () => {
+    const accounts = ['primary', 'secondary', 'tertiary'];
+    expect(rankAccounts(1, accounts)).toEqual(['tertiary', 'primary', 'secondary']);
+    expect(rankAccounts(256265, accounts)).toEqual(['secondary', 'primary', 'tertiary']);
+    expect(rankAccounts(260105, accounts)).toEqual(['tertiary', 'secondary', 'primary']);
+    expect(rankAccounts(12345678, accounts)).toEqual(['primary', 'tertiary', 'secondary']);
+  });
+
+  it('ranks accounts whose weights tie by id, whichever order they are listed in', () => {
+    // For token 256265 these three ids hash to the same 32-bit weight (found by search).
+    const tied = ['acct-3988945', 'acct-8224282', 'acct-11604688'];
+    const byId = ['acct-11604688', 'acct-3988945', 'acct-8224282'];
+    for (const order of [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ]) {
+      expect(
+        rankAccounts(
+          256265,
+          order.map((i) => tied[i] ?? ''),
+        ),
+      ).toEqual(byId);
+    }
+  });
+});

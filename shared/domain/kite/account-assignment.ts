@@ -20,10 +20,10 @@ function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** `accountIds` in order of preference for `token` (best first); ties broken by id. */
+/** `accountIds` (distinct) in order of preference for `token` (best first); ties broken by id. */
 export function rankAccounts(token: number, accountIds: readonly string[]): string[] {
   return accountIds
     .map((id) => ({ id, weight: hash32(`${id}:${token}`) }))
-    .sort((a, b) => b.weight - a.weight || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .sort((a, b) => b.weight - a.weight || (a.id < b.id ? -1 : 1))
     .map((entry) => entry.id);
 }

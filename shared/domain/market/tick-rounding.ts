@@ -20,8 +20,7 @@ export function boundedTickStep(previous: number, target: number, maxMoveFractio
   lowTicks = Math.max(1, Math.min(lowTicks, previousTicks));
   highTicks = Math.max(previousTicks, highTicks);
   const wanted = Number.isFinite(target) ? Math.round(target * ticksPerUnit) : previousTicks;
-  const ticks = wanted < lowTicks ? lowTicks : wanted > highTicks ? highTicks : wanted;
-  return ticks / ticksPerUnit;
+  return Math.min(highTicks, Math.max(lowTicks, wanted)) / ticksPerUnit;
 }
 
 /** `price` rounded to the nearest tick, and at least one tick. */

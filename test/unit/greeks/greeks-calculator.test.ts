@@ -23,6 +23,9 @@ const atm: OptionInput = {
   rate: 0.1,
 };
 
+/** An input of the wrong shape, as untyped data would bring it. */
+const bad = (input: unknown) => input as OptionInput;
+
 /** The price and Greeks agree with the 40-digit closed form to 1e-12 (relative). */
 function expectMatchesReference(input: OptionInput, reference: ReferenceOption): void {
   const actual = priceWithGreeksUnchecked(input);
@@ -238,5 +241,51 @@ describe('greeks (edge cases)', () => {
     const unchecked = greeksUnchecked({ ...atm, underlying: Number.NaN });
     for (const value of Object.values(unchecked)) expect(value).toBeNaN();
     expect(impliedVolatilityUnchecked({ ...atm, strike: Number.POSITIVE_INFINITY, price: 10 }).status).toBe('invalid');
+    // An unknown kind or model is priced as neither call nor put, model as neither model.
+    const unknownKind = bad({ ...atm, kind: 'XX' });
+    expect(priceUnchecked(unknownKind)).toBeNaN();
+    expect(Object.values(greeksUnchecked(unknownKind)).every(Number.isNaN)).toBe(true);
+    expect(impliedVolatilityUnchecked({ ...unknownKind, price: 100 }).status).toBe('invalid');
+    expect(priceUnchecked(bad({ ...atm, model: 'binomial' }))).toBeNaN();
+  });
+});
+
+describe('checked API: every invalid field is named with its value', () => {
+  const put: OptionInput = { ...atm, kind: 'PE' };
+
+  it('rejects an unknown kind or model, quoting a text value', () => {
+    expect(() => price(bad({ ...atm, kind: 'XX' }))).toThrow(`kind must be 'CE' or 'PE', got "XX"`);
+    expect(() => greeks(bad({ ...atm, model: 'binomial' }))).toThrow(
+      `model must be 'black-scholes' or 'black-76', got "binomial"`,
+    );
+    expect(() => price(bad({ ...atm, kind: undefined }))).toThrow(`kind must be 'CE' or 'PE', got undefined`);
+    expect(price(put)).toBeGreaterThan(0);
+    expect(price({ ...atm, model: 'black-76' })).toBeGreaterThan(0);
+  });
+
+  it('needs a positive underlying and strike, and a number, not a numeric text', () => {
+    expect(() => price({ ...atm, underlying: 0 })).toThrow('underlying must be > 0, got 0');
+    expect(() => price({ ...atm, strike: -5 })).toThrow('strike must be > 0, got -5');
+    expect(() => price(bad({ ...atm, strike: '19000' }))).toThrow('strike must be a finite number, got "19000"');
+    expect(price({ ...atm, underlying: 1e-9 })).toBe(0);
+  });
+
+  it('accepts zero volatility, zero time and a zero price, and rejects negatives', () => {
+    expect(price({ ...atm, volatility: 0, timeToExpiryYears: 0, underlying: 19100 })).toBe(100);
+    expect(() => price({ ...atm, volatility: -0.1 })).toThrow('volatility must be >= 0, got -0.1');
+    expect(() => price({ ...atm, volatility: Number.NaN })).toThrow('volatility must be a finite number, got NaN');
+    expect(impliedVolatility({ ...atm, strike: 30_000, price: 0 }).status).not.toBe('invalid');
+    expect(() => impliedVolatility({ ...atm, price: -1 })).toThrow('price must be >= 0, got -1');
+  });
+
+  it('takes a dividend yield for Black-Scholes only; Black-76 accepts none but zero', () => {
+    expect(price({ ...atm, dividendYield: 0.02 })).toBeLessThan(price(atm));
+    expect(() => price({ ...atm, dividendYield: Number.NaN })).toThrow(
+      'dividendYield must be a finite number, got NaN',
+    );
+    expect(() => price({ ...atm, model: 'black-76', dividendYield: 0.02 })).toThrow(
+      'dividendYield applies to black-scholes only (black-76 takes the forward), got 0.02',
+    );
+    expect(price({ ...atm, model: 'black-76', dividendYield: 0 })).toBe(price({ ...atm, model: 'black-76' }));
   });
 });

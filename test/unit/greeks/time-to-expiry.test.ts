@@ -25,6 +25,15 @@ describe('timeToExpiryYears', () => {
     expect(() => timeToExpiryYears('25-01-2024', 0)).toThrow(RangeError);
     expect(() => timeToExpiryYears('2025-02-30', 0)).toThrow('expiryDate must be a calendar date, got "2025-02-30"');
     expect(() => timeToExpiryYears('2024-01-25', Number.NaN)).toThrow('nowMs must be a finite number, got NaN');
+    expect(() => timeToExpiryYears('2024-01-25T10:00', 0)).toThrow(
+      `expiryDate must be 'YYYY-MM-DD', got "2024-01-25T10:00"`,
+    );
+    expect(() => expiryInstantMs('x2024-01-25')).toThrow(`expiryDate must be 'YYYY-MM-DD'`);
+    expect(() => expiryInstantMs('2024-13-01')).toThrow('expiryDate must be a calendar date');
+    expect(() => expiryInstantMs('2024-04-31')).toThrow('expiryDate must be a calendar date');
+    // Date.UTC reads years 0–99 as 1900–1999: the expiry would silently move a century.
+    expect(() => expiryInstantMs('0025-01-30')).toThrow('expiryDate must be a calendar date, got "0025-01-30"');
+    expect(() => timeToExpiryYears('2024-01-25', Number.POSITIVE_INFINITY)).toThrow('nowMs must be a finite number');
   });
 });
 
@@ -34,6 +43,7 @@ describe('expiryInstantMs and yearsUntil', () => {
     expect(expiry).toBe(Date.UTC(2024, 0, 25, 10));
     expect(yearsUntil(expiry, expiry - YEAR / 2)).toBe(0.5);
     expect(yearsUntil(expiry, expiry + 1)).toBe(0);
+    expect(yearsUntil(expiry, expiry - 1)).toBe(1 / YEAR);
     expect(yearsUntil(expiry, Number.NaN)).toBeNaN();
   });
 });

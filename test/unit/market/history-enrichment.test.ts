@@ -132,6 +132,38 @@ describe('enrichHistory', () => {
     expect(result.warnings).toEqual([]);
   });
 
+  it('prices candles no volatility fits with the caller’s fallback volatility, else the default', async () => {
+    const candles = sampleCandles();
+    const dates = candles.map((c) => c.date);
+    // A close of 100 is below the at-the-money call's intrinsic value: no volatility reproduces it.
+    const marketData = new CountingMarketData(
+      new Map([
+        [call.instrumentToken, [{ ...(candles[0] as Candle), close: 100 }]],
+        [NIFTY_TOKEN, underlying(dates, 19_000)],
+      ]),
+    );
+    const request = {
+      instrument: call,
+      underlyingToken: NIFTY_TOKEN,
+      from: dates[0] ?? 0,
+      to: dates[0] ?? 0,
+      interval: 'minute',
+      pricing: PRICING,
+    } as const;
+    const common = { kind: 'CE', model: 'black-scholes', underlying: 19_000, strike: 19_000, rate: 0.1 } as const;
+    const timeToExpiry = timeToExpiryYears('2025-01-30', dates[0] ?? 0);
+    const withFallback = await historyWithGreeks(marketData, { ...request, fallbackVolatility: 0.3 });
+    expect(withFallback.candles[0]?.greeks?.vega).toBeCloseTo(
+      greeks({ ...common, timeToExpiryYears: timeToExpiry, volatility: 0.3 }).vega,
+      12,
+    );
+    const withDefault = await historyWithGreeks(marketData, request);
+    expect(withDefault.candles[0]?.greeks?.vega).toBeCloseTo(
+      greeks({ ...common, timeToExpiryYears: timeToExpiry, volatility: 0.15 }).vega,
+      12,
+    );
+  });
+
   it('TC-GRK-032: returns candles without Greeks and a warning when no underlying price is known, and goes on', () => {
     const candles = deepFreeze(sampleCandles());
     const dates = candles.map((c) => c.date);

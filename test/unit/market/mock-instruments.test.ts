@@ -161,6 +161,19 @@ describe('calendar dates', () => {
     expect(addDays('2024-12-30', 3)).toBe('2025-01-02');
     expect(addDays('2024-02-28', 1)).toBe('2024-02-29');
     expect(epochDay('1970-01-02')).toBe(1);
+    expect(addDays('2025-03-01', -1)).toBe('2025-02-28');
+  });
+
+  it('rejects a malformed or non-existent date, naming the field', () => {
+    expect(() => epochDay('2025-1-08', 'anchorDate')).toThrow('anchorDate must be \'YYYY-MM-DD\', got "2025-1-08"');
+    expect(() => epochDay(' 2025-01-08')).toThrow("date must be 'YYYY-MM-DD'");
+    expect(() => epochDay('2025-01-08x')).toThrow("date must be 'YYYY-MM-DD'");
+    expect(() => epochDay('2025-02-29', 'expiry')).toThrow('expiry must be a calendar date, got "2025-02-29"');
+    expect(() => epochDay('2025-13-01')).toThrow('date must be a calendar date');
+    expect(() => epochDay('2025-04-31')).toThrow('date must be a calendar date');
+    expect(epochDay('2024-02-29')).toBe(19_782);
+    // Date.UTC reads years 0–99 as 1900–1999: such a year would silently become another century.
+    expect(() => epochDay('0025-01-30', 'expiry')).toThrow('expiry must be a calendar date, got "0025-01-30"');
   });
 
   it('takes the trading date in IST, which runs 5:30 ahead of UTC', () => {

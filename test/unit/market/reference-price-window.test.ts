@@ -162,5 +162,11 @@ describe('ReferencePriceWindow', () => {
       expect(() => new ReferencePriceWindow({ seconds })).toThrow(RangeError);
       expect(() => new ReferencePriceWindow({ pageSlots: seconds })).toThrow(RangeError);
     }
+    expect(() => new ReferencePriceWindow({ seconds: 0 })).toThrow('seconds must be a whole number from 1, got 0');
+    expect(() => new ReferencePriceWindow({ pageSlots: 1.5 })).toThrow(
+      'pageSlots must be a whole number from 1, got 1.5',
+    );
+    // The smallest window and page are allowed.
+    expect(() => new ReferencePriceWindow({ seconds: 1, pageSlots: 1 })).not.toThrow();
   });
 });

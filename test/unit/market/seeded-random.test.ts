@@ -32,8 +32,25 @@ describe('seededRandom', () => {
     expect(Math.abs(variance - 1)).toBeLessThan(0.05);
   });
 
-  it('rejects a non-finite seed', () => {
-    expect(() => seededRandom(Number.NaN)).toThrow(RangeError);
+  it('rejects a non-finite seed, naming it', () => {
+    expect(() => seededRandom(Number.NaN)).toThrow(new RangeError('seed must be a finite number, got NaN'));
+  });
+
+  it('keeps its sequence across releases: a configured seed replays the same mock market', () => {
+    const random = seededRandom(42);
+    expect(Array.from({ length: 4 }, () => random.next())).toEqual([
+      0.6606157226487994, 0.12688010395504534, 0.11170196393504739, 0.8149394164793193,
+    ]);
+  });
+
+  it('draws uniforms over the range it is given', () => {
+    const random = seededRandom(11);
+    const draws = Array.from({ length: 5000 }, () => random.uniform(-1, 3));
+    expect(Math.min(...draws)).toBeGreaterThanOrEqual(-1);
+    expect(Math.max(...draws)).toBeLessThan(3);
+    expect(Math.min(...draws)).toBeLessThan(-0.9);
+    expect(Math.max(...draws)).toBeGreaterThan(2.9);
+    expect(draws.reduce((a, b) => a + b, 0) / draws.length).toBeCloseTo(1, 1);
   });
 });
 
@@ -62,5 +79,24 @@ describe('boundedTickStep', () => {
     expect(boundedTickStep(100, Number.NaN, 0.01, 0.05)).toBe(100);
     expect(roundToTick(0.001, 0.05)).toBe(0.05);
     expect(roundToTick(24012.349, 0.05)).toBe(24012.35);
+  });
+
+  it('moves down as far as the bound allows, and no further', () => {
+    expect(boundedTickStep(100, 50, 0.01, 0.05)).toBe(99);
+    expect(boundedTickStep(100, 99.42, 0.01, 0.05)).toBe(99.4);
+    // A bound that lands exactly on a tick may be reached, in both directions.
+    expect(boundedTickStep(100, 0, 0.5, 0.05)).toBe(50);
+    expect(boundedTickStep(100, 1000, 0.5, 0.05)).toBe(150);
+  });
+
+  it('keeps inside the bound as computed in doubles, where the nearest tick is a rounding error outside it', () => {
+    // 62 × 0.9 is 55.800000000000004 in doubles: the tick 55.8 would be a step past the bound.
+    const down = boundedTickStep(62, 0, 0.1, 0.05);
+    expect(down).toBe(55.85);
+    expect(down).toBeGreaterThanOrEqual(62 * (1 - 0.1));
+    // 3800 × 1.003 is 3811.3999999999996: the tick 3811.4 would be past it.
+    const up = boundedTickStep(3800, 1e9, 0.003, 0.05);
+    expect(up).toBe(3811.35);
+    expect(up).toBeLessThanOrEqual(3800 * (1 + 0.003));
   });
 });

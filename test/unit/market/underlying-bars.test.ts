@@ -185,8 +185,39 @@ describe('UnderlyingBarAggregator', () => {
     );
   });
 
-  it('rejects a non-positive interval', () => {
+  it('rejects a non-positive interval and a negative or non-finite grace, naming them', () => {
     const instruments: Instrument[] = [];
-    expect(() => new UnderlyingBarAggregator({ intervalSeconds: 0, instruments, isMock: true })).toThrow(RangeError);
+    expect(() => new UnderlyingBarAggregator({ intervalSeconds: 0, instruments, isMock: true })).toThrow(
+      new RangeError('intervalSeconds must be a positive number, got 0'),
+    );
+    for (const graceMs of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new UnderlyingBarAggregator({ intervalSeconds: 1, instruments, isMock: true, graceMs })).toThrow(
+        new RangeError(`graceMs must be >= 0, got ${graceMs}`),
+      );
+    }
+    // The publisher schedules its flushes from these.
+    const aggregator = new UnderlyingBarAggregator({ intervalSeconds: 5, instruments, isMock: true, graceMs: 300 });
+    expect([aggregator.intervalMs, aggregator.graceMs]).toEqual([5000, 300]);
+  });
+
+  it('takes open and close by tick time, ties by arrival, and refuses an infinite price', () => {
+    const aggregator = new UnderlyingBarAggregator({ intervalSeconds: 1, instruments: [NIFTY_INDEX], isMock: true });
+    const t = MARKET_OPEN_MS;
+    aggregator.add('a', indexTick(t + 500, 24000));
+    // Same instant as the open: it closes the bar (for now) but does not open it.
+    aggregator.add('a', indexTick(t + 500, 24010));
+    // Earlier than everything so far, arriving late: it opens the bar and does not close it.
+    aggregator.add('b', indexTick(t + 100, 23990));
+    expect(aggregator.add('a', indexTick(t + 600, Number.POSITIVE_INFINITY))).toBe('invalid');
+    expect(aggregator.flush(t + 1000).map((c) => [c.bar.open, c.bar.high, c.bar.low, c.bar.close])).toEqual([
+      [23990, 24010, 23990, 24010],
+    ]);
+  });
+
+  it('emits the due bars of an instrument oldest first, whatever order their ticks came in', () => {
+    const aggregator = new UnderlyingBarAggregator({ intervalSeconds: 1, instruments: [NIFTY_INDEX], isMock: true });
+    const t = MARKET_OPEN_MS;
+    for (const second of [3, 1, 2, 0]) aggregator.add('a', indexTick(t + second * 1000, 24000 + second));
+    expect(aggregator.flush(t + 4000).map((c) => c.bar.close)).toEqual([24000, 24001, 24002, 24003]);
   });
 });

@@ -13,7 +13,10 @@ describe('retry policy', () => {
       1, 2, 4, 8, 16, 30, 30, 30, 30,
     ]);
     expect(backoffSeconds(3, { retryBaseSeconds: 0.5, retryMaxSeconds: 900 })).toBe(2);
-    expect(() => backoffSeconds(0, policy)).toThrow(RangeError);
+    expect(() => backoffSeconds(0, policy)).toThrow(
+      new RangeError('failedAttempt must be a whole number from 1, got 0'),
+    );
+    expect(() => backoffSeconds(1.5, policy)).toThrow('failedAttempt must be a whole number from 1, got 1.5');
   });
 
   it('rounds a delay up to whole seconds within what SQS accepts', () => {
