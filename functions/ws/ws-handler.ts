@@ -4,6 +4,8 @@ import type { Context } from 'aws-lambda';
 import { jwtVerifierFromConfig } from '../../shared/auth/index.js';
 import { DependencyUnavailableError, describeError, TimeoutError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
+import { Heartbeats } from '../../shared/ports/live-state-store.js';
+import { apiContext } from '../api/context.js';
 import { type Components, processComponents } from '../../shared/wiring.js';
 import type { WsRouteKey } from './route-table.js';
 import { type WsEvent, type WsResult, type WsRoute, type WsRouteDependencies, wsRoutes } from './ws-routes.js';
@@ -55,6 +57,12 @@ export function wsRouteDependencies(components: Components): WsRouteDependencies
   return {
     config: components.config,
     verifier: jwtVerifierFromConfig(components.config),
+    instruments: apiContext(components).registry,
+    streaming: async () => {
+      // Unknown while the ingest task is away or the state unreachable: the reconciler still bounds it.
+      const raw = await components.state.getHeartbeat(Heartbeats.streams).catch(() => undefined);
+      return raw === undefined ? undefined : new Set(JSON.parse(raw) as number[]);
+    },
     connections: components.connections,
     bus: components.bus,
     clock: components.clock,

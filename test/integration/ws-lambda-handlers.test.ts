@@ -153,6 +153,8 @@ describe('the WebSocket route table', () => {
     const routes = wsRoutes({
       config: components.config,
       verifier: { verify: () => Promise.reject(new Error('unused')) },
+      instruments: { get: async () => undefined },
+      streaming: async () => undefined,
       connections: components.connections,
       bus: components.bus,
       clock: components.clock,

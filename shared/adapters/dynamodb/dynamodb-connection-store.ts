@@ -227,9 +227,9 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     }
     // An unordered change counts as the latest on its tokens: the marks go, the tokens stay.
     const item = await this.#updateLive(id, {
-      UpdateExpression: `${action} #tokens :tokens, #version :one REMOVE #marks`,
+      UpdateExpression: `${action} #tokens :tokens SET #version = if_not_exists(#version, :zero) + :one REMOVE #marks`,
       ExpressionAttributeNames: { '#tokens': 'tokens', '#version': 'version', '#marks': 'token_marks' },
-      ExpressionAttributeValues: { ':tokens': new Set(given), ':one': 1 },
+      ExpressionAttributeValues: { ':tokens': new Set(given), ':one': 1, ':zero': 0 },
     });
     return normaliseTokens(tokenSet(item));
   }

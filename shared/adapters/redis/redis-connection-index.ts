@@ -34,14 +34,15 @@ local tset = meta .. ':tokens'
 local exp = redis.call('HGET', meta, 'expires_at')
 if not exp or tonumber(exp) <= now then return 0 end`;
 
-/** ARGV: base, id, now, expiresAt, delivery, interval ('' for none), ttlSeconds, user, version, tokens… */
+/** ARGV: base, id, now, expiresAt, delivery, interval ('' for none), ttlSeconds, user, version ('' for none), tokens… */
 const PUT = `
 local base, id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local meta = base .. 'conn:' .. id
 local tset = meta .. ':tokens'
 for _, t in ipairs(redis.call('SMEMBERS', tset)) do redis.call('ZREM', base .. 'token:' .. t, id) end
 redis.call('DEL', tset)
-redis.call('HSET', meta, 'expires_at', ARGV[4], 'delivery', ARGV[5], 'interval', ARGV[6], 'user', ARGV[8], 'version', ARGV[9])
+redis.call('HSET', meta, 'expires_at', ARGV[4], 'delivery', ARGV[5], 'interval', ARGV[6], 'user', ARGV[8])
+if ARGV[9] ~= '' then redis.call('HSET', meta, 'version', ARGV[9]) else redis.call('HDEL', meta, 'version') end
 redis.call('EXPIRE', meta, ARGV[7])
 for i = 10, #ARGV do
   local key = base .. 'token:' .. ARGV[i]
@@ -167,7 +168,7 @@ export class RedisConnectionIndex implements ConnectionIndex {
       connection.batchIntervalMs === null ? '' : String(connection.batchIntervalMs),
       String(ttl),
       connection.userId,
-      String(connection.version ?? 0),
+      connection.version === undefined ? '' : String(connection.version),
       ...normaliseTokens(connection.tokens).map(String),
     ]);
   }
@@ -260,7 +261,7 @@ export class RedisConnectionIndex implements ConnectionIndex {
           delivery: fields.delivery === 'batch' ? 'batch' : 'tick',
           batchIntervalMs: fields.interval ? Number(fields.interval) : null,
           expiresAt,
-          version: fields.version ? Number(fields.version) : 0,
+          ...(fields.version !== undefined && { version: Number(fields.version) }),
         });
       });
     }
