@@ -184,7 +184,8 @@ export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey,
       const { maxTokensPerClient, streamCapacity } = deps.config.realtime;
       const streaming = await deps.streaming();
       const extra = streaming === undefined ? [] : message.tokens.filter((t) => !streaming.has(t));
-      if (streaming !== undefined && streaming.size + extra.length > streamCapacity) {
+      // Only tokens that need room count: the pinned set alone may fill (or overfill) the capacity.
+      if (extra.length > 0 && (streaming as ReadonlySet<number>).size + extra.length > streamCapacity) {
         return error(
           `Stream capacity full: at most ${streamCapacity} instruments stream at once (Kite accounts × connections × instruments per connection)`,
         );
