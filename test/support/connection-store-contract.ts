@@ -190,7 +190,7 @@ export function connectionStoreContract(
             const last = results.find((r) => r.version === Math.max(...versions));
             expect(last?.tokens).toEqual(sorted(wanted));
           }),
-          { numRuns: Math.min(options.propertyRuns ?? 50, 20) },
+          { numRuns: Math.min(options.propertyRuns ?? 50, 10) },
         );
       });
 
