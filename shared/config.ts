@@ -413,8 +413,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       batchIntervalMs: e.FANOUT_BATCH_INTERVAL_MS,
       maxTokensPerClient: e.MAX_TOKENS_PER_CLIENT,
       demandGraceSeconds: e.DEMAND_GRACE_SECONDS,
-      streamCapacity:
-        Math.max(1, e.KITE_ACCOUNTS.length) * e.MAX_CONNECTIONS_PER_ACCOUNT * e.MAX_TOKENS_PER_CONNECTION,
+      streamCapacity: Math.max(1, e.KITE_ACCOUNTS.length) * e.MAX_CONNECTIONS_PER_ACCOUNT * e.MAX_TOKENS_PER_CONNECTION,
     },
   };
 }

@@ -5,8 +5,8 @@ import { jwtVerifierFromConfig } from '../../shared/auth/index.js';
 import { DependencyUnavailableError, describeError, TimeoutError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import { Heartbeats } from '../../shared/ports/live-state-store.js';
-import { apiContext } from '../api/context.js';
 import { type Components, processComponents } from '../../shared/wiring.js';
+import { apiContext } from '../api/context.js';
 import type { WsRouteKey } from './route-table.js';
 import { type WsEvent, type WsResult, type WsRoute, type WsRouteDependencies, wsRoutes } from './ws-routes.js';
 

@@ -1,5 +1,5 @@
-import type { ConnectionIndex, IndexedConnection } from '../ports/connection-index.js';
 import type { TokenAction } from '../domain/connections/ordered-tokens.js';
+import type { ConnectionIndex, IndexedConnection } from '../ports/connection-index.js';
 import type { ConnectionRecord, ConnectionStore, TokenChangeResult } from '../ports/connection-store.js';
 
 const indexed = (record: ConnectionRecord): IndexedConnection => ({

@@ -22,8 +22,18 @@ const TokenState = {
  */
 export const ConnectionEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('connected'), connection_id: z.string(), user: ConnectedUser }),
-  z.object({ type: z.literal('subscribed'), connection_id: z.string(), tokens: z.array(InstrumentToken), ...TokenState }),
-  z.object({ type: z.literal('unsubscribed'), connection_id: z.string(), tokens: z.array(InstrumentToken), ...TokenState }),
+  z.object({
+    type: z.literal('subscribed'),
+    connection_id: z.string(),
+    tokens: z.array(InstrumentToken),
+    ...TokenState,
+  }),
+  z.object({
+    type: z.literal('unsubscribed'),
+    connection_id: z.string(),
+    tokens: z.array(InstrumentToken),
+    ...TokenState,
+  }),
   z.object({
     type: z.literal('configured'),
     connection_id: z.string(),

@@ -165,7 +165,9 @@ describe('demand-driven streaming', () => {
           // Sent back to back: the gateway runs their handlers concurrently.
           for (const a of actions) c.send(a);
           await waitFor(
-            () => c.received.filter((r) => r.message.type === 'subscribed' || r.message.type === 'unsubscribed').length === actions.length,
+            () =>
+              c.received.filter((r) => r.message.type === 'subscribed' || r.message.type === 'unsubscribed').length ===
+              actions.length,
             { message: 'every confirmation' },
           );
           const wanted = new Set<number>();

@@ -177,9 +177,9 @@ export function connectionStoreContract(
           fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 8 }), fc.nat(), async (actions, seed) => {
             const id = `ordered-${run++}`;
             await store.put(connection(id, START_MS, { tokens: [6] }));
-              const stamped = actions.map((a, i) => ({ ...a, stamp: i + 1 }));
-              // Applied all at once, started in an order the seed shuffles.
-              const order = [...stamped].sort((a, b) => ((a.stamp * 7919 + seed) % 13) - ((b.stamp * 7919 + seed) % 13));
+            const stamped = actions.map((a, i) => ({ ...a, stamp: i + 1 }));
+            // Applied all at once, started in an order the seed shuffles.
+            const order = [...stamped].sort((a, b) => ((a.stamp * 7919 + seed) % 13) - ((b.stamp * 7919 + seed) % 13));
             const results = await Promise.all(order.map((a) => store.changeTokens(id, a)));
             const wanted = new Set([6]);
             for (const a of stamped) for (const t of a.tokens) a.action === 'add' ? wanted.add(t) : wanted.delete(t);

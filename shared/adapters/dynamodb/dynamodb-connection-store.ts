@@ -51,7 +51,10 @@ function tokenSet(item: ConnectionItem): Set<number> {
 function marksOf(item: ConnectionItem): Map<number, TokenMark> {
   if (item.token_marks === undefined) return new Map([...tokenSet(item)].map((t) => [t, { stamp: 0, wanted: true }]));
   return new Map(
-    Object.entries(item.token_marks).map(([token, [stamp, wanted]]) => [Number(token), { stamp, wanted: wanted === 1 }]),
+    Object.entries(item.token_marks).map(([token, [stamp, wanted]]) => [
+      Number(token),
+      { stamp, wanted: wanted === 1 },
+    ]),
   );
 }
 

@@ -62,7 +62,11 @@ export class MemoryConnectionStore implements ConnectionStore {
     const parsed = parseConnectionInput(ConnectionRecordInput, record, 'record');
     this.#drop(parsed.connectionId);
     const marks = new Map(parsed.tokens.map((token) => [token, { stamp: 0, wanted: true }] as const));
-    this.#entries.set(parsed.connectionId, { record: { ...parsed, tokens: normaliseTokens(parsed.tokens) }, marks, version: 0 });
+    this.#entries.set(parsed.connectionId, {
+      record: { ...parsed, tokens: normaliseTokens(parsed.tokens) },
+      marks,
+      version: 0,
+    });
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
