@@ -179,9 +179,12 @@ export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey,
       if ('statusCode' in message) return message;
       if (message.action !== 'subscribe') return error(WsErrorText.unknownAction);
       const connectionId = event.requestContext.connectionId;
+      const { maxTokensPerClient, streamCapacity } = deps.config.realtime;
+      const tooMany = error(`Too many tokens: at most ${maxTokensPerClient} per connection`);
+      // Checked again, with what the connection holds, when the store applies the change.
+      if (new Set(message.tokens).size > maxTokensPerClient) return tooMany;
       const unknown = await unknownTokens(message.tokens);
       if (unknown.length > 0) return error(`Unknown instrument token: ${unknown.join(', ')}`);
-      const { maxTokensPerClient, streamCapacity } = deps.config.realtime;
       const streaming = await deps.streaming();
       const extra = streaming === undefined ? [] : message.tokens.filter((t) => !streaming.has(t));
       // Only tokens that need room count: the pinned set alone may fill (or overfill) the capacity.
@@ -196,7 +199,7 @@ export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey,
         stamp: stampOf(event, clock),
         maxTokens: maxTokensPerClient,
       });
-      if (!change.accepted) return error(`Too many tokens: at most ${maxTokensPerClient} per connection`);
+      if (!change.accepted) return tooMany;
       await notify({
         type: 'subscribed',
         connection_id: connectionId,
