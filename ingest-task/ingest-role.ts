@@ -242,6 +242,9 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
     baseline,
     ...(deps.demand !== undefined && { demand: deps.demand }),
     graceMs: config.realtime.demandGraceSeconds * 1000,
+    // A client's new demand must stream within 2 s: a change waits at most 1 s behind the last
+    // reconcile, however slow its read was (docs/decisions.md, "Demand-driven streaming").
+    maxGapMs: 1000,
     capacity: config.realtime.streamCapacity,
     // Outlives a missed periodic reconcile or two; gone when the ingest task is.
     onStreams: (tokens) =>
