@@ -86,7 +86,8 @@ const CONNECTION_ROUTES: ReadonlySet<string> = new Set([
 export function wsRouteAccess(routeKey: string): FunctionAccess {
   return {
     tables: CONNECTION_ROUTES.has(routeKey) ? { connections: 'readWrite' } : {},
-    secrets: BASE_SECRETS,
+    // `subscribe` checks tokens against Kite's instrument master, read through an account.
+    secrets: routeKey === 'subscribe' ? [...BASE_SECRETS, 'kiteAccounts'] : BASE_SECRETS,
   };
 }
 

@@ -111,6 +111,7 @@ export function fanoutRole(deps: FanoutRoleDependencies): FanoutRole {
           connection.userId === '' ? undefined : ownerIdOfSubject(connection.userId),
         );
         fanout.subscribe(id, connection.tokens);
+        if (connection.version !== undefined) events.noteVersion(id, connection.version);
         loaded++;
       }
       for (const id of touched) {

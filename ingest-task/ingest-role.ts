@@ -9,6 +9,7 @@ import { UnderlyingBarAggregator } from '../shared/domain/market/underlying-bars
 import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logging.js';
 import type { Clock } from '../shared/ports/clock.js';
+import type { ConnectionIndex } from '../shared/ports/connection-index.js';
 import { Heartbeats, type LiveStateStore } from '../shared/ports/live-state-store.js';
 import type { Instrument } from '../shared/ports/market-data.js';
 import type { SubscriptionStore } from '../shared/ports/subscription-store.js';
@@ -40,6 +41,20 @@ export interface IngestDependencies {
    * account changed): one of the three sources of order updates, with postbacks and the poll.
    */
   readonly onOrderFrame?: (accountId: string, order: Readonly<Record<string, unknown>>) => void;
+  /**
+   * The tokens connected clients want, streamed beside the pinned set (see {@link indexedDemand});
+   * none when absent.
+   */
+  readonly demand?: () => Promise<Iterable<number>> | Iterable<number>;
+}
+
+/** The demand of every live connection in the connection index: where the cloud keeps what each wants. */
+export function indexedDemand(index: Pick<ConnectionIndex, 'snapshot'>): () => Promise<Set<number>> {
+  return async () => {
+    const tokens = new Set<number>();
+    for (const connection of await index.snapshot()) for (const token of connection.tokens) tokens.add(token);
+    return tokens;
+  };
 }
 
 /** The ingest task's state as the heartbeat reports it to `/health`. */
@@ -218,7 +233,25 @@ export function ingestRole(deps: IngestDependencies): IngestRole {
       },
     });
   }
-  const reconciler = new Reconciler({ store: subscriptions, target, bus, clock, logger, baseline });
+  const reconciler = new Reconciler({
+    store: subscriptions,
+    target,
+    bus,
+    clock,
+    logger,
+    baseline,
+    ...(deps.demand !== undefined && { demand: deps.demand }),
+    graceMs: config.realtime.demandGraceSeconds * 1000,
+    // A client's new demand must stream within 2 s: a change waits at most 1 s behind the last
+    // reconcile, however slow its read was (docs/decisions.md, "Demand-driven streaming").
+    maxGapMs: 1000,
+    capacity: config.realtime.streamCapacity,
+    // Outlives a missed periodic reconcile or two; gone when the ingest task is.
+    onStreams: (tokens) =>
+      void state
+        .putHeartbeat(Heartbeats.streams, JSON.stringify(tokens), 180_000)
+        .catch((error: unknown) => logger.warn('Stream set not written', { error: describeError(error) })),
+  });
   services.push(reconciler);
 
   let running = false;

@@ -2,7 +2,7 @@ import { orderChangeNotifier, orderFrameHandler } from '../functions/orders/orde
 import { describeConnectionFailure } from '../shared/errors.js';
 import { configFromEnvironment, createComponents, createConnectionGateway, runMain } from '../shared/wiring.js';
 import { fanoutRole } from './fanout-role.js';
-import { type IngestRole, ingestRole } from './ingest-role.js';
+import { type IngestRole, indexedDemand, ingestRole } from './ingest-role.js';
 import { LeaderLease } from './leader-lease.js';
 import { registerFanoutMetrics } from './ops/fanout-metrics.js';
 import { ingestHealth, standbyHealth } from './ops/ingest-health.js';
@@ -71,6 +71,7 @@ async function main(): Promise<void> {
       ...components,
       instruments,
       onPublished: publishLatencyRecorder(registry),
+      ...(components.connectionIndex !== undefined && { demand: indexedDemand(components.connectionIndex) }),
       onOrderFrame: orderFrameHandler({
         orders: components.orders,
         clock: components.clock,

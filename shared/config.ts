@@ -225,6 +225,7 @@ export const EnvSchema = z.object({
     .default(['ingest', 'fanout']),
   FANOUT_BATCH_INTERVAL_MS: int(50, 5000).default(250),
   MAX_TOKENS_PER_CLIENT: int(1, 10_000).default(500),
+  DEMAND_GRACE_SECONDS: num(0, 3600).default(60),
 });
 
 /** The validated, typed configuration handed to the composition root. */
@@ -343,6 +344,13 @@ export interface Config {
     readonly managementEndpoint: string | undefined;
     readonly batchIntervalMs: number;
     readonly maxTokensPerClient: number;
+    /** How long a token no client wants any more keeps streaming (`DEMAND_GRACE_SECONDS`). */
+    readonly demandGraceSeconds: number;
+    /**
+     * Most instruments that can stream at once: Kite's capacity, accounts × connections per account
+     * × instruments per connection (one account's worth for the mock market).
+     */
+    readonly streamCapacity: number;
   };
 }
 
@@ -453,6 +461,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       managementEndpoint: e.WS_MANAGEMENT_ENDPOINT,
       batchIntervalMs: e.FANOUT_BATCH_INTERVAL_MS,
       maxTokensPerClient: e.MAX_TOKENS_PER_CLIENT,
+      demandGraceSeconds: e.DEMAND_GRACE_SECONDS,
+      streamCapacity: Math.max(1, e.KITE_ACCOUNTS.length) * e.MAX_CONNECTIONS_PER_ACCOUNT * e.MAX_TOKENS_PER_CONNECTION,
     },
   };
 }

@@ -84,8 +84,13 @@ export class FanoutRig {
           managementEndpoint: undefined,
           batchIntervalMs: 250,
           maxTokensPerClient: 1000,
+          demandGraceSeconds: 60,
+          streamCapacity: 9000,
         },
       },
+      // Every token is an option here, and capacity is not checked: the rig streams what it publishes.
+      instruments: { get: async () => ({ instrumentType: 'CE' }) },
+      streaming: async () => undefined,
       verifier: new JwtVerifier({ secret: new Secret(SECRET) }),
       connections: new MemoryConnectionStore(),
       bus,

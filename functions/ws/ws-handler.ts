@@ -4,7 +4,9 @@ import type { Context } from 'aws-lambda';
 import { jwtVerifierFromConfig, roleClaimRuleOf } from '../../shared/auth/index.js';
 import { DependencyUnavailableError, describeError, TimeoutError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
+import { Heartbeats } from '../../shared/ports/live-state-store.js';
 import { type Components, processComponents } from '../../shared/wiring.js';
+import { apiContext } from '../api/context.js';
 import type { WsRouteKey } from './route-table.js';
 import { type WsEvent, type WsResult, type WsRoute, type WsRouteDependencies, wsRoutes } from './ws-routes.js';
 
@@ -56,6 +58,12 @@ export function wsRouteDependencies(components: Components): WsRouteDependencies
     config: components.config,
     verifier: jwtVerifierFromConfig(components.config),
     roles: roleClaimRuleOf(components.config),
+    instruments: apiContext(components).registry,
+    streaming: async () => {
+      // Unknown while the ingest task is away or the state unreachable: the reconciler still bounds it.
+      const raw = await components.state.getHeartbeat(Heartbeats.streams).catch(() => undefined);
+      return raw === undefined ? undefined : new Set(JSON.parse(raw) as number[]);
+    },
     connections: components.connections,
     bus: components.bus,
     clock: components.clock,

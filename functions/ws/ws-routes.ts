@@ -7,7 +7,7 @@ import { describeError, PlatformError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logging.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { ConnectionStore } from '../../shared/ports/connection-store.js';
-import { Channels, type TickBus } from '../../shared/ports/tick-bus.js';
+import { Channels, RECONCILE_NOW, type TickBus } from '../../shared/ports/tick-bus.js';
 import { WS_CONNECT_ROLE, type WsRouteKey } from './route-table.js';
 
 /** The parts of an API Gateway WebSocket event the routes read. */
@@ -17,6 +17,13 @@ export interface WsEvent {
     readonly connectionId: string;
     readonly eventType?: string;
     readonly requestId?: string;
+    /** When API Gateway received the message (epoch ms): the order of a connection's messages in the cloud. */
+    readonly requestTimeEpoch?: number;
+    /**
+     * The message's place among its connection's messages, counted by the local gateway as they
+     * arrive (API Gateway has no such field): the exact order on one machine.
+     */
+    readonly messageSequence?: number;
   };
   readonly queryStringParameters?: Readonly<Record<string, string | undefined>> | null;
   readonly body?: string | null;
@@ -36,8 +43,17 @@ export interface TokenVerifier {
   verify(token: string): Promise<{ subject: string; claims: Record<string, unknown> }>;
 }
 
+/** The instrument master as the routes check tokens against it. */
+export interface InstrumentLookup {
+  get(token: number): Promise<{ readonly instrumentType: string } | undefined>;
+}
+
 export interface WsRouteDependencies {
   readonly config: Pick<Config, 'realtime'>;
+  /** Tokens a client may subscribe to: the options and indices of the instrument master. */
+  readonly instruments: InstrumentLookup;
+  /** What streams now (the reconciler's last word), or undefined when unknown: for the capacity check. */
+  readonly streaming: () => Promise<ReadonlySet<number> | undefined>;
   readonly verifier: TokenVerifier;
   readonly connections: ConnectionStore;
   readonly bus: TickBus;
@@ -51,6 +67,19 @@ export interface WsRouteDependencies {
 const RECORD_TTL_SECONDS = 2 * 3600 + 600;
 
 const reply = (message: ServerMessage): WsResult => ({ statusCode: 200, body: JSON.stringify(message) });
+/** A route that answers nothing itself: the fan-out confirms the action, in line with the ticks. */
+const confirmedByFanout: WsResult = { statusCode: 200 };
+/** Instrument types a client may stream. */
+const STREAMABLE = new Set(['CE', 'PE', 'INDEX']);
+
+/**
+ * Where a message stands among its connection's messages, later is larger: the local gateway's
+ * count, else API Gateway's receive time (messages within one millisecond then take effect in the
+ * order their handlers reach the store), else now.
+ */
+function stampOf(event: WsEvent, clock: Clock): number {
+  return event.requestContext.messageSequence ?? event.requestContext.requestTimeEpoch ?? clock.now();
+}
 const error = (message: string): WsResult => reply({ type: 'error', message });
 
 /** The client-facing reason for a refused token, as the plan words them (TC-WSS-002, 011, 012). */
@@ -63,13 +92,33 @@ function refusal(cause: unknown): string {
 
 /**
  * The WebSocket API's routes (route selection `$request.body.action`) as plain functions of an
- * event, so one module serves API Gateway's Lambdas and the local gateway alike. Replies travel as
- * route responses; ticks and the `connected` greeting come from the fan-out, which is told about
- * every change on the connections channel.
+ * event, so one module serves API Gateway's Lambdas and the local gateway alike. Errors, `pong`
+ * and `configured` travel as route responses; ticks, the `connected` greeting and the
+ * `subscribed`/`unsubscribed` confirmations come from the fan-out, which is told about every
+ * change on the connections channel. A confirmation thus follows every tick the fan-out queued
+ * before the change, and no tick of an unsubscribed token follows it.
+ *
+ * Subscribe and unsubscribe run concurrently (API Gateway invokes a Lambda per message), so each
+ * is stamped with its place in the connection's order and the store keeps what the latest action
+ * on each token asked for; the fan-out applies the store's numbered result, the latest it heard.
  */
 export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey, WsRoute>> {
   const { verifier, connections, bus, clock, logger } = deps;
   const notify = (event: ConnectionEvent) => bus.publish(Channels.connections, JSON.stringify(event));
+  // Demand changed: the reconciler streams it now rather than at its next periodic run. A lost
+  // signal costs only that latency.
+  const reconcileNow = () =>
+    bus
+      .publish(Channels.control, RECONCILE_NOW)
+      .catch((cause: unknown) => logger.warn('Reconcile not requested', { error: describeError(cause) }));
+  const unknownTokens = async (tokens: readonly number[]): Promise<number[]> => {
+    const unknown: number[] = [];
+    for (const token of tokens) {
+      const instrument = await deps.instruments.get(token);
+      if (!instrument || !STREAMABLE.has(instrument.instrumentType)) unknown.push(token);
+    }
+    return unknown;
+  };
   const parse = (event: WsEvent): ClientMessage | WsResult => {
     let raw: unknown;
     try {
@@ -133,6 +182,7 @@ export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey,
       await notify({ type: 'disconnected', connection_id: connectionId }).catch((cause: unknown) =>
         logger.warn('Disconnect not announced', { connectionId, error: describeError(cause) }),
       );
+      await reconcileNow();
       return { statusCode: 200 };
     },
 
@@ -141,14 +191,37 @@ export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey,
       if ('statusCode' in message) return message;
       if (message.action !== 'subscribe') return error(WsErrorText.unknownAction);
       const connectionId = event.requestContext.connectionId;
-      const current = await connections.get(connectionId);
-      const after = new Set([...(current?.tokens ?? []), ...message.tokens]);
-      if (after.size > deps.config.realtime.maxTokensPerClient) {
-        return error(`Too many tokens: at most ${deps.config.realtime.maxTokensPerClient} per connection`);
+      const { maxTokensPerClient, streamCapacity } = deps.config.realtime;
+      const tooMany = error(`Too many tokens: at most ${maxTokensPerClient} per connection`);
+      // Checked again, with what the connection holds, when the store applies the change.
+      if (new Set(message.tokens).size > maxTokensPerClient) return tooMany;
+      const unknown = await unknownTokens(message.tokens);
+      if (unknown.length > 0) return error(`Unknown instrument token: ${unknown.join(', ')}`);
+      const streaming = await deps.streaming();
+      const extra = streaming === undefined ? [] : message.tokens.filter((t) => !streaming.has(t));
+      // Only tokens that need room count: the pinned set alone may fill (or overfill) the capacity.
+      if (extra.length > 0 && (streaming as ReadonlySet<number>).size + extra.length > streamCapacity) {
+        return error(
+          `Stream capacity full: at most ${streamCapacity} instruments stream at once (Kite accounts × connections × instruments per connection)`,
+        );
       }
-      const total = await connections.addTokens(connectionId, message.tokens);
-      await notify({ type: 'subscribed', connection_id: connectionId, tokens: message.tokens });
-      return reply({ type: 'subscribed', tokens: message.tokens, total: total.length });
+      const change = await connections.changeTokens(connectionId, {
+        action: 'add',
+        tokens: message.tokens,
+        stamp: stampOf(event, clock),
+        maxTokens: maxTokensPerClient,
+      });
+      if (!change.accepted) return tooMany;
+      await notify({
+        type: 'subscribed',
+        connection_id: connectionId,
+        tokens: message.tokens,
+        version: change.version,
+        all: [...change.tokens],
+        total: change.tokens.length,
+      });
+      if (streaming === undefined || extra.length > 0) await reconcileNow();
+      return confirmedByFanout;
     },
 
     unsubscribe: async (event) => {
@@ -156,9 +229,22 @@ export function wsRoutes(deps: WsRouteDependencies): Readonly<Record<WsRouteKey,
       if ('statusCode' in message) return message;
       if (message.action !== 'unsubscribe') return error(WsErrorText.unknownAction);
       const connectionId = event.requestContext.connectionId;
-      const total = await connections.removeTokens(connectionId, message.tokens);
-      await notify({ type: 'unsubscribed', connection_id: connectionId, tokens: message.tokens });
-      return reply({ type: 'unsubscribed', tokens: message.tokens, total: total.length });
+      const change = await connections.changeTokens(connectionId, {
+        action: 'remove',
+        tokens: message.tokens,
+        stamp: stampOf(event, clock),
+      });
+      await notify({
+        type: 'unsubscribed',
+        connection_id: connectionId,
+        tokens: message.tokens,
+        version: change.version,
+        all: [...change.tokens],
+        total: change.tokens.length,
+      });
+      // The reconciler starts the grace period of tokens nobody wants any more.
+      await reconcileNow();
+      return confirmedByFanout;
     },
 
     ping: async () => reply({ type: 'pong' }),

@@ -12,7 +12,7 @@ import { wsRouteTable } from '../../functions/ws/route-table.js';
 import { wsRouteHandlers } from '../../functions/ws/ws-handler.js';
 import { ConnectionEvents } from '../../ingest-task/fanout/connection-events.js';
 import { Fanout } from '../../ingest-task/fanout/fanout.js';
-import { ingestRole } from '../../ingest-task/ingest-role.js';
+import { indexedDemand, ingestRole } from '../../ingest-task/ingest-role.js';
 import { supervise } from '../../ingest-task/supervisor.js';
 import { LocalEventSource } from '../../shared/adapters/local-sqs/local-event-source.js';
 import type { LocalOrderQueues } from '../../shared/adapters/local-sqs/local-order-queue.js';
@@ -109,6 +109,9 @@ export async function startLocalPlatform(config: Config): Promise<LocalPlatform>
   const ingest = ingestRole({
     ...components,
     instruments,
+    // What clients want: the Redis index when there is one, else the fan-out of this process, which
+    // hears of every connection.
+    demand: components.connectionIndex ? indexedDemand(components.connectionIndex) : () => fanout.tokens(),
     onOrderFrame: orderFrameHandler({
       orders: components.orders,
       clock: components.clock,

@@ -39,8 +39,10 @@ interface Live {
   lastActiveAt: number;
   readonly sourceIp: string;
   readonly userAgent: string;
-  /** Messages received before the first post (the greeting) went out; undefined once released. */
-  held: string[] | undefined;
+  /** Messages received before the first post (the greeting) went out, with their sequence; undefined once released. */
+  held: { body: string; sequence: number }[] | undefined;
+  /** Messages received so far: each message's `messageSequence`, its place in the connection's order. */
+  received: number;
   releaseTimer: NodeJS.Timeout | undefined;
 }
 
@@ -213,6 +215,7 @@ export class LocalWsGateway implements ConnectionGateway {
       lastActiveAt: now,
       ...identity,
       held: [],
+      received: 0,
       releaseTimer: undefined,
     };
     live.releaseTimer = setTimeout(() => this.#release(connectionId, live), GREETING_WAIT_MS);
@@ -244,8 +247,11 @@ export class LocalWsGateway implements ConnectionGateway {
       touch();
       live.lastActiveAt = Date.now();
       const body = isBinary ? Buffer.from(data as Buffer).toString('base64') : data.toString();
-      if (live.held) live.held.push(body);
-      else void this.#onMessage(connectionId, ws, body);
+      // Numbered as they arrive: the routes run concurrently, as API Gateway's Lambdas do, and the
+      // number is what tells them which of a connection's actions came last.
+      const sequence = ++live.received;
+      if (live.held) live.held.push({ body, sequence });
+      else void this.#onMessage(connectionId, ws, body, sequence);
     });
     ws.on('error', () => {
       // A broken socket also closes; $disconnect runs from the close handler.
@@ -273,10 +279,10 @@ export class LocalWsGateway implements ConnectionGateway {
     if (!held) return;
     live.held = undefined;
     clearTimeout(live.releaseTimer);
-    for (const body of held) void this.#onMessage(connectionId, live.ws, body);
+    for (const { body, sequence } of held) void this.#onMessage(connectionId, live.ws, body, sequence);
   }
 
-  async #onMessage(connectionId: string, ws: WebSocket, body: string): Promise<void> {
+  async #onMessage(connectionId: string, ws: WebSocket, body: string, sequence: number): Promise<void> {
     let action: unknown;
     try {
       action = (JSON.parse(body) as { action?: unknown } | null)?.action;
@@ -288,7 +294,7 @@ export class LocalWsGateway implements ConnectionGateway {
         ? action
         : '$default';
     try {
-      const result = await this.#invoke(routeKey, { connectionId, body });
+      const result = await this.#invoke(routeKey, { connectionId, body, sequence });
       if (result.body !== undefined && ws.readyState === ws.OPEN) ws.send(result.body);
     } catch (error) {
       this.#logger.error('WebSocket route failed', { connectionId, routeKey, error: describeError(error) });
@@ -298,7 +304,7 @@ export class LocalWsGateway implements ConnectionGateway {
 
   #invoke(
     routeKey: string,
-    input: { connectionId: string; query?: Record<string, string>; body?: string },
+    input: { connectionId: string; query?: Record<string, string>; body?: string; sequence?: number },
   ): Promise<WsResult> {
     // Own keys only: an action such as "constructor" or "__proto__" must not reach Object.prototype.
     const route = Object.hasOwn(this.#routes, routeKey) ? this.#routes[routeKey] : this.#routes.$default;
@@ -310,6 +316,8 @@ export class LocalWsGateway implements ConnectionGateway {
         connectionId: input.connectionId,
         eventType: routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE',
         requestId,
+        requestTimeEpoch: Date.now(),
+        ...(input.sequence !== undefined && { messageSequence: input.sequence }),
       },
       ...(input.query && { queryStringParameters: input.query }),
       ...(input.body !== undefined && { body: input.body }),

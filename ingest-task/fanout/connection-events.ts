@@ -29,12 +29,18 @@ export interface ConnectionEventsOptions {
  * and announce every change on `control:connections`), and sends what the handlers cannot:
  * - the `connected` greeting: API Gateway refuses posts while `$connect` runs (410), so it is
  *   posted right after, retried over a short schedule until the connection is established;
+ * - the `subscribed`/`unsubscribed` confirmations, queued behind the ticks already on their way,
+ *   so no tick of a token follows the confirmation of its unsubscribe;
  * - the latest known tick of each newly subscribed token, so a client sees a value at once.
+ * Token changes carry the store's version: handlers run concurrently and their events arrive in
+ * any order, so a change older than one already applied is confirmed but not applied.
  * It also tells the fan-out whose each connection is, so order updates reach their owner.
  */
 export class ConnectionEvents implements Service {
   readonly name = 'connection-events';
   readonly #options: ConnectionEventsOptions;
+  /** The latest token change heard of per connection (the store's `version`). */
+  readonly #versions = new Map<string, number>();
 
   constructor(options: ConnectionEventsOptions) {
     this.#options = options;
@@ -75,16 +81,28 @@ export class ConnectionEvents implements Service {
           JSON.stringify({ type: 'connected', connection_id: parsed.connection_id, user: parsed.user }),
         );
         return;
-      case 'subscribed': {
-        fanout.addConnection(parsed.connection_id);
-        fanout.subscribe(parsed.connection_id, parsed.tokens);
+      case 'subscribed':
+      case 'unsubscribed': {
+        const id = parsed.connection_id;
+        fanout.addConnection(id);
+        if (parsed.version === undefined || parsed.all === undefined) {
+          // From a handler of an earlier version, which answered the client itself.
+          if (parsed.type === 'unsubscribed') fanout.unsubscribe(id, parsed.tokens);
+          else fanout.subscribe(id, parsed.tokens);
+        } else {
+          this.#apply(id, parsed.version, parsed.all);
+          fanout.send(id, JSON.stringify({ type: parsed.type, tokens: parsed.tokens, total: parsed.total ?? 0 }));
+        }
+        if (parsed.type === 'unsubscribed') return;
         const latest = await state.getLatest(parsed.tokens).catch(() => new Map<number, string>());
-        fanout.deliverTo(parsed.connection_id, [...latest.values()]);
+        // Only what the connection still wants: an unsubscribe may have come in meanwhile.
+        const current = new Set(fanout.subscribe(id, []));
+        fanout.deliverTo(
+          id,
+          [...latest].filter(([token]) => current.has(token)).map(([, tick]) => tick),
+        );
         return;
       }
-      case 'unsubscribed':
-        fanout.unsubscribe(parsed.connection_id, parsed.tokens);
-        return;
       case 'configured':
         fanout.setDelivery(
           parsed.connection_id,
@@ -95,8 +113,31 @@ export class ConnectionEvents implements Service {
         return;
       case 'disconnected':
         fanout.removeConnection(parsed.connection_id);
+        this.#versions.delete(parsed.connection_id);
         return;
     }
+  }
+
+  /**
+   * Records that the fan-out holds a connection's tokens as of `version` (a connection loaded from
+   * the index), so older changes heard later are not applied over it.
+   */
+  noteVersion(connectionId: string, version: number): void {
+    if (version > (this.#versions.get(connectionId) ?? -1)) this.#versions.set(connectionId, version);
+  }
+
+  /** Makes the connection's tokens `all`, unless a later change (a higher version) was applied already. */
+  #apply(connectionId: string, version: number, all: readonly number[]): void {
+    if (version <= (this.#versions.get(connectionId) ?? -1)) return;
+    this.#versions.set(connectionId, version);
+    const { fanout } = this.#options;
+    const after = new Set(all);
+    const before = fanout.subscribe(connectionId, []);
+    fanout.unsubscribe(
+      connectionId,
+      before.filter((token) => !after.has(token)),
+    );
+    fanout.subscribe(connectionId, all);
   }
 
   async #greet(connectionId: string, greeting: string): Promise<void> {

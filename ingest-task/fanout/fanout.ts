@@ -103,8 +103,10 @@ interface Connection {
   closed: boolean;
 }
 
-/** How every order frame the fan-out writes starts; a full queue drops other frames first. */
+/** How every order frame the fan-out writes starts. */
 const ORDER_FRAME_START = '{"type":"order"';
+/** How tick frames (`tick` and `ticks`) start: a full queue drops these, never orders or confirmations. */
+const TICK_FRAME_START = '{"type":"tick';
 
 /** Largest message API Gateway accepts (128 KB); batch messages are split below it. */
 const MAX_MESSAGE_BYTES = 128 * 1024 - 64;
@@ -251,6 +253,20 @@ export class Fanout implements Service {
   }
 
   /**
+   * Queues one frame that is not a tick (a `subscribed` confirmation) for a connection, behind
+   * what is already queued for it; a full queue drops ticks before it.
+   */
+  send(connectionId: string, frame: string): void {
+    const connection = this.#connections.get(connectionId);
+    if (connection) this.#enqueue(connection, frame);
+  }
+
+  /** The tokens some connection of this instance subscribes to: the demand it serves. */
+  tokens(): number[] {
+    return [...this.#tokens.keys()];
+  }
+
+  /**
    * Switches a connection between per-tick and batched delivery. Leaving batch mode flushes what
    * the batch held, so nothing is lost in the switch; entering it starts from the next tick.
    */
@@ -357,12 +373,12 @@ export class Fanout implements Service {
     this.#markReady(connection);
   }
 
-  /** Past `maxQueue`, drops the oldest frame that is not an order update (the oldest of all when every one is). */
+  /** Past `maxQueue`, drops the oldest tick frame (the oldest of all when none is a tick). */
   #trim(connection: Connection): void {
     const queue = connection.queue;
     if (queue.length <= this.#maxQueue) return;
     let index = 0;
-    while (index < queue.length && (queue[index] as string).startsWith(ORDER_FRAME_START)) index++;
+    while (index < queue.length && !(queue[index] as string).startsWith(TICK_FRAME_START)) index++;
     queue.splice(index < queue.length ? index : 0, 1);
     this.counters.dropped++;
   }

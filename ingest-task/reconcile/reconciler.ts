@@ -7,8 +7,14 @@ import type { SubscriptionStore } from '../../shared/ports/subscription-store.js
 import { Channels, type ReconcileNotice, type TickBus } from '../../shared/ports/tick-bus.js';
 import type { Service } from '../supervisor.js';
 
+/** How one token should stream: its mode and the account its subscription names (if any). */
+export interface DesiredStream {
+  readonly mode: KiteMode;
+  readonly accountId: string | null;
+}
+
 /** What should stream: token → mode and the account the subscription names (if any). */
-export type DesiredStreams = ReadonlyMap<number, { readonly mode: KiteMode; readonly accountId: string | null }>;
+export type DesiredStreams = ReadonlyMap<number, DesiredStream>;
 
 /** The outcome of applying a desired set. */
 export interface ApplyResult {
@@ -59,6 +65,20 @@ export interface ReconcilerOptions {
   readonly readShare?: number;
   /** Longest gap, however long the read takes: bounds how long a change waits. Default 5 s. */
   readonly maxGapMs?: number;
+  /**
+   * The tokens connected clients want (the connection index, or the fan-out of this process):
+   * streamed with the pinned set while wanted and for `graceMs` after. Default: none.
+   */
+  readonly demand?: () => Promise<Iterable<number>> | Iterable<number>;
+  /** How long a token nobody wants any more keeps streaming. Default 60 s. */
+  readonly graceMs?: number;
+  /**
+   * Most tokens that may stream (Kite's capacity). The pinned set and the indices always stream;
+   * demanded tokens fill what is left, those streaming already first. Default: no bound.
+   */
+  readonly capacity?: number;
+  /** Told every token that streams after each reconcile (the routes' capacity check reads it). */
+  readonly onStreams?: (tokens: readonly number[]) => void;
 }
 
 /** Rejects triggers that were waiting when the reconciler stopped. */
@@ -98,6 +118,11 @@ export class Reconciler implements Service {
   #lastReadMs = 0;
   #cancelWait: (() => void) | undefined;
   #stopped = false;
+  /** Tokens streaming because clients want them (not pinned), as of the last reconcile. */
+  #demandStreams = new Set<number>();
+  /** Demanded tokens nobody wants any more, and since when: they stream until the grace ends. */
+  readonly #unwantedSince = new Map<number, number>();
+  #cancelRelease: (() => void) | undefined;
 
   constructor(options: ReconcilerOptions) {
     const share = options.readShare;
@@ -192,6 +217,7 @@ export class Reconciler implements Service {
       }
     } finally {
       cancel?.();
+      this.#cancelRelease?.();
       this.#stopped = true;
       this.#cancelWait?.();
       await subscription.unsubscribe().catch(() => {});
@@ -216,16 +242,64 @@ export class Reconciler implements Service {
       .catch((error: unknown) => logger.warn('Reconcile not announced', { error: describeError(error) }));
   }
 
+  /**
+   * Adds the demanded tokens to `desired` (which holds the pinned set and the indices) up to the
+   * capacity: those streaming already first, so a newcomer never pushes one out, then the new ones,
+   * then those in their grace period. Schedules a reconcile for when the next grace period ends.
+   * Returns how many demanded tokens found no room.
+   */
+  #addDemand(desired: Map<number, DesiredStream>, demanded: ReadonlySet<number>, now: number): number {
+    const capacity = this.#options.capacity ?? Number.POSITIVE_INFINITY;
+    const graceMs = this.#options.graceMs ?? 60_000;
+    for (const token of demanded) this.#unwantedSince.delete(token);
+    for (const token of this.#demandStreams) {
+      if (!demanded.has(token) && !this.#unwantedSince.has(token)) this.#unwantedSince.set(token, now);
+    }
+    const streaming = new Set<number>();
+    let refused = 0;
+    const add = (token: number): boolean => {
+      if (desired.has(token)) return true;
+      if (desired.size >= capacity) return false;
+      desired.set(token, { mode: 'full', accountId: null });
+      streaming.add(token);
+      return true;
+    };
+    for (const token of demanded) if (this.#demandStreams.has(token) && !add(token)) refused++;
+    for (const token of demanded) if (!this.#demandStreams.has(token) && !add(token)) refused++;
+    let nextRelease = Number.POSITIVE_INFINITY;
+    for (const [token, since] of this.#unwantedSince) {
+      if (now - since >= graceMs || desired.has(token) || !add(token)) {
+        this.#unwantedSince.delete(token);
+        continue;
+      }
+      nextRelease = Math.min(nextRelease, since + graceMs);
+    }
+    this.#demandStreams = streaming;
+    this.#cancelRelease?.();
+    this.#cancelRelease = undefined;
+    if (Number.isFinite(nextRelease) && !this.#stopped) {
+      this.#cancelRelease = this.#options.clock.setTimeout(
+        () => void this.trigger().catch(() => {}),
+        Math.max(0, nextRelease - now),
+      );
+    }
+    return refused;
+  }
+
   async #reconcile(): Promise<ApplyResult> {
     const { store, target, logger, clock } = this.#options;
     const started = clock.now();
     try {
       const active = await store.listActive();
+      const demanded = new Set(await (this.#options.demand?.() ?? []));
       this.#lastReadMs = Math.max(0, clock.now() - started);
       const desired = new Map(this.#options.baseline ?? []);
       for (const s of active)
         desired.set(s.instrumentToken, { mode: kiteMode(s.requestedMode), accountId: s.accountId });
+      const refused = this.#addDemand(desired, demanded, clock.now());
+      if (refused > 0) logger.warn('Stream capacity full: demanded tokens not streamed', { refused });
       const result = await target.apply(desired);
+      this.#options.onStreams?.([...desired.keys()]);
       const ended = clock.now();
       this.counters.runs++;
       this.#last = result;

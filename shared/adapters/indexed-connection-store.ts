@@ -1,5 +1,6 @@
+import type { TokenAction } from '../domain/connections/ordered-tokens.js';
 import type { ConnectionIndex, IndexedConnection } from '../ports/connection-index.js';
-import type { ConnectionRecord, ConnectionStore } from '../ports/connection-store.js';
+import type { ConnectionRecord, ConnectionStore, TokenChangeResult } from '../ports/connection-store.js';
 
 const indexed = (record: ConnectionRecord): IndexedConnection => ({
   connectionId: record.connectionId,
@@ -20,8 +21,9 @@ const indexed = (record: ConnectionRecord): IndexedConnection => ({
  * the index rejects, and repeating it repairs the index. When the index does not know a live
  * connection (Redis restarted without persistence, or its keys expired early), the connection is
  * put into it again from the record, so one change is enough to heal it. Concurrent changes of the
- * same token on the same connection can reach the index in another order than the records; the
- * fan-out follows the change notifications, not this index, while it runs.
+ * same token on the same connection through `addTokens`/`removeTokens` can reach the index in
+ * another order than the records; `changeTokens` carries the record's version, so the index keeps
+ * the latest whatever the order.
  */
 export class IndexedConnectionStore implements ConnectionStore {
   readonly #records: ConnectionStore;
@@ -56,6 +58,18 @@ export class IndexedConnectionStore implements ConnectionStore {
     const all = await this.#records.removeTokens(connectionId, tokens);
     if (!(await this.#index.removeTokens(connectionId, tokens))) await this.#reindex(connectionId);
     return all;
+  }
+
+  /**
+   * The stamped change on the records, then the resulting token list on the index as of the
+   * record's new version: changes that reach the index out of order leave it at the latest one.
+   */
+  async changeTokens(connectionId: string, action: TokenAction): Promise<TokenChangeResult> {
+    const result = await this.#records.changeTokens(connectionId, action);
+    if (result.accepted && !(await this.#index.replaceTokens(connectionId, result.tokens, result.version))) {
+      await this.#reindex(connectionId);
+    }
+    return result;
   }
 
   async setDelivery(connectionId: string, delivery: 'tick' | 'batch', batchIntervalMs: number | null): Promise<void> {

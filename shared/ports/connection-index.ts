@@ -9,6 +9,8 @@ export interface IndexedConnection {
   readonly batchIntervalMs: number | null;
   /** Epoch seconds after which the connection no longer counts (a little past API Gateway's 2 h limit). */
   readonly expiresAt: number;
+  /** The record's `version` (token changes so far) this entry reflects; 0 when absent. */
+  readonly version?: number;
 }
 
 /**
@@ -23,6 +25,9 @@ export interface IndexedConnection {
  * - `addTokens`, `removeTokens` and `setDelivery` change a connection the index knows and answer
  *   true; for one it does not know (never put, removed, expired, or lost with a Redis restart) they
  *   change nothing and answer false, so the caller can `put` it again from the durable record.
+ * - `replaceTokens` sets a known connection's whole token list as of `version`, unless the index
+ *   already holds that version or a later one (changes heard out of order keep the latest); it
+ *   answers false, changing nothing, for a connection it does not know.
  * - `remove` is idempotent and takes the connection out of every token's list.
  * - `connectionsFor` and `snapshot` never return a removed connection or one past `expiresAt` by
  *   the index's clock; `connectionsFor` is sorted.
@@ -32,6 +37,7 @@ export interface ConnectionIndex {
   put(connection: IndexedConnection): Promise<void>;
   addTokens(connectionId: string, tokens: readonly number[]): Promise<boolean>;
   removeTokens(connectionId: string, tokens: readonly number[]): Promise<boolean>;
+  replaceTokens(connectionId: string, tokens: readonly number[], version: number): Promise<boolean>;
   setDelivery(connectionId: string, delivery: 'tick' | 'batch', batchIntervalMs: number | null): Promise<boolean>;
   remove(connectionId: string): Promise<void>;
   connectionsFor(instrumentToken: number): Promise<readonly string[]>;

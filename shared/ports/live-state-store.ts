@@ -40,4 +40,8 @@ export interface LiveStateStore {
 }
 
 /** Heartbeat names: the ingest task writes its status under `ingest`; `/health` reads it. */
-export const Heartbeats = { ingest: 'ingest' } as const;
+export const Heartbeats = {
+  ingest: 'ingest',
+  /** What streams now (a JSON array of tokens), written by the reconciler after each reconcile. */
+  streams: 'streams',
+} as const;

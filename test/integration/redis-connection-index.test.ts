@@ -67,6 +67,7 @@ connectionStoreContract(
         remove: (connectionId) => store.remove(id(connectionId)),
         addTokens: (connectionId, tokens) => store.addTokens(id(connectionId), tokens),
         removeTokens: (connectionId, tokens) => store.removeTokens(id(connectionId), tokens),
+        changeTokens: (connectionId, action) => store.changeTokens(id(connectionId), action),
         setDelivery: (connectionId, delivery, interval) => store.setDelivery(id(connectionId), delivery, interval),
       },
       dispose: opened.dispose,

@@ -45,8 +45,8 @@ const env = {
   REDIS_URL: sharedRedisUrl(),
 };
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-/** A token and channel no other test file uses: they share the Redis server. */
-const TOKEN = 987_001;
+/** An option of the instrument master (the routes refuse any other token), and a channel no other test file uses. */
+let TOKEN: number;
 const CHANNEL = 'ticker:wslambda:options';
 
 let components: Components;
@@ -74,6 +74,8 @@ beforeAll(async () => {
     handlers[routeKey] = module.handler;
   }
   components = await createComponents(loadConfig(env), 'ws-lambda-test');
+  const options = (await components.loadInstruments()).filter((i) => i.instrumentType === 'CE');
+  TOKEN = (options[options.length - 1] as { instrumentToken: number }).instrumentToken;
   gateway = new LocalWsGateway(handlers, components.logger);
   const connections = createConnectionsEndpoint(gateway, new SigV4Verifier(credentials));
   server = createServer((req, res) => {
@@ -153,6 +155,8 @@ describe('the WebSocket route table', () => {
     const routes = wsRoutes({
       config: components.config,
       verifier: { verify: () => Promise.reject(new Error('unused')) },
+      instruments: { get: async () => undefined },
+      streaming: async () => undefined,
       connections: components.connections,
       bus: components.bus,
       clock: components.clock,

@@ -44,6 +44,21 @@ export function connectionIndexContract(adapter: string, factory: ConnectionInde
       return { index: opened.index, clock };
     };
 
+    it('replaceTokens keeps the latest version whatever order the versions arrive in', async () => {
+      const { index } = await open();
+      await index.put(connection('c1', { tokens: [1] }));
+      expect(await index.replaceTokens('c1', [2, 3], 2)).toBe(true);
+      // Version 1 arrives late: it changes nothing.
+      expect(await index.replaceTokens('c1', [1, 4], 1)).toBe(true);
+      expect(await index.connectionsFor(1)).toEqual([]);
+      expect(await index.connectionsFor(4)).toEqual([]);
+      expect(await index.connectionsFor(3)).toEqual(['c1']);
+      expect(await index.replaceTokens('c1', [], 3)).toBe(true);
+      expect(await index.connectionsFor(2)).toEqual([]);
+      expect((await index.snapshot()).find((c) => c.connectionId === 'c1')).toMatchObject({ tokens: [], version: 3 });
+      expect(await index.replaceTokens('ghost', [1], 1)).toBe(false);
+    });
+
     it('lists the holders of a token, sorted, and follows adds and removes', async () => {
       const { index } = await open();
       await index.put(connection('c2', { tokens: [5, 6] }));

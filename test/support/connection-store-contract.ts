@@ -166,6 +166,47 @@ export function connectionStoreContract(
         expect((await store.get('c1'))?.tokens).toEqual(expected);
       });
 
+      it('changeTokens: concurrent stamped actions leave what the latest action on each token asked for', async () => {
+        const action = fc.record({
+          action: fc.constantFrom('add' as const, 'remove' as const),
+          tokens: fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }),
+        });
+        const { store } = await open();
+        let run = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 8 }), fc.nat(), async (actions, seed) => {
+            const id = `ordered-${run++}`;
+            await store.put(connection(id, START_MS, { tokens: [6] }));
+            const stamped = actions.map((a, i) => ({ ...a, stamp: i + 1 }));
+            // Applied all at once, started in an order the seed shuffles.
+            const order = [...stamped].sort((a, b) => ((a.stamp * 7919 + seed) % 13) - ((b.stamp * 7919 + seed) % 13));
+            const results = await Promise.all(order.map((a) => store.changeTokens(id, a)));
+            const wanted = new Set([6]);
+            for (const a of stamped) for (const t of a.tokens) a.action === 'add' ? wanted.add(t) : wanted.delete(t);
+            expect((await store.get(id))?.tokens).toEqual(sorted(wanted));
+            // Every change got a version of its own, and the last one holds the final list.
+            const versions = results.map((r) => r.version);
+            expect(new Set(versions).size).toBe(actions.length);
+            const last = results.find((r) => r.version === Math.max(...versions));
+            expect(last?.tokens).toEqual(sorted(wanted));
+          }),
+          { numRuns: Math.min(options.propertyRuns ?? 50, 10) },
+        );
+      });
+
+      it('changeTokens: refuses an add past maxTokens and changes nothing', async () => {
+        const { store } = await open();
+        await store.put(connection('c1', START_MS, { tokens: [1, 2] }));
+        const refused = await store.changeTokens('c1', { action: 'add', tokens: [3, 4], stamp: 1, maxTokens: 3 });
+        expect(refused).toMatchObject({ accepted: false, tokens: [1, 2] });
+        const accepted = await store.changeTokens('c1', { action: 'add', tokens: [2, 3], stamp: 2, maxTokens: 3 });
+        expect(accepted).toMatchObject({ accepted: true, tokens: [1, 2, 3] });
+        expect(accepted.version).toBeGreaterThan(refused.version);
+        expect(await rejectionOf(store.changeTokens('never', { action: 'add', tokens: [1], stamp: 1 }))).toBeInstanceOf(
+          NotFoundError,
+        );
+      });
+
       it('keeps many connections apart', async () => {
         const { store } = await open();
         const ids = range(0, 30).map((i) => `conn-${String(i).padStart(2, '0')}`);

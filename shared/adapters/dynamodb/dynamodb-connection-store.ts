@@ -1,9 +1,15 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import {
+  applyTokenAction,
+  type TokenAction,
+  type TokenMark,
+  wantedTokens,
+} from '../../domain/connections/ordered-tokens.js';
 import { DependencyUnavailableError, NotFoundError, type PlatformError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
-import type { ConnectionRecord, ConnectionStore } from '../../ports/connection-store.js';
+import type { ConnectionRecord, ConnectionStore, TokenChangeResult } from '../../ports/connection-store.js';
 import { physicalTableName, Tables } from '../../tables.js';
 import {
   BatchIntervalMs,
@@ -30,12 +36,30 @@ const ConnectionItem = z.object({
   connected_at: z.number(),
   expires_at: z.number(),
   removed: z.literal(true).optional(),
+  /** The number of token changes so far; absent before the first. */
+  version: z.number().optional(),
+  /** The last action on each token: `[stamp, 1 wanted | 0 released]`; absent until a stamped change. */
+  token_marks: z.record(z.string(), z.tuple([z.number(), z.number()])).optional(),
 });
 type ConnectionItem = z.infer<typeof ConnectionItem>;
 
 function tokenSet(item: ConnectionItem): Set<number> {
   return new Set(item.tokens ?? []);
 }
+
+/** The item's last action per token; an item without marks wants its tokens since the start. */
+function marksOf(item: ConnectionItem): Map<number, TokenMark> {
+  if (item.token_marks === undefined) return new Map([...tokenSet(item)].map((t) => [t, { stamp: 0, wanted: true }]));
+  return new Map(
+    Object.entries(item.token_marks).map(([token, [stamp, wanted]]) => [
+      Number(token),
+      { stamp, wanted: wanted === 1 },
+    ]),
+  );
+}
+
+/** Attempts of a stamped change against concurrent writers of the same record before giving up. */
+const CHANGE_ATTEMPTS = 25;
 
 /** What a {@link DynamoDbConnectionStore} needs. */
 export interface DynamoDbConnectionStoreOptions {
@@ -54,9 +78,11 @@ export interface DynamoDbConnectionStoreOptions {
  *
  * Every change to a record's tokens is one atomic `UpdateItem` (`ADD`/`DELETE` on the number set)
  * that returns the record as it now is, so concurrent `addTokens` lose nothing. `remove` deletes
- * the item and is idempotent. Items written by earlier versions (a `removed` tombstone, a
- * `version`, `token#…` index items) read as before: a tombstone is not live, the rest is ignored
- * and expires with TTL.
+ * the item and is idempotent. `changeTokens` (the WebSocket routes' stamped changes) keeps the
+ * last action per token in `token_marks` and counts changes in `version`, written with a
+ * condition on the version it read (optimistic concurrency). Items written by earlier versions (a
+ * `removed` tombstone, `token#…` index items) read as before: a tombstone is not live, the rest
+ * is ignored and expires with TTL.
  *
  * Reads: `get` is a strongly consistent `GetItem`; removed and expired records read as
  * `undefined`.
@@ -123,6 +149,61 @@ export class DynamoDbConnectionStore implements ConnectionStore {
     return this.#changeTokens('DELETE', connectionId, tokens);
   }
 
+  /**
+   * Read, apply (`applyTokenAction`), and write back on the condition that the record's `version`
+   * is still the one read: a concurrent change makes the write fail and the whole step repeat on
+   * the newer record, so no change is lost and each gets its own version.
+   */
+  async changeTokens(connectionId: string, action: TokenAction): Promise<TokenChangeResult> {
+    const id = parseConnectionInput(ConnectionId, connectionId, 'connectionId');
+    const tokens = normaliseTokens(parseConnectionInput(Tokens, action.tokens, 'tokens'));
+    for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
+      const item = await this.#read(id);
+      if (!item || !this.#isLive(item)) throw new NotFoundError(`No connection ${id}`);
+      const version = item.version ?? 0;
+      const outcome = applyTokenAction(marksOf(item), { ...action, tokens });
+      if (!outcome.accepted) return { accepted: false, tokens: normaliseTokens(tokenSet(item)), version };
+      const wanted = wantedTokens(outcome.marks);
+      const marks = Object.fromEntries(
+        [...outcome.marks].map(([token, mark]) => [String(token), [mark.stamp, mark.wanted ? 1 : 0]]),
+      );
+      try {
+        const output = await this.#documents.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { connection_id: id },
+            UpdateExpression: `SET #marks = :marks, #version = :next${wanted.length > 0 ? ', #tokens = :tokens' : ' REMOVE #tokens'}`,
+            ConditionExpression: `attribute_exists(#id) AND attribute_not_exists(#removed) AND #expires > :now AND ${
+              version === 0 ? '(attribute_not_exists(#version) OR #version = :version)' : '#version = :version'
+            }`,
+            ExpressionAttributeNames: {
+              '#id': 'connection_id',
+              '#removed': 'removed',
+              '#expires': 'expires_at',
+              '#version': 'version',
+              '#marks': 'token_marks',
+              '#tokens': 'tokens',
+            },
+            ExpressionAttributeValues: {
+              ':now': this.#nowSeconds(),
+              ':version': version,
+              ':next': version + 1,
+              ':marks': marks,
+              ...(wanted.length > 0 && { ':tokens': new Set(wanted) }),
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        const after = this.#decode(output.Attributes);
+        return { accepted: true, tokens: normaliseTokens(tokenSet(after)), version: after.version ?? version + 1 };
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) continue;
+        throw this.#failure('UpdateItem', error);
+      }
+    }
+    throw new DependencyUnavailableError('dynamodb', `Connection ${id} changed by too many writers at once`);
+  }
+
   async setDelivery(connectionId: string, delivery: 'tick' | 'batch', batchIntervalMs: number | null): Promise<void> {
     const id = parseConnectionInput(ConnectionId, connectionId, 'connectionId');
     const mode = parseConnectionInput(Delivery, delivery, 'delivery');
@@ -147,10 +228,11 @@ export class DynamoDbConnectionStore implements ConnectionStore {
       if (!item || !this.#isLive(item)) throw new NotFoundError(`No connection ${id}`);
       return normaliseTokens(tokenSet(item));
     }
+    // An unordered change counts as the latest on its tokens: the marks go, the tokens stay.
     const item = await this.#updateLive(id, {
-      UpdateExpression: `${action} #tokens :tokens`,
-      ExpressionAttributeNames: { '#tokens': 'tokens' },
-      ExpressionAttributeValues: { ':tokens': new Set(given) },
+      UpdateExpression: `${action} #tokens :tokens SET #version = if_not_exists(#version, :zero) + :one REMOVE #marks`,
+      ExpressionAttributeNames: { '#tokens': 'tokens', '#version': 'version', '#marks': 'token_marks' },
+      ExpressionAttributeValues: { ':tokens': new Set(given), ':one': 1, ':zero': 0 },
     });
     return normaliseTokens(tokenSet(item));
   }

@@ -1,6 +1,12 @@
+import {
+  applyTokenAction,
+  type TokenAction,
+  type TokenMark,
+  wantedTokens,
+} from '../../domain/connections/ordered-tokens.js';
 import { NotFoundError } from '../../errors.js';
 import type { Clock } from '../../ports/clock.js';
-import type { ConnectionRecord, ConnectionStore } from '../../ports/connection-store.js';
+import type { ConnectionRecord, ConnectionStore, TokenChangeResult } from '../../ports/connection-store.js';
 import {
   BatchIntervalMs,
   ConnectionId,
@@ -20,7 +26,9 @@ import { SystemClock } from '../system-clock.js';
 /** What a {@link MemoryConnectionStore} needs. */
 interface Entry {
   record: ConnectionRecord;
-  tokens: Set<number>;
+  /** The last action on each token (`shared/domain/connections/ordered-tokens.ts`); the wanted ones are the tokens. */
+  marks: ReadonlyMap<number, TokenMark>;
+  version: number;
 }
 
 export interface MemoryConnectionStoreOptions {
@@ -53,8 +61,12 @@ export class MemoryConnectionStore implements ConnectionStore {
   async put(record: ConnectionRecord): Promise<void> {
     const parsed = parseConnectionInput(ConnectionRecordInput, record, 'record');
     this.#drop(parsed.connectionId);
-    const tokens = new Set(parsed.tokens);
-    this.#entries.set(parsed.connectionId, { record: { ...parsed, tokens: normaliseTokens(tokens) }, tokens });
+    const marks = new Map(parsed.tokens.map((token) => [token, { stamp: 0, wanted: true }] as const));
+    this.#entries.set(parsed.connectionId, {
+      record: { ...parsed, tokens: normaliseTokens(parsed.tokens) },
+      marks,
+      version: 0,
+    });
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
@@ -67,15 +79,36 @@ export class MemoryConnectionStore implements ConnectionStore {
   }
 
   async addTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]> {
-    const entry = this.#existing(connectionId);
-    for (const token of parseConnectionInput(Tokens, tokens, 'tokens')) entry.tokens.add(token);
-    return normaliseTokens(entry.tokens);
+    return this.#unstamped(connectionId, 'add', tokens);
   }
 
   async removeTokens(connectionId: string, tokens: readonly number[]): Promise<readonly number[]> {
+    return this.#unstamped(connectionId, 'remove', tokens);
+  }
+
+  async changeTokens(connectionId: string, action: TokenAction): Promise<TokenChangeResult> {
     const entry = this.#existing(connectionId);
-    for (const token of parseConnectionInput(Tokens, tokens, 'tokens')) entry.tokens.delete(token);
-    return normaliseTokens(entry.tokens);
+    const tokens = parseConnectionInput(Tokens, action.tokens, 'tokens');
+    const outcome = applyTokenAction(entry.marks, { ...action, tokens });
+    if (outcome.accepted) {
+      entry.marks = outcome.marks;
+      entry.version++;
+    }
+    return { accepted: outcome.accepted, tokens: wantedTokens(entry.marks), version: entry.version };
+  }
+
+  /** An unordered change: it counts as the latest action on its tokens. */
+  async #unstamped(connectionId: string, action: 'add' | 'remove', tokens: readonly number[]): Promise<number[]> {
+    const entry = this.#existing(connectionId);
+    let stamp = 0;
+    for (const mark of entry.marks.values()) stamp = Math.max(stamp, mark.stamp);
+    entry.marks = applyTokenAction(entry.marks, {
+      action,
+      tokens: parseConnectionInput(Tokens, tokens, 'tokens'),
+      stamp,
+    }).marks;
+    entry.version++;
+    return wantedTokens(entry.marks);
   }
 
   async setDelivery(connectionId: string, delivery: 'tick' | 'batch', batchIntervalMs: number | null): Promise<void> {
@@ -110,6 +143,6 @@ export class MemoryConnectionStore implements ConnectionStore {
   }
 
   #copy(entry: Entry): ConnectionRecord {
-    return { ...entry.record, tokens: normaliseTokens(entry.tokens) };
+    return { ...entry.record, tokens: wantedTokens(entry.marks) };
   }
 }

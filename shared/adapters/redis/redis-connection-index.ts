@@ -34,7 +34,7 @@ local tset = meta .. ':tokens'
 local exp = redis.call('HGET', meta, 'expires_at')
 if not exp or tonumber(exp) <= now then return 0 end`;
 
-/** ARGV: base, id, now, expiresAt, delivery, interval ('' for none), ttlSeconds, user, tokens… */
+/** ARGV: base, id, now, expiresAt, delivery, interval ('' for none), ttlSeconds, user, version ('' for none), tokens… */
 const PUT = `
 local base, id, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local meta = base .. 'conn:' .. id
@@ -42,14 +42,15 @@ local tset = meta .. ':tokens'
 for _, t in ipairs(redis.call('SMEMBERS', tset)) do redis.call('ZREM', base .. 'token:' .. t, id) end
 redis.call('DEL', tset)
 redis.call('HSET', meta, 'expires_at', ARGV[4], 'delivery', ARGV[5], 'interval', ARGV[6], 'user', ARGV[8])
+if ARGV[9] ~= '' then redis.call('HSET', meta, 'version', ARGV[9]) else redis.call('HDEL', meta, 'version') end
 redis.call('EXPIRE', meta, ARGV[7])
-for i = 9, #ARGV do
+for i = 10, #ARGV do
   local key = base .. 'token:' .. ARGV[i]
   redis.call('SADD', tset, ARGV[i])
   redis.call('ZADD', key, ARGV[4], id)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 end
-if #ARGV >= 9 then redis.call('EXPIRE', tset, ARGV[7]) end
+if #ARGV >= 10 then redis.call('EXPIRE', tset, ARGV[7]) end
 local conns = base .. 'conns'
 redis.call('ZADD', conns, ARGV[4], id)
 redis.call('ZREMRANGEBYSCORE', conns, '-inf', now)
@@ -73,6 +74,23 @@ for i = 4, #ARGV do
   redis.call('SREM', tset, ARGV[i])
   redis.call('ZREM', base .. 'token:' .. ARGV[i], id)
 end
+return 1`;
+
+/** ARGV: base, id, now, version, tokens…: the whole token list, unless the index holds a later version. */
+const REPLACE_TOKENS = `${LIVE}
+local held = tonumber(redis.call('HGET', meta, 'version') or '-1')
+if held >= tonumber(ARGV[4]) then return 1 end
+for _, t in ipairs(redis.call('SMEMBERS', tset)) do redis.call('ZREM', base .. 'token:' .. t, id) end
+redis.call('DEL', tset)
+redis.call('HSET', meta, 'version', ARGV[4])
+for i = 5, #ARGV do
+  local key = base .. 'token:' .. ARGV[i]
+  redis.call('SADD', tset, ARGV[i])
+  redis.call('ZADD', key, exp, id)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+end
+local ttl = redis.call('TTL', meta)
+if ttl > 0 and #ARGV >= 5 then redis.call('EXPIRE', tset, ttl) end
 return 1`;
 
 /** ARGV: base, id, now, delivery, interval ('' for none) */
@@ -150,8 +168,19 @@ export class RedisConnectionIndex implements ConnectionIndex {
       connection.batchIntervalMs === null ? '' : String(connection.batchIntervalMs),
       String(ttl),
       connection.userId,
+      connection.version === undefined ? '' : String(connection.version),
       ...normaliseTokens(connection.tokens).map(String),
     ]);
+  }
+
+  async replaceTokens(connectionId: string, tokens: readonly number[], version: number): Promise<boolean> {
+    const result = await this.#script('Indexing tokens', REPLACE_TOKENS, [
+      connectionId,
+      String(this.#now()),
+      String(version),
+      ...normaliseTokens(tokens).map(String),
+    ]);
+    return result === 1;
   }
 
   async addTokens(connectionId: string, tokens: readonly number[]): Promise<boolean> {
@@ -232,6 +261,7 @@ export class RedisConnectionIndex implements ConnectionIndex {
           delivery: fields.delivery === 'batch' ? 'batch' : 'tick',
           batchIntervalMs: fields.interval ? Number(fields.interval) : null,
           expiresAt,
+          ...(fields.version !== undefined && { version: Number(fields.version) }),
         });
       });
     }

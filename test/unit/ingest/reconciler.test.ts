@@ -252,3 +252,63 @@ describe('Reconciler', () => {
     expect(reconciler.lastCompletedAt).toBeUndefined();
   });
 });
+
+describe('Reconciler with client demand', () => {
+  const setUp = async (options: { capacity?: number } = {}) => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 6, 4, 0, 0));
+    const store = new MemorySubscriptionStore();
+    await subscribe(store, 1, clock.now());
+    await subscribe(store, 2, clock.now());
+    const target = new RecordingTarget();
+    let demand: number[] = [];
+    const streams: number[][] = [];
+    const reconciler = new Reconciler({
+      store,
+      target,
+      bus: new MemoryTickBus(),
+      clock,
+      logger,
+      demand: () => demand,
+      graceMs: 10_000,
+      minGapMs: 0,
+      onStreams: (tokens) => streams.push([...tokens].sort((a, b) => a - b)),
+      ...options,
+    });
+    return { clock, target, reconciler, streams, want: (tokens: number[]) => (demand = tokens) };
+  };
+
+  it('streams what clients want beside the pinned set, and releases it only after the grace period', async () => {
+    const { clock, target, reconciler, streams, want } = await setUp();
+    want([7, 2]);
+    await reconciler.trigger();
+    expect(target.applied.at(-1)).toEqual([1, 2, 7]);
+    want([]);
+    await reconciler.trigger();
+    expect(target.applied.at(-1)).toEqual([1, 2, 7]);
+    clock.advance(9_999);
+    await reconciler.trigger();
+    expect(target.applied.at(-1)).toEqual([1, 2, 7]);
+    // The reconcile the grace period's end scheduled releases it, with no trigger from outside.
+    const runs = target.applied.length;
+    clock.advance(1);
+    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(target.applied.length).toBe(runs + 1);
+    expect(target.applied.at(-1)).toEqual([1, 2]);
+    expect(streams.at(-1)).toEqual([1, 2]);
+  });
+
+  it('fills only the room the capacity leaves: pinned tokens always stream, those streaming keep their place', async () => {
+    const { target, reconciler, want } = await setUp({ capacity: 3 });
+    want([7]);
+    await reconciler.trigger();
+    expect(target.applied.at(-1)).toEqual([1, 2, 7]);
+    want([8, 7]);
+    await reconciler.trigger();
+    expect(target.applied.at(-1)).toEqual([1, 2, 7]);
+    const tight = await setUp({ capacity: 1 });
+    tight.want([7]);
+    await tight.reconciler.trigger();
+    expect(tight.target.applied.at(-1)).toEqual([1, 2]);
+  });
+});
