@@ -196,6 +196,7 @@ describe('the Kite secret', () => {
         'http-orders-dead-letter-list',
         'http-orders-dead-letter-redrive',
         'http-kite-postback',
+        'ws-subscribe',
       ].sort(),
     );
   });

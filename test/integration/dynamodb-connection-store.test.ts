@@ -8,6 +8,7 @@ import { DependencyUnavailableError } from '../../shared/errors.js';
 import type { ConnectionRecord } from '../../shared/ports/connection-store.js';
 import { physicalTableName, Tables } from '../../shared/tables.js';
 import { connectionStoreContract } from '../support/connection-store-contract.js';
+import { MOTO_LIMITATIONS } from '../support/known-limitations.js';
 import { freePort } from '../support/redis-server.js';
 import { motoTablePrefix, sharedMoto } from '../support/shared-moto.js';
 
@@ -42,7 +43,7 @@ connectionStoreContract(
       }),
     };
   },
-  { propertyRuns: 5 },
+  { propertyRuns: 5, limitations: MOTO_LIMITATIONS },
 );
 
 const NOW_MS = Date.UTC(2025, 0, 8, 3, 45, 0);

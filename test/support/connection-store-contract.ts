@@ -4,6 +4,7 @@ import { ManualClock } from '../../shared/adapters/manual-clock.js';
 import { NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { Clock } from '../../shared/ports/clock.js';
 import type { ConnectionRecord, ConnectionStore } from '../../shared/ports/connection-store.js';
+import type { KnownLimitations } from './known-limitations.js';
 
 /** A store that starts empty for one test, and how to remove what it leaves behind. */
 export interface OpenedConnectionStore {
@@ -21,6 +22,8 @@ export type ConnectionStoreFactory = (clock: Clock) => Promise<OpenedConnectionS
 export interface ConnectionStoreContractOptions {
   /** Random operation sequences the model property checks: many in memory, fewer over a network. */
   readonly propertyRuns?: number;
+  /** What the target is known to do otherwise than AWS (moto): only the assertions it breaks are left out. */
+  readonly limitations?: KnownLimitations;
 }
 
 const START_MS = Date.UTC(2025, 0, 8, 3, 45, 0);
@@ -166,33 +169,39 @@ export function connectionStoreContract(
         expect((await store.get('c1'))?.tokens).toEqual(expected);
       });
 
-      it('changeTokens: concurrent stamped actions leave what the latest action on each token asked for', async () => {
-        const action = fc.record({
-          action: fc.constantFrom('add' as const, 'remove' as const),
-          tokens: fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }),
-        });
-        const { store } = await open();
-        let run = 0;
-        await fc.assert(
-          fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 8 }), fc.nat(), async (actions, seed) => {
-            const id = `ordered-${run++}`;
-            await store.put(connection(id, START_MS, { tokens: [6] }));
-            const stamped = actions.map((a, i) => ({ ...a, stamp: i + 1 }));
-            // Applied all at once, started in an order the seed shuffles.
-            const order = [...stamped].sort((a, b) => ((a.stamp * 7919 + seed) % 13) - ((b.stamp * 7919 + seed) % 13));
-            const results = await Promise.all(order.map((a) => store.changeTokens(id, a)));
-            const wanted = new Set([6]);
-            for (const a of stamped) for (const t of a.tokens) a.action === 'add' ? wanted.add(t) : wanted.delete(t);
-            expect((await store.get(id))?.tokens).toEqual(sorted(wanted));
-            // Every change got a version of its own, and the last one holds the final list.
-            const versions = results.map((r) => r.version);
-            expect(new Set(versions).size).toBe(actions.length);
-            const last = results.find((r) => r.version === Math.max(...versions));
-            expect(last?.tokens).toEqual(sorted(wanted));
-          }),
-          { numRuns: Math.min(options.propertyRuns ?? 50, 10) },
-        );
-      });
+      // Concurrent conditional writes to one item are the case moto serves racily (KnownLimitations).
+      it.skipIf(options.limitations?.racyConditionalWrites)(
+        'changeTokens: concurrent stamped actions leave what the latest action on each token asked for',
+        async () => {
+          const action = fc.record({
+            action: fc.constantFrom('add' as const, 'remove' as const),
+            tokens: fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 }),
+          });
+          const { store } = await open();
+          let run = 0;
+          await fc.assert(
+            fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 8 }), fc.nat(), async (actions, seed) => {
+              const id = `ordered-${run++}`;
+              await store.put(connection(id, START_MS, { tokens: [6] }));
+              const stamped = actions.map((a, i) => ({ ...a, stamp: i + 1 }));
+              // Applied all at once, started in an order the seed shuffles.
+              const order = [...stamped].sort(
+                (a, b) => ((a.stamp * 7919 + seed) % 13) - ((b.stamp * 7919 + seed) % 13),
+              );
+              const results = await Promise.all(order.map((a) => store.changeTokens(id, a)));
+              const wanted = new Set([6]);
+              for (const a of stamped) for (const t of a.tokens) a.action === 'add' ? wanted.add(t) : wanted.delete(t);
+              expect((await store.get(id))?.tokens).toEqual(sorted(wanted));
+              // Every change got a version of its own, and the last one holds the final list.
+              const versions = results.map((r) => r.version);
+              expect(new Set(versions).size).toBe(actions.length);
+              const last = results.find((r) => r.version === Math.max(...versions));
+              expect(last?.tokens).toEqual(sorted(wanted));
+            }),
+            { numRuns: Math.min(options.propertyRuns ?? 50, 10) },
+          );
+        },
+      );
 
       it('changeTokens: refuses an add past maxTokens and changes nothing', async () => {
         const { store } = await open();
