@@ -111,9 +111,9 @@ const TICK_FRAME_START = '{"type":"tick';
 /** Largest message API Gateway accepts (128 KB); batch messages are split below it. */
 const MAX_MESSAGE_BYTES = 128 * 1024 - 64;
 
-export class Fanout implements Service {
-  readonly name = 'fanout';
-  readonly counters: FanoutCounters = {
+/** Every counter at zero: a new fan-out's. */
+export function zeroFanoutCounters(): FanoutCounters {
+  return {
     messagesIn: 0,
     ticksIn: 0,
     orderUpdatesIn: 0,
@@ -125,6 +125,11 @@ export class Fanout implements Service {
     throttled: 0,
     postErrors: 0,
   };
+}
+
+export class Fanout implements Service {
+  readonly name = 'fanout';
+  readonly counters: FanoutCounters = zeroFanoutCounters();
   readonly #options: FanoutOptions;
   readonly #maxQueue: number;
   readonly #maxInFlight: number;

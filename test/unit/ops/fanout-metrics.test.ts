@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { FanoutCounters } from '../../../ingest-task/fanout/fanout.js';
+import { zeroFanoutCounters } from '../../../ingest-task/fanout/fanout.js';
 import { FanoutMetric, registerFanoutMetrics } from '../../../ingest-task/ops/fanout-metrics.js';
 import { createMetricsRegistry } from '../../../ingest-task/ops/ingest-metrics.js';
 
-const counters = (): FanoutCounters => ({
-  messagesIn: 0,
-  ticksIn: 0,
-  orderUpdatesIn: 0,
-  malformed: 0,
-  deliveries: 0,
-  posts: 0,
-  dropped: 0,
-  gone: 0,
-  throttled: 0,
-  postErrors: 0,
-});
+const counters = zeroFanoutCounters;
 
 /** The value of one unlabelled series in a Prometheus text exposition. */
 const seriesValue = (text: string, name: string): number | undefined => {
